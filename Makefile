@@ -1,0 +1,143 @@
+# lampfarm — build, install, test, run.
+#
+# The modules are compiled with the compiler and flags that apxs reports for the installed httpd
+# (so they match the server they load into), into build/. Each module folder holds one
+# mod_<x>.c (plus optional mod_<x>_*.c glue) and pure core files; the core files of a folder go
+# into build/lib/lib<x>.a, shared code into build/lib/liblfcommon.a, and the archives are linked
+# into the module, the unit tests and the CLI tools alike.
+
+APXS ?= $(shell command -v apxs 2>/dev/null || command -v apxs2 2>/dev/null || echo apxs)
+BUILD := build
+PYTEST ?= /usr/bin/python3 -m pytest
+PYTEST_ARGS ?=
+
+# Everything below that needs apxs is computed lazily (=), so `make deps` works before apxs exists.
+apxs_q = $(shell $(APXS) -q $(1) 2>/dev/null)
+CC = $(call apxs_q,CC)
+APR_INCLUDES = $(shell apr-1-config --includes 2>/dev/null) $(shell apu-1-config --includes 2>/dev/null)
+HTTPD_INCLUDES = -I$(call apxs_q,INCLUDEDIR) $(APR_INCLUDES)
+APR_LIBS = $(shell apu-1-config --link-ld --libs 2>/dev/null) $(shell apr-1-config --link-ld --libs 2>/dev/null)
+CURL_LIBS = $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+LIBEXECDIR = $(call apxs_q,LIBEXECDIR)
+SYSCONFDIR = $(call apxs_q,SYSCONFDIR)
+
+WARN := -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes -Wshadow -Wformat-security \
+        -Wwrite-strings -Wpointer-arith -Wvla
+WERROR ?=
+BASE_CFLAGS = $(call apxs_q,CFLAGS) $(call apxs_q,CPPFLAGS) $(call apxs_q,EXTRA_CPPFLAGS) \
+              -fPIC -fvisibility=default $(WARN) $(WERROR) -Imodules/common
+# Core files see APR and the common headers only: an httpd include in a core file fails to build.
+CORE_CFLAGS = $(BASE_CFLAGS) $(APR_INCLUDES)
+GLUE_CFLAGS = $(BASE_CFLAGS) $(HTTPD_INCLUDES)
+
+# Modules: every folder under modules/ except the shared ones.
+SHARED_DIRS := common aws
+MODULES := $(filter-out $(SHARED_DIRS),$(notdir $(patsubst %/,%,$(wildcard modules/*/))))
+SOS := $(MODULES:%=$(BUILD)/mod_%.so)
+
+# Extra libraries per module (core archives are added automatically).
+LIBS_health = $(CURL_LIBS)
+
+COMMON_SRC := $(wildcard modules/common/*.c)
+COMMON_LIB := $(BUILD)/lib/liblfcommon.a
+
+core_src = $(filter-out modules/$(1)/mod_%,$(wildcard modules/$(1)/*.c))
+glue_src = $(wildcard modules/$(1)/mod_*.c)
+core_lib = $(BUILD)/lib/lib$(1).a
+obj = $(patsubst modules/%.c,$(BUILD)/obj/%.o,$(1))
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+ALL_CORE_LIBS = $(foreach m,$(MODULES),$(call core_lib,$(m))) $(COMMON_LIB)
+
+.PHONY: all deps install test unit unit-build integration check run stop bench format clean
+.DELETE_ON_ERROR:
+
+all: $(SOS)
+
+deps:
+	@scripts/install-deps.sh
+
+# --- compile -----------------------------------------------------------------------------------
+$(BUILD)/obj/%.o: modules/%.c $(wildcard modules/*/*.h)
+	@mkdir -p $(dir $@)
+	@case "$(notdir $<)" in \
+	  mod_*) echo "  CC (glue) $<"; $(CC) $(GLUE_CFLAGS) -c -o $@ $< ;; \
+	  *)     echo "  CC (core) $<"; $(CC) $(CORE_CFLAGS) -c -o $@ $< ;; \
+	esac
+
+$(COMMON_LIB): $(call obj,$(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	@rm -f $@ && ar rcs $@ $^
+
+define module_rules
+$(call core_lib,$(1)): $(call obj,$(call core_src,$(1)))
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@ && ar rcs $$@ $$^
+
+# Export only <x>_module: APR loads modules RTLD_GLOBAL and several modules carry the same core.
+$(BUILD)/mod_$(1).map:
+	@mkdir -p $$(dir $$@)
+	@printf '{ global: $(1)_module; local: *; };\n' > $$@
+
+$(BUILD)/mod_$(1).so: $(call obj,$(call glue_src,$(1))) $(call core_lib,$(1)) $(COMMON_LIB) $(BUILD)/mod_$(1).map
+	@echo "  LD $$@"
+	@$$(CC) -shared -o $$@ $(call obj,$(call glue_src,$(1))) $(call core_lib,$(1)) $(COMMON_LIB) \
+	    $$(LIBS_$(1)) -Wl,--version-script=$(BUILD)/mod_$(1).map
+endef
+$(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
+
+# --- unit tests (cmocka) -----------------------------------------------------------------------
+$(BUILD)/tests/%: tests/unit/%.c $(ALL_CORE_LIBS) $(wildcard tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  CC (test) $<"
+	@$(CC) $(CORE_CFLAGS) -Wno-missing-prototypes $(foreach m,$(MODULES),-Imodules/$(m)) -o $@ $< \
+	    $(ALL_CORE_LIBS) $(CURL_LIBS) $(APR_LIBS) -lcmocka
+
+unit-build: $(UNIT_BIN)
+
+unit: unit-build
+	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+
+# --- integration tests (pytest, real servers on 127.0.0.1) --------------------------------------
+integration: all
+	$(PYTEST) tests/integration $(PYTEST_ARGS)
+
+test: deps
+	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory integration
+
+# --- checks: warnings as errors, layering, log ids, format --------------------------------------
+check:
+	@$(MAKE) --no-print-directory -B all unit-build WERROR=-Werror
+	@scripts/check-source.sh
+	@echo "check: clean"
+
+format:
+	clang-format -i $(wildcard modules/*/*.c modules/*/*.h tests/unit/*.c tests/unit/*.h)
+
+# --- install -----------------------------------------------------------------------------------
+# LAYOUT=debian (mods-available/<x>.load + .conf, for a2enmod) or rhel (conf.modules.d + conf.d);
+# detected from apxs when unset. DESTDIR is respected.
+LAYOUT ?= $(if $(findstring httpd,$(SYSCONFDIR)),rhel,debian)
+
+install: all
+	@for m in $(MODULES); do \
+	  install -d $(DESTDIR)$(LIBEXECDIR) && \
+	  $(APXS) -i -S LIBEXECDIR=$(DESTDIR)$(LIBEXECDIR) -n $$m $(BUILD)/mod_$$m.so || exit 1; \
+	  scripts/install-conf.sh "$(LAYOUT)" "$(DESTDIR)" "$(SYSCONFDIR)" "$(LIBEXECDIR)" $$m || exit 1; \
+	done
+
+# --- local farm and benchmarks ------------------------------------------------------------------
+run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/farm.sh start
+
+stop:
+	@scripts/farm.sh stop
+
+bench: all
+	@tests/bench/health.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,248 @@
+/* hc_probe — built-in check probes over libcurl (see hc_probe.h).
+ *
+ * libcurl rather than bare APR sockets: it resolves names with a timeout (getaddrinfo has none,
+ * and an RDS endpoint is a DNS name), and the HTTP check gets TLS with verification for free.
+ */
+#include <poll.h>
+
+#include <apr_file_info.h>
+#include <apr_strings.h>
+#include <curl/curl.h>
+
+#include "hc_probe.h"
+
+/* Enough for any greeting: we stop reading after the version string anyway. */
+#define HC_MYSQL_GREETING_MAX 1024
+
+apr_status_t hc_probe_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? APR_SUCCESS : APR_EGENERAL;
+}
+
+static apr_status_t curl_handle_cleanup(void *data)
+{
+    curl_easy_cleanup(data);
+    return APR_SUCCESS;
+}
+
+static long to_ms(apr_interval_time_t t)
+{
+    long ms = (long)(t / 1000);
+    return ms > 0 ? ms : 1;
+}
+
+/* A curl handle with what every probe wants, released with @p p. */
+static CURL *probe_handle(const char *url, apr_interval_time_t timeout, char *errbuf, apr_pool_t *p)
+{
+    CURL *c = curl_easy_init();
+
+    if (!c) {
+        return NULL;
+    }
+    apr_pool_cleanup_register(p, c, curl_handle_cleanup, apr_pool_cleanup_null);
+    errbuf[0] = '\0';
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* we run in a thread of httpd */
+    /* A health check measures the dependency itself, never an HTTP proxy from the environment. */
+    curl_easy_setopt(c, CURLOPT_PROXY, "");
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, to_ms(timeout));
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, to_ms(timeout));
+    curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+    return c;
+}
+
+static apr_status_t curl_failure(const char **error, CURLcode rc, const char *errbuf, apr_pool_t *p)
+{
+    *error = apr_pstrdup(p, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    return rc == CURLE_OPERATION_TIMEDOUT ? APR_TIMEUP : APR_EGENERAL;
+}
+
+/* Open a connection only (no request), the socket left to the caller through @p c. */
+static apr_status_t connect_only(CURL **out, const char **error, const char *host, apr_port_t port,
+                                 apr_interval_time_t timeout, apr_pool_t *p)
+{
+    char errbuf[CURL_ERROR_SIZE];
+    const char *url = apr_psprintf(p, strchr(host, ':') ? "http://[%s]:%u/" : "http://%s:%u/", host,
+                                   (unsigned)port);
+    CURL *c = probe_handle(url, timeout, errbuf, p);
+    CURLcode rc;
+
+    if (!c) {
+        *error = "cannot create a curl handle";
+        return APR_ENOMEM;
+    }
+    curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+    rc = curl_easy_perform(c);
+    if (rc != CURLE_OK) {
+        return curl_failure(error, rc, errbuf, p);
+    }
+    *out = c;
+    return APR_SUCCESS;
+}
+
+apr_status_t hc_probe_tcp(const char **error, const char *host, apr_port_t port,
+                          apr_interval_time_t timeout, apr_pool_t *p)
+{
+    CURL *c;
+
+    return connect_only(&c, error, host, port, timeout, p);
+}
+
+apr_status_t hc_probe_mysql_parse(const char **version, const char **error,
+                                  const unsigned char *buf, apr_size_t len, apr_pool_t *p)
+{
+    apr_size_t plen, end;
+
+    if (len < 5) {
+        return APR_INCOMPLETE;
+    }
+    plen = buf[0] | (buf[1] << 8) | ((apr_size_t)buf[2] << 16);
+    if (buf[4] == 0xff) {
+        /* ERR packet: 0xff, error code (2 bytes LE), optional '#' + SQLSTATE, message */
+        apr_size_t msg = 7;
+        unsigned code;
+        if (len < 4 + plen && len < HC_MYSQL_GREETING_MAX) {
+            return APR_INCOMPLETE;
+        }
+        if (plen < 3) {
+            *error = "server sent a truncated error packet";
+            return APR_EGENERAL;
+        }
+        code = buf[5] | (buf[6] << 8);
+        if (plen >= 9 && buf[7] == '#') {
+            msg = 13;
+        }
+        end = (4 + plen < len) ? 4 + plen : len;
+        *error =
+            apr_psprintf(p, "server refused the connection: %u %s", code,
+                         msg < end ? apr_pstrmemdup(p, (const char *)buf + msg, end - msg) : "");
+        return APR_EGENERAL;
+    }
+    if (buf[4] != 10) {
+        *error = apr_psprintf(p, "not a MySQL greeting (protocol byte %u)", buf[4]);
+        return APR_EGENERAL;
+    }
+    for (end = 5; end < len && end < 4 + plen; ++end) {
+        if (!buf[end]) {
+            *version = apr_pstrmemdup(p, (const char *)buf + 5, end - 5);
+            return APR_SUCCESS;
+        }
+    }
+    if (end >= 4 + plen || len >= HC_MYSQL_GREETING_MAX) {
+        *error = "malformed MySQL greeting";
+        return APR_EGENERAL;
+    }
+    return APR_INCOMPLETE;
+}
+
+apr_status_t hc_probe_mysql(const char **version, const char **error, const char *host,
+                            apr_port_t port, apr_interval_time_t timeout, apr_pool_t *p)
+{
+    unsigned char buf[HC_MYSQL_GREETING_MAX];
+    apr_size_t got = 0, n;
+    apr_time_t deadline = apr_time_now() + timeout;
+    curl_socket_t sock;
+    struct pollfd pfd;
+    apr_status_t rv;
+    CURLcode rc;
+    CURL *c;
+
+    rv = connect_only(&c, error, host, port, timeout, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (curl_easy_getinfo(c, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK) {
+        *error = "no socket after connect";
+        return APR_EGENERAL;
+    }
+    for (;;) {
+        apr_interval_time_t left = deadline - apr_time_now();
+        if (left <= 0) {
+            *error = apr_psprintf(p, "no greeting within %" APR_TIME_T_FMT " ms",
+                                  (apr_time_t)(timeout / 1000));
+            return APR_TIMEUP;
+        }
+        pfd.fd = sock;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (poll(&pfd, 1, (int)to_ms(left)) <= 0) {
+            continue; /* timeout (re-checked above) or EINTR */
+        }
+        rc = curl_easy_recv(c, buf + got, sizeof(buf) - got, &n);
+        if (rc == CURLE_AGAIN) {
+            continue;
+        }
+        if (rc != CURLE_OK) {
+            *error = apr_pstrdup(p, curl_easy_strerror(rc));
+            return APR_EGENERAL;
+        }
+        if (n == 0) {
+            *error = "connection closed before the greeting";
+            return APR_EOF;
+        }
+        got += n;
+        rv = hc_probe_mysql_parse(version, error, buf, got, p);
+        if (rv != APR_INCOMPLETE) {
+            return rv;
+        }
+    }
+}
+
+static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *baton)
+{
+    (void)ptr;
+    (void)baton;
+    return size * nmemb;
+}
+
+apr_status_t hc_probe_http(const char **error, const char *url, int expect,
+                           apr_interval_time_t timeout, apr_pool_t *p)
+{
+    char errbuf[CURL_ERROR_SIZE];
+    CURL *c = probe_handle(url, timeout, errbuf, p);
+    long status = 0;
+    CURLcode rc;
+
+    if (!c) {
+        *error = "cannot create a curl handle";
+        return APR_ENOMEM;
+    }
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "lampfarm-health/1");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_body);
+    rc = curl_easy_perform(c);
+    if (rc != CURLE_OK) {
+        return curl_failure(error, rc, errbuf, p);
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (status != expect) {
+        *error = apr_psprintf(p, "HTTP status %ld, expected %d", status, expect);
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t hc_probe_file(const char **error, const char *path, int want_present, apr_pool_t *p)
+{
+    apr_finfo_t finfo;
+    apr_status_t rv = apr_stat(&finfo, path, APR_FINFO_TYPE, p);
+    char err[128];
+
+    if (rv == APR_SUCCESS || rv == APR_INCOMPLETE) {
+        if (want_present) {
+            return APR_SUCCESS;
+        }
+        *error = apr_psprintf(p, "%s exists", path);
+        return APR_EEXIST;
+    }
+    if (APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_ENOTDIR(rv)) {
+        if (!want_present) {
+            return APR_SUCCESS;
+        }
+        *error = apr_psprintf(p, "%s does not exist", path);
+        return APR_ENOENT;
+    }
+    *error = apr_psprintf(p, "cannot stat %s: %s", path, apr_strerror(rv, err, sizeof(err)));
+    return rv;
+}

@@ -1,0 +1,56 @@
+/* hc_probe — the built-in checks of mod_health: TCP connect, HTTP(S) GET, the MySQL/MariaDB
+ * greeting and a file. Each runs once, blocks for at most its timeout (name resolution
+ * included: libcurl resolves with its own timeout) and says why it failed. Pure core: APR and
+ * libcurl, no httpd; called from mod_health's check thread and from the unit tests.
+ */
+#ifndef HC_PROBE_H
+#define HC_PROBE_H
+
+#include <apr_network_io.h>
+#include <apr_pools.h>
+#include <apr_time.h>
+
+/** Initialise libcurl; call once per process before any thread starts. */
+apr_status_t hc_probe_global_init(void);
+
+/**
+ * Connect to @p host : @p port within @p timeout, then close.
+ * @param error out on failure, allocated from @p p
+ * @return APR_SUCCESS, APR_TIMEUP, or another error
+ */
+apr_status_t hc_probe_tcp(const char **error, const char *host, apr_port_t port,
+                          apr_interval_time_t timeout, apr_pool_t *p);
+
+/**
+ * Connect and read a MySQL/MariaDB server greeting (protocol 10) within @p timeout; no
+ * credentials are sent. An error packet in its place (too many connections, host blocked)
+ * fails the check with the server's message.
+ * @param version out on success: the server version string, allocated from @p p
+ * @param error out on failure, allocated from @p p
+ */
+apr_status_t hc_probe_mysql(const char **version, const char **error, const char *host,
+                            apr_port_t port, apr_interval_time_t timeout, apr_pool_t *p);
+
+/**
+ * GET @p url (http or https, TLS verified, no proxy, no redirects followed) within
+ * @p timeout; succeeds when the status is @p expect.
+ * @param error out on failure, allocated from @p p
+ */
+apr_status_t hc_probe_http(const char **error, const char *url, int expect,
+                           apr_interval_time_t timeout, apr_pool_t *p);
+
+/**
+ * Succeeds when @p path exists (@p want_present) or does not (!@p want_present).
+ * @param error out on failure, allocated from @p p
+ */
+apr_status_t hc_probe_file(const char **error, const char *path, int want_present, apr_pool_t *p);
+
+/**
+ * Parse a MySQL greeting packet (4-byte header included).
+ * @return APR_SUCCESS with @p version set; APR_INCOMPLETE if more bytes are needed;
+ *         APR_EGENERAL with @p error set for an error packet or another protocol
+ */
+apr_status_t hc_probe_mysql_parse(const char **version, const char **error,
+                                  const unsigned char *buf, apr_size_t len, apr_pool_t *p);
+
+#endif /* HC_PROBE_H */

@@ -1,0 +1,367 @@
+/* mod_health_run — the thread that runs the checks, and the built-in check types.
+ *
+ * One process of the server runs the checks (a mod_watchdog singleton, so N children do not
+ * multiply the load on the database): every tick it hands each check that is due to a thread
+ * pool, so a hanging dependency delays only its own check. Results go to the shared segment,
+ * where every child's request threads read them.
+ */
+#include <apr_strings.h>
+#include <apr_thread_pool.h>
+#include <unistd.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <ap_provider.h>
+#include <mod_watchdog.h>
+
+#include "lf_log.h"
+#include "lf_parse.h"
+#include "hc_probe.h"
+#include "mod_health_private.h"
+
+APLOG_USE_MODULE(health);
+
+#define HEALTH_WATCHDOG "lampfarm-health"
+/* The watchdog's tick: the granularity of intervals and of the liveness heartbeat. */
+#define HEALTH_TICK apr_time_from_msec(100)
+/* Checks run in parallel up to this many at a time. */
+#define HEALTH_MAX_THREADS 16
+
+/* A check as the check thread sees it; lives in the watchdog's pool of the one process that
+ * runs checks. */
+typedef struct runner {
+    const health_check *check;
+    server_rec *s;
+    apr_uint32_t generation; /* of the configuration that started us */
+    int slot;
+    hc_status_t status; /* our copy: this runner is the slot's only writer */
+    apr_pool_t *pool;   /* own allocator, cleared before each run */
+    apr_time_t next_due;
+    apr_uint32_t busy; /* atomic: a run is queued or in progress */
+} runner;
+
+typedef struct watch_ctx {
+    server_rec *s;
+    apr_pool_t *pool;            /* ours, own allocator, from STARTING to STOPPING */
+    apr_array_header_t *runners; /* runner */
+    apr_thread_pool_t *tp;
+} watch_ctx;
+
+/* A pool with its own allocator: the check tasks run on different threads. */
+static apr_status_t own_pool(apr_pool_t **out, apr_pool_t *parent)
+{
+    apr_allocator_t *allocator;
+    apr_status_t rv = apr_allocator_create(&allocator);
+
+    if (rv == APR_SUCCESS && (rv = apr_pool_create_ex(out, parent, NULL, allocator))) {
+        apr_allocator_destroy(allocator);
+    }
+    if (rv == APR_SUCCESS) {
+        apr_allocator_owner_set(allocator, *out);
+    }
+    return rv;
+}
+
+static void *APR_THREAD_FUNC run_check(apr_thread_t *thread, void *data)
+{
+    runner *rn = data;
+    const health_check *hc = rn->check;
+    const char *error = NULL;
+    apr_time_t start, end;
+    apr_status_t rv;
+    int old;
+
+    (void)thread;
+    apr_pool_clear(rn->pool);
+    start = apr_time_now();
+    rv = hc->provider->run(&error, hc->ctx, rn->s, hc->timeout, rn->pool);
+    end = apr_time_now();
+    old = hc_status_apply(&rn->status, &hc->params, rv == APR_SUCCESS, error, end - start, end);
+    /* After a graceful restart the new generation owns the slots; we only finish quietly. */
+    if (__atomic_load_n(&health_shm->generation, __ATOMIC_ACQUIRE) == rn->generation) {
+        hc_status_publish(&health_shm->slots[rn->slot], &rn->status);
+        if (old >= 0 && rn->status.state == HC_STATE_DOWN) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rn->s,
+                         LFLOGNO(04010) "check '%s' (%s%s%s) "
+                                        "is DOWN%s: %s",
+                         hc->name, hc->type, hc->target ? " " : "", hc->target ? hc->target : "",
+                         hc->severity == HC_SEV_CRITICAL ? ", readiness fails" : " (degraded)",
+                         rn->status.error);
+        }
+        else if (old >= 0) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rn->s,
+                         LFLOGNO(04011) "check '%s' (%s) is "
+                                        "UP (%.1f ms)",
+                         hc->name, hc->type, rn->status.latency / 1000.0);
+        }
+    }
+    __atomic_store_n(&rn->busy, 0, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* @p ptemp is destroyed when STARTING returns; its parent lives as long as the watchdog thread. */
+static apr_status_t watch_start(watch_ctx *w, apr_pool_t *ptemp)
+{
+    const health_srv_conf *c = ap_get_module_config(w->s->module_config, &health_module);
+    apr_uint32_t gen = __atomic_load_n(&health_shm->generation, __ATOMIC_ACQUIRE);
+    int i, n = c->checks ? c->checks->nelts : 0;
+    apr_pool_t *pool;
+    apr_status_t rv;
+
+    if ((rv = own_pool(&w->pool, apr_pool_parent_get(ptemp))) != APR_SUCCESS) {
+        return rv;
+    }
+    pool = w->pool;
+    w->runners = apr_array_make(pool, n ? n : 1, sizeof(runner));
+    for (i = 0; i < n; ++i) {
+        runner *rn = apr_array_push(w->runners);
+        memset(rn, 0, sizeof(*rn));
+        rn->check = &APR_ARRAY_IDX(c->checks, i, health_check);
+        rn->s = w->s;
+        rn->slot = i;
+        rn->generation = gen;
+        /* Carry the state over a graceful restart; attach_shared() reset foreign slots. */
+        hc_status_snapshot(&rn->status, &health_shm->slots[i]);
+        if (strcmp(rn->status.name, rn->check->name)) {
+            hc_status_init(&rn->status, rn->check->name);
+        }
+        if ((rv = own_pool(&rn->pool, pool)) != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    if (n) {
+        rv = apr_thread_pool_create(&w->tp, 0, n < HEALTH_MAX_THREADS ? n : HEALTH_MAX_THREADS,
+                                    pool);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, w->s,
+                 LFLOGNO(04002) "check thread started in pid "
+                                "%" APR_PID_T_FMT " with %d checks",
+                 getpid(), n);
+    return APR_SUCCESS;
+}
+
+static void watch_tick(watch_ctx *w)
+{
+    apr_time_t now = apr_time_now();
+    apr_status_t rv;
+    int i;
+
+    __atomic_store_n(&health_shm->heartbeat, now, __ATOMIC_RELEASE);
+    __atomic_store_n(&health_shm->stall_logged, 0, __ATOMIC_RELEASE);
+    for (i = 0; i < w->runners->nelts; ++i) {
+        runner *rn = &APR_ARRAY_IDX(w->runners, i, runner);
+        if (now < rn->next_due || __atomic_exchange_n(&rn->busy, 1, __ATOMIC_ACQ_REL)) {
+            continue;
+        }
+        rn->next_due = now + rn->check->interval;
+        rv = apr_thread_pool_push(w->tp, run_check, rn, APR_THREAD_TASK_PRIORITY_NORMAL, w);
+        if (rv != APR_SUCCESS) {
+            __atomic_store_n(&rn->busy, 0, __ATOMIC_RELEASE);
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, w->s,
+                         LFLOGNO(04003) "cannot queue check "
+                                        "'%s'",
+                         rn->check->name);
+        }
+    }
+}
+
+static apr_status_t watchdog_callback(int state, void *data, apr_pool_t *pool)
+{
+    watch_ctx *w = data;
+    apr_status_t rv = APR_SUCCESS;
+
+    switch (state) {
+    case AP_WATCHDOG_STATE_STARTING:
+        rv = watch_start(w, pool);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(
+                APLOG_MARK, APLOG_CRIT, rv, w->s,
+                LFLOGNO(04004) "cannot start the "
+                               "check thread; liveness will fail after " HEALTH_STALL_TIMEOUT);
+        }
+        break;
+    case AP_WATCHDOG_STATE_RUNNING:
+        if (w->runners) {
+            watch_tick(w);
+        }
+        break;
+    case AP_WATCHDOG_STATE_STOPPING:
+        if (w->tp) {
+            /* Waits for the running checks, each bounded by its timeout. */
+            apr_thread_pool_destroy(w->tp);
+            w->tp = NULL;
+        }
+        if (w->pool) {
+            apr_pool_destroy(w->pool);
+            w->pool = NULL;
+            w->runners = NULL;
+        }
+        break;
+    }
+    return rv;
+}
+
+apr_status_t health_watchdog_start(server_rec *s, apr_pool_t *pconf)
+{
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * get_instance;
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) * register_callback;
+    ap_watchdog_t *wd;
+    watch_ctx *w;
+    apr_status_t rv;
+
+    get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    if (!get_instance || !register_callback) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     LFLOGNO(04005) "mod_watchdog is required "
+                                    "(LoadModule watchdog_module, unless it is compiled in)");
+        return APR_ENOTIMPL;
+    }
+    /* A child-process singleton: one process runs the checks, another takes over if it exits. */
+    rv = get_instance(&wd, HEALTH_WATCHDOG, 0, 1, pconf);
+    if (rv == APR_SUCCESS) {
+        w = apr_pcalloc(pconf, sizeof(*w));
+        w->s = s;
+        rv = register_callback(wd, HEALTH_TICK, w, watchdog_callback);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     LFLOGNO(04006) "cannot register the health "
+                                    "check thread with mod_watchdog");
+    }
+    return rv;
+}
+
+/* --- built-in check types ------------------------------------------------------------------ */
+
+typedef struct endpoint_ctx {
+    const char *host;
+    apr_port_t port;
+} endpoint_ctx;
+
+typedef struct http_ctx {
+    const char *url;
+    int expect;
+} http_ctx;
+
+typedef struct file_ctx {
+    const char *path;
+    int want_present;
+} file_ctx;
+
+static const char *configure_endpoint(void **ctx, const char *target, apr_table_t *options,
+                                      apr_pool_t *p)
+{
+    endpoint_ctx *e = apr_pcalloc(p, sizeof(*e));
+
+    (void)options;
+    if (lf_parse_hostport(&e->host, &e->port, target, 0, p) != APR_SUCCESS) {
+        return apr_psprintf(p, "bad target '%s' (expected host:port)", target);
+    }
+    *ctx = e;
+    return NULL;
+}
+
+static apr_status_t run_tcp(const char **error, void *ctx, server_rec *s,
+                            apr_interval_time_t timeout, apr_pool_t *p)
+{
+    endpoint_ctx *e = ctx;
+
+    (void)s;
+    return hc_probe_tcp(error, e->host, e->port, timeout, p);
+}
+
+static apr_status_t run_mysql(const char **error, void *ctx, server_rec *s,
+                              apr_interval_time_t timeout, apr_pool_t *p)
+{
+    endpoint_ctx *e = ctx;
+    const char *version;
+
+    (void)s;
+    return hc_probe_mysql(&version, error, e->host, e->port, timeout, p);
+}
+
+static const char *configure_http(void **ctx, const char *target, apr_table_t *options,
+                                  apr_pool_t *p)
+{
+    http_ctx *h = apr_pcalloc(p, sizeof(*h));
+    const char *expect = apr_table_get(options, "expect");
+    apr_uri_t uri;
+
+    if (apr_uri_parse(p, target, &uri) != APR_SUCCESS || !uri.scheme || !uri.hostname
+        || (strcasecmp(uri.scheme, "http") && strcasecmp(uri.scheme, "https"))) {
+        return apr_psprintf(p, "bad target '%s' (expected an http:// or https:// URL)", target);
+    }
+    h->url = target;
+    h->expect = 200;
+    if (expect && lf_parse_int(&h->expect, expect, 100, 599) != APR_SUCCESS) {
+        return apr_psprintf(p, "bad expect '%s' (an HTTP status, 100 to 599)", expect);
+    }
+    apr_table_unset(options, "expect");
+    *ctx = h;
+    return NULL;
+}
+
+static apr_status_t run_http(const char **error, void *ctx, server_rec *s,
+                             apr_interval_time_t timeout, apr_pool_t *p)
+{
+    http_ctx *h = ctx;
+
+    (void)s;
+    return hc_probe_http(error, h->url, h->expect, timeout, p);
+}
+
+static const char *configure_file(void **ctx, const char *target, apr_table_t *options,
+                                  apr_pool_t *p)
+{
+    file_ctx *f = apr_pcalloc(p, sizeof(*f));
+    const char *want = apr_table_get(options, "want");
+    const char *err;
+
+    f->path = ap_server_root_relative(p, target);
+    if (!f->path) {
+        return apr_psprintf(p, "bad path '%s'", target);
+    }
+    if ((err = health_dir_error(f->path, p))) {
+        return err;
+    }
+    f->want_present = 1;
+    if (want && !strcmp(want, "absent")) {
+        f->want_present = 0;
+    }
+    else if (want && strcmp(want, "present")) {
+        return apr_psprintf(p, "bad want '%s' (present or absent)", want);
+    }
+    apr_table_unset(options, "want");
+    *ctx = f;
+    return NULL;
+}
+
+static apr_status_t run_file(const char **error, void *ctx, server_rec *s,
+                             apr_interval_time_t timeout, apr_pool_t *p)
+{
+    file_ctx *f = ctx;
+
+    (void)s;
+    (void)timeout;
+    return hc_probe_file(error, f->path, f->want_present, p);
+}
+
+static const health_check_provider tcp_check = {HEALTH_TARGET_REQUIRED, configure_endpoint,
+                                                run_tcp};
+static const health_check_provider mysql_check = {HEALTH_TARGET_REQUIRED, configure_endpoint,
+                                                  run_mysql};
+static const health_check_provider http_check = {HEALTH_TARGET_REQUIRED, configure_http, run_http};
+static const health_check_provider file_check = {HEALTH_TARGET_REQUIRED, configure_file, run_file};
+
+void health_register_builtin_checks(apr_pool_t *p)
+{
+    ap_register_provider(p, HEALTH_PROVIDER_GROUP, "tcp", HEALTH_PROVIDER_VERSION, &tcp_check);
+    ap_register_provider(p, HEALTH_PROVIDER_GROUP, "mysql", HEALTH_PROVIDER_VERSION, &mysql_check);
+    ap_register_provider(p, HEALTH_PROVIDER_GROUP, "http", HEALTH_PROVIDER_VERSION, &http_check);
+    ap_register_provider(p, HEALTH_PROVIDER_GROUP, "file", HEALTH_PROVIDER_VERSION, &file_check);
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# check-source.sh — the source rules of `make check` that a compiler does not enforce:
+#  1. core files (everything in modules/ that is not mod_*.c / mod_*.h) never include httpd
+#     headers nor call ap_* functions: they must stay usable by unit tests and CLI tools;
+#  2. every log id LFLOGNO(nnnnn) is used at exactly one call site;
+#  3. the C sources are formatted as .clang-format says (`make format` fixes it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+status=0
+core=$(git ls-files 'modules/*.c' 'modules/*.h' | grep -v '/mod_[^/]*$' || true)
+if [ -n "$core" ]; then
+  # shellcheck disable=SC2086
+  if grep -nE '#include *[<"](httpd|http_[a-z_]+|ap_[a-z_]+|util_[a-z_]+|mod_[a-z_]+)\.h[>"]|\bap_[a-z_]+\(' $core; then
+    echo "check: core files above use httpd (keep httpd in the mod_*.c glue)"; status=1
+  fi
+fi
+
+dups=$(git ls-files 'modules/*.c' | xargs grep -ho 'LFLOGNO([0-9]*)' | sort | uniq -d || true)
+if [ -n "$dups" ]; then
+  echo "check: log ids used at more than one call site:"; echo "$dups"; status=1
+fi
+
+src=$(git ls-files 'modules/*.c' 'modules/*.h' 'tests/unit/*.c' 'tests/unit/*.h')
+if command -v clang-format >/dev/null; then
+  # shellcheck disable=SC2086
+  if ! clang-format --dry-run -Werror $src 2>/dev/null; then
+    echo "check: formatting differs from .clang-format (run: make format)"; status=1
+  fi
+else
+  echo "check: clang-format not installed (scripts/install-deps.sh installs it)"; status=1
+fi
+exit $status
