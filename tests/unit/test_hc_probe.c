@@ -1,0 +1,96 @@
+/* Unit tests of modules/health/hc_probe.c that need no network: the MySQL greeting parser (on
+ * captured packet bytes) and the file probe. The TCP, HTTP and MySQL probes against real
+ * servers are covered by the integration tests. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "unit.h"
+
+#include <apr_strings.h>
+
+#include "hc_probe.h"
+
+/* A MariaDB 10.11 greeting, truncated after the version string (all the parser reads). */
+static const unsigned char greeting[] = {
+    0x5a, 0x00, 0x00, 0x00, 0x0a, '5', '.', '5', '.', '5', '-',  '1',  '0',  '.',  '1', '1',
+    '.',  '6',  '-',  'M',  'a',  'r', 'i', 'a', 'D', 'B', 0x00, 0x08, 0x00, 0x00, 0x00};
+
+/* ERR 1040 "Too many connections", with SQLSTATE */
+static const unsigned char too_many[] = {
+    0x1d, 0x00, 0x00, 0x00, 0xff, 0x10, 0x04, '#', '0', '8', '0', '0', '4', 'T', 'o', 'o', ' ',
+    'm',  'a',  'n',  'y',  ' ',  'c',  'o',  'n', 'n', 'e', 'c', 't', 'i', 'o', 'n', 's'};
+
+static void parses_version(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *version = NULL, *error = NULL;
+
+    assert_int_equal(hc_probe_mysql_parse(&version, &error, greeting, sizeof(greeting), p),
+                     APR_SUCCESS);
+    assert_string_equal(version, "5.5.5-10.11.6-MariaDB");
+}
+
+static void needs_more_bytes(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *version = NULL, *error = NULL;
+    apr_size_t n;
+
+    /* every prefix that ends before the version's NUL asks for more */
+    for (n = 0; n < 26; ++n) {
+        assert_int_equal(hc_probe_mysql_parse(&version, &error, greeting, n, p), APR_INCOMPLETE);
+    }
+}
+
+static void error_packet(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *version = NULL, *error = NULL;
+
+    assert_int_equal(hc_probe_mysql_parse(&version, &error, too_many, sizeof(too_many), p),
+                     APR_EGENERAL);
+    assert_string_equal(error, "server refused the connection: 1040 Too many connections");
+    assert_int_equal(hc_probe_mysql_parse(&version, &error, too_many, 10, p), APR_INCOMPLETE);
+}
+
+static void not_mysql(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *version = NULL, *error = NULL;
+    static const unsigned char http[] = "HTTP/1.1 400 Bad Request\r\n";
+    static const unsigned char no_nul[] = {0x03, 0x00, 0x00, 0x00, 0x0a, '5', '.'};
+
+    assert_int_equal(hc_probe_mysql_parse(&version, &error, http, sizeof(http) - 1, p),
+                     APR_EGENERAL);
+    assert_non_null(strstr(error, "not a MySQL greeting"));
+    assert_int_equal(hc_probe_mysql_parse(&version, &error, no_nul, sizeof(no_nul), p),
+                     APR_EGENERAL);
+    assert_string_equal(error, "malformed MySQL greeting");
+}
+
+static void file_present_and_absent(void **state)
+{
+    apr_pool_t *p = *state;
+    char path[] = "/tmp/hc-probe-XXXXXX";
+    const char *error = NULL;
+    int fd = mkstemp(path);
+
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(hc_probe_file(&error, path, 1, p), APR_SUCCESS);
+    assert_int_not_equal(hc_probe_file(&error, path, 0, p), APR_SUCCESS);
+    assert_non_null(strstr(error, "exists"));
+    unlink(path);
+    assert_int_equal(hc_probe_file(&error, path, 0, p), APR_SUCCESS);
+    assert_int_not_equal(hc_probe_file(&error, path, 1, p), APR_SUCCESS);
+    assert_non_null(strstr(error, "does not exist"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        UNIT_TEST(parses_version), UNIT_TEST(needs_more_bytes),        UNIT_TEST(error_packet),
+        UNIT_TEST(not_mysql),      UNIT_TEST(file_present_and_absent),
+    };
+    return UNIT_RUN("hc_probe", tests);
+}
