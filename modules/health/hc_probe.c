@@ -208,7 +208,11 @@ apr_status_t hc_probe_http(const char **error, const char *url, int expect,
         *error = "cannot create a curl handle";
         return APR_ENOMEM;
     }
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85: the string form; the bitmask is deprecated */
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
     curl_easy_setopt(c, CURLOPT_USERAGENT, "lampfarm-health/1");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_body);
     rc = curl_easy_perform(c);
