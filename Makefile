@@ -30,9 +30,8 @@ BASE_CFLAGS = $(call apxs_q,CFLAGS) $(call apxs_q,CPPFLAGS) $(call apxs_q,EXTRA_
 CORE_CFLAGS = $(BASE_CFLAGS) $(APR_INCLUDES)
 GLUE_CFLAGS = $(BASE_CFLAGS) $(HTTPD_INCLUDES)
 
-# Modules: every folder under modules/ except the shared ones.
-SHARED_DIRS := common aws
-MODULES := $(filter-out $(SHARED_DIRS),$(notdir $(patsubst %/,%,$(wildcard modules/*/))))
+# Modules: every folder modules/<x>/ that holds its mod_<x>.c.
+MODULES := $(foreach d,$(wildcard modules/*/),$(if $(wildcard $(d)mod_$(notdir $(d:/=)).c),$(notdir $(d:/=))))
 SOS := $(MODULES:%=$(BUILD)/mod_%.so)
 
 # Extra libraries per module (core archives are added automatically).

@@ -46,6 +46,8 @@ typedef struct watch_ctx {
     apr_pool_t *pool;            /* ours, own allocator, from STARTING to STOPPING */
     apr_array_header_t *runners; /* runner */
     apr_thread_pool_t *tp;
+    const char *drain_file; /* HealthDrainFile, or NULL */
+    int drain_file_seen;    /* whether it existed at the last tick */
 } watch_ctx;
 
 /* A pool with its own allocator: the check tasks run on different threads. */
@@ -113,6 +115,8 @@ static apr_status_t watch_start(watch_ctx *w, apr_pool_t *ptemp)
         return rv;
     }
     pool = w->pool;
+    w->drain_file = c->drain_file;
+    w->drain_file_seen = -1;
     w->runners = apr_array_make(pool, n ? n : 1, sizeof(runner));
     for (i = 0; i < n; ++i) {
         runner *rn = apr_array_push(w->runners);
@@ -144,7 +148,33 @@ static apr_status_t watch_start(watch_ctx *w, apr_pool_t *ptemp)
     return APR_SUCCESS;
 }
 
-static void watch_tick(watch_ctx *w)
+/* The handler reads the drain file itself on every readiness request; here we only log when it
+ * comes and goes, once for the whole server. */
+static void watch_drain_file(watch_ctx *w, apr_pool_t *ptemp)
+{
+    apr_finfo_t finfo;
+    int seen;
+
+    if (!w->drain_file) {
+        return;
+    }
+    seen = apr_stat(&finfo, w->drain_file, APR_FINFO_TYPE, ptemp) == APR_SUCCESS;
+    if (seen && w->drain_file_seen != 1) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, w->s,
+                     LFLOGNO(04016) "draining: drain file %s "
+                                    "is present, readiness answers 503",
+                     w->drain_file);
+    }
+    else if (!seen && w->drain_file_seen == 1) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, w->s,
+                     LFLOGNO(04017) "drain file %s removed: "
+                                    "draining stopped",
+                     w->drain_file);
+    }
+    w->drain_file_seen = seen;
+}
+
+static void watch_tick(watch_ctx *w, apr_pool_t *ptemp)
 {
     apr_time_t now = apr_time_now();
     apr_status_t rv;
@@ -152,6 +182,7 @@ static void watch_tick(watch_ctx *w)
 
     __atomic_store_n(&health_shm->heartbeat, now, __ATOMIC_RELEASE);
     __atomic_store_n(&health_shm->stall_logged, 0, __ATOMIC_RELEASE);
+    watch_drain_file(w, ptemp);
     for (i = 0; i < w->runners->nelts; ++i) {
         runner *rn = &APR_ARRAY_IDX(w->runners, i, runner);
         if (now < rn->next_due || __atomic_exchange_n(&rn->busy, 1, __ATOMIC_ACQ_REL)) {
@@ -186,7 +217,7 @@ static apr_status_t watchdog_callback(int state, void *data, apr_pool_t *pool)
         break;
     case AP_WATCHDOG_STATE_RUNNING:
         if (w->runners) {
-            watch_tick(w);
+            watch_tick(w, pool);
         }
         break;
     case AP_WATCHDOG_STATE_STOPPING:
