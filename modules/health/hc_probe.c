@@ -48,7 +48,6 @@ static CURL *probe_handle(const char *url, apr_interval_time_t timeout, char *er
     curl_easy_setopt(c, CURLOPT_PROXY, "");
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, to_ms(timeout));
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, to_ms(timeout));
-    curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
     return c;
 }
 
@@ -152,7 +151,7 @@ apr_status_t hc_probe_mysql(const char **version, const char **error, const char
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    if (curl_easy_getinfo(c, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK) {
+    if (curl_easy_getinfo(c, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK || sock == CURL_SOCKET_BAD) {
         *error = "no socket after connect";
         return APR_EGENERAL;
     }
@@ -215,6 +214,9 @@ apr_status_t hc_probe_http(const char **error, const char *url, int expect,
 #endif
     curl_easy_setopt(c, CURLOPT_USERAGENT, "lampfarm-health/1");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_body);
+    /* Each run measures a fresh connection. (Not for connect-only handles: with this option
+     * curl detaches their connection, and CURLINFO_ACTIVESOCKET gives no socket.) */
+    curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
     rc = curl_easy_perform(c);
     if (rc != CURLE_OK) {
         return curl_failure(error, rc, errbuf, p);
