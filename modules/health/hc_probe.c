@@ -80,12 +80,22 @@ static apr_status_t connect_only(CURL **out, const char **error, const char *hos
     return APR_SUCCESS;
 }
 
+/* Close the connection now rather than when @p p is cleared (the next run, seconds later). */
+static void close_now(CURL *c, apr_pool_t *p)
+{
+    apr_pool_cleanup_run(p, c, curl_handle_cleanup);
+}
+
 apr_status_t hc_probe_tcp(const char **error, const char *host, apr_port_t port,
                           apr_interval_time_t timeout, apr_pool_t *p)
 {
     CURL *c;
+    apr_status_t rv = connect_only(&c, error, host, port, timeout, p);
 
-    return connect_only(&c, error, host, port, timeout, p);
+    if (rv == APR_SUCCESS) {
+        close_now(c, p);
+    }
+    return rv;
 }
 
 apr_status_t hc_probe_mysql_parse(const char **version, const char **error,
@@ -135,26 +145,17 @@ apr_status_t hc_probe_mysql_parse(const char **version, const char **error,
     return APR_INCOMPLETE;
 }
 
-apr_status_t hc_probe_mysql(const char **version, const char **error, const char *host,
-                            apr_port_t port, apr_interval_time_t timeout, apr_pool_t *p)
+/* Read until the greeting parses, fails, or @p deadline passes. */
+static apr_status_t read_greeting(const char **version, const char **error, CURL *c,
+                                  curl_socket_t sock, apr_time_t deadline,
+                                  apr_interval_time_t timeout, apr_pool_t *p)
 {
     unsigned char buf[HC_MYSQL_GREETING_MAX];
     apr_size_t got = 0, n;
-    apr_time_t deadline = apr_time_now() + timeout;
-    curl_socket_t sock;
     struct pollfd pfd;
     apr_status_t rv;
     CURLcode rc;
-    CURL *c;
 
-    rv = connect_only(&c, error, host, port, timeout, p);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (curl_easy_getinfo(c, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK || sock == CURL_SOCKET_BAD) {
-        *error = "no socket after connect";
-        return APR_EGENERAL;
-    }
     for (;;) {
         apr_interval_time_t left = deadline - apr_time_now();
         if (left <= 0) {
@@ -186,6 +187,29 @@ apr_status_t hc_probe_mysql(const char **version, const char **error, const char
             return rv;
         }
     }
+}
+
+apr_status_t hc_probe_mysql(const char **version, const char **error, const char *host,
+                            apr_port_t port, apr_interval_time_t timeout, apr_pool_t *p)
+{
+    apr_time_t deadline = apr_time_now() + timeout;
+    curl_socket_t sock;
+    apr_status_t rv;
+    CURL *c;
+
+    rv = connect_only(&c, error, host, port, timeout, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (curl_easy_getinfo(c, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK || sock == CURL_SOCKET_BAD) {
+        *error = "no socket after connect";
+        rv = APR_EGENERAL;
+    }
+    else {
+        rv = read_greeting(version, error, c, sock, deadline, timeout, p);
+    }
+    close_now(c, p);
+    return rv;
 }
 
 static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *baton)

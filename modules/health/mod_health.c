@@ -400,7 +400,7 @@ static int core_log_level(int level, void *baton)
 
 static int health_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
-    static const char *const loopback[] = {"127.0.0.0/8", "::1"};
+    static const char *const loopback[] = {"127.0.0.1", "::1"};
     apr_ipsubnet_t *net;
     apr_size_t i;
 
