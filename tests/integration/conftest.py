@@ -1,0 +1,259 @@
+"""Fixtures of the integration suite: real httpd and real backends on 127.0.0.1.
+
+Every server is started on a free port, logs into build/test-logs/<test>/ and is stopped by PID
+when the test ends, also when it fails. After a test that used httpd, its error log is scanned:
+lines at [warn] or worse, or a child that exited on a signal, fail the test unless the test
+declared them (marker `@pytest.mark.expect_log("LF04010", ...)` or `httpd.expect_log(...)`).
+See docs/testing.md.
+"""
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+
+import pytest
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(__file__))
+
+from harness import paths  # noqa: E402
+from harness.backends import (HAProxy, HangServer, MariaDB, Memcached, Redis,  # noqa: E402
+                              mariadb_install_template)
+from harness.errorlog import LogFile  # noqa: E402
+from harness.httpd import MPMS, Httpd, config_test  # noqa: E402
+from harness.moto import Moto  # noqa: E402
+
+DEFAULT_TIMEOUT = float(os.environ.get("LAMPFARM_TEST_TIMEOUT", "120"))
+
+
+def _selected_mpms():
+    want = os.environ.get("LAMPFARM_MPM")
+    if not want:
+        return list(MPMS)
+    out = [m.strip() for m in want.split(",") if m.strip() in MPMS]
+    return out or list(MPMS)
+
+
+def _test_dir_name(node):
+    mod = os.path.splitext(os.path.basename(str(node.fspath)))[0]
+    return "%s.%s" % (mod, node.name)
+
+
+# --- per-test timeout (pytest-timeout is not installed) --------------------------------------
+
+class TimeLimitExceeded(Exception):
+    pass
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    m = item.get_closest_marker("timeout")
+    seconds = float(m.args[0]) if m else DEFAULT_TIMEOUT
+
+    def on_alarm(signum, frame):
+        raise TimeLimitExceeded("test exceeded its timeout of %.0fs" % seconds)
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        outcome = yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    item._lf_call_failed = outcome.excinfo is not None
+    # error log check while the servers still run (a failure here fails the test itself)
+    if outcome.excinfo is None:
+        bad = _bad_log_lines(item)
+        if bad:
+            pytest.fail(_format_bad(bad), pytrace=False)
+
+
+def _expected(item, server=None):
+    exp = set()
+    for m in item.iter_markers("expect_log"):
+        exp.update(m.args)
+    fac = getattr(item, "_lf_httpd_factory", None)
+    if fac is not None:
+        exp.update(fac.expected_logs)
+    if server is not None:
+        exp.update(server.expected_logs)
+    return exp
+
+
+def _bad_log_lines(item):
+    out = []
+    for srv in getattr(item, "_lf_httpds", []):
+        exp = _expected(item, srv)
+        mine = []
+        for lf in _server_logs(srv):
+            mine += ["%s: %s" % (srv.name, line) for line in lf.bad_lines(exp)]
+        if mine and os.path.isdir(srv.core_dir) and os.listdir(srv.core_dir):
+            mine.append("%s: core dumps in %s (gdb %s <core>)" % (srv.name, srv.core_dir,
+                                                                 paths.APACHE2))
+        out += mine
+    return out
+
+
+def _server_logs(srv):
+    # the error log, plus what httpd wrote to stderr before its error log was open
+    if not hasattr(srv, "_lf_stderr_log"):
+        srv._lf_stderr_log = LogFile(os.path.join(srv.log_dir, "httpd.stderr"))
+    return [srv.error_log, srv._lf_stderr_log]
+
+
+def _format_bad(bad):
+    return ("unexpected lines in the httpd error log (declare them with "
+            "@pytest.mark.expect_log(<log id>) if the test provokes them):\n  "
+            + "\n  ".join(bad))
+
+
+# --- basic fixtures ------------------------------------------------------------------------
+
+@pytest.fixture(params=_selected_mpms())
+def mpm(request):
+    """The MPM httpd runs with; every test that uses `httpd` runs under each."""
+    return request.param
+
+
+@pytest.fixture
+def logs(request):
+    """build/test-logs/<test file>.<test name>/ (emptied first, kept afterwards)."""
+    return paths.log_dir(_test_dir_name(request.node))
+
+
+def _sub_log_dir(base, name):
+    d = os.path.join(base, name)
+    os.makedirs(d, exist_ok=True)
+    paths.make_traversable(d)
+    return d
+
+
+class HttpdFactory:
+    """Creates httpd instances for one test. new() = configured, not started; start() = both."""
+
+    def __init__(self, request, logs, mpm):
+        self.request = request
+        self.logs = logs
+        self.mpm = mpm
+        self.servers = []
+        self.expected_logs = set()
+        request.node._lf_httpd_factory = self
+        request.node._lf_httpds = self.servers
+
+    def new(self, conf="", name="httpd", **kw):
+        kw.setdefault("mpm", self.mpm)
+        log_dir = self.logs if not self.servers and name == "httpd" else \
+            _sub_log_dir(self.logs, name)
+        h = Httpd(name, log_dir, conf=conf, **kw)
+        self.servers.append(h)
+        return h
+
+    def start(self, conf="", name="httpd", **kw):
+        return self.new(conf, name, **kw).start()
+
+    def config_test(self, conf, **kw):
+        """`apache2 -t` on a full configuration around conf: (exit code, output)."""
+        kw.setdefault("mpm", self.mpm)
+        d = _sub_log_dir(self.logs, "config-test")
+        return config_test(conf, d, **kw)
+
+    def expect_log(self, *strings):
+        self.expected_logs.update(strings)
+
+    def stop_all(self):
+        for h in self.servers:
+            try:
+                h.cleanup()
+            except Exception as e:  # noqa: BLE001 - stop the others anyway
+                print("stopping %s failed: %s" % (h.name, e), file=sys.stderr)
+
+
+@pytest.fixture
+def httpd(request, logs, mpm):
+    """Factory of httpd servers (event and prefork: the test runs once under each).
+
+        srv = httpd.start('HealthCheck db tcp 127.0.0.1:3306')
+        assert srv.get('/health/ready').status == 200
+    """
+    fac = HttpdFactory(request, logs, mpm)
+    yield fac
+    fac.stop_all()
+    # lines written while stopping (a child crashing on shutdown, ...) fail at teardown; when
+    # the test failed already, they are only shown with its report
+    bad = _bad_log_lines(request.node)
+    if bad and getattr(request.node, "_lf_call_failed", False):
+        print(_format_bad(bad), file=sys.stderr)
+    elif bad:
+        pytest.fail(_format_bad(bad), pytrace=False)
+
+
+@pytest.fixture
+def memcached(logs):
+    s = Memcached(_sub_log_dir(logs, "memcached")).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def redis(logs):
+    s = Redis(_sub_log_dir(logs, "redis")).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def session_logs():
+    return paths.log_dir("_session")
+
+
+@pytest.fixture(scope="session")
+def mariadb_template(session_logs):
+    """A data directory made once by mariadb-install-db; each MariaDB instance copies it."""
+    tmp = tempfile.mkdtemp(prefix="lf-mariadb-tmpl-")
+    yield mariadb_install_template(os.path.join(tmp, "data"), session_logs)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def mariadb(logs, mariadb_template):
+    """A MariaDB server of its own for the test (stop()/start() keep port and data)."""
+    s = MariaDB(_sub_log_dir(logs, "mariadb"), mariadb_template).start()
+    yield s
+    s.cleanup()
+
+
+@pytest.fixture
+def haproxy(logs):
+    """Factory: haproxy([("a", port_a), ("b", port_b)], inter="1s", fall=2, rise=2)."""
+    started = []
+
+    def make(servers, **kw):
+        h = HAProxy(_sub_log_dir(logs, "haproxy"), servers, **kw).start()
+        started.append(h)
+        return h
+
+    yield make
+    for h in started:
+        h.cleanup()
+    if started:
+        # HAProxy closed its keep-alive connections to the httpd nodes just now; let httpd
+        # take them down before it is stopped (see QUIET_BEFORE_STOP in harness/httpd.py)
+        time.sleep(0.3)
+
+
+@pytest.fixture(scope="session")
+def moto(session_logs):
+    """moto server with SigV4 checking on: .endpoint, .access_key, .secret_key."""
+    m = Moto(_sub_log_dir(session_logs, "moto")).start()
+    yield m
+    m.stop()
+
+
+@pytest.fixture
+def hang_server():
+    """A TCP listener that accepts connections and never answers."""
+    s = HangServer().start()
+    yield s
+    s.stop()

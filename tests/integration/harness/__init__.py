@@ -1,0 +1,1 @@
+"""Helpers of the integration suite: processes, httpd, backends, moto, HTTP client, log scan."""

@@ -1,0 +1,341 @@
+"""Real backends on 127.0.0.1: memcached, redis-server, MariaDB, HAProxy, and a TCP listener that
+accepts connections and never answers (a hung dependency)."""
+import csv
+import io
+import os
+import shutil
+import socket
+import tempfile
+import threading
+
+from . import paths
+from .proc import Process, free_port, port_open, run, wait_until
+
+
+class Server:
+    """Common start/stop for a single-process backend listening on self.port."""
+
+    name = "server"
+
+    def __init__(self, log_dir, port=None):
+        self.log_dir = log_dir
+        self.port = port or free_port()
+        self.process = None
+
+    def argv(self):
+        raise NotImplementedError
+
+    def ready(self):
+        return port_open(self.port)
+
+    def start(self, timeout=20):
+        self.process = Process(self.name, self.argv(), self.log_dir).start()
+        wait_until(lambda: not self.process.alive() or self.ready(), timeout,
+                   what="%s on port %d" % (self.name, self.port))
+        if not self.process.alive():
+            out = self.process.output()
+            self.process.stop()
+            raise RuntimeError("%s exited at start:\n%s" % (self.name, out[-4000:]))
+        return self
+
+    def stop(self):
+        if self.process is not None:
+            self.process.stop()
+
+    def alive(self):
+        return self.process is not None and self.process.alive()
+
+    def restart(self, timeout=20):
+        """Stop and start again on the same port."""
+        self.stop()
+        return self.start(timeout)
+
+
+class Memcached(Server):
+    name = "memcached"
+
+    def argv(self):
+        return [paths.which("memcached"), "-l", "127.0.0.1", "-p", str(self.port), "-U", "0",
+                "-u", "nobody", "-m", "16", "-c", "256", "-vv"]
+
+    def command(self, data, timeout=2.0):
+        """Send raw text protocol bytes, return the answer up to the first END/STORED/ERROR."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            s.sendall(data)
+            buf = b""
+            while not any(buf.endswith(t) for t in (b"END\r\n", b"STORED\r\n", b"ERROR\r\n",
+                                                    b"DELETED\r\n", b"NOT_FOUND\r\n")):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+            return buf
+
+
+class Redis(Server):
+    name = "redis"
+
+    def argv(self):
+        return [paths.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", self.log_dir,
+                "--logfile", os.path.join(self.log_dir, "redis.log"), "--daemonize", "no",
+                "--protected-mode", "no"]
+
+    def command(self, *args, timeout=2.0):
+        """Send one RESP command, return the raw reply."""
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            s.sendall(out)
+            buf = b""
+            while not buf.endswith(b"\r\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+            return buf
+
+
+# --- MariaDB ---------------------------------------------------------------------------------
+
+MARIADB_OPTS = ["--innodb-log-file-size=8M", "--innodb-buffer-pool-size=16M"]
+
+
+def mariadb_install_template(dest, log_dir):
+    """mariadb-install-db into dest (once per session; instances copy it)."""
+    rc, out = run([paths.which("mariadb-install-db"), "--no-defaults", "--datadir=%s" % dest,
+                   "--user=root", "--auth-root-authentication-method=normal",
+                   "--skip-test-db"] + MARIADB_OPTS, timeout=120)
+    with open(os.path.join(log_dir, "mariadb-install-db.log"), "w") as f:
+        f.write(out)
+    if rc != 0:
+        raise RuntimeError("mariadb-install-db failed (%d):\n%s" % (rc, out[-4000:]))
+    return dest
+
+
+class MariaDB(Server):
+    """mariadbd --no-defaults on 127.0.0.1:port with a copy of the template data directory.
+    stop() / start() keep the port and the data; user root, no password, over TCP."""
+
+    name = "mariadb"
+
+    def __init__(self, log_dir, template, port=None):
+        super().__init__(log_dir, port)
+        self.tmp = tempfile.mkdtemp(prefix="lf-mariadb-")
+        self.datadir = os.path.join(self.tmp, "data")
+        shutil.copytree(template, self.datadir, symlinks=True)
+        self.socket = os.path.join(self.tmp, "mysqld.sock")
+
+    def argv(self):
+        return [paths.which("mariadbd"), "--no-defaults", "--datadir=%s" % self.datadir,
+                "--socket=%s" % self.socket, "--port=%d" % self.port,
+                "--bind-address=127.0.0.1", "--user=root",
+                "--pid-file=%s" % os.path.join(self.tmp, "mariadbd.pid"),
+                "--log-error=%s" % os.path.join(self.log_dir, "mariadb.err"),
+                "--skip-name-resolve", "--max-connect-errors=1000000", "--skip-log-bin",
+                "--max-connections=200"] + MARIADB_OPTS
+
+    def ready(self):
+        # the port opens a little before the server accepts logins
+        return port_open(self.port) and self.query("SELECT 1", timeout=5)[0] == 0
+
+    def query(self, sql, timeout=10):
+        """Run sql with the mariadb client over TCP: (exit code, output)."""
+        return run([paths.which("mariadb"), "--no-defaults", "-h", "127.0.0.1",
+                    "-P", str(self.port), "-uroot", "--batch", "--skip-column-names",
+                    "-e", sql], timeout=timeout)
+
+    @property
+    def target(self):
+        return "127.0.0.1:%d" % self.port
+
+    def kill(self):
+        """SIGKILL: the server is gone at once (a crash); start() recovers on the same port."""
+        if self.process is not None:
+            self.process.kill()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# --- HAProxy ---------------------------------------------------------------------------------
+
+class HAProxy(Server):
+    """HAProxy in front of a list of (name, port) backends with an HTTP health check.
+    The stats socket (level admin) answers `show stat` for the server states."""
+
+    name = "haproxy"
+
+    def __init__(self, log_dir, servers, check_path="/health/ready", inter="1s", fall=2,
+                 rise=2, extra_backend=""):
+        super().__init__(log_dir)
+        self.servers = list(servers)
+        self.tmp = tempfile.mkdtemp(prefix="lf-haproxy-")
+        self.sock = os.path.join(self.tmp, "stats.sock")
+        self.cfg_path = os.path.join(log_dir, "haproxy.cfg")
+        lines = [
+            "global",
+            "    log stdout format raw local0 info",
+            "    stats socket %s mode 600 level admin" % self.sock,
+            "    maxconn 2000",
+            "defaults",
+            "    mode http",
+            "    log global",
+            "    option httplog",
+            "    option dontlog-normal",   # log only what went wrong (and keep logs small)
+            "    timeout connect 2s",
+            "    timeout client 30s",
+            "    timeout server 30s",
+            "    timeout check 2s",
+            "    retries 2",
+            "    option redispatch",
+            "frontend fe",
+            "    bind 127.0.0.1:%d" % self.port,
+            "    default_backend be",
+            "backend be",
+            "    balance roundrobin",
+            "    option httpchk",
+            "    http-check send meth GET uri %s ver HTTP/1.1 hdr Host 127.0.0.1" % check_path,
+            "    http-check expect status 200",
+            "    default-server inter %s fall %d rise %d" % (inter, fall, rise),
+        ]
+        for name, port in self.servers:
+            lines.append("    server %s 127.0.0.1:%d check" % (name, port))
+        if extra_backend:
+            lines.append(extra_backend)
+        with open(self.cfg_path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def argv(self):
+        return [paths.which("haproxy"), "-db", "-f", self.cfg_path]
+
+    def ready(self):
+        # ask the stats socket, not the frontend: a bare connect counts as a 400 there
+        if not os.path.exists(self.sock):
+            return False
+        try:
+            return "Name: HAProxy" in self.admin("show info")
+        except OSError:
+            return False
+
+    def admin(self, cmd, timeout=2.0):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(self.sock)
+            s.sendall(cmd.encode() + b"\n")
+            buf = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+            return buf.decode(errors="replace")
+
+    def stats(self):
+        """`show stat` as a list of dicts (keys: pxname, svname, status, stot, ...)."""
+        text = self.admin("show stat").lstrip("# ")
+        return list(csv.DictReader(io.StringIO(text)))
+
+    def server(self, name):
+        for row in self.stats():
+            if row["pxname"] == "be" and row["svname"] == name:
+                return row
+        raise KeyError(name)
+
+    def status(self, name):
+        """'UP', 'DOWN', 'UP 1/2' (going down), 'DOWN 1/2' (coming up), 'MAINT', ..."""
+        return self.server(name)["status"]
+
+    def wait_status(self, name, status, timeout=15):
+        return wait_until(lambda: self.status(name) == status, timeout, 0.05,
+                          what="haproxy server %s %s" % (name, status))
+
+    def log_lines(self):
+        """HAProxy's request log (it logs to stdout)."""
+        with open(self.process.stdout_path, errors="replace") as f:
+            return f.read().splitlines()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# --- a dependency that hangs -----------------------------------------------------------------
+
+class HangServer:
+    """Listens on 127.0.0.1, accepts every connection and never sends nor closes (until stop)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(256)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.accepted = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hang-%d" % self.port,
+                                        daemon=True)
+
+    @property
+    def target(self):
+        return "127.0.0.1:%d" % self.port
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            self.conns.append(c)
+            self.accepted += 1
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(2)
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+        self.sock.close()
+
+
+class ScriptedServer(HangServer):
+    """Listens on 127.0.0.1 and sends fixed bytes to every connection, then keeps it open
+    (e.g. a MySQL error packet in place of the greeting)."""
+
+    def __init__(self, data):
+        super().__init__()
+        self.data = data
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            try:
+                c.sendall(self.data)
+            except OSError:
+                pass
+            self.conns.append(c)
+            self.accepted += 1
+
+
+def mysql_error_packet(code, message, seq=0):
+    """A MySQL protocol error packet as a server sends it in place of the greeting."""
+    payload = b"\xff" + code.to_bytes(2, "little") + message.encode()
+    return len(payload).to_bytes(3, "little") + bytes([seq]) + payload

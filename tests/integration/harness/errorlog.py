@@ -1,0 +1,66 @@
+"""Error log scanning: lines that fail a test unless the test declared them.
+
+A line is "bad" when it carries a level of warn or worse in httpd's 2.4 format
+(`[module:warn]`, `[:error]`, `[core:crit]`, ...), or when it reports a child process that exited
+on a signal (`exit signal Segmentation fault (11)`, `... possible coredump`). A bad line is
+forgiven when it contains one of the strings the test declared (usually a log id such as
+`LF04010` or `AH01630`).
+"""
+import re
+
+BAD_LEVEL = re.compile(r"\[[\w.-]*:(warn|error|crit|alert|emerg)\]")
+BAD_TEXT = re.compile(r"exit signal|possible coredump|seg(mentation)? ?fault", re.I)
+LOG_ID = re.compile(r"\b((?:AH|LF)\d{5})\b")
+
+
+def is_bad(line):
+    return bool(BAD_LEVEL.search(line) or BAD_TEXT.search(line))
+
+
+def log_ids(line):
+    return LOG_ID.findall(line)
+
+
+class LogFile:
+    """An error log read incrementally: remembers how far it has been scanned."""
+
+    def __init__(self, path):
+        self.path = path
+        self.scanned = 0    # byte offset already scanned for bad lines
+
+    def read(self, start=0):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(start)
+                return f.read().decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def size(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(0, 2)
+                return f.tell()
+        except FileNotFoundError:
+            return 0
+
+    def lines(self, start=0):
+        return self.read(start).splitlines()
+
+    def bad_lines(self, expected=(), advance=True):
+        """Bad lines not yet scanned and not matching any expected string."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.scanned)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        if advance:
+            # only whole lines count as scanned; a half-written last line is seen next time
+            data = data[:data.rfind(b"\n") + 1]
+            self.scanned += len(data)
+        out = []
+        for line in data.decode("utf-8", errors="replace").splitlines():
+            if is_bad(line) and not any(e in line for e in expected):
+                out.append(line)
+        return out

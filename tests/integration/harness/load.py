@@ -1,0 +1,79 @@
+"""Load with wrk in the background; every non-2xx answer and every socket error is counted."""
+import os
+import re
+import signal
+import subprocess
+
+from . import paths
+
+# wrk runs one Lua state per thread: setup() keeps the threads so done() can add their counts.
+LUA = r"""
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) ok = 0; bad = 0; codes = "" end
+function response(status, headers, body)
+  if status >= 200 and status < 300 then ok = ok + 1
+  else
+    bad = bad + 1
+    if #codes < 200 then codes = codes .. status .. " " end
+  end
+end
+function done(summary, latency, requests)
+  local o, b, c = 0, 0, ""
+  for _, t in ipairs(threads) do
+    o = o + t:get("ok"); b = b + t:get("bad"); c = c .. t:get("codes")
+  end
+  io.write(string.format(
+    "LF-RESULT requests=%d ok=%d bad=%d connect=%d read=%d write=%d timeout=%d status=%d\n",
+    summary.requests, o, b, summary.errors.connect, summary.errors.read,
+    summary.errors.write, summary.errors.timeout, summary.errors.status))
+  io.write("LF-CODES " .. c .. "\n")
+end
+"""
+
+
+class Wrk:
+    """wrk -t<threads> -c<connections> for up to `duration`, stopped early with stop()."""
+
+    def __init__(self, url, log_dir, threads=2, connections=8, duration="120s",
+                 timeout="5s"):
+        self.url = url
+        self.log_dir = log_dir
+        self.script = os.path.join(log_dir, "wrk-count.lua")
+        with open(self.script, "w") as f:
+            f.write(LUA)
+        self.argv = [paths.which("wrk"), "-t%d" % threads, "-c%d" % connections,
+                     "-d%s" % duration, "--timeout", timeout, "-s", self.script, url]
+        self.out_path = os.path.join(log_dir, "wrk.out")
+        self.proc = None
+        self.result = None
+
+    def start(self):
+        with open(self.out_path, "wb") as out:
+            self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        return self
+
+    def stop(self, timeout=15):
+        """SIGINT makes wrk stop and print its summary; returns the parsed counts."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        with open(self.out_path, errors="replace") as f:
+            text = f.read()
+        m = re.search(r"LF-RESULT (.*)", text)
+        if not m:
+            raise RuntimeError("no result from wrk:\n" + text)
+        self.result = {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+        codes = re.search(r"LF-CODES (.*)", text)
+        self.result["codes"] = codes.group(1).strip() if codes else ""
+        self.result["output"] = text
+        return self.result
+
+    def failures(self):
+        r = self.result
+        return r["bad"] + r["connect"] + r["read"] + r["write"] + r["timeout"]

@@ -1,0 +1,175 @@
+"""mod_health: configuration. Every directive is accepted in its documented forms, and every
+configuration error stops `apache2 -t` with a non-zero exit and a clear message."""
+import os
+
+import pytest
+
+
+def ok(httpd, conf, **kw):
+    rc, out = httpd.config_test(conf, **kw)
+    assert rc == 0, out
+    assert "Syntax OK" in out
+    return out
+
+
+def fails(httpd, conf, *texts, **kw):
+    rc, out = httpd.config_test(conf, **kw)
+    assert rc != 0, out
+    for t in texts:
+        assert t in out, out
+    return out
+
+
+# --- accepted forms -----------------------------------------------------------------------
+
+def test_all_directives_accepted(httpd, logs):
+    tok = os.path.join(logs, "tok")
+    with open(tok, "w") as f:
+        f.write("t0ken\n")
+    ok(httpd, """
+HealthReadyPath /lb/ready
+HealthLivePath /lb/live
+HealthDrainPath /lb/drain
+HealthCheck a tcp 127.0.0.1:3306
+HealthCheck b http http://127.0.0.1:8080/status interval=10s timeout=3s rise=1 fall=5 expect=204
+HealthCheck c http https://127.0.0.1:8443/ severity=degraded
+HealthCheck d mysql 127.0.0.1:3306 interval=250ms timeout=250ms
+HealthCheck e file %(logs)s/flag want=absent interval=1h timeout=2m
+HealthCheck f file %(logs)s/other want=present severity=critical interval=7 timeout=7
+HealthDetailsAllow 127.0.0.1 ::1 10.0.0.0/8 fd00::/8
+HealthDrainFile %(logs)s/drain
+HealthDrainToken file:%(tok)s
+HealthEnv lb-probe
+HealthStallTimeout 45s
+""" % {"logs": logs, "tok": tok})
+
+
+def test_path_directives_none(httpd):
+    ok(httpd, "HealthReadyPath none\nHealthLivePath none\nHealthDrainPath none")
+
+
+def test_server_config_directives_in_vhost(httpd):
+    ok(httpd, """
+<VirtualHost 127.0.0.1:@PORT@>
+    HealthReadyPath /v/ready
+    HealthLivePath none
+    HealthDrainPath /v/drain
+    HealthDetailsAllow none
+    HealthEnv v-probe
+</VirtualHost>
+""")
+
+
+def test_drain_token_env_accepted(httpd):
+    ok(httpd, "HealthDrainToken env:LF_CONF_TOKEN", env={"LF_CONF_TOKEN": "abc"})
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+def test_unknown_check_type(httpd):
+    fails(httpd, "HealthCheck x foo 127.0.0.1:1", "HealthCheck: unknown check type 'foo'")
+
+
+@pytest.mark.parametrize("opt", ["interval", "timeout"])
+def test_bad_duration(httpd, opt):
+    fails(httpd, "HealthCheck x tcp 127.0.0.1:1 %s=xyz" % opt,
+          "HealthCheck: bad duration 'xyz' for %s" % opt)
+
+
+def test_timeout_exceeds_interval(httpd):
+    fails(httpd, "HealthCheck x tcp 127.0.0.1:1 interval=1s timeout=2s",
+          "HealthCheck: timeout must not exceed interval")
+    # the default timeout (2s) against a shorter interval
+    fails(httpd, "HealthCheck x tcp 127.0.0.1:1 interval=1s",
+          "HealthCheck: timeout must not exceed interval")
+
+
+@pytest.mark.parametrize("typ", ["tcp", "http", "mysql", "file"])
+def test_missing_target(httpd, typ):
+    fails(httpd, "HealthCheck x %s" % typ, "HealthCheck: missing target")
+    fails(httpd, "HealthCheck x %s interval=5s" % typ, "HealthCheck: missing target")
+
+
+def test_duplicate_check_name(httpd):
+    fails(httpd, "HealthCheck x tcp 127.0.0.1:1\nHealthCheck x tcp 127.0.0.1:2",
+          "HealthCheck: duplicate check name 'x'")
+
+
+def test_file_check_directory_missing(httpd, logs):
+    p = os.path.join(logs, "no-such-dir", "flag")
+    fails(httpd, "HealthCheck x file %s" % p, "HealthCheck: cannot read directory of '%s'" % p)
+    # the "directory" is a regular file
+    notdir = os.path.join(logs, "plainfile")
+    open(notdir, "w").close()
+    p = os.path.join(notdir, "flag")
+    fails(httpd, "HealthCheck x file %s" % p, "HealthCheck: cannot read directory of '%s'" % p)
+
+
+def test_drain_file_directory_missing(httpd, logs):
+    p = os.path.join(logs, "no-such-dir", "drain")
+    fails(httpd, "HealthDrainFile %s" % p, "HealthDrainFile: cannot read directory of '%s'" % p)
+
+
+def test_drain_token_unreadable_file(httpd, logs):
+    p = os.path.join(logs, "no-such-token")
+    out = fails(httpd, "HealthDrainToken file:%s" % p, "HealthDrainToken: ")
+    assert p in out or "no-such-token" in out, out
+    # a directory is not a readable token file either
+    fails(httpd, "HealthDrainToken file:%s" % logs, "HealthDrainToken: ")
+
+
+def test_drain_token_unset_env(httpd):
+    env_name = "LF_SURELY_UNSET_TOKEN"
+    assert env_name not in os.environ
+    out = fails(httpd, "HealthDrainToken env:%s" % env_name, "HealthDrainToken: ")
+    assert env_name in out, out
+
+
+def test_drain_token_empty(httpd, logs):
+    p = os.path.join(logs, "empty-token")
+    open(p, "w").close()
+    fails(httpd, "HealthDrainToken file:%s" % p, "HealthDrainToken: ")
+    p2 = os.path.join(logs, "blank-token")
+    with open(p2, "w") as f:
+        f.write("\n")
+    fails(httpd, "HealthDrainToken file:%s" % p2, "HealthDrainToken: ")
+    fails(httpd, "HealthDrainToken env:LF_EMPTY_TOKEN", "HealthDrainToken: ",
+          env={"LF_EMPTY_TOKEN": ""})
+
+
+def test_drain_token_secret_not_in_error(httpd, logs):
+    """A token that is fine but whose line is wrong never shows the secret."""
+    out = fails(httpd, "HealthDrainToken env:LF_SECRET_TOKEN\n"
+                       "<VirtualHost 127.0.0.1:@PORT@>\n"
+                       "HealthDrainToken env:LF_SECRET_TOKEN\n"
+                       "</VirtualHost>", env={"LF_SECRET_TOKEN": "very-secret-value"})
+    assert "very-secret-value" not in out
+
+
+@pytest.mark.parametrize("value", ["xyz", "-1s", "10q", "1s5"])
+def test_stall_timeout_bad_duration(httpd, value):
+    fails(httpd, 'HealthStallTimeout "%s"' % value, "HealthStallTimeout: bad duration")
+
+
+@pytest.mark.parametrize("value", ["10.0.0.300", "not-an-ip", "10.0.0.0/33", "1.2.3.4/x"])
+def test_details_allow_bad_address(httpd, value):
+    fails(httpd, "HealthDetailsAllow 127.0.0.1 %s" % value,
+          "HealthDetailsAllow: bad address '%s'" % value)
+
+
+@pytest.mark.parametrize("line", [
+    "HealthCheck x tcp 127.0.0.1:1",
+    "HealthDrainFile /tmp/lf-drain",
+    "HealthDrainToken env:HOME",
+])
+def test_global_only_directives_in_vhost(httpd, line):
+    out = fails(httpd, "<VirtualHost 127.0.0.1:@PORT@>\n%s\n</VirtualHost>" % line)
+    assert line.split()[0] in out, out
+
+
+def test_start_fails_on_config_error(httpd):
+    """The same error stops a real start (not only -t)."""
+    srv = httpd.new("HealthCheck x foo 127.0.0.1:1")
+    with pytest.raises(RuntimeError) as e:
+        srv.start()
+    assert "HealthCheck: unknown check type 'foo'" in str(e.value)
