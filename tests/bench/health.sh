@@ -142,6 +142,12 @@ echo "bench: wrk -t$threads -c$conns -d$duration, $rounds rounds, alternating; $
 wrk -t1 -c4 -d1s "$base/health/ready" >/dev/null
 wrk -t1 -c4 -d1s "$base/static.txt" >/dev/null
 
+# Resident memory of the whole server (parent and children): "<KiB> KiB in <n> processes".
+rss_kib() {
+    ps -o rss= --pid "$pid" --ppid "$pid" | awk '{ s += $1; n++ } END { print s " KiB in " n " processes" }'
+}
+rss_before=$(rss_kib)
+
 ready=() static=()
 printf '\n  %-6s %16s %16s %8s\n' round "ready req/s" "static req/s" ratio
 for ((r = 1; r <= rounds; r++)); do
@@ -164,6 +170,7 @@ static_mean=$(mean "${static[@]}")
 ratio=$(awk -v a="$ready_mean" -v b="$static_mean" 'BEGIN { printf "%.2f", a / b }')
 printf '  %-6s %16s %16s %8s\n' mean "$ready_mean" "$static_mean" "$ratio"
 echo
+echo "bench: httpd RSS (parent + children) before the rounds $rss_before, after $(rss_kib)"
 if awk -v r="$ratio" 'BEGIN { exit !(r >= 0.9) }'; then
     echo "bench: readiness/static = $ratio (expectation >= 0.9: met)"
 else
