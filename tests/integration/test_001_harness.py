@@ -145,24 +145,23 @@ def test_errorlog_classifier():
     assert not is_bad("[...] [core:info] [pid 1] AH00128: File does not exist")
 
 
-@pytest.mark.expect_log("AH01630")
-def test_expected_log_is_forgiven(httpd):
-    srv = httpd.start(modules=(), conf="""
+DENIED_LOCATION = """
 <Location /denied>
     Require all denied
 </Location>
-""")
+"""
+
+
+@pytest.mark.expect_log("AH01630")
+def test_expected_log_is_forgiven(httpd):
+    srv = httpd.start(modules=(), conf=DENIED_LOCATION)
     assert srv.get("/denied").status == 403
     # AH01630 "client denied by server configuration" is [authz_core:error]
     wait_until(lambda: "AH01630" in srv.error_log.read(), 5)
 
 
 def test_unexpected_log_is_reported(httpd):
-    srv = httpd.start(modules=(), conf="""
-<Location /denied>
-    Require all denied
-</Location>
-""")
+    srv = httpd.start(modules=(), conf=DENIED_LOCATION)
     assert srv.get("/denied").status == 403
     wait_until(lambda: "AH01630" in srv.error_log.read(), 5)
     lines = srv.error_log.bad_lines(advance=False)

@@ -297,8 +297,12 @@ class HangServer:
                 continue
             except OSError:
                 break
+            self.greet(c)
             self.conns.append(c)
             self.accepted += 1
+
+    def greet(self, conn):
+        """What the server says on a new connection: nothing, here."""
 
     def stop(self):
         self._stop.set()
@@ -319,20 +323,11 @@ class ScriptedServer(HangServer):
         super().__init__()
         self.data = data
 
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            try:
-                c.sendall(self.data)
-            except OSError:
-                pass
-            self.conns.append(c)
-            self.accepted += 1
+    def greet(self, conn):
+        try:
+            conn.sendall(self.data)
+        except OSError:
+            pass
 
 
 def mysql_error_packet(code, message, seq=0):
