@@ -33,8 +33,7 @@
 
 APLOG_USE_MODULE(health);
 
-#define HEALTH_SHM_MAGIC 0x4c464843u /* "LFHC" */
-#define HEALTH_SHM_KEY   "lampfarm-health-shm"
+#define HEALTH_SHM_KEY "lampfarm-health-shm"
 
 health_shared *health_shm;
 
@@ -434,7 +433,6 @@ static apr_status_t attach_shared(server_rec *s)
         apr_pool_userdata_set(shm, HEALTH_SHM_KEY, apr_pool_cleanup_null, s->process->pool);
     }
     health_shm = apr_shm_baseaddr_get(shm);
-    health_shm->magic = HEALTH_SHM_MAGIC;
     __atomic_add_fetch(&health_shm->generation, 1, __ATOMIC_SEQ_CST);
     health_shm->started = apr_time_now();
     /* A slot keeps its state if it still belongs to the same check. */
@@ -461,8 +459,7 @@ static int health_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     lf_log_set(core_log, core_log_level, s);
     if ((rv = attach_shared(s)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                     LFLOGNO(04001) "cannot create the shared "
-                                    "memory for health check results");
+                     LFLOGNO(04001) "cannot create the shared memory for check results");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if ((rv = health_watchdog_start(s, pconf)) != APR_SUCCESS) {

@@ -50,7 +50,6 @@ typedef struct health_srv_conf {
 
 /** The shared segment: created once per parent process, kept across graceful restarts. */
 typedef struct health_shared {
-    apr_uint32_t magic;
     apr_uint32_t generation;          /* bumped at every (re)start; old writers stop */
     apr_time_t started;               /* when this configuration generation started */
     apr_time_t heartbeat;             /* last tick of the check thread; 0 = never */
