@@ -3,7 +3,8 @@
 #  1. core files (everything in modules/ that is not mod_*.c / mod_*.h) never include httpd
 #     headers nor call ap_* functions: they must stay usable by unit tests and CLI tools;
 #  2. every log id LFLOGNO(nnnnn) is used at exactly one call site;
-#  3. the C sources are formatted as .clang-format says (`make format` fixes it).
+#  3. the C sources are formatted as .clang-format says (`make format` fixes it);
+#  4. each built build/mod_<x>.so exports nothing but <x>_module.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,4 +33,12 @@ if command -v clang-format >/dev/null; then
 else
   echo "check: clang-format not installed (scripts/install-deps.sh installs it)"; status=1
 fi
+for so in build/mod_*.so; do
+  [ -e "$so" ] || continue
+  x=$(basename "$so" .so); x=${x#mod_}
+  extra=$(nm -D --defined-only "$so" | awk '{ print $NF }' | grep -vx "${x}_module" || true)
+  if [ -n "$extra" ]; then
+    echo "check: $so exports more than ${x}_module: $(echo "$extra" | tr '\n' ' ')"; status=1
+  fi
+done
 exit $status
