@@ -34,11 +34,21 @@ GLUE_CFLAGS = $(BASE_CFLAGS) $(HTTPD_INCLUDES)
 MODULES := $(foreach d,$(wildcard modules/*/),$(if $(wildcard $(d)mod_$(notdir $(d:/=)).c),$(notdir $(d:/=))))
 SOS := $(MODULES:%=$(BUILD)/mod_%.so)
 
+OPENSSL_LIBS = $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto)
+
 # Extra libraries per module (core archives are added automatically).
 LIBS_health = $(CURL_LIBS)
 
 COMMON_SRC := $(wildcard modules/common/*.c)
 COMMON_LIB := $(BUILD)/lib/liblfcommon.a
+# The AWS core (SigV4, credentials, transport): linked into the modules that talk to AWS, the
+# CLI tools and the unit tests.
+AWS_SRC := $(wildcard modules/aws/*.c)
+AWS_LIB := $(BUILD)/lib/liblfaws.a
+AWS_LIBS = $(CURL_LIBS) $(OPENSSL_LIBS) $(APR_LIBS)
+
+# CLI tools: tools/<name>.c -> build/bin/<name>, linked with the AWS and common cores.
+TOOLS := $(patsubst tools/%.c,$(BUILD)/bin/%,$(wildcard tools/*.c))
 
 core_src = $(filter-out modules/$(1)/mod_%,$(wildcard modules/$(1)/*.c))
 glue_src = $(wildcard modules/$(1)/mod_*.c)
@@ -47,12 +57,13 @@ obj = $(patsubst modules/%.c,$(BUILD)/obj/%.o,$(1))
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
-ALL_CORE_LIBS = $(foreach m,$(MODULES),$(call core_lib,$(m))) $(COMMON_LIB)
+ALL_CORE_LIBS = $(foreach m,$(MODULES),$(call core_lib,$(m))) $(if $(AWS_SRC),$(AWS_LIB)) $(COMMON_LIB)
 
-.PHONY: all deps install test unit unit-build integration check run stop bench format clean
+.PHONY: all deps install test unit unit-build integration check run stop bench format clean \
+        conformance
 .DELETE_ON_ERROR:
 
-all: $(SOS)
+all: $(SOS) $(TOOLS)
 
 deps:
 	@scripts/install-deps.sh
@@ -68,6 +79,15 @@ $(BUILD)/obj/%.o: modules/%.c $(wildcard modules/*/*.h)
 $(COMMON_LIB): $(call obj,$(COMMON_SRC))
 	@mkdir -p $(dir $@)
 	@rm -f $@ && ar rcs $@ $^
+
+$(AWS_LIB): $(call obj,$(AWS_SRC))
+	@mkdir -p $(dir $@)
+	@rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/%: tools/%.c $(AWS_LIB) $(COMMON_LIB) $(wildcard modules/aws/*.h modules/common/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  CC (tool) $<"
+	@$(CC) $(CORE_CFLAGS) -Imodules/aws -o $@ $< $(AWS_LIB) $(COMMON_LIB) $(AWS_LIBS)
 
 define module_rules
 $(call core_lib,$(1)): $(call obj,$(call core_src,$(1)))
@@ -90,8 +110,8 @@ $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
 $(BUILD)/tests/%: tests/unit/%.c $(ALL_CORE_LIBS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC (test) $<"
-	@$(CC) $(CORE_CFLAGS) -Wno-missing-prototypes $(foreach m,$(MODULES),-Imodules/$(m)) -o $@ $< \
-	    $(ALL_CORE_LIBS) $(CURL_LIBS) $(APR_LIBS) -lcmocka
+	@$(CC) $(CORE_CFLAGS) -Wno-missing-prototypes $(foreach m,$(MODULES) aws,-Imodules/$(m)) -o $@ $< \
+	    $(ALL_CORE_LIBS) $(CURL_LIBS) $(OPENSSL_LIBS) $(APR_LIBS) -lcmocka
 
 unit-build: $(UNIT_BIN)
 
@@ -105,6 +125,11 @@ integration: all
 test: deps
 	@$(MAKE) --no-print-directory all unit
 	@$(MAKE) --no-print-directory integration
+
+# --- SigV4 conformance: the official AWS test vectors through build/bin/lampfarm-sigv4 ----------
+VECTORS ?= ../shared/vectors/sigv4
+conformance: $(BUILD)/bin/lampfarm-sigv4
+	/usr/bin/python3 tests/conformance/sigv4.py --cli $(BUILD)/bin/lampfarm-sigv4 $(VECTORS)
 
 # --- checks: warnings as errors, layering, log ids, format --------------------------------------
 check:
