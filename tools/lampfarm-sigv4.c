@@ -15,6 +15,7 @@
 #include <apr_strings.h>
 #include <apr_tables.h>
 
+#include "aws_http.h"
 #include "aws_sigv4.h"
 
 static void usage(FILE *out)
@@ -35,6 +36,9 @@ static void usage(FILE *out)
           "  --unsigned-payload    payload hash UNSIGNED-PAYLOAD instead of the body's SHA-256\n"
           "  --omit-session-token  add the token after signing, unsigned\n"
           "  --content-sha256      add and sign an x-amz-content-sha256 header (S3 needs it)\n"
+          "  --send BASE-URL       also send the signed request to BASE-URL (e.g.\n"
+          "                        https://bucket.s3.eu-west-1.amazonaws.com) and print the\n"
+          "                        answer under --- response --- (exit 1 unless 2xx)\n"
           "For S3 use --no-normalize-path --no-double-encode --content-sha256 --service s3.\n",
           out);
 }
@@ -175,6 +179,78 @@ static const char *header_lines(const raw_request_t *req, const apr_array_header
     return apr_array_pstrcat(p, out, '\n');
 }
 
+/* The headers to send: the request's, with the signer's set replacing any of the same name. */
+static apr_array_header_t *send_headers(const aws_sigv4_request_t *sreq,
+                                        const apr_array_header_t *set, int presign, apr_pool_t *p)
+{
+    apr_array_header_t *out = apr_array_make(p, 16, sizeof(aws_sigv4_header_t));
+    int i, j;
+
+    for (i = 0; i < sreq->headers->nelts; ++i) {
+        const aws_sigv4_header_t *h = &APR_ARRAY_IDX(sreq->headers, i, aws_sigv4_header_t);
+        int replaced =
+            presign
+            && (!strcasecmp(h->name, "X-Amz-Date") || !strcasecmp(h->name, "X-Amz-Security-Token"));
+        for (j = 0; set && j < set->nelts; ++j) {
+            replaced |= !strcasecmp(h->name, APR_ARRAY_IDX(set, j, aws_sigv4_header_t).name);
+        }
+        if (!replaced) {
+            APR_ARRAY_PUSH(out, aws_sigv4_header_t) = *h;
+        }
+    }
+    for (j = 0; set && j < set->nelts; ++j) {
+        APR_ARRAY_PUSH(out, aws_sigv4_header_t) = APR_ARRAY_IDX(set, j, aws_sigv4_header_t);
+    }
+    return out;
+}
+
+/* Send the signed request and print the answer; AWS errors as code, message and request id. */
+static int send_request(const char *base, const char *target, const aws_sigv4_request_t *sreq,
+                        apr_array_header_t *headers, apr_pool_t *p)
+{
+    aws_http_config_t cfg;
+    aws_http_client_t *client;
+    aws_http_request_t hreq;
+    aws_http_response_t *resp;
+    const apr_array_header_t *elts;
+    int i;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.max_attempts = 1; /* show exactly what this one request got */
+    memset(&hreq, 0, sizeof(hreq));
+    hreq.method = sreq->method;
+    hreq.url = apr_pstrcat(p, base, target, NULL);
+    hreq.headers = headers;
+    hreq.body = sreq->body;
+    hreq.body_len = sreq->body_len;
+    if (aws_http_client_create(&client, &cfg, p) != APR_SUCCESS) {
+        fputs("--- response ---\nno HTTP client\n", stdout);
+        return 1;
+    }
+    if (aws_http_perform(&resp, client, &hreq, p) != APR_SUCCESS) {
+        printf("--- response ---\nno answer: %s\n", resp->transport_error);
+        return 1;
+    }
+    printf("--- response ---\nHTTP %d\n", resp->status);
+    elts = apr_table_elts(resp->headers);
+    for (i = 0; i < elts->nelts; ++i) {
+        const apr_table_entry_t *e = &APR_ARRAY_IDX(elts, i, apr_table_entry_t);
+        printf("%s: %s\n", e->key, e->val);
+    }
+    if (resp->error) {
+        printf("\nerror code: %s\nmessage: %s\nrequest id: %s\n",
+               resp->error->code ? resp->error->code : "-",
+               resp->error->message ? resp->error->message : "-",
+               resp->error->request_id ? resp->error->request_id : "-");
+    }
+    else {
+        fputs("\n", stdout);
+        fwrite(resp->body, 1, resp->body_len, stdout);
+        fputs("\n", stdout);
+    }
+    return resp->status >= 200 && resp->status < 300 ? 0 : 1;
+}
+
 static int fail(const char *what)
 {
     fprintf(stderr, "lampfarm-sigv4: %s (see --help)\n", what);
@@ -188,9 +264,9 @@ int main(int argc, const char *const *argv)
     aws_sigv4_result_t *res;
     raw_request_t req;
     apr_pool_t *p;
-    const char *input, *err, *time_arg = NULL, *q, *lines, *target;
+    const char *input, *err, *time_arg = NULL, *q, *lines, *target, *send = NULL;
     apr_size_t len = 0;
-    int i, presign = 0, unsigned_payload = 0;
+    int i, presign = 0, unsigned_payload = 0, send_failed = 0;
     apr_status_t rv;
 
     apr_app_initialize(&argc, &argv, NULL);
@@ -218,6 +294,9 @@ int main(int argc, const char *const *argv)
         }
         else if (!strcmp(a, "--time") && v) {
             time_arg = v;
+        }
+        else if (!strcmp(a, "--send") && v) {
+            send = v;
         }
         else if (!strcmp(a, "--expires") && v) {
             params.expires = apr_atoi64(v);
@@ -308,7 +387,13 @@ int main(int argc, const char *const *argv)
            "%s %s %s\n%s\n\n",
            res->canonical_request, res->string_to_sign, req.method, target, req.version, lines);
     fwrite(req.body, 1, req.body_len, stdout);
+    if (send) {
+        fputs("\n", stdout);
+        send_failed =
+            send_request(send, target, &sreq,
+                         send_headers(&sreq, presign ? NULL : res->set_headers, presign, p), p);
+    }
     apr_pool_destroy(p);
     apr_terminate();
-    return 0;
+    return send_failed;
 }

@@ -1,0 +1,316 @@
+/* aws_http — libcurl transport with retries (see aws_http.h). */
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+#include <curl/curl.h>
+
+#include "aws_http.h"
+#include "aws_sigv4.h"
+#include "lf_log.h"
+
+struct aws_http_client_t {
+    aws_http_config_t cfg;
+    apr_threadkey_t *handle_key; /* this thread's CURL handle */
+};
+
+/* A response body kept up to a limit; the rest is counted, not stored. */
+typedef struct body_buf_t {
+    char *data;
+    apr_size_t len, cap, limit;
+    apr_pool_t *pool;
+} body_buf_t;
+
+typedef struct attempt_t {
+    body_buf_t body;
+    apr_table_t *headers;
+} attempt_t;
+
+static void handle_destroy(void *handle)
+{
+    if (handle) {
+        curl_easy_cleanup(handle);
+    }
+}
+
+apr_status_t aws_http_client_create(aws_http_client_t **client, const aws_http_config_t *cfg,
+                                    apr_pool_t *p)
+{
+    aws_http_client_t *c = apr_pcalloc(p, sizeof(*c));
+    apr_status_t rv;
+
+    c->cfg = *cfg;
+    if (!c->cfg.connect_timeout) {
+        c->cfg.connect_timeout = apr_time_from_sec(3);
+    }
+    if (!c->cfg.timeout) {
+        c->cfg.timeout = apr_time_from_sec(30);
+    }
+    if (!c->cfg.low_speed_time) {
+        c->cfg.low_speed_time = apr_time_from_sec(15);
+    }
+    if (c->cfg.max_attempts < 1) {
+        c->cfg.max_attempts = 3;
+    }
+    if (!c->cfg.backoff_base) {
+        c->cfg.backoff_base = apr_time_from_msec(100);
+    }
+    if (!c->cfg.backoff_max) {
+        c->cfg.backoff_max = apr_time_from_sec(5);
+    }
+    if (!c->cfg.max_body) {
+        c->cfg.max_body = 1024 * 1024;
+    }
+    if (c->cfg.ca_file) {
+        c->cfg.ca_file = apr_pstrdup(p, c->cfg.ca_file);
+    }
+    rv = apr_threadkey_private_create(&c->handle_key, handle_destroy, p);
+    if (rv == APR_SUCCESS) {
+        *client = c;
+    }
+    return rv;
+}
+
+/* This thread's handle: reused, so its connection cache keeps connections alive. */
+static CURL *thread_handle(aws_http_client_t *c)
+{
+    void *h = NULL;
+
+    apr_threadkey_private_get(&h, c->handle_key);
+    if (h) {
+        curl_easy_reset(h); /* options only: the connection cache stays */
+        return h;
+    }
+    h = curl_easy_init();
+    if (h && apr_threadkey_private_set(h, c->handle_key) != APR_SUCCESS) {
+        curl_easy_cleanup(h);
+        h = NULL;
+    }
+    return h;
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *baton)
+{
+    body_buf_t *b = baton;
+    apr_size_t n = size * nmemb, keep = n;
+
+    if (b->len + keep > b->limit) {
+        keep = b->limit > b->len ? b->limit - b->len : 0;
+    }
+    if (keep) {
+        if (b->len + keep > b->cap) {
+            apr_size_t cap = b->cap ? b->cap : 4096;
+            char *grown;
+            while (cap < b->len + keep) {
+                cap *= 2;
+            }
+            grown = apr_palloc(b->pool, cap + 1);
+            if (b->len) {
+                memcpy(grown, b->data, b->len);
+            }
+            b->data = grown;
+            b->cap = cap;
+        }
+        memcpy(b->data + b->len, ptr, keep);
+        b->len += keep;
+    }
+    return n;
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *baton)
+{
+    attempt_t *a = baton;
+    apr_size_t n = size * nmemb;
+    const char *colon = memchr(line, ':', n), *end = line + n;
+
+    if (n >= 5 && !strncmp(line, "HTTP/", 5)) {
+        apr_table_clear(a->headers); /* a new response (after 100 Continue) */
+        return n;
+    }
+    if (colon) {
+        const char *v = colon + 1;
+        while (v < end && (*v == ' ' || *v == '\t')) {
+            ++v;
+        }
+        while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) {
+            --end;
+        }
+        apr_table_addn(a->headers, apr_pstrmemdup(a->body.pool, line, (apr_size_t)(colon - line)),
+                       apr_pstrmemdup(a->body.pool, v, (apr_size_t)(end - v)));
+    }
+    return n;
+}
+
+int aws_http_should_retry(int status, const char *error_code, int transport_failed, int idempotent)
+{
+    if (!idempotent) {
+        return 0; /* it may have taken effect: only the caller knows whether to repeat it */
+    }
+    return transport_failed || aws_error_is_retryable(status, error_code);
+}
+
+apr_interval_time_t aws_http_backoff(int attempt, apr_interval_time_t base, apr_interval_time_t cap,
+                                     apr_uint32_t random)
+{
+    apr_interval_time_t ceiling = base;
+
+    while (--attempt > 0 && ceiling < cap) {
+        ceiling *= 2;
+    }
+    if (ceiling > cap) {
+        ceiling = cap;
+    }
+    return ceiling > 0 ? (apr_interval_time_t)(random % (apr_uint64_t)(ceiling + 1)) : 0;
+}
+
+static struct curl_slist *header_list(const apr_array_header_t *a, const apr_array_header_t *b,
+                                      apr_pool_t *p)
+{
+    struct curl_slist *list = NULL;
+    const apr_array_header_t *lists[2] = {a, b};
+    int i, j, typed = 0;
+
+    /* No "Expect: 100-continue" round trip: S3 answers errors after the body anyway. */
+    list = curl_slist_append(list, "Expect:");
+    for (j = 0; j < 2; ++j) {
+        for (i = 0; lists[j] && i < lists[j]->nelts; ++i) {
+            const aws_sigv4_header_t *h = &APR_ARRAY_IDX(lists[j], i, aws_sigv4_header_t);
+            typed |= !strcasecmp(h->name, "Content-Type");
+            list = curl_slist_append(list, apr_pstrcat(p, h->name, ": ", h->value, NULL));
+        }
+    }
+    /* curl labels a body application/x-www-form-urlencoded unless told otherwise: S3 would
+     * store every object with that type (and moto stores such a PUT as an empty object). */
+    if (!typed) {
+        list = curl_slist_append(list, "Content-Type:");
+    }
+    return list;
+}
+
+static apr_status_t free_slist(void *list)
+{
+    curl_slist_free_all(list);
+    return APR_SUCCESS;
+}
+
+/* One attempt; fills @p r (status or transport_error) and returns curl's code. */
+static CURLcode attempt_once(aws_http_response_t *r, attempt_t *a, CURL *h, aws_http_client_t *c,
+                             const aws_http_request_t *req, const apr_array_header_t *signed_hdrs,
+                             apr_pool_t *p)
+{
+    char errbuf[CURL_ERROR_SIZE] = "";
+    struct curl_slist *list = header_list(req->headers, signed_hdrs, p);
+    long status = 0;
+    CURLcode rc;
+
+    apr_pool_cleanup_register(p, list, free_slist, apr_pool_cleanup_null);
+    curl_easy_setopt(h, CURLOPT_URL, req->url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* we run in httpd's threads */
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->cfg.connect_timeout / 1000));
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(c->cfg.timeout / 1000));
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)apr_time_sec(c->cfg.low_speed_time));
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (c->cfg.ca_file) {
+        curl_easy_setopt(h, CURLOPT_CAINFO, c->cfg.ca_file);
+    }
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &a->body);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, a);
+    if (!strcmp(req->method, "HEAD")) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    }
+    else if (!strcmp(req->method, "GET") && !req->body_len) {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    }
+    else {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    }
+    rc = curl_easy_perform(h);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL); /* errbuf is about to go out of scope */
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    if (rc != CURLE_OK) {
+        r->status = 0;
+        r->transport_error = apr_pstrdup(p, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        return rc;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    r->status = (int)status;
+    r->transport_error = NULL;
+    return rc;
+}
+
+/* The URL without its query, for messages: a presigned URL carries its signature there. */
+static const char *loggable_url(const char *url, apr_pool_t *p)
+{
+    const char *q = strchr(url, '?');
+
+    return q ? apr_pstrmemdup(p, url, (apr_size_t)(q - url)) : url;
+}
+
+apr_status_t aws_http_perform(aws_http_response_t **resp, aws_http_client_t *client,
+                              const aws_http_request_t *req, apr_pool_t *p)
+{
+    aws_http_response_t *r = apr_pcalloc(p, sizeof(*r));
+    CURL *h = thread_handle(client);
+    apr_array_header_t *signed_hdrs = NULL;
+    CURLcode rc = CURLE_OK;
+    attempt_t a;
+    apr_status_t rv;
+
+    *resp = r;
+    if (!h) {
+        r->transport_error = "cannot create a curl handle";
+        return APR_ENOMEM;
+    }
+    for (r->attempts = 1;; ++r->attempts) {
+        apr_uint32_t random = 0;
+        memset(&a, 0, sizeof(a));
+        a.body.pool = p;
+        a.body.limit = client->cfg.max_body;
+        a.headers = apr_table_make(p, 16);
+        if (req->sign && (rv = req->sign(&signed_hdrs, req, req->sign_baton, p)) != APR_SUCCESS) {
+            r->transport_error = "cannot sign the request (no credentials?)";
+            return rv;
+        }
+        rc = attempt_once(r, &a, h, client, req, signed_hdrs, p);
+        r->headers = a.headers;
+        r->body = a.body.data ? a.body.data : "";
+        r->body_len = a.body.len;
+        if (a.body.data) {
+            a.body.data[a.body.len] = '\0';
+        }
+        r->error = NULL;
+        if (r->body_len && (r->status >= 300 || strstr(r->body, "<Error>"))) {
+            aws_error_parse(&r->error, r->body, r->body_len, p);
+        }
+        if (r->attempts >= client->cfg.max_attempts
+            || !aws_http_should_retry(r->status, r->error ? r->error->code : NULL,
+                                      r->transport_error != NULL, req->idempotent)) {
+            break;
+        }
+        apr_generate_random_bytes((unsigned char *)&random, sizeof(random));
+        lf_log_perror(LF_LOG_MARK, LF_LOG_INFO, 0,
+                      LFLOGNO(00200) "%s %s: %s, attempt %d of %d, retrying", req->method,
+                      loggable_url(req->url, p),
+                      r->transport_error ? r->transport_error
+                      : r->error         ? r->error->code
+                                         : apr_itoa(p, r->status),
+                      r->attempts, client->cfg.max_attempts);
+        apr_sleep(aws_http_backoff(r->attempts, client->cfg.backoff_base, client->cfg.backoff_max,
+                                   random));
+    }
+    if (r->transport_error) {
+        return rc == CURLE_OPERATION_TIMEDOUT ? APR_TIMEUP : APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}

@@ -1,0 +1,89 @@
+/* aws_http — the transport to AWS endpoints, over libcurl.
+ *
+ * One curl handle per thread, reused so connections stay alive between requests; connect,
+ * total and low-speed timeouts; TLS verification always on (CA file configurable); retries
+ * with jittered exponential backoff on 500/502/503/504, throttling and connection errors, only
+ * for requests that are safe to repeat, each attempt signed anew; AWS error bodies parsed.
+ * Pure core: APR, libcurl, no httpd.
+ */
+#ifndef AWS_HTTP_H
+#define AWS_HTTP_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+
+#include "aws_error.h"
+
+typedef struct aws_http_client_t aws_http_client_t;
+
+/** Transport settings; zero fields take the defaults noted. */
+typedef struct aws_http_config_t {
+    apr_interval_time_t connect_timeout; /* default 3s */
+    apr_interval_time_t timeout;         /* whole request, default 30s */
+    apr_interval_time_t low_speed_time;  /* abort below 1 byte/s for this long; default 15s */
+    int max_attempts;                    /* default 3 (1 = no retry) */
+    apr_interval_time_t backoff_base;    /* default 100ms: first retry waits up to this */
+    apr_interval_time_t backoff_max;     /* default 5s: no wait is longer */
+    const char *ca_file;                 /* NULL: the system's CA store */
+    apr_size_t max_body;                 /* response bodies kept in memory, default 1 MiB */
+} aws_http_config_t;
+
+typedef struct aws_http_request_t aws_http_request_t;
+
+/**
+ * Sign one attempt: return the headers to add (aws_sigv4_header_t), allocated from @p p.
+ * Called before every attempt, so a retry carries a fresh date and credentials.
+ */
+typedef apr_status_t aws_http_sign_fn(apr_array_header_t **headers, const aws_http_request_t *req,
+                                      void *baton, apr_pool_t *p);
+
+struct aws_http_request_t {
+    const char *method;
+    const char *url;
+    apr_array_header_t *headers; /* aws_sigv4_header_t, sent as they are */
+    const void *body;
+    apr_size_t body_len;
+    int idempotent;         /* safe to send twice: only these are retried */
+    aws_http_sign_fn *sign; /* NULL: send unsigned */
+    void *sign_baton;
+};
+
+/** What came back; allocated from the pool given to aws_http_perform(). */
+typedef struct aws_http_response_t {
+    int status; /* 0 when no HTTP answer came */
+    apr_table_t *headers;
+    const char *body; /* at most max_body bytes, NUL-terminated */
+    apr_size_t body_len;
+    aws_error_t *error;          /* the AWS error in the body, or NULL */
+    const char *transport_error; /* why no answer came (curl's message), or NULL */
+    int attempts;
+} aws_http_response_t;
+
+/**
+ * Create a client; its per-thread curl handles are released when their thread exits.
+ * @param client out, allocated from @p p
+ */
+apr_status_t aws_http_client_create(aws_http_client_t **client, const aws_http_config_t *cfg,
+                                    apr_pool_t *p);
+
+/**
+ * Send @p req, retrying as configured.
+ * @param resp out, allocated from @p p, also when the status is an error
+ * @return APR_SUCCESS when an HTTP answer came (any status); APR_TIMEUP or APR_EGENERAL when
+ *         none did (resp->transport_error says why)
+ */
+apr_status_t aws_http_perform(aws_http_response_t **resp, aws_http_client_t *client,
+                              const aws_http_request_t *req, apr_pool_t *p);
+
+/** Whether an attempt that ended so may be repeated (pure policy, see aws_http.c). */
+int aws_http_should_retry(int status, const char *error_code, int transport_failed, int idempotent);
+
+/**
+ * The wait before retry number @p attempt (1 = first retry): "full jitter", a random share of
+ * min(cap, base * 2^(attempt-1)); @p random is any 32-bit random number.
+ */
+apr_interval_time_t aws_http_backoff(int attempt, apr_interval_time_t base, apr_interval_time_t cap,
+                                     apr_uint32_t random);
+
+#endif /* AWS_HTTP_H */
