@@ -1,0 +1,121 @@
+/* aws_creds — AWS credentials from a provider chain, in the order of the AWS SDKs:
+ *
+ *   1. "config":      access key + secret key given by the module's configuration, or a key file
+ *   2. "environment": AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
+ *   3. "profile":     the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, else
+ *                     ~/.aws/credentials), profile AWS_PROFILE, else "default"
+ *   4. "ecs":         the ECS/EKS container endpoint (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or
+ *                     AWS_CONTAINER_CREDENTIALS_FULL_URI, with
+ * AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE or AWS_CONTAINER_AUTHORIZATION_TOKEN)
+ *   5. "imds":        the EC2 instance role through IMDSv2 (unless AWS_EC2_METADATA_DISABLED=true)
+ *
+ * The first source that yields credentials wins and is remembered: later refreshes ask that
+ * source only. Credentials that expire (ecs, imds) are refreshed ahead of their expiration, by
+ * one thread at a time while the others keep using the current ones; a failed refresh keeps the
+ * current credentials while they are valid. Secrets never appear in messages or logs.
+ *
+ * The environment is read once, when the provider is created; files (credentials file, ECS token
+ * file) when a source is tried. Only IMDSv2 is spoken: IMDSv1 answers a plain GET, which is what
+ * SSRF attacks on instance roles exploit.
+ *
+ * Pure core (APR + libcurl): used by the modules that talk to AWS, the CLI tools and the unit
+ * tests, which inject the clock and the HTTP calls. The default HTTP calls use libcurl: as for
+ * any libcurl user, call curl_global_init() once at startup, before threads start.
+ */
+#ifndef AWS_CREDS_H
+#define AWS_CREDS_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+
+/** Credentials, as aws_creds_get() hands them out. */
+typedef struct aws_creds_t {
+    const char *access_key;
+    const char *secret_key;
+    const char *session_token; /* NULL if none */
+    apr_time_t expiration;     /* 0 = never */
+    const char *source;        /* "config", "environment", "profile", "ecs" or "imds" (static) */
+} aws_creds_t;
+
+/** Where to look; every field may be NULL / 0 for its default. */
+typedef struct aws_creds_config_t {
+    const char *access_key;       /* explicit credentials: access key and secret key together, */
+    const char *secret_key;       /* optionally with a session token; then no other source */
+    const char *session_token;    /* is tried */
+    const char *key_file;         /* explicit credentials from a file (instead of the above):
+                                     two lines (access key, secret key), or lines
+                                     aws_access_key_id=, aws_secret_access_key= and optionally
+                                     aws_session_token=; read once, at creation */
+    const char *profile;          /* NULL: AWS_PROFILE, else "default" */
+    const char *credentials_file; /* NULL: AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials;
+                                     a leading "~/" is the home directory */
+    const char *imds_endpoint;    /* NULL: AWS_EC2_METADATA_SERVICE_ENDPOINT, else
+                                     http://[fd00:ec2::254] when
+                                     AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6, else
+                                     http://169.254.169.254 */
+    apr_interval_time_t timeout;  /* per HTTP call (ecs, imds); 0: 1 second */
+    apr_interval_time_t refresh_margin; /* refresh this long before the expiration (plus a
+                                           random 0 to 60 s); 0: 5 minutes */
+} aws_creds_config_t;
+
+/** A credentials provider: one per configuration, shared by all threads of a process. */
+typedef struct aws_creds_provider_t aws_creds_provider_t;
+
+/**
+ * One HTTP call to a credentials endpoint (the test seam; the default uses libcurl, without any
+ * proxy, without following redirects, with @p timeout for connect and transfer, a body of at
+ * most 64 KiB).
+ * @param status out: the HTTP status
+ * @param body out: the response body, NUL-terminated ("" for none), allocated from @p p
+ * @param error out on failure: what went wrong, without secrets, allocated from @p p
+ * @param method "GET" or "PUT" (a PUT sends an empty body)
+ * @param headers request headers to send; may hold secrets (tokens), never to be logged
+ * @return APR_SUCCESS when an HTTP answer came, whatever its status; APR_TIMEUP, APR_EGENERAL...
+ */
+typedef apr_status_t aws_creds_fetch_fn(int *status, const char **body, const char **error,
+                                        const char *method, const char *url,
+                                        const apr_table_t *headers, apr_interval_time_t timeout,
+                                        void *baton, apr_pool_t *p);
+
+/**
+ * Create a provider. Checks the configuration, reads the key file if one is given, and takes a
+ * snapshot of the environment.
+ * @param out the provider; it lives in a subpool of @p p with its own allocator, and holds
+ *        credentials in memory until @p p is destroyed
+ * @param why out on error: what is wrong with the configuration (never a secret), from @p p;
+ *        may be NULL
+ * @param cfg the configuration; copied, need not outlive the call
+ * @return APR_SUCCESS; APR_EINVAL for a bad configuration (an access key without a secret key,
+ *         both keys and a key file, a malformed key file); the error reading the key file
+ */
+apr_status_t aws_creds_provider_create(aws_creds_provider_t **out, const char **why,
+                                       const aws_creds_config_t *cfg, apr_pool_t *p);
+
+/**
+ * Replace the HTTP calls (tests). Call before the provider is first used; NULL restores libcurl.
+ */
+void aws_creds_provider_set_fetch(aws_creds_provider_t *prov, aws_creds_fetch_fn *fn, void *baton);
+
+/** Replace the clock (tests). Call before the provider is first used; NULL restores apr_time_now.
+ */
+void aws_creds_provider_set_clock(aws_creds_provider_t *prov, apr_time_t (*now)(void));
+
+/**
+ * Get valid credentials: the current ones, or fresh ones when they are due for a refresh or
+ * there are none yet. Thread-safe; one thread refreshes at a time, the others use the current
+ * credentials meanwhile, or, when there are none valid, wait for the outcome of that refresh.
+ * Failed or unparseable answers are never kept: the next call tries again (when credentials are
+ * still valid, not sooner than 30 seconds later).
+ * @param out the credentials, strings allocated from @p p
+ * @param why out on error: why there are none (each source tried and what it said; never a
+ *        secret), allocated from @p p; may be NULL. The provider logs it at debug level only:
+ *        the caller knows what the credentials were for and logs the failure.
+ * @param p also used for the scratch work of a refresh (in a subpool, destroyed before return)
+ * @return APR_SUCCESS; APR_NOTFOUND when no source has credentials; the error of the source
+ *         that failed (APR_TIMEUP, APR_EGENERAL, APR_EINVAL for an answer that does not parse)
+ */
+apr_status_t aws_creds_get(aws_creds_t *out, const char **why, aws_creds_provider_t *prov,
+                           apr_pool_t *p);
+
+#endif /* AWS_CREDS_H */
