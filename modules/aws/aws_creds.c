@@ -92,6 +92,25 @@ static char *trim(char *s)
     return s;
 }
 
+/* The next line at @p *cursor that is neither blank nor a comment, trimmed; the text is cut
+ * into lines in place. NULL at the end. */
+static char *next_config_line(char **cursor)
+{
+    char *line, *nl;
+
+    while ((line = *cursor)) {
+        if ((nl = strchr(line, '\n'))) {
+            *nl = '\0';
+        }
+        *cursor = nl ? nl + 1 : NULL;
+        line = trim(line);
+        if (*line && *line != '#' && *line != ';') {
+            return line;
+        }
+    }
+    return NULL;
+}
+
 /* An environment variable, NULL when unset or empty. */
 static const char *env_get(const char *name, apr_pool_t *p)
 {
@@ -378,17 +397,10 @@ static apr_status_t profile_parse(aws_creds_t *out, const char **why, char *cont
                                   const char *profile, const char *path, apr_pool_t *p)
 {
     const char *ak = NULL, *sk = NULL, *token = NULL, *key, *value;
-    char *line, *next, *eq, *end;
+    char *line, *cursor, *eq, *end;
     int in = 0, found = 0;
 
-    for (line = content; line; line = next) {
-        if ((next = strchr(line, '\n'))) {
-            *next++ = '\0';
-        }
-        line = trim(line);
-        if (!*line || *line == '#' || *line == ';') {
-            continue;
-        }
+    for (cursor = content; (line = next_config_line(&cursor));) {
         if (*line == '[') {
             in = (end = strrchr(line, ']')) && (*end = '\0', !strcmp(trim(line + 1), profile));
             found |= in;
@@ -637,7 +649,7 @@ static apr_status_t key_file_parse(aws_creds_t *out, const char **why, const cha
                                    apr_pool_t *p)
 {
     const char *lines[2] = {NULL, NULL}, *key, *value, *text, *err = NULL;
-    char *content, *line, *next, *eq;
+    char *content, *line, *cursor, *eq;
     int n = 0, named = 0;
     apr_status_t rv;
 
@@ -647,14 +659,7 @@ static apr_status_t key_file_parse(aws_creds_t *out, const char **why, const cha
         return rv;
     }
     content = apr_pstrdup(p, text);
-    for (line = content; line; line = next) {
-        if ((next = strchr(line, '\n'))) {
-            *next++ = '\0';
-        }
-        line = trim(line);
-        if (!*line || *line == '#' || *line == ';') {
-            continue;
-        }
+    for (cursor = content; (line = next_config_line(&cursor));) {
         if (*line == '[') {
             *why = apr_psprintf(p,
                                 "key file %s has [profile] sections: use it as the shared "
