@@ -125,17 +125,6 @@ static int teardown(void **state)
 
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
-static const char *write_temp(apr_pool_t *p, const char *content)
-{
-    char *path = apr_pstrdup(p, "/tmp/lf-creds-XXXXXX");
-    int fd = mkstemp(path);
-
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
-    close(fd);
-    return path;
-}
-
 static void rewrite(const char *path, const char *content)
 {
     FILE *fp = fopen(path, "w");
@@ -362,7 +351,7 @@ static void config_key_file(void **state)
     aws_creds_t c;
 
     /* two lines, CRLF and white space tolerated */
-    cfg.key_file = write_temp(p, "  AKIDFILE1 \r\nfile1/SeCrEt/key\r\n\n");
+    cfg.key_file = unit_write_temp(p, "  AKIDFILE1 \r\nfile1/SeCrEt/key\r\n\n");
     c = get_ok(provider(&cfg, f, p), p);
     assert_string_equal(c.access_key, "AKIDFILE1");
     assert_string_equal(c.secret_key, "file1/SeCrEt/key");
@@ -371,12 +360,12 @@ static void config_key_file(void **state)
     unlink(cfg.key_file);
 
     /* named lines, any order, comments, a session token, other keys ignored */
-    cfg.key_file = write_temp(p, "# deploy key\n"
-                                 "aws_secret_access_key = file2/SeCrEt/key\n"
-                                 "region=eu-west-1\n"
-                                 "; another comment\n"
-                                 "AWS_ACCESS_KEY_ID=AKIDFILE2\n"
-                                 "aws_session_token = file2-SeCrEt-token==\n");
+    cfg.key_file = unit_write_temp(p, "# deploy key\n"
+                                      "aws_secret_access_key = file2/SeCrEt/key\n"
+                                      "region=eu-west-1\n"
+                                      "; another comment\n"
+                                      "AWS_ACCESS_KEY_ID=AKIDFILE2\n"
+                                      "aws_session_token = file2-SeCrEt-token==\n");
     c = get_ok(provider(&cfg, f, p), p);
     assert_string_equal(c.access_key, "AKIDFILE2");
     assert_string_equal(c.secret_key, "file2/SeCrEt/key");
@@ -423,7 +412,7 @@ static void config_errors(void **state)
     assert_non_null(strstr(why, "/nonexistent/key"));
 
     for (i = 0; i < sizeof(bad_files) / sizeof(bad_files[0]); ++i) {
-        cfg.key_file = write_temp(p, bad_files[i]);
+        cfg.key_file = unit_write_temp(p, bad_files[i]);
         why = NULL;
         if (aws_creds_provider_create(&prov, &why, &cfg, p) == APR_SUCCESS) {
             fail_msg("accepted key file %u", (unsigned)i);
@@ -511,7 +500,7 @@ static const char profile_file[] = "# written by aws configure\n"
 static void profile_default_and_named(void **state)
 {
     apr_pool_t *p = *state;
-    const char *path = write_temp(p, profile_file);
+    const char *path = unit_write_temp(p, profile_file);
     aws_creds_config_t cfg = {0};
     fake_t *f = fake_new();
     aws_creds_t c;
@@ -583,7 +572,7 @@ static void profile_home(void **state)
 static void profile_not_usable(void **state)
 {
     apr_pool_t *p = *state;
-    const char *path = write_temp(p, profile_file), *why = NULL;
+    const char *path = unit_write_temp(p, profile_file), *why = NULL;
     fake_t *f = fake_new();
 
     setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
@@ -660,7 +649,7 @@ static void ecs_full_uri_with_token(void **state)
                         "Bearer env-SeCrEt-auth");
 
     /* the token file wins over the variable, and is read again at every refresh */
-    token_file = write_temp(p, "file-SeCrEt-auth-1\n");
+    token_file = unit_write_temp(p, "file-SeCrEt-auth-1\n");
     setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token_file, 1);
     prov = provider(NULL, f, p);
     get_ok(prov, p);
@@ -851,7 +840,7 @@ static void imds_failures(void **state)
 static void chain_order(void **state)
 {
     apr_pool_t *p = *state;
-    const char *path = write_temp(p, profile_file);
+    const char *path = unit_write_temp(p, profile_file);
     apr_time_t exp = T0 + apr_time_from_sec(3600);
     aws_creds_config_t cfg = {0};
     fake_t *f = fake_new();
@@ -1305,9 +1294,9 @@ static void single_flight_refresh(void **state)
 static void secrets_never_logged(void **state)
 {
     apr_pool_t *p = *state;
-    const char *path = write_temp(p, "[default]\naws_access_key_id = AKID\n"
-                                     "aws_secret_access_key = half/SeCrEt\n"
-                                     "aws_access_key_id\n"),
+    const char *path = unit_write_temp(p, "[default]\naws_access_key_id = AKID\n"
+                                          "aws_secret_access_key = half/SeCrEt\n"
+                                          "aws_access_key_id\n"),
                *why = NULL;
     apr_time_t exp = T0 + apr_time_from_sec(3600);
     aws_creds_provider_t *prov;

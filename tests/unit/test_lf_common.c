@@ -36,21 +36,10 @@ static void json_time(void **state)
                         "\"2026-11-25T00:00:01.234Z\"");
 }
 
-static const char *write_temp(apr_pool_t *p, const char *content)
-{
-    char *path = apr_pstrdup(p, "/tmp/lf-secret-XXXXXX");
-    int fd = mkstemp(path);
-
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
-    close(fd);
-    return path;
-}
-
 static void secret_from_file(void **state)
 {
     apr_pool_t *p = *state;
-    const char *path = write_temp(p, "t0ken-value\n"), *secret = NULL, *why = NULL;
+    const char *path = unit_write_temp(p, "t0ken-value\n"), *secret = NULL, *why = NULL;
 
     assert_int_equal(lf_secret_load(&secret, &why, apr_pstrcat(p, "file:", path, NULL), p),
                      APR_SUCCESS);
@@ -74,7 +63,7 @@ static void secret_from_env(void **state)
 static void secret_errors_never_echo_the_value(void **state)
 {
     apr_pool_t *p = *state;
-    const char *path = write_temp(p, "\n"), *secret = NULL, *why = NULL;
+    const char *path = unit_write_temp(p, "\n"), *secret = NULL, *why = NULL;
 
     /* an operator pasting the token itself: the message must not repeat it */
     assert_int_equal(lf_secret_load(&secret, &why, "hunter2-inline", p), APR_EINVAL);
