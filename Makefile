@@ -25,10 +25,10 @@ WARN := -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes -Wshadow -Wformat
         -Wwrite-strings -Wpointer-arith -Wvla
 WERROR ?=
 BASE_CFLAGS = $(call apxs_q,CFLAGS) $(call apxs_q,CPPFLAGS) $(call apxs_q,EXTRA_CPPFLAGS) \
-              -fPIC -fvisibility=default $(WARN) $(WERROR) -Imodules/common
+              -fPIC -fvisibility=default $(WARN) $(WERROR) -Imodules/common -Imodules/aws
 # Core files see APR and the common headers only: an httpd include in a core file fails to build.
 CORE_CFLAGS = $(BASE_CFLAGS) $(APR_INCLUDES)
-GLUE_CFLAGS = $(BASE_CFLAGS) $(HTTPD_INCLUDES)
+GLUE_CFLAGS = $(BASE_CFLAGS) $(HTTPD_INCLUDES) -Imodules/health
 
 # Modules: every folder modules/<x>/ that holds its mod_<x>.c.
 MODULES := $(foreach d,$(wildcard modules/*/),$(if $(wildcard $(d)mod_$(notdir $(d:/=)).c),$(notdir $(d:/=))))
@@ -36,8 +36,11 @@ SOS := $(MODULES:%=$(BUILD)/mod_%.so)
 
 OPENSSL_LIBS = $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto)
 
-# Extra libraries per module (core archives are added automatically).
+# Extra libraries per module (core archives are added automatically), and the modules that link
+# the AWS core.
 LIBS_health = $(CURL_LIBS)
+LIBS_s3 = $(CURL_LIBS) $(OPENSSL_LIBS)
+AWS_MODULES := s3
 
 COMMON_SRC := $(wildcard modules/common/*.c)
 COMMON_LIB := $(BUILD)/lib/liblfcommon.a
@@ -99,9 +102,10 @@ $(BUILD)/mod_$(1).map:
 	@mkdir -p $$(dir $$@)
 	@printf '{ global: $(1)_module; local: *; };\n' > $$@
 
-$(BUILD)/mod_$(1).so: $(call obj,$(call glue_src,$(1))) $(call core_lib,$(1)) $(COMMON_LIB) $(BUILD)/mod_$(1).map
+$(BUILD)/mod_$(1).so: $(call obj,$(call glue_src,$(1))) $(call core_lib,$(1)) $(if $(filter $(1),$(AWS_MODULES)),$(AWS_LIB)) $(COMMON_LIB) $(BUILD)/mod_$(1).map
 	@echo "  LD $$@"
-	@$$(CC) -shared -o $$@ $(call obj,$(call glue_src,$(1))) $(call core_lib,$(1)) $(COMMON_LIB) \
+	@$$(CC) -shared -o $$@ $(call obj,$(call glue_src,$(1))) $(call core_lib,$(1)) \
+	    $(if $(filter $(1),$(AWS_MODULES)),$(AWS_LIB)) $(COMMON_LIB) \
 	    $$(LIBS_$(1)) -Wl,--version-script=$(BUILD)/mod_$(1).map
 endef
 $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))

@@ -24,7 +24,7 @@ Install the system packages lampfarm needs (only those that are missing).
   --help         this text
 
 Without --build-only it also installs the test tools (cmocka, pytest, redis, memcached,
-MariaDB, HAProxy, ...) and the local farm and bench tools (php-fpm, wrk, ...).
+MariaDB, HAProxy, Chromium and chromedriver, ...) and the local farm and bench tools (php-fpm, wrk, ...).
 Needs root (or sudo) only when something is missing.
 EOF
 }
@@ -49,9 +49,10 @@ die() { echo "install-deps: ERROR: $*" >&2; exit 1; }
 # build: compile modules with apxs and run them in Apache (the C toolchain is listed because
 #        apache2-dev only recommends a compiler, and gcc only recommends libc6-dev).
 DEB_BUILD=(apache2 apache2-dev libcurl4-openssl-dev libssl-dev gcc libc6-dev make pkg-config)
-# test: unit tests (cmocka), integration tests (pytest against real backends on 127.0.0.1).
+# test: unit tests (cmocka), integration tests (pytest against real backends on 127.0.0.1),
+#       and headless Chromium driven over WebDriver (chromedriver) for the browser tests.
 DEB_TEST=(libcmocka-dev python3-pytest redis-server memcached mariadb-server mariadb-client
-          haproxy curl netcat-openbsd jq)
+          haproxy curl netcat-openbsd jq chromium chromium-driver)
 # farm and dev tools: `make run` (HAProxy + php-fpm app), `make bench` (wrk), `make format`,
 # and a linter for the scripts (shellcheck).
 DEB_FARM=(haproxy php-fpm php-cli wrk clang-format shellcheck)
@@ -70,8 +71,9 @@ rpm_lists() {
     RPM_TEST=(python3-pytest "$redis" memcached "$mariadb-server" "$mariadb" haproxy curl
               nmap-ncat jq)
     RPM_FARM=(haproxy php-fpm php-cli)
-    # cmocka is in CRB (RHEL 9) / not shipped on AL2023; wrk and ShellCheck come from EPEL.
-    RPM_OPTIONAL=(libcmocka-devel wrk clang-tools-extra ShellCheck)
+    # cmocka is in CRB (RHEL 9) / not shipped on AL2023; wrk, ShellCheck and Chromium (with its
+    # chromedriver) come from EPEL.
+    RPM_OPTIONAL=(libcmocka-devel wrk clang-tools-extra ShellCheck chromium chromedriver)
 }
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -207,7 +209,7 @@ install_rpm() {
     fi
     if [ "${#missing_opt[@]}" -gt 0 ]; then
         if [ "$id" != amzn ] && [ "$id" != fedora ]; then
-            # EPEL and CRB carry cmocka, wrk and ShellCheck on the RHEL 9 family.
+            # EPEL and CRB carry cmocka, wrk, ShellCheck and Chromium on the RHEL 9 family.
             as_root dnf -y -q install dnf-plugins-core epel-release </dev/null ||
                 warn "could not install epel-release (on RHEL proper, enable EPEL by hand)"
             as_root dnf config-manager --set-enabled crb </dev/null ||

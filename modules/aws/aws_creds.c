@@ -1071,3 +1071,31 @@ unlock:
     }
     return rv;
 }
+
+void aws_creds_provider_invalidate(aws_creds_provider_t *prov, const char *access_key)
+{
+    const char *source = NULL;
+
+    if (!access_key) {
+        return;
+    }
+    apr_thread_mutex_lock(prov->mutex);
+    /* Only the credentials the caller saw rejected: when another thread has replaced them since,
+     * the new ones have not been tried yet. Static sources would only answer the same again. */
+    if (prov->current.access_key && !strcmp(prov->current.access_key, access_key)
+        && (prov->source == SRC_ECS || prov->source == SRC_IMDS)) {
+        source = prov->current.source;
+        memset(&prov->current, 0, sizeof(prov->current));
+        prov->refresh_at = 0;
+        if (prov->generation) {
+            apr_pool_destroy(prov->generation);
+            prov->generation = NULL;
+        }
+    }
+    apr_thread_mutex_unlock(prov->mutex);
+    if (source) {
+        lf_log_perror(LF_LOG_MARK, LF_LOG_INFO, APR_SUCCESS,
+                      LFLOGNO(00105) "the AWS credentials from %s were rejected, getting new ones",
+                      source);
+    }
+}

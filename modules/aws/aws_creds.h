@@ -118,4 +118,15 @@ void aws_creds_provider_set_clock(aws_creds_provider_t *prov, apr_time_t (*now)(
 apr_status_t aws_creds_get(aws_creds_t *out, const char **why, aws_creds_provider_t *prov,
                            apr_pool_t *p);
 
+/**
+ * Drop the current credentials when they are the ones that AWS just rejected (ExpiredToken,
+ * InvalidAccessKeyId, InvalidToken), so that the next aws_creds_get() fetches new ones from their
+ * source (a single-flight refresh like any other). Only credentials that can be refreshed ("ecs",
+ * "imds") are dropped; for the static sources this does nothing. When the current credentials
+ * have another access key (another thread already replaced the rejected ones), nothing happens
+ * either. Thread-safe.
+ * @param access_key the access key of the rejected credentials; NULL does nothing
+ */
+void aws_creds_provider_invalidate(aws_creds_provider_t *prov, const char *access_key);
+
 #endif /* AWS_CREDS_H */

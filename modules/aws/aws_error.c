@@ -84,6 +84,25 @@ apr_status_t aws_error_parse(aws_error_t **err, const char *body, apr_size_t len
     return APR_SUCCESS;
 }
 
+apr_status_t aws_xml_child_text(const char **value, const char *body, apr_size_t len,
+                                const char *root, const char *name, apr_pool_t *p)
+{
+    apr_xml_parser *parser;
+    apr_xml_doc *doc = NULL;
+
+    if (!body || !len) {
+        return APR_EINVAL;
+    }
+    parser = apr_xml_parser_create(p);
+    if (apr_xml_parser_feed(parser, body, len) != APR_SUCCESS
+        || apr_xml_parser_done(parser, &doc) != APR_SUCCESS || !doc || !doc->root
+        || (root && strcmp(doc->root->name, root))) {
+        return APR_EINVAL;
+    }
+    *value = text(child(doc->root, name), p);
+    return *value ? APR_SUCCESS : APR_NOTFOUND;
+}
+
 int aws_error_is_retryable(int http_status, const char *code)
 {
     /* Throttling and transient codes: AWS's documented ones plus what botocore's standard retry

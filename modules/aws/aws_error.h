@@ -42,4 +42,15 @@ apr_status_t aws_error_parse(aws_error_t **err, const char *body, apr_size_t len
  */
 int aws_error_is_retryable(int http_status, const char *code);
 
+/**
+ * Read one value from an AWS XML answer: the text of the first child @p name of the root
+ * element, which must be @p root (NULL: any), names without their namespace; e.g. the UploadId
+ * of an InitiateMultipartUploadResult. Shares the error parser's reading of text.
+ * @param value out: the trimmed text, allocated from @p p
+ * @return APR_SUCCESS; APR_EINVAL when the body does not parse or has another root;
+ *         APR_NOTFOUND when the child is missing or empty
+ */
+apr_status_t aws_xml_child_text(const char **value, const char *body, apr_size_t len,
+                                const char *root, const char *name, apr_pool_t *p);
+
 #endif /* AWS_ERROR_H */

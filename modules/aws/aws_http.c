@@ -1,4 +1,6 @@
 /* aws_http — libcurl transport with retries (see aws_http.h). */
+#include <stdlib.h>
+
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 #include <curl/curl.h>
@@ -19,9 +21,17 @@ typedef struct body_buf_t {
     apr_pool_t *pool;
 } body_buf_t;
 
+/* One attempt's state, seen by the callbacks. Lives on aws_http_perform()'s stack: the handle
+ * forgets every pointer to it (curl_easy_reset) before the attempt returns. */
 typedef struct attempt_t {
     body_buf_t body;
     apr_table_t *headers;
+    const aws_http_request_t *req;
+    int status;             /* of the last status line seen (1xx, then the final one) */
+    int sinking;            /* the answer goes to the request's sink: on_head was called */
+    int body_read;          /* the body source was read from */
+    apr_size_t sent;        /* bytes read from the body source */
+    apr_status_t cancelled; /* what the source or the sink returned when it cancelled */
 } attempt_t;
 
 static void handle_destroy(void *handle)
@@ -87,10 +97,10 @@ static CURL *thread_handle(aws_http_client_t *c)
     return h;
 }
 
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *baton)
+/* Keep part of an answer in memory, up to the limit. */
+static void body_keep(body_buf_t *b, const char *ptr, apr_size_t n)
 {
-    body_buf_t *b = baton;
-    apr_size_t n = size * nmemb, keep = n;
+    apr_size_t keep = n;
 
     if (b->len + keep > b->limit) {
         keep = b->limit > b->len ? b->limit - b->len : 0;
@@ -112,7 +122,75 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *baton)
         memcpy(b->data + b->len, ptr, keep);
         b->len += keep;
     }
+}
+
+/* Whether this attempt's answer goes to the request's sink: only successful ones do, so that
+ * errors are still parsed and retried, and the sink sees one answer only. */
+static int sink_wanted(const attempt_t *a)
+{
+    return (a->req->on_head || a->req->on_data) && a->status >= 200 && a->status < 300;
+}
+
+/* Hand the head of the answer to the sink, once. */
+static apr_status_t sink_start(attempt_t *a)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    a->sinking = 1;
+    if (a->req->on_head) {
+        rv = a->req->on_head(a->status, a->headers, a->req->sink_baton);
+    }
+    if (rv != APR_SUCCESS) {
+        a->cancelled = rv;
+    }
+    return rv;
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *baton)
+{
+    attempt_t *a = baton;
+    apr_size_t n = size * nmemb;
+    apr_status_t rv;
+
+    if (!a->sinking && sink_wanted(a) && sink_start(a) != APR_SUCCESS) {
+        return 0; /* CURLE_WRITE_ERROR: the transfer stops here */
+    }
+    if (a->sinking && a->req->on_data) {
+        if (n && (rv = a->req->on_data(ptr, n, a->req->sink_baton)) != APR_SUCCESS) {
+            a->cancelled = rv;
+            return 0;
+        }
+        return n;
+    }
+    body_keep(&a->body, ptr, n);
     return n;
+}
+
+static size_t on_read(char *buf, size_t size, size_t nitems, void *baton)
+{
+    attempt_t *a = baton;
+    apr_size_t len = size * nitems, left = a->req->body_len - a->sent;
+    apr_status_t rv;
+
+    if (len > left) {
+        len = left; /* never more than announced in Content-Length */
+    }
+    if (!len) {
+        return 0;
+    }
+    a->body_read = 1;
+    if ((rv = a->req->read(buf, &len, a->req->read_baton)) != APR_SUCCESS) {
+        a->cancelled = rv;
+        return CURL_READFUNC_ABORT;
+    }
+    if (!len) {
+        /* The source ended before body_len: the server would wait for the rest until a timeout,
+         * and a short object must never be stored. */
+        a->cancelled = APR_INCOMPLETE;
+        return CURL_READFUNC_ABORT;
+    }
+    a->sent += len;
+    return len;
 }
 
 static size_t on_header(char *line, size_t size, size_t nmemb, void *baton)
@@ -122,7 +200,9 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *baton)
     const char *colon = memchr(line, ':', n), *end = line + n;
 
     if (n >= 5 && !strncmp(line, "HTTP/", 5)) {
+        const char *sp = memchr(line, ' ', n);
         apr_table_clear(a->headers); /* a new response (after 100 Continue) */
+        a->status = sp ? atoi(sp + 1) : 0;
         return n;
     }
     if (colon) {
@@ -191,7 +271,20 @@ static apr_status_t free_slist(void *list)
     return APR_SUCCESS;
 }
 
-/* One attempt; fills @p r (status or transport_error) and returns curl's code. */
+/* CURLOPT_TIMEOUT_MS for a request: its own timeout, else the client's; none for -1. */
+static long timeout_ms(const aws_http_request_t *req, const aws_http_client_t *c)
+{
+    apr_interval_time_t t = req->timeout ? req->timeout : c->cfg.timeout;
+
+    if (t < 0) {
+        return 0; /* long streams: the low-speed limit still catches a stalled peer */
+    }
+    return t < 1000 ? 1 : (long)(t / 1000); /* 0 would mean none */
+}
+
+/* One attempt; fills @p r (status or transport_error) and returns curl's code. The handle is
+ * reset before it returns: it keeps no pointer to @p a, to this stack frame or to @p p, only its
+ * connections. */
 static CURLcode attempt_once(aws_http_response_t *r, attempt_t *a, CURL *h, aws_http_client_t *c,
                              const aws_http_request_t *req, const apr_array_header_t *signed_hdrs,
                              apr_pool_t *p)
@@ -207,7 +300,7 @@ static CURLcode attempt_once(aws_http_response_t *r, attempt_t *a, CURL *h, aws_
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* we run in httpd's threads */
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->cfg.connect_timeout / 1000));
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(c->cfg.timeout / 1000));
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms(req, c));
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)apr_time_sec(c->cfg.low_speed_time));
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -221,11 +314,21 @@ static CURLcode attempt_once(aws_http_response_t *r, attempt_t *a, CURL *h, aws_
     curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &a->body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, a);
     if (!strcmp(req->method, "HEAD")) {
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    }
+    else if (req->read) {
+        /* An upload of known length: a Content-Length, no chunked encoding (S3 refuses it). */
+        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(h, CURLOPT_READDATA, a);
+        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
+        if (strcmp(req->method, "PUT")) {
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+        }
     }
     else if (!strcmp(req->method, "GET") && !req->body_len) {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
@@ -236,15 +339,26 @@ static CURLcode attempt_once(aws_http_response_t *r, attempt_t *a, CURL *h, aws_
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
     }
     rc = curl_easy_perform(h);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL); /* errbuf is about to go out of scope */
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_reset(h); /* options only: the connection stays in the cache */
+    if (rc == CURLE_OK) {
+        a->status = (int)status;
+        if (!a->sinking && sink_wanted(a)) {
+            sink_start(a); /* a successful answer without a body (HEAD, 204) */
+        }
+    }
+    if (a->cancelled) {
+        /* Not a transport failure: the source or the sink (the client) said stop. */
+        r->status = a->sinking || rc == CURLE_OK ? a->status : 0;
+        r->transport_error = NULL;
+        return rc;
+    }
     if (rc != CURLE_OK) {
         r->status = 0;
         r->transport_error = apr_pstrdup(p, errbuf[0] ? errbuf : curl_easy_strerror(rc));
         return rc;
     }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    r->status = (int)status;
+    r->status = a->status;
     r->transport_error = NULL;
     return rc;
 }
@@ -275,6 +389,7 @@ apr_status_t aws_http_perform(aws_http_response_t **resp, aws_http_client_t *cli
     for (r->attempts = 1;; ++r->attempts) {
         apr_uint32_t random = 0;
         memset(&a, 0, sizeof(a));
+        a.req = req;
         a.body.pool = p;
         a.body.limit = client->cfg.max_body;
         a.headers = apr_table_make(p, 16);
@@ -293,9 +408,22 @@ apr_status_t aws_http_perform(aws_http_response_t **resp, aws_http_client_t *cli
         if (r->body_len && (r->status >= 300 || strstr(r->body, "<Error>"))) {
             aws_error_parse(&r->error, r->body, r->body_len, p);
         }
-        if (r->attempts >= client->cfg.max_attempts
+        if (a.cancelled) {
+            r->cancelled = a.cancelled; /* the client went away, or its body did: never again */
+            break;
+        }
+        /* Not again when the sink already has part of this answer, when the body cannot be
+         * sent a second time, or when the policy says no. */
+        if (a.sinking || (a.body_read && !req->rewind) || r->attempts >= client->cfg.max_attempts
             || !aws_http_should_retry(r->status, r->error ? r->error->code : NULL,
                                       r->transport_error != NULL, req->idempotent)) {
+            break;
+        }
+        if (req->read && req->rewind && (rv = req->rewind(req->read_baton)) != APR_SUCCESS) {
+            /* The answer of this attempt stands: it says more than the source's failure. */
+            lf_log_perror(LF_LOG_MARK, LF_LOG_DEBUG, rv,
+                          LFLOGNO(00201) "%s %s: the body cannot be sent again, not retrying",
+                          req->method, loggable_url(req->url, p));
             break;
         }
         apr_generate_random_bytes((unsigned char *)&random, sizeof(random));
@@ -308,6 +436,9 @@ apr_status_t aws_http_perform(aws_http_response_t **resp, aws_http_client_t *cli
                       r->attempts, client->cfg.max_attempts);
         apr_sleep(aws_http_backoff(r->attempts, client->cfg.backoff_base, client->cfg.backoff_max,
                                    random));
+    }
+    if (r->cancelled) {
+        return r->cancelled;
     }
     if (r->transport_error) {
         return rc == CURLE_OPERATION_TIMEDOUT ? APR_TIMEUP : APR_EGENERAL;

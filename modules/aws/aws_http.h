@@ -32,6 +32,25 @@ typedef struct aws_http_config_t {
 typedef struct aws_http_request_t aws_http_request_t;
 
 /**
+ * A request body from a source (streaming): write up to @p *len bytes at @p buf and set @p *len
+ * to the number written; 0 only at the end of the body. Anything but APR_SUCCESS cancels; so
+ * does an end before body_len bytes (the transfer then fails with APR_INCOMPLETE).
+ */
+typedef apr_status_t aws_http_read_fn(char *buf, apr_size_t *len, void *baton);
+
+/** Start the body again from its first byte, for another attempt. */
+typedef apr_status_t aws_http_rewind_fn(void *baton);
+
+/**
+ * A successful (2xx) answer's status and headers, before its body. Anything but APR_SUCCESS
+ * cancels the transfer.
+ */
+typedef apr_status_t aws_http_head_fn(int status, const apr_table_t *headers, void *baton);
+
+/** Part of a successful (2xx) answer's body. Anything but APR_SUCCESS cancels the transfer. */
+typedef apr_status_t aws_http_data_fn(const char *data, apr_size_t len, void *baton);
+
+/**
  * Sign one attempt: return the headers to add (aws_sigv4_header_t), allocated from @p p.
  * Called before every attempt, so a retry carries a fresh date and credentials.
  */
@@ -47,6 +66,19 @@ struct aws_http_request_t {
     int idempotent;         /* safe to send twice: only these are retried */
     aws_http_sign_fn *sign; /* NULL: send unsigned */
     void *sign_baton;
+
+    /* Streaming, all optional. A body source replaces body (body_len bytes are read from it);
+     * without a rewind function the request is not retried once its body was read. A sink
+     * gets 2xx answers instead of memory (other answers are still kept and parsed); once
+     * on_head was called, the request is not retried. */
+    aws_http_read_fn *read;
+    aws_http_rewind_fn *rewind;
+    void *read_baton;
+    aws_http_head_fn *on_head;
+    aws_http_data_fn *on_data;
+    void *sink_baton;
+    apr_interval_time_t timeout; /* 0: the client's; -1: none (long streams: only the
+                                    low-speed limit applies) */
 };
 
 /** What came back; allocated from the pool given to aws_http_perform(). */
@@ -57,6 +89,7 @@ typedef struct aws_http_response_t {
     apr_size_t body_len;
     aws_error_t *error;          /* the AWS error in the body, or NULL */
     const char *transport_error; /* why no answer came (curl's message), or NULL */
+    apr_status_t cancelled;      /* what a source or sink returned when it cancelled, or 0 */
     int attempts;
 } aws_http_response_t;
 
@@ -71,7 +104,8 @@ apr_status_t aws_http_client_create(aws_http_client_t **client, const aws_http_c
  * Send @p req, retrying as configured.
  * @param resp out, allocated from @p p, also when the status is an error
  * @return APR_SUCCESS when an HTTP answer came (any status); APR_TIMEUP or APR_EGENERAL when
- *         none did (resp->transport_error says why)
+ *         none did (resp->transport_error says why); resp->cancelled when a source or sink
+ *         cancelled the transfer
  */
 apr_status_t aws_http_perform(aws_http_response_t **resp, aws_http_client_t *client,
                               const aws_http_request_t *req, apr_pool_t *p);

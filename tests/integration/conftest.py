@@ -257,3 +257,39 @@ def hang_server():
     s = HangServer().start()
     yield s
     s.stop()
+
+
+# --- S3 stand-ins: fault proxy, IMDS, browser --------------------------------------------------
+
+@pytest.fixture
+def faultproxy(moto):
+    """A fault-injecting proxy in front of the session's moto (harness/faultproxy.py):
+    .endpoint, .add_rule(method, path_regex, action=..., count=...), .clear(), .requests,
+    .count(method, path_regex), .wait_for(...)."""
+    from harness.faultproxy import FaultProxy
+    p = FaultProxy(moto.port).start()
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def imds(moto):
+    """An IMDSv2 stand-in (harness/imds.py) handing out three sets of STS temporary credentials
+    that moto accepts: .endpoint, .rotate(), .current, .requests, .count(path)."""
+    from harness.imds import Imds
+    s = Imds(moto.assume_role_credentials(3)).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def browser(logs):
+    """Headless Chromium over WebDriver (harness/browser.py); always quit, chromedriver and
+    Chromium stopped by PID."""
+    from harness.browser import Browser
+    b = Browser(_sub_log_dir(logs, "browser"))
+    try:
+        b.start()
+        yield b
+    finally:
+        b.quit()

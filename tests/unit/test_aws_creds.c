@@ -1102,6 +1102,98 @@ static void expired_and_failing(void **state)
     fake_free(f);
 }
 
+/* --- invalidation ---------------------------------------------------------------------------- */
+
+/* Credentials that AWS rejected are dropped: the next call fetches new ones at once, long before
+ * the refresh time, and never hands out the rejected ones again. */
+static void invalidate_current_refetches(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_time_t exp = T0 + apr_time_from_sec(3600);
+    aws_creds_provider_t *prov;
+    const char *why = NULL;
+    fake_t *f = fake_new();
+
+    imds_routes(f, p, "ASIAREJECTED", exp);
+    prov = provider(NULL, f, p);
+    assert_string_equal(get_ok(prov, p).access_key, "ASIAREJECTED");
+    assert_int_equal(f->calls, 3);
+
+    imds_routes(f, p, "ASIANEW", exp + apr_time_from_sec(600));
+    fake_now = T0 + apr_time_from_sec(1);
+    aws_creds_provider_invalidate(prov, "ASIAREJECTED");
+    assert_true(logged("[6] LF00105: the AWS credentials from imds were rejected, getting new "
+                       "ones"));
+    assert_string_equal(get_ok(prov, p).access_key, "ASIANEW");
+    assert_int_equal(f->calls, 6);
+    assert_string_equal(f->req[5].url, IMDS_ROLE);
+    /* the new ones are kept as usual */
+    assert_string_equal(get_ok(prov, p).access_key, "ASIANEW");
+    assert_int_equal(f->calls, 6);
+
+    /* a refresh that fails after an invalidation is an error, not the rejected credentials */
+    aws_creds_provider_invalidate(prov, "ASIANEW");
+    fake_route(f, "GET", IMDS_ROLE, 500, "", APR_SUCCESS);
+    assert_int_equal(get_fail(&why, prov, p), APR_EGENERAL);
+    assert_non_null(strstr(why, "no AWS credentials: imds: GET " IMDS_ROLE ": HTTP 500"));
+    assert_int_equal(f->calls, 9);
+    fake_free(f);
+}
+
+/* A key that is no longer the current one (another thread got new credentials since it was
+ * rejected), or no key at all, changes nothing. */
+static void invalidate_old_key_does_nothing(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_time_t exp = T0 + apr_time_from_sec(3600);
+    aws_creds_provider_t *prov;
+    fake_t *f = fake_new();
+
+    setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/7f3a", 1);
+    fake_route(f, "GET", ECS_URL, 200, creds_json(p, "ASIAOLD", "s/SeCrEt", "t-SeCrEt", exp),
+               APR_SUCCESS);
+    prov = provider(NULL, f, p);
+    assert_string_equal(get_ok(prov, p).access_key, "ASIAOLD");
+    fake_route(f, "GET", ECS_URL, 200, creds_json(p, "ASIANEW", "s/SeCrEt", "t-SeCrEt", exp),
+               APR_SUCCESS);
+    aws_creds_provider_invalidate(prov, "ASIAOLD");
+    assert_string_equal(get_ok(prov, p).access_key, "ASIANEW");
+    assert_int_equal(f->calls, 2);
+
+    aws_creds_provider_invalidate(prov, "ASIAOLD");
+    aws_creds_provider_invalidate(prov, "ASIANE");
+    aws_creds_provider_invalidate(prov, NULL);
+    assert_string_equal(get_ok(prov, p).access_key, "ASIANEW");
+    assert_int_equal(f->calls, 2);
+    fake_free(f);
+}
+
+/* Static credentials cannot be refreshed: invalidating them is a no-op. */
+static void invalidate_static_does_nothing(void **state)
+{
+    apr_pool_t *p = *state;
+    aws_creds_config_t cfg = {0};
+    aws_creds_provider_t *prov;
+    fake_t *f = fake_new();
+
+    cfg.access_key = "AKIDCONFIG";
+    cfg.secret_key = "config/SeCrEt/key";
+    prov = provider(&cfg, f, p);
+    assert_string_equal(get_ok(prov, p).access_key, "AKIDCONFIG");
+    aws_creds_provider_invalidate(prov, "AKIDCONFIG");
+    assert_string_equal(get_ok(prov, p).secret_key, "config/SeCrEt/key");
+
+    setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "env-SeCrEt", 1);
+    prov = provider(NULL, f, p);
+    assert_string_equal(get_ok(prov, p).access_key, "AKIDENV");
+    aws_creds_provider_invalidate(prov, "AKIDENV");
+    assert_string_equal(get_ok(prov, p).access_key, "AKIDENV");
+    assert_int_equal(f->calls, 0);
+    assert_false(logged("LF00105"));
+    fake_free(f);
+}
+
 /* --- threads --------------------------------------------------------------------------------- */
 
 #define NTHREADS 8
@@ -1354,6 +1446,9 @@ int main(void)
         TEST(refresh_failure_keeps_valid),
         TEST(unparseable_not_cached),
         TEST(expired_and_failing),
+        TEST(invalidate_current_refetches),
+        TEST(invalidate_old_key_does_nothing),
+        TEST(invalidate_static_does_nothing),
         TEST(single_flight_first_fetch),
         TEST(single_flight_shared_failure),
         TEST(single_flight_refresh),

@@ -1,8 +1,467 @@
-/* Unit tests of the pure policy in modules/aws/aws_http.c: which answers are retried and how
- * long a retry waits. The transport itself runs against moto in the integration tests. */
+/* Unit tests of modules/aws/aws_http.c: the pure policy (which answers are retried and how long
+ * a retry waits), and the transport's streaming against a tiny HTTP/1.1 server that runs in a
+ * thread of the test on 127.0.0.1 and answers each request from a script: request bodies from a
+ * source (byte for byte, rewound for a retry), answers into a sink, cancellation by either, and
+ * per-request timeouts. The transport against S3 itself (moto) is in the integration tests. */
+#include <signal.h>
+#include <stdio.h>
+
 #include "unit.h"
 
+#include <apr_lib.h>
+#include <apr_network_io.h>
+#include <apr_poll.h>
+#include <apr_thread_proc.h>
+#include <curl/curl.h>
+
 #include "aws_http.h"
+#include "lf_log.h"
+
+/* --- captured log messages ------------------------------------------------------------------- */
+
+static char log_text[1 << 14];
+static apr_size_t log_len;
+
+static void log_capture(const char *file, int line, int level, apr_status_t rv, const char *msg,
+                        void *baton)
+{
+    (void)file;
+    (void)line;
+    (void)rv;
+    (void)baton;
+    if (log_len + strlen(msg) + 16 < sizeof(log_text)) {
+        log_len += (apr_size_t)apr_snprintf(log_text + log_len, sizeof(log_text) - log_len,
+                                            "[%d] %s\n", level, msg);
+    }
+}
+
+static int log_all(int level, void *baton)
+{
+    (void)level;
+    (void)baton;
+    return 1;
+}
+
+static int logged(const char *s)
+{
+    return strstr(log_text, s) != NULL;
+}
+
+static int setup(void **state)
+{
+    log_len = 0;
+    log_text[0] = '\0';
+    return unit_setup(state);
+}
+
+#define TEST(f) cmocka_unit_test_setup_teardown(f, setup, unit_teardown)
+
+/* --- bodies ---------------------------------------------------------------------------------- */
+
+/* Byte @p i of every generated body: no short period, so a lost, repeated or shifted piece shows.
+ */
+static char pattern(apr_size_t i)
+{
+    apr_uint32_t x = (apr_uint32_t)i * 2654435761u;
+
+    x ^= x >> 15;
+    return (char)(x ^ (x >> 8));
+}
+
+static void pattern_fill(char *buf, apr_size_t from, apr_size_t len)
+{
+    apr_size_t i;
+
+    for (i = 0; i < len; ++i) {
+        buf[i] = pattern(from + i);
+    }
+}
+
+/* Whether @p buf holds the pattern from byte @p from on. */
+static int pattern_is(const char *buf, apr_size_t from, apr_size_t len)
+{
+    apr_size_t i;
+
+    for (i = 0; i < len; ++i) {
+        if (buf[i] != pattern(from + i)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *const s3_internal_error =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code>"
+    "<Message>We encountered an internal error. Please try again.</Message>"
+    "<RequestId>4442587FB7D0A2F9</RequestId></Error>";
+
+static const char *const s3_slow_down =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>"
+    "<Message>Please reduce your request rate.</Message>"
+    "<RequestId>4442587FB7D0A2FA</RequestId></Error>";
+
+static const char *const s3_no_such_key =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code>"
+    "<Message>The specified key does not exist.</Message><Key>a/b.jpg</Key>"
+    "<RequestId>4442587FB7D0A2FB</RequestId></Error>";
+
+/* --- the server ------------------------------------------------------------------------------ */
+
+#define SRV_MAX 8
+
+/* One scripted answer. */
+typedef struct answer_t {
+    int status;
+    const char *headers;       /* more header lines, each ending in CRLF, or NULL */
+    const char *body;          /* NULL: body_len bytes of the pattern */
+    apr_size_t body_len;       /* also the Content-Length of an answer to HEAD */
+    apr_size_t chunk;          /* send the body in pieces of this many bytes; 0: 64 KiB */
+    apr_interval_time_t pause; /* before each piece */
+} answer_t;
+
+/* One request as the server saw it. */
+typedef struct received_t {
+    char *head; /* request line and header lines, lower-cased */
+    char *body;
+    apr_size_t content_length;
+    apr_size_t body_len; /* bytes received */
+    int complete;        /* the whole body came */
+    apr_size_t sent;     /* body bytes of the answer sent */
+} received_t;
+
+typedef struct server_t {
+    apr_pool_t *pool; /* the server thread's, until it was joined */
+    apr_socket_t *listener;
+    apr_thread_t *thread;
+    const char *url;
+    answer_t answers[SRV_MAX];
+    int nanswers;
+    received_t got[SRV_MAX];
+    int requests;
+    int stop; /* atomic */
+    int joined;
+} server_t;
+
+static apr_status_t send_all(apr_socket_t *s, const char *data, apr_size_t len)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    while (len && rv == APR_SUCCESS) {
+        apr_size_t n = len;
+        rv = apr_socket_send(s, data, &n);
+        data += n;
+        len -= n;
+    }
+    return rv;
+}
+
+/* Read one request from @p s into @p got; APR_SUCCESS when it came whole. */
+static apr_status_t read_request(received_t *got, apr_socket_t *s, apr_pool_t *p)
+{
+    apr_size_t cap = 65536, len = 0, n, i;
+    char *buf = apr_palloc(p, cap + 1), *end = NULL, *cl;
+    apr_status_t rv;
+
+    while (!end) {
+        if (len == cap) {
+            return APR_ENOSPC;
+        }
+        n = cap - len;
+        if ((rv = apr_socket_recv(s, buf + len, &n)) != APR_SUCCESS && !n) {
+            return rv;
+        }
+        len += n;
+        buf[len] = '\0';
+        end = strstr(buf, "\r\n\r\n");
+    }
+    got->head = apr_pstrmemdup(p, buf, (apr_size_t)(end + 4 - buf));
+    for (i = 0; got->head[i]; ++i) {
+        got->head[i] = (char)apr_tolower(got->head[i]);
+    }
+    if ((cl = strstr(got->head, "\r\ncontent-length:"))) {
+        got->content_length = (apr_size_t)apr_atoi64(cl + 17);
+    }
+    got->body = apr_palloc(p, got->content_length + 1);
+    got->body_len = len - (apr_size_t)(end + 4 - buf);
+    if (got->body_len > got->content_length) {
+        return APR_EGENERAL; /* more than announced (or pipelining, which curl does not do) */
+    }
+    memcpy(got->body, end + 4, got->body_len);
+    while (got->body_len < got->content_length) {
+        n = got->content_length - got->body_len;
+        if ((rv = apr_socket_recv(s, got->body + got->body_len, &n)) != APR_SUCCESS && !n) {
+            return rv;
+        }
+        got->body_len += n;
+    }
+    got->complete = 1;
+    return APR_SUCCESS;
+}
+
+static void send_answer(server_t *srv, received_t *got, const answer_t *a, apr_socket_t *s)
+{
+    apr_size_t chunk = a->chunk ? a->chunk : 65536, n;
+    char *piece = apr_palloc(srv->pool, chunk);
+    const char *head;
+
+    head = apr_psprintf(srv->pool,
+                        "HTTP/1.1 %d Scripted\r\nContent-Length: %" APR_SIZE_T_FMT
+                        "\r\nConnection: close\r\n%s\r\n",
+                        a->status, a->body_len, a->headers ? a->headers : "");
+    if (send_all(s, head, strlen(head)) != APR_SUCCESS || !strncmp(got->head, "head ", 5)) {
+        return;
+    }
+    while (got->sent < a->body_len && !__atomic_load_n(&srv->stop, __ATOMIC_SEQ_CST)) {
+        n = a->body_len - got->sent < chunk ? a->body_len - got->sent : chunk;
+        if (a->pause) {
+            apr_sleep(a->pause);
+        }
+        if (a->body) {
+            memcpy(piece, a->body + got->sent, n);
+        }
+        else {
+            pattern_fill(piece, got->sent, n);
+        }
+        if (send_all(s, piece, n) != APR_SUCCESS) {
+            return; /* the client went away */
+        }
+        got->sent += n;
+    }
+}
+
+/* Whether a connection waits on the listener, within @p timeout. (apr_socket_accept() does not
+ * wait on a socket with a timeout: it answers EAGAIN at once.) */
+static int connection_waits(apr_socket_t *listener, apr_interval_time_t timeout, apr_pool_t *p)
+{
+    apr_pollfd_t pfd;
+    apr_int32_t n = 0;
+
+    memset(&pfd, 0, sizeof(pfd));
+    pfd.p = p;
+    pfd.desc_type = APR_POLL_SOCKET;
+    pfd.reqevents = APR_POLLIN;
+    pfd.desc.s = listener;
+    return apr_poll(&pfd, 1, &n, timeout) == APR_SUCCESS && n > 0;
+}
+
+static void *APR_THREAD_FUNC server_run(apr_thread_t *thread, void *data)
+{
+    static const answer_t unscripted = {599, NULL, "", 0, 0, 0};
+    server_t *srv = data;
+    apr_socket_t *s;
+    int stopping;
+
+    for (;;) {
+        /* Stop only when no connection waits that was made before the stop: a client that
+         * cancelled early may be gone before its connection was accepted, and the test counts
+         * it. So the flag is read before looking for connections, never after. */
+        stopping = __atomic_load_n(&srv->stop, __ATOMIC_SEQ_CST);
+        if (!connection_waits(srv->listener, apr_time_from_msec(10), srv->pool)
+            || apr_socket_accept(&s, srv->listener, srv->pool) != APR_SUCCESS) {
+            if (stopping) {
+                break;
+            }
+            continue;
+        }
+        apr_socket_timeout_set(s, apr_time_from_sec(2));
+        if (srv->requests < SRV_MAX) {
+            received_t *got = &srv->got[srv->requests];
+            const answer_t *a =
+                srv->requests < srv->nanswers ? &srv->answers[srv->requests] : &unscripted;
+            ++srv->requests;
+            if (read_request(got, s, srv->pool) == APR_SUCCESS) {
+                send_answer(srv, got, a, s);
+            }
+        }
+        apr_socket_close(s);
+    }
+    (void)thread; /* a plain return, as in test_aws_creds.c */
+    return NULL;
+}
+
+/* Stop the server and wait for its thread: only then may the test read what it recorded. */
+static void server_stop(server_t *srv)
+{
+    apr_status_t rv;
+
+    if (!srv->joined) {
+        __atomic_store_n(&srv->stop, 1, __ATOMIC_SEQ_CST);
+        apr_thread_join(&rv, srv->thread);
+        srv->joined = 1;
+    }
+}
+
+static apr_status_t server_cleanup(void *data)
+{
+    server_t *srv = data;
+
+    server_stop(srv);
+    apr_pool_destroy(srv->pool);
+    return APR_SUCCESS;
+}
+
+/* Start a server on 127.0.0.1 (only), on a free port, that answers with @p answers in turn, then
+ * with 599; it goes away with @p p. */
+static server_t *server_start(const answer_t *answers, int nanswers, apr_pool_t *p)
+{
+    server_t *srv = apr_pcalloc(p, sizeof(*srv));
+    apr_sockaddr_t *sa, *local;
+    apr_pool_t *sp;
+    int i;
+
+    assert_true(nanswers <= SRV_MAX);
+    for (i = 0; i < nanswers; ++i) {
+        srv->answers[i] = answers[i];
+    }
+    srv->nanswers = nanswers;
+    assert_int_equal(apr_pool_create(&sp, NULL), APR_SUCCESS);
+    srv->pool = sp;
+    assert_int_equal(apr_sockaddr_info_get(&sa, "127.0.0.1", APR_INET, 0, 0, sp), APR_SUCCESS);
+    assert_int_equal(apr_socket_create(&srv->listener, APR_INET, SOCK_STREAM, APR_PROTO_TCP, sp),
+                     APR_SUCCESS);
+    assert_int_equal(apr_socket_bind(srv->listener, sa), APR_SUCCESS);
+    assert_int_equal(apr_socket_listen(srv->listener, 8), APR_SUCCESS);
+    assert_int_equal(apr_socket_addr_get(&local, APR_LOCAL, srv->listener), APR_SUCCESS);
+    apr_socket_timeout_set(srv->listener, 0); /* non-blocking: the thread polls it */
+    srv->url = apr_psprintf(p, "http://127.0.0.1:%u/bucket/a/b.jpg", (unsigned)local->port);
+    assert_int_equal(apr_thread_create(&srv->thread, NULL, server_run, srv, sp), APR_SUCCESS);
+    apr_pool_cleanup_register(p, srv, server_cleanup, apr_pool_cleanup_null);
+    return srv;
+}
+
+/* --- the client's side: a body source and an answer sink ------------------------------------- */
+
+typedef struct source_t {
+    apr_size_t len, pos;
+    apr_size_t piece;     /* at most this many bytes per call; 0: as many as asked */
+    apr_size_t cancel_at; /* fail once this many bytes were given; 0: never */
+    apr_size_t end_at;    /* end the body early here; 0: at len */
+    apr_status_t rewind_rv;
+    int reads, rewinds;
+} source_t;
+
+static apr_status_t source_read(char *buf, apr_size_t *len, void *baton)
+{
+    source_t *src = baton;
+    apr_size_t end = src->end_at ? src->end_at : src->len, n = *len;
+
+    ++src->reads;
+    if (src->cancel_at && src->pos >= src->cancel_at) {
+        return APR_ECONNABORTED;
+    }
+    if (n > end - src->pos) {
+        n = end - src->pos;
+    }
+    if (src->piece && n > src->piece) {
+        n = src->piece;
+    }
+    pattern_fill(buf, src->pos, n);
+    src->pos += n;
+    *len = n;
+    return APR_SUCCESS;
+}
+
+static apr_status_t source_rewind(void *baton)
+{
+    source_t *src = baton;
+
+    ++src->rewinds;
+    if (src->rewind_rv == APR_SUCCESS) {
+        src->pos = 0;
+    }
+    return src->rewind_rv;
+}
+
+typedef struct sink_t {
+    apr_pool_t *pool;
+    int heads, status, chunks;
+    const char *color, *content_length, *content_range;
+    apr_size_t len;
+    int mismatch;            /* a byte differed from the pattern */
+    apr_status_t head_rv;    /* what on_head answers */
+    apr_size_t cancel_after; /* cancel once this many bytes came; 0: never */
+    apr_size_t expect_from;  /* the body is the pattern from this byte on */
+} sink_t;
+
+static const char *copy_header(const apr_table_t *headers, const char *name, apr_pool_t *p)
+{
+    const char *v = apr_table_get(headers, name);
+
+    return v ? apr_pstrdup(p, v) : NULL;
+}
+
+static apr_status_t sink_head(int status, const apr_table_t *headers, void *baton)
+{
+    sink_t *k = baton;
+
+    ++k->heads;
+    k->status = status;
+    k->color = copy_header(headers, "x-amz-meta-color", k->pool);
+    k->content_length = copy_header(headers, "Content-Length", k->pool);
+    k->content_range = copy_header(headers, "Content-Range", k->pool);
+    return k->head_rv;
+}
+
+static apr_status_t sink_data(const char *data, apr_size_t len, void *baton)
+{
+    sink_t *k = baton;
+
+    ++k->chunks;
+    if (!k->heads || !pattern_is(data, k->expect_from + k->len, len)) {
+        k->mismatch = 1;
+    }
+    k->len += len;
+    return k->cancel_after && k->len >= k->cancel_after ? APR_ECONNABORTED : APR_SUCCESS;
+}
+
+/* A client with fast retries; @p timeout 0 for the default. */
+static aws_http_client_t *client(apr_interval_time_t timeout, apr_pool_t *p)
+{
+    aws_http_config_t cfg = {0};
+    aws_http_client_t *c = NULL;
+
+    cfg.timeout = timeout;
+    cfg.backoff_base = apr_time_from_msec(1);
+    cfg.backoff_max = apr_time_from_msec(1);
+    assert_int_equal(aws_http_client_create(&c, &cfg, p), APR_SUCCESS);
+    return c;
+}
+
+static aws_http_request_t request(const char *method, const server_t *srv)
+{
+    aws_http_request_t req;
+
+    memset(&req, 0, sizeof(req));
+    req.method = method;
+    req.url = srv->url;
+    req.idempotent = 1;
+    return req;
+}
+
+static void with_source(aws_http_request_t *req, source_t *src, int rewind)
+{
+    req->read = source_read;
+    req->rewind = rewind ? source_rewind : NULL;
+    req->read_baton = src;
+    req->body_len = src->len;
+}
+
+static void with_sink(aws_http_request_t *req, sink_t *k, apr_pool_t *p)
+{
+    k->pool = p;
+    req->on_head = sink_head;
+    req->on_data = sink_data;
+    req->sink_baton = k;
+}
+
+/* Whether the server received the pattern body of @p len bytes whole, as announced. */
+static void assert_pattern_body(const received_t *got, apr_size_t len)
+{
+    assert_true(got->complete);
+    assert_int_equal(got->content_length, len);
+    assert_int_equal(got->body_len, len);
+    assert_true(pattern_is(got->body, 0, len));
+}
 
 static void retries_only_what_is_safe(void **state)
 {
@@ -48,11 +507,458 @@ static void backoff_is_jittered_exponential_and_capped(void **state)
     assert_int_equal(aws_http_backoff(30, base, cap, (apr_uint32_t)cap), cap); /* no overflow */
 }
 
+/* --- request bodies from a source ------------------------------------------------------------ */
+
+/* Over a MiB in odd pieces, byte for byte, with a Content-Length, without "Expect: 100-continue"
+ * (which would cost a round trip, or a second of waiting) and without a form content type. */
+static void source_body_sent_byte_for_byte(void **state)
+{
+    apr_pool_t *p = *state;
+    static const answer_t answers[] = {{200, NULL, "", 0, 0, 0}, {200, NULL, "", 0, 0, 0}};
+    server_t *srv = server_start(answers, 2, p);
+    source_t big = {0}, small = {0};
+    aws_http_client_t *c = client(0, p);
+    aws_http_response_t *r;
+    aws_http_request_t req = request("PUT", srv);
+
+    big.len = 1536 * 1024 + 7;
+    big.piece = 1000;
+    with_source(&req, &big, 1);
+    assert_int_equal(aws_http_perform(&r, c, &req, p), APR_SUCCESS);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(r->attempts, 1);
+    assert_int_equal(r->cancelled, APR_SUCCESS);
+    assert_int_equal(big.pos, big.len);
+    assert_true(big.reads > 1000);
+    assert_int_equal(big.rewinds, 0);
+
+    small.len = 3333;
+    req = request("POST", srv);
+    with_source(&req, &small, 0);
+    assert_int_equal(aws_http_perform(&r, c, &req, p), APR_SUCCESS);
+    assert_int_equal(r->status, 200);
+
+    server_stop(srv);
+    assert_int_equal(srv->requests, 2);
+    assert_true(!strncmp(srv->got[0].head, "put /bucket/a/b.jpg http/1.1\r\n", 30));
+    assert_pattern_body(&srv->got[0], big.len);
+    assert_null(strstr(srv->got[0].head, "expect:"));
+    assert_null(strstr(srv->got[0].head, "content-type:"));
+    assert_null(strstr(srv->got[0].head, "transfer-encoding:"));
+    assert_true(!strncmp(srv->got[1].head, "post /bucket/a/b.jpg http/1.1\r\n", 31));
+    assert_pattern_body(&srv->got[1], small.len);
+    assert_null(strstr(srv->got[1].head, "content-type:"));
+}
+
+/* A 500 with S3's error body: the source is rewound and the whole body sent again. */
+static void source_rewound_for_retry(void **state)
+{
+    apr_pool_t *p = *state;
+    const answer_t answers[] = {
+        {500, "Content-Type: application/xml\r\n", s3_internal_error, strlen(s3_internal_error), 0,
+         0},
+        {200, "ETag: \"1\"\r\n", "", 0, 0, 0},
+    };
+    server_t *srv = server_start(answers, 2, p);
+    aws_http_client_t *c = client(0, p);
+    aws_http_response_t *r;
+    aws_http_request_t req = request("PUT", srv);
+    source_t src = {0};
+
+    src.len = 300001;
+    with_source(&req, &src, 1);
+    assert_int_equal(aws_http_perform(&r, c, &req, p), APR_SUCCESS);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(r->attempts, 2);
+    assert_null(r->error);
+    assert_string_equal(apr_table_get(r->headers, "ETag"), "\"1\"");
+    assert_int_equal(src.rewinds, 1);
+    assert_true(logged("LF00200: PUT http://127.0.0.1:"));
+    assert_true(logged("/bucket/a/b.jpg: InternalError, attempt 1 of 3, retrying"));
+
+    server_stop(srv);
+    assert_int_equal(srv->requests, 2);
+    assert_pattern_body(&srv->got[0], src.len);
+    assert_pattern_body(&srv->got[1], src.len);
+}
+
+/* A body that was read cannot be sent again without a rewind (or when the rewind fails): the
+ * error answer is the result. */
+static void source_without_rewind_not_retried(void **state)
+{
+    apr_pool_t *p = *state;
+    const answer_t answers[] = {
+        {500, NULL, s3_internal_error, strlen(s3_internal_error), 0, 0},
+        {500, NULL, s3_internal_error, strlen(s3_internal_error), 0, 0},
+        {200, NULL, "", 0, 0, 0},
+    };
+    server_t *srv = server_start(answers, 3, p);
+    aws_http_client_t *c = client(0, p);
+    aws_http_response_t *r;
+    aws_http_request_t req = request("PUT", srv);
+    source_t src = {0}, failing = {0};
+
+    src.len = 5000;
+    with_source(&req, &src, 0);
+    assert_int_equal(aws_http_perform(&r, c, &req, p), APR_SUCCESS);
+    assert_int_equal(r->status, 500);
+    assert_int_equal(r->attempts, 1);
+    assert_non_null(r->error);
+    assert_string_equal(r->error->code, "InternalError");
+
+    failing.len = 5000;
+    failing.rewind_rv = APR_EGENERAL;
+    with_source(&req, &failing, 1);
+    assert_int_equal(aws_http_perform(&r, c, &req, p), APR_SUCCESS);
+    assert_int_equal(r->status, 500);
+    assert_int_equal(r->attempts, 1);
+    assert_int_equal(failing.rewinds, 1);
+    assert_true(logged("LF00201: PUT http://127.0.0.1:"));
+    assert_false(logged("LF00200"));
+
+    server_stop(srv);
+    assert_int_equal(srv->requests, 2);
+    assert_pattern_body(&srv->got[0], src.len);
+}
+
+/* A source that fails stops the upload at once: its status is the result, nothing is retried. A
+ * source that ends before body_len is cut off too (APR_INCOMPLETE), rather than leaving the
+ * server waiting for the rest. */
+static void source_cancel_aborts(void **state)
+{
+    apr_pool_t *p = *state;
+    const answer_t answers[] = {{200, NULL, "", 0, 0, 0}, {200, NULL, "", 0, 0, 0}};
+    server_t *srv = server_start(answers, 2, p);
+    aws_http_client_t *c = client(0, p);
+    aws_http_response_t *r;
+    aws_http_request_t req = request("PUT", srv);
+    source_t src = {0}, shorter = {0};
+    apr_time_t start = apr_time_now();
+
+    src.len = 4 * 1024 * 1024;
+    src.cancel_at = 100000;
+    with_source(&req, &src, 1);
+    assert_int_equal(aws_http_perform(&r, c, &req, p), APR_ECONNABORTED);
+    assert_int_equal(r->cancelled, APR_ECONNABORTED);
+    assert_null(r->transport_error);
+    assert_int_equal(r->attempts, 1);
+    assert_int_equal(src.rewinds, 0);
+
+    shorter.len = 10000;
+    shorter.end_at = 4000;
+    with_source(&req, &shorter, 1);
+    assert_int_equal(aws_http_perform(&r, c, &req, p), APR_INCOMPLETE);
+    assert_int_equal(r->cancelled, APR_INCOMPLETE);
+    assert_int_equal(r->attempts, 1);
+    assert_int_equal(shorter.rewinds, 0);
+    assert_true(apr_time_now() - start < apr_time_from_msec(500));
+    assert_false(logged("LF00200"));
+
+    server_stop(srv);
+    assert_int_equal(srv->requests, 2);
+    assert_false(srv->got[0].complete);
+    assert_true(srv->got[0].body_len < src.len);
+    assert_false(srv->got[1].complete);
+}
+
+/* --- answers into a sink --------------------------------------------------------------------- */
+
+/* A throttled attempt is retried and kept from the sink; the 200 goes to the sink in pieces. */
+static void sink_gets_success_in_chunks(void **state)
+{
+    apr_pool_t *p = *state;
+    const answer_t answers[] = {
+        {503, NULL, s3_slow_down, strlen(s3_slow_down), 0, 0},
+        {200, "x-amz-meta-color: blue\r\n", NULL, 300000, 16384, 0},
+    };
+    server_t *srv = server_start(answers, 2, p);
+    aws_http_client_t *c = client(0, p);
+    aws_http_response_t *r;
+    aws_http_request_t req = request("GET", srv);
+    sink_t k = {0};
+
+    with_sink(&req, &k, p);
+    assert_int_equal(aws_http_perform(&r, c, &req, p), APR_SUCCESS);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(r->attempts, 2);
+    assert_null(r->error);
+    assert_int_equal(r->body_len, 0);
+    assert_int_equal(k.heads, 1);
+    assert_int_equal(k.status, 200);
+    assert_string_equal(k.color, "blue");
+    assert_string_equal(k.content_length, "300000");
+    assert_true(k.chunks > 1);
+    assert_int_equal(k.len, 300000);
+    assert_false(k.mismatch);
+    server_stop(srv);
+    assert_int_equal(srv->requests, 2);
+    assert_true(!strncmp(srv->got[1].head, "get /bucket/a/b.jpg http/1.1\r\n", 30));
+}
+
+/* An error answer is kept and parsed as without a sink; the sink never hears of it. */
+static void sink_skips_error_answers(void **state)
+{
+    apr_pool_t *p = *state;
+    const answer_t answers[] = {
+        {404, "Content-Type: application/xml\r\n", s3_no_such_key, strlen(s3_no_such_key), 0, 0},
+    };
+    server_t *srv = server_start(answers, 1, p);
+    aws_http_client_t *c = client(0, p);
+    aws_http_response_t *r;
+    aws_http_request_t req = request("GET", srv);
+    sink_t k = {0};
+
+    with_sink(&req, &k, p);
+    assert_int_equal(aws_http_perform(&r, c, &req, p), APR_SUCCESS);
+    assert_int_equal(r->status, 404);
+    assert_int_equal(r->attempts, 1);
+    assert_non_null(r->error);
+    assert_string_equal(r->error->code, "NoSuchKey");
+    assert_string_equal(r->error->resource ? r->error->resource : "a/b.jpg", "a/b.jpg");
+    assert_int_equal(r->body_len, strlen(s3_no_such_key));
+    assert_string_equal(r->body, s3_no_such_key);
+    assert_int_equal(k.heads, 0);
+    assert_int_equal(k.chunks, 0);
+}
+
+/* A range answer is a success like any other. */
+static void sink_gets_partial_content(void **state)
+{
+    apr_pool_t *p = *state;
+    const answer_t answers[] = {
+        {206, "Content-Range: bytes 0-99/1000\r\n", NULL, 100, 0, 0},
+    };
+    server_t *srv = server_start(answers, 1, p);
+    aws_http_client_t *c = client(0, p);
+    aws_http_response_t *r;
+    aws_http_request_t req = request("GET", srv);
+    sink_t k = {0};
+
+    with_sink(&req, &k, p);
+    assert_int_equal(aws_http_perform(&r, c, &req, p), APR_SUCCESS);
+    assert_int_equal(r->status, 206);
+    assert_int_equal(k.heads, 1);
+    assert_int_equal(k.status, 206);
+    assert_string_equal(k.content_range, "bytes 0-99/1000");
+    assert_int_equal(k.len, 100);
+    assert_false(k.mismatch);
+    assert_int_equal(r->body_len, 0);
+}
+
+/* Answers without a body still reach on_head: a HEAD with its headers, a 204. */
+static void sink_head_without_body(void **state)
+{
+    apr_pool_t *p = *state;
+    const answer_t answers[] = {
+        {200, "x-amz-meta-color: red\r\n", NULL, 12345, 0, 0},
+        {204, NULL, "", 0, 0, 0},
+    };
+    server_t *srv = server_start(answers, 2, p);
+    aws_http_client_t *c = client(0, p);
+    aws_http_response_t *r;
+    aws_http_request_t req = request("HEAD", srv);
+    sink_t k = {0}, k2 = {0};
+
+    with_sink(&req, &k, p);
+    assert_int_equal(aws_http_perform(&r, c, &req, p), APR_SUCCESS);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(k.heads, 1);
+    assert_int_equal(k.status, 200);
+    assert_string_equal(k.color, "red");
+    assert_string_equal(k.content_length, "12345");
+    assert_int_equal(k.chunks, 0);
+
+    req = request("DELETE", srv);
+    with_sink(&req, &k2, p);
+    assert_int_equal(aws_http_perform(&r, c, &req, p), APR_SUCCESS);
+    assert_int_equal(r->status, 204);
+    assert_int_equal(k2.heads, 1);
+    assert_int_equal(k2.status, 204);
+    assert_int_equal(k2.chunks, 0);
+    server_stop(srv);
+    assert_true(!strncmp(srv->got[0].head, "head ", 5));
+    assert_true(!strncmp(srv->got[1].head, "delete ", 7));
+}
+
+/* A sink that cancels (the client went away) stops a long answer at once: its status is the
+ * result, not a transport failure, and nothing is retried. So does an on_head that refuses. */
+static void sink_cancel_stops_promptly(void **state)
+{
+    apr_pool_t *p = *state;
+    const answer_t answers[] = {
+        /* 4 MiB at 16 KiB per 2 ms: half a second for the whole */
+        {200, NULL, NULL, 4 * 1024 * 1024, 16384, apr_time_from_msec(2)},
+        {200, NULL, NULL, 1000, 0, 0},
+    };
+    server_t *srv = server_start(answers, 2, p);
+    aws_http_client_t *c = client(0, p);
+    aws_http_response_t *r;
+    aws_http_request_t req = request("GET", srv);
+    sink_t k = {0}, refusing = {0};
+    apr_time_t start = apr_time_now(), took;
+
+    with_sink(&req, &k, p);
+    k.cancel_after = 65536;
+    assert_int_equal(aws_http_perform(&r, c, &req, p), APR_ECONNABORTED);
+    took = apr_time_now() - start;
+    assert_int_equal(r->cancelled, APR_ECONNABORTED);
+    assert_null(r->transport_error);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(r->attempts, 1);
+    assert_int_equal(k.heads, 1);
+    assert_true(k.len >= 65536 && k.len < 65536 + CURL_MAX_WRITE_SIZE);
+    assert_false(k.mismatch);
+    assert_true(took < apr_time_from_msec(250));
+
+    with_sink(&req, &refusing, p);
+    refusing.head_rv = APR_EACCES;
+    assert_int_equal(aws_http_perform(&r, c, &req, p), APR_EACCES);
+    assert_int_equal(r->cancelled, APR_EACCES);
+    assert_int_equal(r->attempts, 1);
+    assert_int_equal(refusing.heads, 1);
+    assert_int_equal(refusing.chunks, 0);
+    assert_false(logged("LF00200"));
+
+    server_stop(srv);
+    assert_int_equal(srv->requests, 2);
+    assert_true(srv->got[0].sent < 4 * 1024 * 1024);
+}
+
+/* --- timeouts -------------------------------------------------------------------------------- */
+
+/* 8 KiB in 1 KiB pieces, 35 ms apart: slow, but steady. */
+#define SLOW_ANSWER                                                                                \
+    {                                                                                              \
+        200, NULL, NULL, 8192, 1024, apr_time_from_msec(35)                                        \
+    }
+
+/* Timeout -1: a long stream outlasts the client's timeout (only the low-speed limit applies). */
+static void timeout_none_lets_steady_stream_finish(void **state)
+{
+    apr_pool_t *p = *state;
+    const answer_t answers[] = {SLOW_ANSWER};
+    server_t *srv = server_start(answers, 1, p);
+    aws_http_client_t *c = client(apr_time_from_msec(150), p);
+    aws_http_response_t *r;
+    aws_http_request_t req = request("GET", srv);
+    sink_t k = {0};
+
+    with_sink(&req, &k, p);
+    req.timeout = -1;
+    assert_int_equal(aws_http_perform(&r, c, &req, p), APR_SUCCESS);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(k.len, 8192);
+    assert_false(k.mismatch);
+}
+
+/* A request's own timeout, and the client's one (timeout 0), end the same stream; once the sink
+ * had its head, a timeout is not retried. */
+static void timeout_request_and_client(void **state)
+{
+    apr_pool_t *p = *state;
+    const answer_t answers[] = {SLOW_ANSWER, SLOW_ANSWER};
+    server_t *srv = server_start(answers, 2, p);
+    aws_http_client_t *c = client(0, p), *quick = client(apr_time_from_msec(150), p);
+    aws_http_response_t *r;
+    aws_http_request_t req = request("GET", srv);
+    sink_t k = {0}, k2 = {0};
+    apr_time_t start = apr_time_now();
+
+    with_sink(&req, &k, p);
+    req.timeout = apr_time_from_msec(150);
+    assert_int_equal(aws_http_perform(&r, c, &req, p), APR_TIMEUP);
+    assert_non_null(r->transport_error);
+    assert_int_equal(r->cancelled, APR_SUCCESS);
+    assert_int_equal(r->attempts, 1);
+    assert_int_equal(k.heads, 1);
+    assert_true(k.len > 0 && k.len < 8192);
+
+    with_sink(&req, &k2, p);
+    req.timeout = 0;
+    assert_int_equal(aws_http_perform(&r, quick, &req, p), APR_TIMEUP);
+    assert_int_equal(r->attempts, 1);
+    assert_true(k2.len > 0 && k2.len < 8192);
+    assert_true(apr_time_now() - start < apr_time_from_msec(600));
+    server_stop(srv);
+    assert_int_equal(srv->requests, 2);
+}
+
+/* --- the reused handle ----------------------------------------------------------------------- */
+
+/* The thread's handle is reused: nothing of a streaming upload (upload mode, read function,
+ * sizes, timeout) leaks into the next requests. */
+static void handle_reuse_forgets_options(void **state)
+{
+    apr_pool_t *p = *state;
+    const answer_t answers[] = {
+        {200, NULL, "", 0, 0, 0},
+        {200, NULL, "hello", 5, 0, 0},
+        {200, NULL, "posted", 6, 0, 0},
+    };
+    server_t *srv = server_start(answers, 3, p);
+    aws_http_client_t *c = client(0, p);
+    aws_http_response_t *r;
+    aws_http_request_t req = request("PUT", srv);
+    source_t src = {0};
+    sink_t k = {0};
+
+    src.len = 70000;
+    with_source(&req, &src, 1);
+    with_sink(&req, &k, p);
+    req.timeout = -1;
+    assert_int_equal(aws_http_perform(&r, c, &req, p), APR_SUCCESS);
+    assert_int_equal(k.heads, 1);
+
+    req = request("GET", srv);
+    assert_int_equal(aws_http_perform(&r, c, &req, p), APR_SUCCESS);
+    assert_int_equal(r->status, 200);
+    assert_string_equal(r->body, "hello");
+    assert_int_equal(k.heads, 1);
+
+    req = request("POST", srv);
+    req.body = "a=b";
+    req.body_len = 3;
+    assert_int_equal(aws_http_perform(&r, c, &req, p), APR_SUCCESS);
+    assert_string_equal(r->body, "posted");
+    assert_int_equal(src.reads > 0, 1);
+
+    server_stop(srv);
+    assert_int_equal(srv->requests, 3);
+    assert_pattern_body(&srv->got[0], src.len);
+    assert_true(!strncmp(srv->got[1].head, "get ", 4));
+    assert_null(strstr(srv->got[1].head, "content-length:"));
+    assert_int_equal(srv->got[1].body_len, 0);
+    assert_true(!strncmp(srv->got[2].head, "post ", 5));
+    assert_int_equal(srv->got[2].body_len, 3);
+    assert_memory_equal(srv->got[2].body, "a=b", 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         UNIT_TEST(retries_only_what_is_safe),
         UNIT_TEST(backoff_is_jittered_exponential_and_capped),
+        TEST(source_body_sent_byte_for_byte),
+        TEST(source_rewound_for_retry),
+        TEST(source_without_rewind_not_retried),
+        TEST(source_cancel_aborts),
+        TEST(sink_gets_success_in_chunks),
+        TEST(sink_skips_error_answers),
+        TEST(sink_gets_partial_content),
+        TEST(sink_head_without_body),
+        TEST(sink_cancel_stops_promptly),
+        TEST(timeout_none_lets_steady_stream_finish),
+        TEST(timeout_request_and_client),
+        TEST(handle_reuse_forgets_options),
     };
+
+    signal(SIGPIPE, SIG_IGN); /* the server writes to clients that cancelled */
+    /* the test server is local: never through a proxy of whoever runs the tests */
+    unsetenv("http_proxy");
+    unsetenv("all_proxy");
+    unsetenv("ALL_PROXY");
+    setenv("no_proxy", "127.0.0.1", 1);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    lf_log_set(log_capture, log_all, NULL);
     return UNIT_RUN("aws_http", tests);
 }

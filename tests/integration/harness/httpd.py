@@ -118,8 +118,9 @@ def _build_config(*, name, mpm, ports, docroot, log_dir, run_dir, conf, modules,
 
 def _default_loglevel(modules):
     level = "info"
-    if "health" in modules:
-        level += " health:debug"
+    for m in ("health", "s3"):
+        if m in modules:
+            level += " %s:debug" % m
     return level
 
 

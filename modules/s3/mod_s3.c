@@ -1,0 +1,964 @@
+/* mod_s3 — serves downloads from and accepts uploads into S3, streamed by Apache itself.
+ *
+ * A <Location> with `SetHandler s3` maps its URL space onto a bucket and key prefix: GET and
+ * HEAD stream the object (or redirect to a presigned URL), PUT and multipart/form-data POST
+ * stream the body into S3, never whole in memory. The application can hand a download over with
+ * an X-S3-Key response header. Writes need an authorization the application grants.
+ *
+ * This file: configuration, directives, the per-bucket runtimes, the handler's dispatch and the
+ * mod_health check. Downloads are in mod_s3_get.c, uploads in mod_s3_put.c.
+ */
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+#include <apr_shm.h>
+#include <curl/curl.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <ap_provider.h>
+
+#include "lf_log.h"
+#include "lf_parse.h"
+#include "lf_secret.h"
+#include "s3_key.h"
+#include "s3_mime.h"
+#include "mod_health.h"
+#include "mod_s3_private.h"
+
+APLOG_USE_MODULE(s3);
+
+#define S3_SHM_KEY "lampfarm-s3-shm"
+
+/* The defaults, applied when a value is read (httpd never merges the main server's own). */
+static const s3_dir_conf defaults = {
+    NULL,                      /* location: the whole URL path names the key */
+    NULL,                      /* bucket: none, the handler answers 500 */
+    "us-east-1",               /* region */
+    NULL,                      /* endpoint: https://s3.<region>.amazonaws.com */
+    2,                         /* path_style: auto */
+    "",                        /* key_prefix */
+    "default",                 /* creds_kind: the SDK chain, ending with the instance role */
+    NULL,                      /* creds_arg */
+    NULL,                      /* ca_file: the system's store */
+    3 * APR_USEC_PER_SEC,      /* connect_timeout */
+    30 * APR_USEC_PER_SEC,     /* timeout: whole requests other than streams */
+    3,                         /* attempts */
+    S3_DL_STREAM,              /* download */
+    302,                       /* redirect_status */
+    300,                       /* redirect_expires: 5 minutes */
+    "none",                    /* disposition: what S3 stored */
+    NULL,                      /* expose_meta: no x-amz-meta-* reaches clients */
+    0,                         /* hand_off */
+    0,                         /* upload: writes are off */
+    NULL,                      /* token_secret */
+    0,                         /* require_user */
+    (apr_off_t)5 << 30,        /* max_upload: 5 GiB, S3's single-PUT limit */
+    NULL,                      /* allowed_types: any */
+    (apr_off_t)8 << 20,        /* part_size: 8 MiB, what the AWS CLI uses */
+    (apr_off_t)8 << 20,        /* spool_memory: one part in memory, then a temp file */
+    NULL,                      /* temp_dir: the system's */
+    0,                         /* no_overwrite */
+    NULL,                      /* form_redirect: answer JSON */
+    0,                         /* encoded_slashes */
+};
+
+static const s3_srv_conf srv_defaults = {
+    (apr_off_t)256 << 20, /* memory_limit: 256 MiB of spool memory for all uploads */
+};
+
+#define DEFAULT(c, f, unset) ((c)->f != (unset) ? (c)->f : defaults.f)
+#define MERGE(add, base, f, unset) ((add)->f != (unset) ? (add)->f : (base)->f)
+
+/* --- configuration ---------------------------------------------------------------------- */
+
+static void *create_dir_conf(apr_pool_t *p, char *dir)
+{
+    s3_dir_conf *c = apr_pcalloc(p, sizeof(*c));
+
+    (void)dir;
+    c->path_style = UNSET;
+    c->connect_timeout = UNSET;
+    c->timeout = UNSET;
+    c->attempts = UNSET;
+    c->download = S3_DL_UNSET;
+    c->redirect_status = UNSET;
+    c->redirect_expires = UNSET;
+    c->hand_off = UNSET;
+    c->upload = UNSET;
+    c->require_user = UNSET;
+    c->max_upload = UNSET;
+    c->part_size = UNSET;
+    c->spool_memory = UNSET;
+    c->no_overwrite = UNSET;
+    c->encoded_slashes = UNSET;
+    return c;
+}
+
+static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    s3_dir_conf *base = basev, *add = addv, *n = apr_pcalloc(p, sizeof(*n));
+
+    n->location = MERGE(add, base, location, NULL);
+    n->bucket = MERGE(add, base, bucket, NULL);
+    n->region = MERGE(add, base, region, NULL);
+    n->endpoint = MERGE(add, base, endpoint, NULL);
+    n->path_style = MERGE(add, base, path_style, UNSET);
+    n->key_prefix = MERGE(add, base, key_prefix, NULL);
+    n->creds_kind = MERGE(add, base, creds_kind, NULL);
+    n->creds_arg = add->creds_kind ? add->creds_arg : base->creds_arg;
+    n->ca_file = MERGE(add, base, ca_file, NULL);
+    n->connect_timeout = MERGE(add, base, connect_timeout, UNSET);
+    n->timeout = MERGE(add, base, timeout, UNSET);
+    n->attempts = MERGE(add, base, attempts, UNSET);
+    n->download = MERGE(add, base, download, S3_DL_UNSET);
+    n->redirect_status = MERGE(add, base, redirect_status, UNSET);
+    n->redirect_expires = MERGE(add, base, redirect_expires, UNSET);
+    n->disposition = MERGE(add, base, disposition, NULL);
+    n->expose_meta = MERGE(add, base, expose_meta, NULL);
+    n->hand_off = MERGE(add, base, hand_off, UNSET);
+    n->upload = MERGE(add, base, upload, UNSET);
+    n->token_secret = MERGE(add, base, token_secret, NULL);
+    n->require_user = MERGE(add, base, require_user, UNSET);
+    n->max_upload = MERGE(add, base, max_upload, UNSET);
+    n->allowed_types = MERGE(add, base, allowed_types, NULL);
+    n->part_size = MERGE(add, base, part_size, UNSET);
+    n->spool_memory = MERGE(add, base, spool_memory, UNSET);
+    n->temp_dir = MERGE(add, base, temp_dir, NULL);
+    n->no_overwrite = MERGE(add, base, no_overwrite, UNSET);
+    n->form_redirect = MERGE(add, base, form_redirect, NULL);
+    n->encoded_slashes = MERGE(add, base, encoded_slashes, UNSET);
+    return n;
+}
+
+/* The configuration with every default applied, in one place. */
+static s3_dir_conf *effective(const s3_dir_conf *c, apr_pool_t *p)
+{
+    s3_dir_conf *e = apr_pmemdup(p, c, sizeof(*c));
+
+    e->location = c->location;
+    e->region = DEFAULT(c, region, NULL);
+    e->path_style = DEFAULT(c, path_style, UNSET);
+    e->key_prefix = DEFAULT(c, key_prefix, NULL);
+    e->creds_kind = DEFAULT(c, creds_kind, NULL);
+    e->connect_timeout = DEFAULT(c, connect_timeout, UNSET);
+    e->timeout = DEFAULT(c, timeout, UNSET);
+    e->attempts = DEFAULT(c, attempts, UNSET);
+    e->download = DEFAULT(c, download, S3_DL_UNSET);
+    e->redirect_status = DEFAULT(c, redirect_status, UNSET);
+    e->redirect_expires = DEFAULT(c, redirect_expires, UNSET);
+    e->disposition = DEFAULT(c, disposition, NULL);
+    e->hand_off = DEFAULT(c, hand_off, UNSET);
+    e->upload = DEFAULT(c, upload, UNSET);
+    e->require_user = DEFAULT(c, require_user, UNSET);
+    e->max_upload = DEFAULT(c, max_upload, UNSET);
+    e->part_size = DEFAULT(c, part_size, UNSET);
+    e->spool_memory = DEFAULT(c, spool_memory, UNSET);
+    e->no_overwrite = DEFAULT(c, no_overwrite, UNSET);
+    e->encoded_slashes = DEFAULT(c, encoded_slashes, UNSET);
+    return e;
+}
+
+const s3_dir_conf *s3_conf(request_rec *r)
+{
+    return effective(ap_get_module_config(r->per_dir_config, &s3_module), r->pool);
+}
+
+static void *create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    s3_srv_conf *c = apr_pcalloc(p, sizeof(*c));
+
+    (void)s;
+    c->memory_limit = UNSET;
+    return c;
+}
+
+apr_off_t s3_memory_limit(server_rec *s)
+{
+    const s3_srv_conf *c = ap_get_module_config(s->module_config, &s3_module);
+
+    return c->memory_limit != UNSET ? c->memory_limit : srv_defaults.memory_limit;
+}
+
+/* --- directives ------------------------------------------------------------------------- */
+
+/* Remember which <Location> the section maps, so keys are the URL path below it. */
+static void note_location(cmd_parms *cmd, s3_dir_conf *c)
+{
+    const ap_directive_t *parent = cmd->directive ? cmd->directive->parent : NULL;
+
+    if (parent && !strcasecmp(parent->directive, "<Location") && cmd->path) {
+        apr_size_t n = strlen(cmd->path);
+        c->location = n && cmd->path[n - 1] == '/' ? apr_pstrmemdup(cmd->pool, cmd->path, n - 1)
+                                                   : cmd->path;
+    }
+}
+
+static const char *set_string(cmd_parms *cmd, void *dc, const char *arg)
+{
+    s3_dir_conf *c = dc;
+    const char *name = cmd->cmd->name;
+
+    note_location(cmd, c);
+    if (!strcmp(name, S3_BUCKET)) {
+        c->bucket = arg;
+    }
+    else if (!strcmp(name, S3_REGION)) {
+        c->region = arg;
+    }
+    else if (!strcmp(name, S3_ENDPOINT)) {
+        if (strncasecmp(arg, "http://", 7) && strncasecmp(arg, "https://", 8)) {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not an http:// or https:// URL", name,
+                                arg);
+        }
+        c->endpoint = arg;
+    }
+    else if (!strcmp(name, S3_KEY_PREFIX)) {
+        if (arg[0] == '/' || strstr(arg, "..")) {
+            return apr_psprintf(cmd->pool, "%s: '%s' must not start with '/' or hold '..'", name,
+                                arg);
+        }
+        c->key_prefix = arg;
+    }
+    else if (!strcmp(name, S3_CA_FILE)) {
+        c->ca_file = ap_server_root_relative(cmd->pool, arg);
+    }
+    else if (!strcmp(name, S3_TEMP_DIR)) {
+        c->temp_dir = ap_server_root_relative(cmd->pool, arg);
+    }
+    else if (!strcmp(name, S3_FORM_REDIRECT)) {
+        c->form_redirect = arg;
+    }
+    return NULL;
+}
+
+static const char *set_flag(cmd_parms *cmd, void *dc, int on)
+{
+    s3_dir_conf *c = dc;
+    const char *name = cmd->cmd->name;
+
+    note_location(cmd, c);
+    if (!strcmp(name, S3_HAND_OFF)) {
+        c->hand_off = on;
+    }
+    else if (!strcmp(name, S3_UPLOAD)) {
+        c->upload = on;
+    }
+    else if (!strcmp(name, S3_UPLOAD_REQUIRE_USER)) {
+        c->require_user = on;
+    }
+    else if (!strcmp(name, S3_NO_OVERWRITE)) {
+        c->no_overwrite = on;
+    }
+    else if (!strcmp(name, S3_ALLOW_ENCODED_SLASHES)) {
+        c->encoded_slashes = on;
+    }
+    return NULL;
+}
+
+static const char *set_addressing(cmd_parms *cmd, void *dc, const char *arg)
+{
+    s3_dir_conf *c = dc;
+
+    note_location(cmd, c);
+    if (!strcasecmp(arg, "path")) {
+        c->path_style = 1;
+    }
+    else if (!strcasecmp(arg, "virtual")) {
+        c->path_style = 0;
+    }
+    else if (!strcasecmp(arg, "auto")) {
+        c->path_style = 2;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not path, virtual or auto", S3_ADDRESSING,
+                            arg);
+    }
+    return NULL;
+}
+
+static const char *set_credentials(cmd_parms *cmd, void *dc, const char *kind, const char *arg)
+{
+    s3_dir_conf *c = dc;
+
+    note_location(cmd, c);
+    if (!strcasecmp(kind, "default") && !arg) {
+        c->creds_kind = "default";
+    }
+    else if (!strcasecmp(kind, "keyfile") && arg) {
+        c->creds_kind = "keyfile";
+        c->creds_arg = ap_server_root_relative(cmd->pool, arg);
+    }
+    else if (!strcasecmp(kind, "profile") && arg) {
+        c->creds_kind = "profile";
+        c->creds_arg = arg;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: expected 'default', 'keyfile PATH' or 'profile NAME'",
+                            S3_CREDENTIALS);
+    }
+    return NULL;
+}
+
+static const char *set_duration(cmd_parms *cmd, void *dc, const char *arg)
+{
+    s3_dir_conf *c = dc;
+    const char *name = cmd->cmd->name;
+    apr_interval_time_t t;
+
+    note_location(cmd, c);
+    if (lf_parse_duration(&t, arg, "s") != APR_SUCCESS || t <= 0) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a duration such as 30s or 500ms", name,
+                            arg);
+    }
+    if (!strcmp(name, S3_CONNECT_TIMEOUT)) {
+        c->connect_timeout = t;
+    }
+    else if (!strcmp(name, S3_TIMEOUT)) {
+        c->timeout = t;
+    }
+    else if (!strcmp(name, S3_REDIRECT_EXPIRES)) {
+        if (t < APR_USEC_PER_SEC || apr_time_sec(t) > 604800) {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not between 1s and 7 days", name, arg);
+        }
+        c->redirect_expires = apr_time_sec(t);
+    }
+    return NULL;
+}
+
+static const char *set_attempts(cmd_parms *cmd, void *dc, const char *arg)
+{
+    s3_dir_conf *c = dc;
+
+    note_location(cmd, c);
+    if (lf_parse_int(&c->attempts, arg, 1, 10) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a number from 1 to 10", S3_ATTEMPTS, arg);
+    }
+    return NULL;
+}
+
+static const char *set_size(cmd_parms *cmd, void *dc, const char *arg)
+{
+    s3_dir_conf *c = dc;
+    const char *name = cmd->cmd->name;
+    apr_off_t n;
+
+    note_location(cmd, c);
+    if (lf_parse_size(&n, arg) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a size such as 512K, 8M or 1G", name, arg);
+    }
+    if (!strcmp(name, S3_MAX_UPLOAD_SIZE)) {
+        /* Multipart: 10,000 parts of up to 5 GiB; S3 caps objects at 5 TiB. */
+        if (n < 1 || n > ((apr_off_t)5 << 40)) {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not between 1 byte and 5T", name, arg);
+        }
+        c->max_upload = n;
+    }
+    else if (!strcmp(name, S3_PART_SIZE)) {
+        if (n < ((apr_off_t)5 << 20) || n > ((apr_off_t)5 << 30)) {
+            return apr_psprintf(cmd->pool,
+                                "%s: '%s' is outside S3's part sizes (5M to 5G)", name, arg);
+        }
+        c->part_size = n;
+    }
+    else if (!strcmp(name, S3_SPOOL_MEMORY)) {
+        if (n > ((apr_off_t)1 << 30)) {
+            return apr_psprintf(cmd->pool, "%s: '%s' is over 1G", name, arg);
+        }
+        c->spool_memory = n;
+    }
+    return NULL;
+}
+
+static const char *set_memory_limit(cmd_parms *cmd, void *dc, const char *arg)
+{
+    s3_srv_conf *c = ap_get_module_config(cmd->server->module_config, &s3_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)dc;
+    if (err) {
+        return err;
+    }
+    if (lf_parse_size(&c->memory_limit, arg) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a size such as 256M", S3_MEMORY_LIMIT,
+                            arg);
+    }
+    return NULL;
+}
+
+static const char *set_download(cmd_parms *cmd, void *dc, const char *mode, const char *status)
+{
+    s3_dir_conf *c = dc;
+
+    note_location(cmd, c);
+    if (!strcasecmp(mode, "stream") && !status) {
+        c->download = S3_DL_STREAM;
+    }
+    else if (!strcasecmp(mode, "off") && !status) {
+        c->download = S3_DL_OFF;
+    }
+    else if (!strcasecmp(mode, "redirect")) {
+        c->download = S3_DL_REDIRECT;
+        c->redirect_status = 302;
+        if (status && lf_parse_int(&c->redirect_status, status, 302, 307) != APR_SUCCESS) {
+            return apr_psprintf(cmd->pool, "%s: redirect status '%s' is not 302 or 307",
+                                S3_DOWNLOAD, status);
+        }
+        if (c->redirect_status != 302 && c->redirect_status != 307) {
+            return apr_psprintf(cmd->pool, "%s: redirect status '%s' is not 302 or 307",
+                                S3_DOWNLOAD, status);
+        }
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: expected 'stream', 'redirect [302|307]' or 'off'",
+                            S3_DOWNLOAD);
+    }
+    return NULL;
+}
+
+static const char *set_disposition(cmd_parms *cmd, void *dc, const char *arg)
+{
+    s3_dir_conf *c = dc;
+
+    note_location(cmd, c);
+    if (strcasecmp(arg, "none") && strcasecmp(arg, "attachment") && strcasecmp(arg, "inline")) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not none, attachment or inline",
+                            S3_DISPOSITION, arg);
+    }
+    c->disposition = apr_pstrdup(cmd->pool, arg);
+    ap_str_tolower((char *)c->disposition);
+    return NULL;
+}
+
+static const char *add_expose_meta(cmd_parms *cmd, void *dc, const char *arg)
+{
+    s3_dir_conf *c = dc;
+    char *name = apr_pstrdup(cmd->pool, arg);
+    const char *s;
+
+    note_location(cmd, c);
+    ap_str_tolower(name);
+    if (strncmp(name, "x-amz-meta-", 11)) {
+        name = apr_pstrcat(cmd->pool, "x-amz-meta-", name, NULL);
+    }
+    for (s = name; *s; ++s) {
+        if (!apr_isalnum(*s) && *s != '-' && *s != '_') {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not a header name", S3_EXPOSE_META, arg);
+        }
+    }
+    if (!c->expose_meta) {
+        c->expose_meta = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(c->expose_meta, const char *) = name;
+    return NULL;
+}
+
+static const char *set_token_secret(cmd_parms *cmd, void *dc, const char *arg)
+{
+    s3_dir_conf *c = dc;
+    const char *why;
+
+    note_location(cmd, c);
+    if (!strncmp(arg, "file:", 5)) {
+        arg = apr_pstrcat(cmd->temp_pool, "file:", ap_server_root_relative(cmd->pool, arg + 5),
+                          NULL);
+    }
+    if (lf_secret_load(&c->token_secret, &why, arg, cmd->pool) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: %s", S3_UPLOAD_TOKEN_KEY, why);
+    }
+    if (strlen(c->token_secret) < 16) {
+        return apr_psprintf(cmd->pool, "%s: the secret is shorter than 16 bytes",
+                            S3_UPLOAD_TOKEN_KEY);
+    }
+    return NULL;
+}
+
+static const char *set_allowed_types(cmd_parms *cmd, void *dc, const char *arg)
+{
+    s3_dir_conf *c = dc;
+    const char *why;
+
+    note_location(cmd, c);
+    if (s3_mime_parse_list(&c->allowed_types, &why, arg, cmd->pool) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: %s", S3_ALLOWED_TYPES, why);
+    }
+    return NULL;
+}
+
+static const command_rec s3_cmds[] = {
+    AP_INIT_TAKE1(S3_BUCKET, set_string, NULL, RSRC_CONF | ACCESS_CONF, "The bucket"),
+    AP_INIT_TAKE1(S3_REGION, set_string, NULL, RSRC_CONF | ACCESS_CONF, "The bucket's region"),
+    AP_INIT_TAKE1(S3_ENDPOINT, set_string, NULL, RSRC_CONF | ACCESS_CONF,
+                  "The S3 endpoint URL (default https://s3.<region>.amazonaws.com)"),
+    AP_INIT_TAKE1(S3_ADDRESSING, set_addressing, NULL, RSRC_CONF | ACCESS_CONF,
+                  "path, virtual or auto"),
+    AP_INIT_TAKE1(S3_KEY_PREFIX, set_string, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Prefix of the keys this location maps"),
+    AP_INIT_TAKE12(S3_CREDENTIALS, set_credentials, NULL, RSRC_CONF | ACCESS_CONF,
+                   "default | keyfile PATH | profile NAME"),
+    AP_INIT_TAKE1(S3_CA_FILE, set_string, NULL, RSRC_CONF | ACCESS_CONF,
+                  "CA bundle for the endpoint's TLS certificate"),
+    AP_INIT_TAKE1(S3_CONNECT_TIMEOUT, set_duration, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Connect timeout to S3"),
+    AP_INIT_TAKE1(S3_TIMEOUT, set_duration, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Timeout of an S3 request; for streams, of a stall"),
+    AP_INIT_TAKE1(S3_ATTEMPTS, set_attempts, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Attempts per S3 request that is safe to repeat"),
+    AP_INIT_TAKE12(S3_DOWNLOAD, set_download, NULL, RSRC_CONF | ACCESS_CONF,
+                   "stream | redirect [302|307] | off"),
+    AP_INIT_TAKE1(S3_REDIRECT_EXPIRES, set_duration, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Lifetime of presigned redirect URLs"),
+    AP_INIT_TAKE1(S3_DISPOSITION, set_disposition, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Content-Disposition of downloads: none, attachment or inline"),
+    AP_INIT_ITERATE(S3_EXPOSE_META, add_expose_meta, NULL, RSRC_CONF | ACCESS_CONF,
+                    "x-amz-meta-* headers passed to clients"),
+    AP_INIT_FLAG(S3_HAND_OFF, set_flag, NULL, RSRC_CONF | ACCESS_CONF,
+                 "Replace responses carrying X-S3-Key with the object"),
+    AP_INIT_FLAG(S3_UPLOAD, set_flag, NULL, RSRC_CONF | ACCESS_CONF, "Accept PUT and form uploads"),
+    AP_INIT_TAKE1(S3_UPLOAD_TOKEN_KEY, set_token_secret, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Secret of upload tokens (file:PATH or env:NAME)"),
+    AP_INIT_FLAG(S3_UPLOAD_REQUIRE_USER, set_flag, NULL, RSRC_CONF | ACCESS_CONF,
+                 "Uploads need a user authenticated by httpd"),
+    AP_INIT_TAKE1(S3_MAX_UPLOAD_SIZE, set_size, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Largest upload accepted"),
+    AP_INIT_RAW_ARGS(S3_ALLOWED_TYPES, set_allowed_types, NULL, RSRC_CONF | ACCESS_CONF,
+                     "Content types accepted for uploads"),
+    AP_INIT_TAKE1(S3_PART_SIZE, set_size, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Multipart part size (and the single-PUT threshold)"),
+    AP_INIT_TAKE1(S3_SPOOL_MEMORY, set_size, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Memory per upload for spooling a part before a temp file"),
+    AP_INIT_TAKE1(S3_MEMORY_LIMIT, set_memory_limit, NULL, RSRC_CONF,
+                  "Spool memory of all uploads of the server"),
+    AP_INIT_TAKE1(S3_TEMP_DIR, set_string, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Directory for spool files"),
+    AP_INIT_FLAG(S3_NO_OVERWRITE, set_flag, NULL, RSRC_CONF | ACCESS_CONF,
+                 "Refuse uploads onto existing keys (412)"),
+    AP_INIT_TAKE1(S3_FORM_REDIRECT, set_string, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Answer form uploads with a 303 to this URL"),
+    AP_INIT_FLAG(S3_ALLOW_ENCODED_SLASHES, set_flag, NULL, RSRC_CONF | ACCESS_CONF,
+                 "Allow %2F in keys"),
+    {NULL},
+};
+
+/* --- runtimes: credentials, transport and client per bucket setting ------------------------ */
+
+static apr_pool_t *runtime_pool;
+static apr_hash_t *runtimes;
+static apr_thread_mutex_t *runtimes_lock;
+
+static const char *runtime_id(const s3_dir_conf *c, apr_pool_t *p)
+{
+    return apr_psprintf(p, "%s|%s|%s|%d|%s|%s|%s|%" APR_TIME_T_FMT "|%" APR_TIME_T_FMT "|%d",
+                        c->bucket, c->region, c->endpoint ? c->endpoint : "", c->path_style,
+                        c->creds_kind, c->creds_arg ? c->creds_arg : "",
+                        c->ca_file ? c->ca_file : "", c->connect_timeout, c->timeout,
+                        c->attempts);
+}
+
+static apr_status_t runtime_create(s3_runtime **out, const char **why, const s3_dir_conf *c,
+                                   const char *id, apr_pool_t *p)
+{
+    s3_runtime *rt = apr_pcalloc(p, sizeof(*rt));
+    aws_creds_config_t cc;
+    aws_http_config_t hc;
+    aws_http_client_t *http;
+    s3_client_config_t sc;
+    apr_status_t rv;
+
+    memset(&cc, 0, sizeof(cc));
+    if (!strcmp(c->creds_kind, "keyfile")) {
+        cc.key_file = c->creds_arg;
+    }
+    else if (!strcmp(c->creds_kind, "profile")) {
+        cc.profile = c->creds_arg;
+    }
+    if ((rv = aws_creds_provider_create(&rt->creds, why, &cc, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    memset(&hc, 0, sizeof(hc));
+    hc.connect_timeout = c->connect_timeout;
+    hc.timeout = c->timeout;
+    hc.low_speed_time = c->timeout; /* streams have no total time: a stall ends them */
+    hc.max_attempts = c->attempts;
+    hc.ca_file = c->ca_file;
+    if ((rv = aws_http_client_create(&http, &hc, p)) != APR_SUCCESS) {
+        *why = "cannot create the HTTP client";
+        return rv;
+    }
+    memset(&sc, 0, sizeof(sc));
+    sc.bucket = c->bucket;
+    sc.region = c->region;
+    sc.endpoint = c->endpoint;
+    sc.path_style = c->path_style == 2 ? -1 : c->path_style;
+    if ((rv = s3_client_create(&rt->client, why, &sc, rt->creds, http, NULL, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    rt->id = apr_pstrdup(p, id);
+    rt->bucket = apr_pstrdup(p, c->bucket);
+    *out = rt;
+    return APR_SUCCESS;
+}
+
+/* Find or make the runtime of @p c; @p why says what is wrong when it cannot be made. */
+static s3_runtime *runtime_lookup(const char **why, const s3_dir_conf *c, apr_pool_t *scratch)
+{
+    const char *id = runtime_id(c, scratch);
+    s3_runtime *rt;
+
+    apr_thread_mutex_lock(runtimes_lock);
+    rt = apr_hash_get(runtimes, id, APR_HASH_KEY_STRING);
+    if (!rt && runtime_create(&rt, why, c, id, runtime_pool) == APR_SUCCESS) {
+        apr_hash_set(runtimes, rt->id, APR_HASH_KEY_STRING, rt);
+    }
+    apr_thread_mutex_unlock(runtimes_lock);
+    return rt;
+}
+
+s3_runtime *s3_runtime_get(request_rec *r, const s3_dir_conf *conf)
+{
+    const char *why = "unknown error";
+    s3_runtime *rt = runtime_lookup(&why, conf, r->pool);
+
+    if (!rt) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      LFLOGNO(02001) "bucket %s: cannot set up S3 access: %s", conf->bucket, why);
+    }
+    return rt;
+}
+
+/* --- shared memory accounting ------------------------------------------------------------ */
+
+static apr_uint64_t *memory_used; /* in shared memory: spool bytes reserved by all children */
+static apr_off_t memory_cap;
+
+int s3_memory_reserve(apr_off_t bytes)
+{
+    apr_uint64_t now = __atomic_add_fetch(memory_used, (apr_uint64_t)bytes, __ATOMIC_SEQ_CST);
+
+    if (now > (apr_uint64_t)memory_cap) {
+        __atomic_sub_fetch(memory_used, (apr_uint64_t)bytes, __ATOMIC_SEQ_CST);
+        return 0;
+    }
+    return 1;
+}
+
+void s3_memory_release(apr_off_t bytes)
+{
+    __atomic_sub_fetch(memory_used, (apr_uint64_t)bytes, __ATOMIC_SEQ_CST);
+}
+
+/* --- request helpers --------------------------------------------------------------------- */
+
+int s3_log_failure(request_rec *r, const char *what, const char *key, apr_status_t rv,
+                   const aws_http_response_t *resp)
+{
+    int status = s3_client_status(rv, resp);
+    int level = status == 404 || status == 304 || status == 412 || status == 416 ? APLOG_DEBUG
+                : status == 403                                                 ? APLOG_ERR
+                                                                                : APLOG_WARNING;
+
+    if (resp && resp->cancelled) {
+        return HTTP_BAD_REQUEST; /* the client went away or sent a bad body: logged there */
+    }
+    if (resp && resp->error) {
+        ap_log_rerror(APLOG_MARK, level, 0, r,
+                      LFLOGNO(02002) "%s %s: S3 answered %d %s: %s (request id %s)", what, key,
+                      resp->status, resp->error->code,
+                      resp->error->message ? resp->error->message : "-",
+                      resp->error->request_id ? resp->error->request_id : "-");
+    }
+    else if (resp && resp->transport_error) {
+        ap_log_rerror(APLOG_MARK, level, rv, r, LFLOGNO(02003) "%s %s: no answer from S3: %s",
+                      what, key, resp->transport_error);
+    }
+    else {
+        ap_log_rerror(APLOG_MARK, level, rv, r, LFLOGNO(02004) "%s %s: S3 answered %d", what, key,
+                      resp ? resp->status : 0);
+    }
+    return status;
+}
+
+int s3_request_key(const char **key, request_rec *r, const s3_dir_conf *conf)
+{
+    const char *raw = r->parsed_uri.path ? r->parsed_uri.path : r->uri, *why;
+
+    /* The path as the client sent it: httpd's normalization would merge "a//b" (a key of its
+     * own in S3) and resolve "a/%2e%2e/b" into another key instead of refusing it. */
+    if (r->unparsed_uri && r->unparsed_uri[0] == '/') {
+        raw = apr_pstrmemdup(r->pool, r->unparsed_uri, strcspn(r->unparsed_uri, "?#"));
+    }
+    if (conf->location) {
+        apr_size_t n = strlen(conf->location);
+        if (strncmp(raw, conf->location, n) || (raw[n] && raw[n] != '/')) {
+            return HTTP_NOT_FOUND; /* reached through an alias or an encoded location path */
+        }
+        raw += n;
+    }
+    while (*raw == '/') {
+        ++raw;
+    }
+    if (!*raw) {
+        return HTTP_NOT_FOUND; /* the location itself: no listing */
+    }
+    if (s3_key_from_path(key, &why, conf->key_prefix, raw, conf->encoded_slashes, r->pool)
+        != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, LFLOGNO(02005) "refusing the key of %s: %s",
+                      r->uri, why);
+        return HTTP_BAD_REQUEST;
+    }
+    return OK;
+}
+
+/* --- handler ----------------------------------------------------------------------------- */
+
+static int s3_handler(request_rec *r)
+{
+    const s3_dir_conf *conf;
+    const char *key, *type;
+    int rc;
+
+    if (!r->handler || strcmp(r->handler, "s3")) {
+        return DECLINED;
+    }
+    conf = s3_conf(r);
+    r->allowed = (AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_OPTIONS);
+    if (conf->upload) {
+        r->allowed |= (AP_METHOD_BIT << M_PUT) | (AP_METHOD_BIT << M_POST);
+    }
+    if (!conf->bucket) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      LFLOGNO(02006) "SetHandler s3 without %s for %s", S3_BUCKET, r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    switch (r->method_number) {
+    case M_GET: /* HEAD too */
+        if (conf->download == S3_DL_OFF) {
+            return HTTP_METHOD_NOT_ALLOWED;
+        }
+        if ((rc = s3_request_key(&key, r, conf)) != OK) {
+            return rc;
+        }
+        return s3_handle_get(r, conf, key);
+    case M_PUT:
+        if (!conf->upload) {
+            return HTTP_METHOD_NOT_ALLOWED;
+        }
+        if ((rc = s3_request_key(&key, r, conf)) != OK) {
+            return rc;
+        }
+        return s3_handle_put(r, conf, key);
+    case M_POST:
+        if (!conf->upload) {
+            return HTTP_METHOD_NOT_ALLOWED;
+        }
+        type = apr_table_get(r->headers_in, "Content-Type");
+        if (!type || strncasecmp(type, "multipart/form-data", 19)) {
+            return HTTP_UNSUPPORTED_MEDIA_TYPE;
+        }
+        return s3_handle_form(r, conf);
+    case M_OPTIONS:
+        return DECLINED; /* the core answers with r->allowed */
+    default:
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+}
+
+/* The hand-off filter goes on every response of a location with S3HandOff on; it looks for
+ * X-S3-Key when the first body data passes. */
+static void s3_insert_filter(request_rec *r)
+{
+    const s3_dir_conf *c = ap_get_module_config(r->per_dir_config, &s3_module);
+
+    if (c->hand_off == 1) {
+        ap_add_output_filter("S3_HANDOFF", NULL, r, r->connection);
+    }
+}
+
+/* --- startup ------------------------------------------------------------------------------ */
+
+static void core_log(const char *file, int line, int level, apr_status_t rv, const char *msg,
+                     void *baton)
+{
+    ap_log_error(file, line, APLOG_MODULE_INDEX, level, rv, baton, "%s", msg);
+}
+
+static int core_log_level(int level, void *baton)
+{
+    return APLOG_IS_LEVEL((server_rec *)baton, level);
+}
+
+static int s3_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    /* Once per process, before any thread: curl's global state is not thread-safe to set up. */
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? OK : HTTP_INTERNAL_SERVER_ERROR;
+}
+
+/* What is wrong with a section's configuration, or NULL. */
+static const char *check_section(const s3_dir_conf *c, apr_pool_t *p)
+{
+    const char *why = NULL;
+
+    if ((c->upload || c->hand_off) && !c->bucket) {
+        return apr_psprintf(p, "%s or %s without %s", S3_UPLOAD, S3_HAND_OFF, S3_BUCKET);
+    }
+    if (c->upload && !c->token_secret && !c->require_user) {
+        return apr_psprintf(p,
+                            "%s On needs an authorization: %s (tokens minted by the application) "
+                            "and/or %s On (httpd's own authentication); writes are never open",
+                            S3_UPLOAD, S3_UPLOAD_TOKEN_KEY, S3_UPLOAD_REQUIRE_USER);
+    }
+    if (c->bucket && !runtime_lookup(&why, c, p)) {
+        return apr_psprintf(p, "bucket %s: %s", c->bucket, why);
+    }
+    return NULL;
+}
+
+/* Check every <Location> and <Directory> section, each as merged onto its server's defaults
+ * (what a request in it sees, unless sections nest), so a bad one stops startup. */
+static const char *check_all_sections(server_rec *main, apr_pool_t *p)
+{
+    server_rec *s;
+    const char *err;
+    int i, j;
+
+    for (s = main; s; s = s->next) {
+        core_server_config *core = ap_get_core_module_config(s->module_config);
+        const apr_array_header_t *lists[2] = {core->sec_url, core->sec_dir};
+        void *base = ap_get_module_config(s->lookup_defaults, &s3_module);
+        if ((err = check_section(effective(base, p), p))) {
+            return err;
+        }
+        for (j = 0; j < 2; ++j) {
+            for (i = 0; lists[j] && i < lists[j]->nelts; ++i) {
+                ap_conf_vector_t *v = APR_ARRAY_IDX(lists[j], i, ap_conf_vector_t *);
+                void *dc = ap_get_module_config(v, &s3_module);
+                if (dc && (err = check_section(effective(merge_dir_conf(p, base, dc), p), p))) {
+                    return err;
+                }
+            }
+        }
+    }
+    return NULL;
+}
+
+static apr_status_t attach_shared(server_rec *s)
+{
+    apr_shm_t *shm = NULL;
+    apr_status_t rv;
+
+    apr_pool_userdata_get((void **)&shm, S3_SHM_KEY, s->process->pool);
+    if (!shm) {
+        if ((rv = apr_shm_create(&shm, sizeof(apr_uint64_t), NULL, s->process->pool))
+            != APR_SUCCESS) {
+            return rv;
+        }
+        memset(apr_shm_baseaddr_get(shm), 0, sizeof(apr_uint64_t));
+        apr_pool_userdata_set(shm, S3_SHM_KEY, apr_pool_cleanup_null, s->process->pool);
+    }
+    memory_used = apr_shm_baseaddr_get(shm);
+    memory_cap = s3_memory_limit(s);
+    return APR_SUCCESS;
+}
+
+static int s3_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    const char *err;
+    apr_status_t rv;
+
+    (void)plog;
+    lf_log_set(core_log, core_log_level, s);
+    runtime_pool = pconf;
+    runtimes = apr_hash_make(pconf);
+    if ((rv = apr_thread_mutex_create(&runtimes_lock, APR_THREAD_MUTEX_DEFAULT, pconf))
+        != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if ((err = check_all_sections(s, ptemp))) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, LFLOGNO(02007) "%s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    if ((rv = attach_shared(s)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     LFLOGNO(02008) "cannot create the shared memory for upload accounting");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+/* --- mod_health check "s3": HeadBucket -------------------------------------------------- */
+
+static const char *health_configure(void **ctx, const char *target, apr_table_t *options,
+                                    apr_pool_t *p)
+{
+    (void)options;
+    *ctx = apr_pstrdup(p, target);
+    return NULL;
+}
+
+/* The target names a bucket of an S3 section; the check uses that section's settings. */
+static apr_status_t health_run(const char **error, void *ctx, server_rec *s,
+                               apr_interval_time_t timeout, apr_pool_t *p)
+{
+    const char *bucket = ctx;
+    s3_runtime *rt = NULL;
+    aws_http_response_t *resp;
+    apr_hash_index_t *hi;
+    apr_status_t rv;
+
+    (void)s;
+    (void)timeout;
+    apr_thread_mutex_lock(runtimes_lock);
+    for (hi = apr_hash_first(p, runtimes); hi && !rt; hi = apr_hash_next(hi)) {
+        s3_runtime *each = apr_hash_this_val(hi);
+        if (!strcmp(each->bucket, bucket)) {
+            rt = each;
+        }
+    }
+    apr_thread_mutex_unlock(runtimes_lock);
+    if (!rt) {
+        *error = apr_psprintf(p, "no S3 section for bucket %s", bucket);
+        return APR_NOTFOUND;
+    }
+    rv = s3_bucket_head(&resp, rt->client, p);
+    if (s3_client_ok(rv, resp)) {
+        return APR_SUCCESS;
+    }
+    *error = resp->error        ? apr_psprintf(p, "HeadBucket: %s", resp->error->code)
+             : resp->transport_error ? apr_psprintf(p, "HeadBucket: %s", resp->transport_error)
+                                     : apr_psprintf(p, "HeadBucket: HTTP %d", resp->status);
+    return rv != APR_SUCCESS ? rv : APR_EGENERAL;
+}
+
+static const health_check_provider health_s3 = {HEALTH_TARGET_REQUIRED, health_configure,
+                                                health_run};
+
+static void s3_register_hooks(apr_pool_t *p)
+{
+    ap_hook_pre_config(s3_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(s3_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(s3_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_insert_filter(s3_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_register_output_filter("S3_HANDOFF", s3_handoff_filter, NULL, AP_FTYPE_CONTENT_SET);
+    ap_register_provider(p, HEALTH_PROVIDER_GROUP, "s3", HEALTH_PROVIDER_VERSION, &health_s3);
+}
+
+module AP_MODULE_DECLARE_DATA s3_module = {
+    STANDARD20_MODULE_STUFF,
+    create_dir_conf,
+    merge_dir_conf,
+    create_srv_conf,
+    NULL,
+    s3_cmds,
+    s3_register_hooks,
+    AP_MODULE_FLAG_NONE,
+};

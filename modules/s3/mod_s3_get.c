@@ -1,0 +1,288 @@
+/* mod_s3_get — downloads: GET and HEAD streamed from S3 through httpd's output filters, the
+ * redirect to a presigned URL, and the hand-off of an application response carrying X-S3-Key.
+ */
+#include <apr_strings.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <util_filter.h>
+
+#include "lf_log.h"
+#include "s3_key.h"
+#include "s3_mime.h"
+#include "mod_s3_private.h"
+
+APLOG_USE_MODULE(s3);
+
+/* Request headers passed on to S3: ranges and conditions, which S3 answers itself. */
+static const char *const passed_request[] = {
+    "Range", "If-Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since",
+};
+
+/* Response headers passed on to the client; everything else of S3's (x-amz-*, Server) is not. */
+static const char *const passed_response[] = {
+    "ETag",          "Last-Modified",    "Accept-Ranges",  "Content-Range", "Cache-Control",
+    "Content-Disposition", "Content-Encoding", "Content-Language", "Expires",
+};
+
+typedef struct stream_ctx {
+    request_rec *r;
+    const s3_dir_conf *conf;
+    const char *key;
+    const char *disposition; /* from the application (hand-off), or NULL */
+    ap_filter_t *out;        /* where the body goes */
+    apr_bucket_brigade *bb;
+    int started;             /* headers are set and the body began: no error page possible */
+    apr_status_t client_rv;  /* why writing to the client failed */
+} stream_ctx;
+
+static void copy_headers(apr_table_t *to, const apr_table_t *from, const s3_dir_conf *conf)
+{
+    apr_size_t i;
+    int j;
+
+    for (i = 0; i < sizeof(passed_response) / sizeof(passed_response[0]); ++i) {
+        const char *v = apr_table_get(from, passed_response[i]);
+        if (v) {
+            apr_table_setn(to, passed_response[i], v);
+        }
+    }
+    for (j = 0; conf->expose_meta && j < conf->expose_meta->nelts; ++j) {
+        const char *name = APR_ARRAY_IDX(conf->expose_meta, j, const char *);
+        const char *v = apr_table_get(from, name);
+        if (v) {
+            apr_table_setn(to, name, v);
+        }
+    }
+}
+
+/* The name a download is saved under: the key's last segment. */
+static const char *key_basename(const char *key)
+{
+    const char *slash = strrchr(key, '/');
+
+    return slash ? slash + 1 : key;
+}
+
+static const char *wanted_disposition(const stream_ctx *sc)
+{
+    if (sc->disposition) {
+        return sc->disposition;
+    }
+    if (strcmp(sc->conf->disposition, "none")) {
+        return s3_mime_disposition(sc->conf->disposition, key_basename(sc->key), sc->r->pool);
+    }
+    return NULL;
+}
+
+static apr_status_t on_head(int status, const apr_table_t *headers, void *baton)
+{
+    stream_ctx *sc = baton;
+    request_rec *r = sc->r;
+    const char *v, *disp;
+
+    r->status = status;
+    copy_headers(r->headers_out, headers, sc->conf);
+    if ((disp = wanted_disposition(sc))) {
+        apr_table_setn(r->headers_out, "Content-Disposition", disp);
+    }
+    if ((v = apr_table_get(headers, "Content-Type"))) {
+        ap_set_content_type(r, apr_pstrdup(r->pool, v));
+    }
+    if ((v = apr_table_get(headers, "Content-Length"))) {
+        apr_off_t len;
+        if (apr_strtoff(&len, v, NULL, 10) == APR_SUCCESS && len >= 0) {
+            ap_set_content_length(r, len);
+        }
+    }
+    sc->started = 1;
+    return APR_SUCCESS;
+}
+
+static apr_status_t on_data(const char *data, apr_size_t len, void *baton)
+{
+    stream_ctx *sc = baton;
+    conn_rec *c = sc->r->connection;
+    apr_status_t rv;
+
+    if (c->aborted) {
+        return sc->client_rv = APR_ECONNABORTED;
+    }
+    /* Transient: the core output filter copies only what it cannot write at once, and blocks
+     * once too much is pending, so memory stays bounded by its flow control. */
+    APR_BRIGADE_INSERT_TAIL(sc->bb, apr_bucket_transient_create(data, len, c->bucket_alloc));
+    rv = ap_pass_brigade(sc->out, sc->bb);
+    apr_brigade_cleanup(sc->bb);
+    if (rv != APR_SUCCESS || c->aborted) {
+        return sc->client_rv = rv != APR_SUCCESS ? rv : APR_ECONNABORTED;
+    }
+    return APR_SUCCESS;
+}
+
+/* Stream @p key to @p out; OK once the response went out, else the status of an error page. */
+static int stream_object(request_rec *r, ap_filter_t *out, const s3_dir_conf *conf,
+                         const char *key, const char *disposition)
+{
+    s3_runtime *rt = s3_runtime_get(r, conf);
+    apr_array_header_t *headers = apr_array_make(r->pool, 4, sizeof(aws_sigv4_header_t));
+    aws_http_request_t sink;
+    aws_http_response_t *resp;
+    stream_ctx sc;
+    apr_status_t rv;
+    apr_size_t i;
+    int status;
+
+    if (!rt) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    for (i = 0; i < sizeof(passed_request) / sizeof(passed_request[0]); ++i) {
+        const char *v = apr_table_get(r->headers_in, passed_request[i]);
+        if (v) {
+            aws_sigv4_header_t *h = apr_array_push(headers);
+            h->name = passed_request[i];
+            h->value = v;
+        }
+    }
+    memset(&sc, 0, sizeof(sc));
+    sc.r = r;
+    sc.conf = conf;
+    sc.key = key;
+    sc.disposition = disposition;
+    sc.out = out;
+    sc.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    memset(&sink, 0, sizeof(sink));
+    sink.on_head = on_head;
+    sink.on_data = on_data;
+    sink.sink_baton = &sc;
+    rv = s3_object_get(&resp, rt->client, r->header_only ? "HEAD" : "GET", key, headers, &sink,
+                       r->pool);
+    if (sc.started) {
+        if (sc.client_rv) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, sc.client_rv, r,
+                          LFLOGNO(02010) "client went away during %s: S3 transfer cancelled", key);
+            return OK;
+        }
+        if (!s3_client_ok(rv, resp)) {
+            /* The status line is out: all that is left is to cut the connection, so the client
+             * sees a short body rather than a complete-looking one. */
+            s3_log_failure(r, "GET (body)", key, rv, resp);
+            APR_BRIGADE_INSERT_TAIL(sc.bb, ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, r->pool,
+                                                                  r->connection->bucket_alloc));
+        }
+        APR_BRIGADE_INSERT_TAIL(sc.bb, apr_bucket_eos_create(r->connection->bucket_alloc));
+        ap_pass_brigade(out, sc.bb);
+        return OK;
+    }
+    status = s3_log_failure(r, r->header_only ? "HEAD" : "GET", key, rv, resp);
+    if (status == HTTP_NOT_MODIFIED || status == HTTP_PRECONDITION_FAILED) {
+        copy_headers(r->headers_out, resp->headers, conf);
+    }
+    return status;
+}
+
+static int redirect(request_rec *r, const s3_dir_conf *conf, const char *key)
+{
+    s3_runtime *rt = s3_runtime_get(r, conf);
+    const char *url, *why = "", *disp = NULL;
+    apr_status_t rv;
+
+    if (!rt) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (strcmp(conf->disposition, "none")) {
+        disp = s3_mime_disposition(conf->disposition, key_basename(key), r->pool);
+    }
+    rv = s3_object_presign(&url, &why, rt->client, key, disp, conf->redirect_expires, r->pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      LFLOGNO(02011) "cannot presign a URL for %s: %s", key, why);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    apr_table_setn(r->headers_out, "Location", url);
+    /* The URL carries a signature: no shared cache keeps it, and it expires anyway. */
+    apr_table_setn(r->headers_out, "Cache-Control", "private, no-store");
+    return conf->redirect_status;
+}
+
+int s3_handle_get(request_rec *r, const s3_dir_conf *conf, const char *key)
+{
+    if (conf->download == S3_DL_REDIRECT) {
+        return redirect(r, conf, key);
+    }
+    return stream_object(r, r->output_filters, conf, key, NULL);
+}
+
+/* --- hand-off: the application answers X-S3-Key, Apache sends the object ------------------ */
+
+typedef enum { HANDOFF_DISCARD = 1, HANDOFF_ERROR_PAGE } handoff_state_e;
+
+/* Take (and remove) a hand-off header wherever the application put it. */
+static const char *take_header(request_rec *r, const char *name)
+{
+    const char *v = apr_table_get(r->headers_out, name);
+
+    if (!v) {
+        v = apr_table_get(r->err_headers_out, name);
+    }
+    apr_table_unset(r->headers_out, name);
+    apr_table_unset(r->err_headers_out, name);
+    return v;
+}
+
+apr_status_t s3_handoff_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    int *state = f->ctx;
+    const s3_dir_conf *conf;
+    const char *raw, *disp, *key, *why;
+    int status;
+
+    if (state) {
+        if (*state == HANDOFF_ERROR_PAGE) {
+            return ap_pass_brigade(f->next, bb);
+        }
+        apr_brigade_cleanup(bb); /* the application's own body: replaced */
+        return APR_SUCCESS;
+    }
+    raw = take_header(r, S3_HANDOFF_KEY);
+    disp = take_header(r, S3_HANDOFF_DISPOSITION);
+    if (!raw || r->main || r->status != HTTP_OK) {
+        ap_remove_output_filter(f);
+        return ap_pass_brigade(f->next, bb);
+    }
+    state = apr_pcalloc(r->pool, sizeof(*state));
+    *state = HANDOFF_DISCARD;
+    f->ctx = state;
+    apr_brigade_cleanup(bb);
+    conf = s3_conf(r);
+    /* The application's entity headers describe its own (discarded) body. */
+    apr_table_unset(r->headers_out, "Content-Length");
+    apr_table_unset(r->headers_out, "ETag");
+    apr_table_unset(r->headers_out, "Last-Modified");
+    apr_table_unset(r->headers_out, "Content-Encoding");
+    if (disp && strcasecmp(disp, "attachment") && strcasecmp(disp, "inline")
+        && strncasecmp(disp, "attachment;", 11) && strncasecmp(disp, "inline;", 7)) {
+        disp = NULL;
+    }
+    if (s3_key_from_path(&key, &why, conf->key_prefix, s3_key_url_path(raw, r->pool), 1, r->pool)
+        != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      LFLOGNO(02012) "the application handed off a bad key (%s): %s", raw, why);
+        status = HTTP_INTERNAL_SERVER_ERROR;
+    }
+    else {
+        status = stream_object(r, f->next, conf, key, disp);
+    }
+    if (status != OK) {
+        /* An error page instead, through the rest of the chain. */
+        *state = HANDOFF_ERROR_PAGE;
+        r->status = status;
+        ap_send_error_response(r, 0);
+        *state = HANDOFF_DISCARD;
+    }
+    return APR_SUCCESS;
+}

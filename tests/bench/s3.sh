@@ -1,0 +1,371 @@
+#!/usr/bin/env bash
+# tests/bench/s3.sh — what streaming through mod_s3 costs: download throughput compared with
+# fetching from S3 directly, upload memory and CPU compared with uploading to S3 directly.
+#
+# Starts its own moto server (the S3 stand-in, signature checking left OFF: mod_s3 still signs
+# every request, moto does not check, and curl talks to moto directly with an unchecked dummy
+# Authorization header) and its own Apache httpd (event MPM, 127.0.0.1, free ports, no access
+# log) that loads build/mod_s3.so with a <Location /files> mapped onto a bucket, then:
+#   GET  a 256 MiB object through mod_s3 and straight from moto with curl, in alternating rounds
+#        (so drift in the machine's load hits both alike): the medians and their ratio
+#        (expectation >= 0.9: streaming adds a hop, not a bottleneck);
+#   PUT  a 1 GiB body through mod_s3 with the default settings (S3PartSize and S3SpoolMemory
+#        8 MiB: a multipart upload, one part spooled in memory at a time) while
+#        tests/bench/procsample.py samples every httpd process from /proc every 50 ms: the peak
+#        resident memory above idle (expectation <= 64 MiB) and httpd's CPU seconds per GiB,
+#        compared with the CPU of curl uploading the same body to moto directly. The stored
+#        objects are checked (size and MD5), so a failed upload cannot pass.
+# Never part of `make test` (`make bench` runs it). Exit 0 whatever the figures; 1 on errors.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+Usage: tests/bench/s3.sh [--help]
+
+Environment:
+  BENCH_GET_MIB=256     size of the downloaded object, MiB
+  BENCH_PUT_MIB=1024    size of the uploaded body, MiB
+  BENCH_ROUNDS=5        download rounds; each round runs mod_s3 and direct once
+  BENCH_PUT_ROUNDS=1    upload rounds; each round uploads through mod_s3 and directly once
+  BENCH_PORT=           port for the benchmark httpd (default: a free one from 18400 up)
+  BENCH_MOTO_PORT=      port for moto (default: a free one from 18500 up)
+  LAMPFARM_MOTO_PYTHON= the python3 that has moto (default: the first python3 on PATH, then
+                        ~/.pyenv/versions/*, that can import moto)
+Needs root (httpd serves as nobody), curl, /usr/bin/python3, moto, and build/mod_s3.so (`make`).
+Logs, configuration and reports go to build/bench/s3/.
+EOF
+}
+
+case "${1:-}" in
+    -h | --help) usage; exit 0 ;;
+    "") ;;
+    *) usage >&2; exit 2 ;;
+esac
+
+get_mib=${BENCH_GET_MIB:-256}
+put_mib=${BENCH_PUT_MIB:-1024}
+rounds=${BENCH_ROUNDS:-5}
+put_rounds=${BENCH_PUT_ROUNDS:-1}
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+so="$repo/build/mod_s3.so"
+work="$repo/build/bench/s3"
+sampler="$repo/tests/bench/procsample.py"
+syspy=/usr/bin/python3
+
+die() { echo "bench: ERROR: $*" >&2; exit 1; }
+
+[ -f "$so" ] || die "$so is missing: run make first"
+command -v curl >/dev/null || die "curl not found"
+[ -x "$syspy" ] || die "$syspy not found"
+[ "$(id -u)" -eq 0 ] || die "needs root (httpd serves as nobody)"
+apxs=$(command -v apxs 2>/dev/null || command -v apxs2 2>/dev/null) || die "apxs not found"
+libexecdir=$("$apxs" -q LIBEXECDIR)
+httpd="$("$apxs" -q SBINDIR)/$("$apxs" -q TARGET)"
+
+# The interpreter with moto: not Debian's python3 (see docs/testing.md).
+moto_python() {
+    local c
+    if [ -n "${LAMPFARM_MOTO_PYTHON:-}" ]; then
+        echo "$LAMPFARM_MOTO_PYTHON"
+        return
+    fi
+    for c in $(type -ap python3) "${PYENV_ROOT:-$HOME/.pyenv}"/versions/*/bin/python3; do
+        [ -x "$c" ] || continue
+        # sys.executable: the real interpreter behind a pyenv shim
+        "$c" -c 'import moto, sys; print(sys.executable)' 2>/dev/null && return
+    done
+    return 1
+}
+motopy=$(moto_python) || die "no python3 with moto found: set LAMPFARM_MOTO_PYTHON"
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# free_port FROM: the first port from FROM up (100 tried) that nobody listens on.
+free_port() {
+    local p
+    for ((p = $1; p < $1 + 100; p++)); do
+        if ! port_open "$p"; then echo "$p"; return; fi
+    done
+    die "no free port in $1-$(($1 + 99))"
+}
+port=${BENCH_PORT:-$(free_port 18400)}
+moto_port=${BENCH_MOTO_PORT:-$(free_port 18500)}
+[ "$port" != "$moto_port" ] || die "BENCH_PORT and BENCH_MOTO_PORT are the same"
+
+rm -rf "$work"
+mkdir -p "$work/run"
+
+moto_pid= pid=
+cleanup() {
+    local i
+    if [ -n "$pid" ]; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+    if [ -n "$moto_pid" ]; then
+        kill -TERM -- "-$moto_pid" 2>/dev/null || true
+        for ((i = 0; i < 50; i++)); do kill -0 "$moto_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL -- "-$moto_pid" 2>/dev/null || true
+    fi
+    rm -f "$work/get.bin" "$work/put.bin"
+}
+trap cleanup EXIT
+
+# --- moto ------------------------------------------------------------------------------------
+# Signature checking stays off (no INITIAL_NO_AUTH_ACTION_COUNT): moto then accepts any
+# credentials. It still answers 403 to a request without an Authorization header, so direct
+# requests carry a dummy one that nothing checks.
+env -u INITIAL_NO_AUTH_ACTION_COUNT setsid "$motopy" -m moto.server -H 127.0.0.1 -p "$moto_port" \
+    >"$work/moto.log" 2>&1 </dev/null &
+moto_pid=$!
+moto="http://127.0.0.1:$moto_port"
+bucket=lampfarm-bench
+auth="Authorization: AWS4-HMAC-SHA256 Credential=AKIDBENCH/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
+for ((i = 0; i < 300; i++)); do
+    port_open "$moto_port" && break
+    kill -0 "$moto_pid" 2>/dev/null || { cat "$work/moto.log" >&2; die "moto died at start"; }
+    sleep 0.1
+done
+port_open "$moto_port" || die "moto does not listen on $moto_port (see $work/moto.log)"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "$auth" "$moto/$bucket")" = 200 ] ||
+    die "cannot create bucket $bucket in moto"
+
+# moto_size KEY: the object's Content-Length as moto reports it (HEAD), or nothing.
+moto_size() {
+    curl -s -I -H "$auth" "$moto/$bucket/$1" | tr -d '\r' |
+        awk -F': ' 'tolower($1) == "content-length" { print $2 }'
+}
+# moto_md5 KEY: the MD5 of the object's bytes as moto serves them.
+moto_md5() {
+    curl -s -H "$auth" "$moto/$bucket/$1" | md5sum | cut -d' ' -f1
+}
+moto_delete() { curl -s -o /dev/null -X DELETE -H "$auth" "$moto/$bucket/$1"; }
+
+get_bytes=$((get_mib << 20))
+put_bytes=$((put_mib << 20))
+head -c "$get_bytes" /dev/urandom >"$work/get.bin"
+head -c "$put_bytes" /dev/urandom >"$work/put.bin"
+put_md5=$(md5sum "$work/put.bin" | cut -d' ' -f1)
+[ "$(curl -s -o /dev/null -w '%{http_code}' -T "$work/get.bin" -H "$auth" -H 'Expect:' \
+    "$moto/$bucket/get.bin")" = 200 ] || die "cannot store get.bin in moto"
+[ "$(moto_size get.bin)" = "$get_bytes" ] || die "moto holds get.bin with the wrong size"
+
+# --- httpd -----------------------------------------------------------------------------------
+# Dummy credentials (moto does not check them) and a per-run token secret.
+printf 'AKIDBENCH\nbenchsecretbenchsecretbenchsecret\n' >"$work/s3.key"
+chmod 600 "$work/s3.key"
+LF_BENCH_S3_TOKEN_SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+export LF_BENCH_S3_TOKEN_SECRET
+
+cat >"$work/httpd.conf" <<EOF
+# Generated by tests/bench/s3.sh
+ServerRoot "$work"
+ServerName 127.0.0.1
+Listen 127.0.0.1:$port
+PidFile "$work/run/httpd.pid"
+DefaultRuntimeDir "$work/run"
+Mutex file:$work/run default
+ErrorLog "$work/error.log"
+LogLevel warn s3:info
+User nobody
+Group nogroup
+LoadModule mpm_event_module $libexecdir/mod_mpm_event.so
+<IfModule !mod_unixd.c>
+    LoadModule unixd_module $libexecdir/mod_unixd.so
+</IfModule>
+LoadModule authz_core_module $libexecdir/mod_authz_core.so
+LoadModule s3_module $so
+# As the integration tests run it.
+StartServers 2
+ServerLimit 4
+ThreadLimit 32
+ThreadsPerChild 32
+MinSpareThreads 16
+MaxSpareThreads 96
+MaxRequestWorkers 128
+Timeout 60
+# No access log: this measures the module, not logging.
+<Location /files>
+    SetHandler s3
+    Require all granted
+    S3Bucket $bucket
+    S3Region us-east-1
+    S3Endpoint $moto
+    S3Credentials keyfile "$work/s3.key"
+    S3Upload On
+    S3UploadTokenSecret env:LF_BENCH_S3_TOKEN_SECRET
+    # Everything else at its default: S3PartSize 8M, S3SpoolMemory 8M, S3MemoryLimit 256M.
+</Location>
+EOF
+
+"$httpd" -t -f "$work/httpd.conf" >/dev/null 2>&1 ||
+    { "$httpd" -t -f "$work/httpd.conf" || true; die "httpd config test failed"; }
+setsid "$httpd" -f "$work/httpd.conf" -DFOREGROUND >"$work/stdout.log" 2>&1 </dev/null &
+pid=$!
+
+base="http://127.0.0.1:$port"
+for ((i = 0; i < 100; i++)); do
+    [ "$(curl -s -I -o /dev/null -w '%{http_code}' "$base/files/get.bin" || true)" = 200 ] && break
+    kill -0 "$pid" 2>/dev/null || { cat "$work/stdout.log" "$work/error.log" >&2; die "httpd died"; }
+    sleep 0.1
+done
+[ "$(curl -s -I -o /dev/null -w '%{http_code}' "$base/files/get.bin")" = 200 ] ||
+    die "HEAD /files/get.bin through mod_s3 is not 200 (see $work/error.log)"
+
+echo "bench: httpd $("$httpd" -v | sed -n 's/^Server version: //p'), event MPM, 127.0.0.1:$port;" \
+     "moto $("$motopy" -c 'import moto; print(moto.__version__)') on 127.0.0.1:$moto_port" \
+     "(signature checking off)"
+echo "bench: curl $(curl --version | awk 'NR == 1 { print $2 }'); $(nproc) CPUs" \
+     "($(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1))"
+
+mibs() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# --- 1. downloads ------------------------------------------------------------------------------
+# get_mibs URL [HEADER]: one download to /dev/null; prints MiB/s; fails unless 200 and complete.
+get_mibs() {
+    local out code size speed
+    out=$(curl -s -o /dev/null -w '%{http_code} %{size_download} %{speed_download}' \
+        ${2:+-H "$2"} "$1")
+    echo "GET $1: $out" >>"$work/curl.log"
+    read -r code size speed <<<"$out"
+    [ "$code" = 200 ] || die "GET $1 answered $code (see $work/error.log, $work/moto.log)"
+    [ "$size" = "$get_bytes" ] || die "GET $1 gave $size bytes, not $get_bytes"
+    mibs "$speed"
+}
+
+echo "bench: GET of a $get_mib MiB object, $rounds rounds, alternating; curl -o /dev/null"
+# A warm-up of both, not counted.
+get_mibs "$base/files/get.bin" >/dev/null
+get_mibs "$moto/$bucket/get.bin" "$auth" >/dev/null
+
+via=() direct=()
+printf '\n  %-6s %18s %18s %8s\n' round "mod_s3 MiB/s" "direct MiB/s" ratio
+for ((r = 1; r <= rounds; r++)); do
+    if ((r % 2)); then
+        a=$(get_mibs "$base/files/get.bin")
+        b=$(get_mibs "$moto/$bucket/get.bin" "$auth")
+    else
+        b=$(get_mibs "$moto/$bucket/get.bin" "$auth")
+        a=$(get_mibs "$base/files/get.bin")
+    fi
+    via+=("$a")
+    direct+=("$b")
+    printf '  %-6s %18s %18s %8s\n' "$r" "$a" "$b" "$(ratio "$a" "$b")"
+done
+via_med=$(median "${via[@]}")
+direct_med=$(median "${direct[@]}")
+get_ratio=$(ratio "$via_med" "$direct_med")
+printf '  %-6s %18s %18s %8s\n\n' median "$via_med" "$direct_med" "$get_ratio"
+
+# --- 2. uploads --------------------------------------------------------------------------------
+# The token the application would mint (format in modules/s3/s3_token.h): any key, 10 minutes.
+token=$("$syspy" -c '
+import base64, hashlib, hmac, json, os, time
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=")
+p = b64(json.dumps({"prefix": "", "exp": int(time.time()) + 600}, separators=(",", ":")).encode())
+m = hmac.new(os.environ["LF_BENCH_S3_TOKEN_SECRET"].encode(), p, hashlib.sha256).digest()
+print((p + b"." + b64(m)).decode())')
+
+# report KEY FILE: one value of a procsample.py report.
+report() { sed -n "s/^$1=//p" "$2"; }
+
+# check_stored KEY: the object moto holds has the body's size and MD5.
+check_stored() {
+    local size md5
+    size=$(moto_size "$1")
+    [ "$size" = "$put_bytes" ] || die "moto holds $1 with ${size:-no} size, not $put_bytes bytes"
+    md5=$(moto_md5 "$1")
+    [ "$md5" = "$put_md5" ] || die "moto holds $1 with MD5 $md5, not $put_md5"
+}
+
+# put_via N: upload through mod_s3, sampling httpd; prints "peak_MiB cpu_s MiB/s".
+put_via() {
+    local rep="$work/put-via-$1.report" out code size speed
+    "$syspy" "$sampler" --pgid "$pid" --report "$rep" --interval 0.05 --idle 1 -- \
+        curl -s -o "$work/put-via-$1.json" -w '%{http_code} %{size_upload} %{speed_upload}' \
+        -T "$work/put.bin" -H "X-Upload-Token: $token" "$base/files/up/via-$1" \
+        >"$work/put-via-$1.curl"
+    out=$(cat "$work/put-via-$1.curl")
+    echo "PUT via mod_s3 ($1): $out" >>"$work/curl.log"
+    read -r code size speed <<<"$out"
+    [ "$code" = 201 ] || die "PUT through mod_s3 answered ${code:-nothing}: $(cat "$work/put-via-$1.json" 2>/dev/null) (see $work/error.log)"
+    [ "$size" = "$put_bytes" ] || die "curl sent $size bytes through mod_s3, not $put_bytes"
+    check_stored "up/via-$1"
+    moto_delete "up/via-$1"
+    cat "$rep" >>"$work/reports.log"
+    echo "$(awk -v p="$(report peak_rss_kib "$rep")" -v i="$(report idle_rss_kib "$rep")" \
+        'BEGIN { printf "%.1f", (p - i) / 1024 }') $(report group_cpu_s "$rep")" \
+        "$(mibs "$speed") $(report cmd_cpu_s "$rep")" \
+        "$(awk -v p="$(report peak_anon_kib "$rep")" -v i="$(report idle_anon_kib "$rep")" \
+        'BEGIN { printf "%.1f", (p - i) / 1024 }')" \
+        "$(awk -v i="$(report idle_rss_kib "$rep")" 'BEGIN { printf "%.1f", i / 1024 }')" \
+        "$(report procs_min "$rep")-$(report procs_max "$rep")"
+}
+
+# put_direct N: upload to moto with curl; prints "curl_cpu_s MiB/s".
+put_direct() {
+    local rep="$work/put-direct-$1.report" out code size speed
+    "$syspy" "$sampler" --pgid "$pid" --report "$rep" --interval 0.05 --idle 0.2 -- \
+        curl -s -o "$work/put-direct-$1.xml" -w '%{http_code} %{size_upload} %{speed_upload}' \
+        -T "$work/put.bin" -H "$auth" -H 'Expect:' "$moto/$bucket/direct/$1" \
+        >"$work/put-direct-$1.curl"
+    out=$(cat "$work/put-direct-$1.curl")
+    echo "PUT direct ($1): $out" >>"$work/curl.log"
+    read -r code size speed <<<"$out"
+    [ "$code" = 200 ] || die "PUT to moto answered ${code:-nothing} (see $work/moto.log)"
+    [ "$size" = "$put_bytes" ] || die "curl sent $size bytes to moto, not $put_bytes"
+    check_stored "direct/$1"
+    moto_delete "direct/$1"
+    cat "$rep" >>"$work/reports.log"
+    echo "$(report cmd_cpu_s "$rep") $(mibs "$speed")"
+}
+
+echo "bench: PUT of a $put_mib MiB body (curl -T), $put_rounds round(s); httpd sampled every 50 ms"
+gib=$(awk -v b="$put_bytes" 'BEGIN { print b / 1073741824 }')
+peaks=() cpus=() ccpus=()
+printf '\n  %-6s %14s %16s %14s %16s %14s\n' round "RSS peak MiB" "httpd CPU s/GiB" \
+    "mod_s3 MiB/s" "direct curl s/GiB" "direct MiB/s"
+for ((r = 1; r <= put_rounds; r++)); do
+    if ((r % 2)); then
+        v=$(put_via "$r")
+        d=$(put_direct "$r")
+    else
+        d=$(put_direct "$r")
+        v=$(put_via "$r")
+    fi
+    read -r peak hcpu vspeed vclient anon idle procs <<<"$v"
+    read -r dcpu dspeed <<<"$d"
+    hcpu=$(awk -v c="$hcpu" -v g="$gib" 'BEGIN { printf "%.2f", c / g }')
+    dcpu=$(awk -v c="$dcpu" -v g="$gib" 'BEGIN { printf "%.2f", c / g }')
+    peaks+=("$peak")
+    cpus+=("$hcpu")
+    ccpus+=("$dcpu")
+    printf '  %-6s %14s %16s %14s %16s %14s\n' "$r" "$peak" "$hcpu" "$vspeed" "$dcpu" "$dspeed"
+    echo "         (idle RSS $idle MiB in $procs processes; private anonymous peak above idle" \
+         "$anon MiB; the uploading curl used $(awk -v c="$vclient" -v g="$gib" \
+         'BEGIN { printf "%.2f", c / g }') CPU s/GiB)"
+done
+peak_max=$(printf '%s\n' "${peaks[@]}" | sort -g | tail -n 1)
+cpu_med=$(median "${cpus[@]}")
+ccpu_med=$(median "${ccpus[@]}")
+# median() keeps one decimal: CPU figures are small, recompute with two
+cpu_med=$(printf '%s\n' "${cpus[@]}" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+ccpu_med=$(printf '%s\n' "${ccpus[@]}" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+cpu_ratio=$(ratio "$cpu_med" "$ccpu_med")
+echo
+
+verdict() { if awk -v v="$1" -v l="$3" "BEGIN { exit !(v $2 l) }"; then echo met; else echo "NOT met"; fi; }
+echo "bench: GET mod_s3/direct = $get_ratio ($via_med against $direct_med MiB/s;" \
+     "expectation >= 0.9: $(verdict "$get_ratio" '>=' 0.9))"
+echo "bench: PUT peak httpd RSS above idle = $peak_max MiB (expectation <= 64: $(verdict "$peak_max" '<=' 64))"
+echo "bench: PUT httpd CPU = $cpu_med s/GiB against $ccpu_med s/GiB for curl uploading directly:" \
+     "ratio $cpu_ratio"
+if grep -E '\[(warn|error|crit|alert|emerg)\]|\[[a-z_0-9]+:(warn|error|crit|alert|emerg)\]' \
+    "$work/error.log" >/dev/null 2>&1; then
+    echo "bench: warnings in $work/error.log:"
+    grep -E ':(warn|error|crit|alert|emerg)\]' "$work/error.log" | tail -n 5
+fi
+echo "bench: logs and reports in $work"
