@@ -96,7 +96,8 @@ apr_status_t aws_sign_request(apr_array_header_t **headers, const aws_http_reque
     /* Host goes out as signed (curl would write the same, but need not); the request's own
      * headers are sent by the transport already. */
     *headers = apr_array_make(p, res->set_headers->nelts + 1, sizeof(aws_sigv4_header_t));
-    APR_ARRAY_PUSH(*headers, aws_sigv4_header_t) = APR_ARRAY_IDX(sreq.headers, 0, aws_sigv4_header_t);
+    APR_ARRAY_PUSH(*headers, aws_sigv4_header_t) =
+        APR_ARRAY_IDX(sreq.headers, 0, aws_sigv4_header_t);
     apr_array_cat(*headers, res->set_headers);
     return APR_SUCCESS;
 }

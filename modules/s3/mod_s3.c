@@ -36,42 +36,42 @@ APLOG_USE_MODULE(s3);
 
 /* The defaults, applied when a value is read (httpd never merges the main server's own). */
 static const s3_dir_conf defaults = {
-    NULL,                      /* location: the whole URL path names the key */
-    NULL,                      /* bucket: none, the handler answers 500 */
-    "us-east-1",               /* region */
-    NULL,                      /* endpoint: https://s3.<region>.amazonaws.com */
-    2,                         /* path_style: auto */
-    "",                        /* key_prefix */
-    "default",                 /* creds_kind: the SDK chain, ending with the instance role */
-    NULL,                      /* creds_arg */
-    NULL,                      /* ca_file: the system's store */
-    3 * APR_USEC_PER_SEC,      /* connect_timeout */
-    30 * APR_USEC_PER_SEC,     /* timeout: whole requests other than streams */
-    3,                         /* attempts */
-    S3_DL_STREAM,              /* download */
-    302,                       /* redirect_status */
-    300,                       /* redirect_expires: 5 minutes */
-    "none",                    /* disposition: what S3 stored */
-    NULL,                      /* expose_meta: no x-amz-meta-* reaches clients */
-    0,                         /* hand_off */
-    0,                         /* upload: writes are off */
-    NULL,                      /* token_secret */
-    0,                         /* require_user */
-    (apr_off_t)5 << 30,        /* max_upload: 5 GiB, S3's single-PUT limit */
-    NULL,                      /* allowed_types: any */
-    (apr_off_t)8 << 20,        /* part_size: 8 MiB, what the AWS CLI uses */
-    (apr_off_t)8 << 20,        /* spool_memory: one part in memory, then a temp file */
-    NULL,                      /* temp_dir: the system's */
-    0,                         /* no_overwrite */
-    NULL,                      /* form_redirect: answer JSON */
-    0,                         /* encoded_slashes */
+    NULL,                  /* location: the whole URL path names the key */
+    NULL,                  /* bucket: none, the handler answers 500 */
+    "us-east-1",           /* region */
+    NULL,                  /* endpoint: https://s3.<region>.amazonaws.com */
+    2,                     /* path_style: auto */
+    "",                    /* key_prefix */
+    "default",             /* creds_kind: the SDK chain, ending with the instance role */
+    NULL,                  /* creds_arg */
+    NULL,                  /* ca_file: the system's store */
+    3 * APR_USEC_PER_SEC,  /* connect_timeout */
+    30 * APR_USEC_PER_SEC, /* timeout: whole requests other than streams */
+    3,                     /* attempts */
+    S3_DL_STREAM,          /* download */
+    302,                   /* redirect_status */
+    300,                   /* redirect_expires: 5 minutes */
+    "none",                /* disposition: what S3 stored */
+    NULL,                  /* expose_meta: no x-amz-meta-* reaches clients */
+    0,                     /* hand_off */
+    0,                     /* upload: writes are off */
+    NULL,                  /* token_secret */
+    0,                     /* require_user */
+    (apr_off_t)5 << 30,    /* max_upload: 5 GiB, S3's single-PUT limit */
+    NULL,                  /* allowed_types: any */
+    (apr_off_t)8 << 20,    /* part_size: 8 MiB, what the AWS CLI uses */
+    (apr_off_t)8 << 20,    /* spool_memory: one part in memory, then a temp file */
+    NULL,                  /* temp_dir: the system's */
+    0,                     /* no_overwrite */
+    NULL,                  /* form_redirect: answer JSON */
+    0,                     /* encoded_slashes */
 };
 
 static const s3_srv_conf srv_defaults = {
     (apr_off_t)256 << 20, /* memory_limit: 256 MiB of spool memory for all uploads */
 };
 
-#define DEFAULT(c, f, unset) ((c)->f != (unset) ? (c)->f : defaults.f)
+#define DEFAULT(c, f, unset)       ((c)->f != (unset) ? (c)->f : defaults.f)
 #define MERGE(add, base, f, unset) ((add)->f != (unset) ? (add)->f : (base)->f)
 
 /* --- configuration ---------------------------------------------------------------------- */
@@ -193,8 +193,8 @@ static void note_location(cmd_parms *cmd, s3_dir_conf *c)
 
     if (parent && !strcasecmp(parent->directive, "<Location") && cmd->path) {
         apr_size_t n = strlen(cmd->path);
-        c->location = n && cmd->path[n - 1] == '/' ? apr_pstrmemdup(cmd->pool, cmd->path, n - 1)
-                                                   : cmd->path;
+        c->location =
+            n && cmd->path[n - 1] == '/' ? apr_pstrmemdup(cmd->pool, cmd->path, n - 1) : cmd->path;
     }
 }
 
@@ -212,8 +212,7 @@ static const char *set_string(cmd_parms *cmd, void *dc, const char *arg)
     }
     else if (!strcmp(name, S3_ENDPOINT)) {
         if (strncasecmp(arg, "http://", 7) && strncasecmp(arg, "https://", 8)) {
-            return apr_psprintf(cmd->pool, "%s: '%s' is not an http:// or https:// URL", name,
-                                arg);
+            return apr_psprintf(cmd->pool, "%s: '%s' is not an http:// or https:// URL", name, arg);
         }
         c->endpoint = arg;
     }
@@ -275,8 +274,7 @@ static const char *set_addressing(cmd_parms *cmd, void *dc, const char *arg)
         c->path_style = 2;
     }
     else {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not path, virtual or auto", S3_ADDRESSING,
-                            arg);
+        return apr_psprintf(cmd->pool, "%s: '%s' is not path, virtual or auto", S3_ADDRESSING, arg);
     }
     return NULL;
 }
@@ -360,8 +358,8 @@ static const char *set_size(cmd_parms *cmd, void *dc, const char *arg)
     }
     else if (!strcmp(name, S3_PART_SIZE)) {
         if (n < ((apr_off_t)5 << 20) || n > ((apr_off_t)5 << 30)) {
-            return apr_psprintf(cmd->pool,
-                                "%s: '%s' is outside S3's part sizes (5M to 5G)", name, arg);
+            return apr_psprintf(cmd->pool, "%s: '%s' is outside S3's part sizes (5M to 5G)", name,
+                                arg);
         }
         c->part_size = n;
     }
@@ -384,8 +382,7 @@ static const char *set_memory_limit(cmd_parms *cmd, void *dc, const char *arg)
         return err;
     }
     if (lf_parse_size(&c->memory_limit, arg) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a size such as 256M", S3_MEMORY_LIMIT,
-                            arg);
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a size such as 256M", S3_MEMORY_LIMIT, arg);
     }
     return NULL;
 }
@@ -426,8 +423,8 @@ static const char *set_disposition(cmd_parms *cmd, void *dc, const char *arg)
 
     note_location(cmd, c);
     if (strcasecmp(arg, "none") && strcasecmp(arg, "attachment") && strcasecmp(arg, "inline")) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not none, attachment or inline",
-                            S3_DISPOSITION, arg);
+        return apr_psprintf(cmd->pool, "%s: '%s' is not none, attachment or inline", S3_DISPOSITION,
+                            arg);
     }
     c->disposition = apr_pstrdup(cmd->pool, arg);
     ap_str_tolower((char *)c->disposition);
@@ -464,8 +461,8 @@ static const char *set_token_secret(cmd_parms *cmd, void *dc, const char *arg)
 
     note_location(cmd, c);
     if (!strncmp(arg, "file:", 5)) {
-        arg = apr_pstrcat(cmd->temp_pool, "file:", ap_server_root_relative(cmd->pool, arg + 5),
-                          NULL);
+        arg =
+            apr_pstrcat(cmd->temp_pool, "file:", ap_server_root_relative(cmd->pool, arg + 5), NULL);
     }
     if (lf_secret_load(&c->token_secret, &why, arg, cmd->pool) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "%s: %s", S3_UPLOAD_TOKEN_KEY, why);
@@ -555,8 +552,7 @@ static const char *runtime_id(const s3_dir_conf *c, apr_pool_t *p)
     return apr_psprintf(p, "%s|%s|%s|%d|%s|%s|%s|%" APR_TIME_T_FMT "|%" APR_TIME_T_FMT "|%d",
                         c->bucket, c->region, c->endpoint ? c->endpoint : "", c->path_style,
                         c->creds_kind, c->creds_arg ? c->creds_arg : "",
-                        c->ca_file ? c->ca_file : "", c->connect_timeout, c->timeout,
-                        c->attempts);
+                        c->ca_file ? c->ca_file : "", c->connect_timeout, c->timeout, c->attempts);
 }
 
 static apr_status_t runtime_create(s3_runtime **out, const char **why, const s3_dir_conf *c,
@@ -658,8 +654,8 @@ int s3_log_failure(request_rec *r, const char *what, const char *key, apr_status
 {
     int status = s3_client_status(rv, resp);
     int level = status == 404 || status == 304 || status == 412 || status == 416 ? APLOG_DEBUG
-                : status == 403                                                 ? APLOG_ERR
-                                                                                : APLOG_WARNING;
+                : status == 403                                                  ? APLOG_ERR
+                                                                                 : APLOG_WARNING;
 
     if (resp && resp->cancelled) {
         return HTTP_BAD_REQUEST; /* the client went away or sent a bad body: logged there */
@@ -672,8 +668,8 @@ int s3_log_failure(request_rec *r, const char *what, const char *key, apr_status
                       resp->error->request_id ? resp->error->request_id : "-");
     }
     else if (resp && resp->transport_error) {
-        ap_log_rerror(APLOG_MARK, level, rv, r, LFLOGNO(02003) "%s %s: no answer from S3: %s",
-                      what, key, resp->transport_error);
+        ap_log_rerror(APLOG_MARK, level, rv, r, LFLOGNO(02003) "%s %s: no answer from S3: %s", what,
+                      key, resp->transport_error);
     }
     else {
         ap_log_rerror(APLOG_MARK, level, rv, r, LFLOGNO(02004) "%s %s: S3 answered %d", what, key,
@@ -730,8 +726,8 @@ static int s3_handler(request_rec *r)
         r->allowed |= (AP_METHOD_BIT << M_PUT) | (AP_METHOD_BIT << M_POST);
     }
     if (!conf->bucket) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      LFLOGNO(02006) "SetHandler s3 without %s for %s", S3_BUCKET, r->uri);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, LFLOGNO(02006) "SetHandler s3 without %s for %s",
+                      S3_BUCKET, r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     switch (r->method_number) {
@@ -800,10 +796,13 @@ static int s3_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
-/* What is wrong with a section's configuration, or NULL. */
-static const char *check_section(const s3_dir_conf *c, apr_pool_t *p)
+/* What is wrong with a section's configuration, or NULL. With @p keep, its runtime is made
+ * and kept (for the mod_health check, which knows buckets by name); else made in @p p to see
+ * that it can be. */
+static const char *check_section(const s3_dir_conf *c, int keep, apr_pool_t *p)
 {
     const char *why = NULL;
+    s3_runtime *rt;
 
     if ((c->upload || c->hand_off) && !c->bucket) {
         return apr_psprintf(p, "%s or %s without %s", S3_UPLOAD, S3_HAND_OFF, S3_BUCKET);
@@ -814,15 +813,17 @@ static const char *check_section(const s3_dir_conf *c, apr_pool_t *p)
                             "and/or %s On (httpd's own authentication); writes are never open",
                             S3_UPLOAD, S3_UPLOAD_TOKEN_KEY, S3_UPLOAD_REQUIRE_USER);
     }
-    if (c->bucket && !runtime_lookup(&why, c, p)) {
-        return apr_psprintf(p, "bucket %s: %s", c->bucket, why);
+    if (c->bucket
+        && !(keep ? runtime_lookup(&why, c, p) != NULL
+                  : runtime_create(&rt, &why, c, "", p) == APR_SUCCESS)) {
+        return apr_psprintf(p, "%s %s: %s", S3_BUCKET, c->bucket, why);
     }
     return NULL;
 }
 
 /* Check every <Location> and <Directory> section, each as merged onto its server's defaults
- * (what a request in it sees, unless sections nest), so a bad one stops startup. */
-static const char *check_all_sections(server_rec *main, apr_pool_t *p)
+ * (what a request in it sees, unless sections nest). */
+static const char *check_all_sections(server_rec *main, int keep, apr_pool_t *p)
 {
     server_rec *s;
     const char *err;
@@ -832,20 +833,37 @@ static const char *check_all_sections(server_rec *main, apr_pool_t *p)
         core_server_config *core = ap_get_core_module_config(s->module_config);
         const apr_array_header_t *lists[2] = {core->sec_url, core->sec_dir};
         void *base = ap_get_module_config(s->lookup_defaults, &s3_module);
-        if ((err = check_section(effective(base, p), p))) {
+        if ((err = check_section(effective(base, p), keep, p))) {
             return err;
         }
         for (j = 0; j < 2; ++j) {
             for (i = 0; lists[j] && i < lists[j]->nelts; ++i) {
                 ap_conf_vector_t *v = APR_ARRAY_IDX(lists[j], i, ap_conf_vector_t *);
                 void *dc = ap_get_module_config(v, &s3_module);
-                if (dc && (err = check_section(effective(merge_dir_conf(p, base, dc), p), p))) {
+                if (dc
+                    && (err = check_section(effective(merge_dir_conf(p, base, dc), p), keep, p))) {
                     return err;
                 }
             }
         }
     }
     return NULL;
+}
+
+/* Cross-field checks run here, not in post_config: `apachectl configtest` runs this hook and
+ * so refuses a bad configuration before a reload would. */
+static int s3_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    const char *err;
+
+    (void)pconf;
+    (void)plog;
+    lf_log_set(core_log, core_log_level, s);
+    if ((err = check_all_sections(s, 0, ptemp))) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, LFLOGNO(02007) "%s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
 }
 
 static apr_status_t attach_shared(server_rec *s)
@@ -873,6 +891,7 @@ static int s3_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     apr_status_t rv;
 
     (void)plog;
+    (void)ptemp;
     lf_log_set(core_log, core_log_level, s);
     runtime_pool = pconf;
     runtimes = apr_hash_make(pconf);
@@ -880,12 +899,12 @@ static int s3_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if ((err = check_all_sections(s, ptemp))) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, LFLOGNO(02007) "%s", err);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
+    }
+    if ((err = check_all_sections(s, 1, pconf))) { /* checked already: should not happen */
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, LFLOGNO(02009) "%s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
     if ((rv = attach_shared(s)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
@@ -933,7 +952,7 @@ static apr_status_t health_run(const char **error, void *ctx, server_rec *s,
     if (s3_client_ok(rv, resp)) {
         return APR_SUCCESS;
     }
-    *error = resp->error        ? apr_psprintf(p, "HeadBucket: %s", resp->error->code)
+    *error = resp->error             ? apr_psprintf(p, "HeadBucket: %s", resp->error->code)
              : resp->transport_error ? apr_psprintf(p, "HeadBucket: %s", resp->transport_error)
                                      : apr_psprintf(p, "HeadBucket: HTTP %d", resp->status);
     return rv != APR_SUCCESS ? rv : APR_EGENERAL;
@@ -945,6 +964,7 @@ static const health_check_provider health_s3 = {HEALTH_TARGET_REQUIRED, health_c
 static void s3_register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(s3_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(s3_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(s3_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(s3_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_filter(s3_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
@@ -953,12 +973,6 @@ static void s3_register_hooks(apr_pool_t *p)
 }
 
 module AP_MODULE_DECLARE_DATA s3_module = {
-    STANDARD20_MODULE_STUFF,
-    create_dir_conf,
-    merge_dir_conf,
-    create_srv_conf,
-    NULL,
-    s3_cmds,
-    s3_register_hooks,
-    AP_MODULE_FLAG_NONE,
+    STANDARD20_MODULE_STUFF, create_dir_conf,     merge_dir_conf, create_srv_conf, NULL, s3_cmds,
+    s3_register_hooks,       AP_MODULE_FLAG_NONE,
 };

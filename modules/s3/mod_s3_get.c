@@ -25,8 +25,9 @@ static const char *const passed_request[] = {
 
 /* Response headers passed on to the client; everything else of S3's (x-amz-*, Server) is not. */
 static const char *const passed_response[] = {
-    "ETag",          "Last-Modified",    "Accept-Ranges",  "Content-Range", "Cache-Control",
-    "Content-Disposition", "Content-Encoding", "Content-Language", "Expires",
+    "ETag",          "Last-Modified",       "Accept-Ranges",    "Content-Range",
+    "Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language",
+    "Expires",
 };
 
 typedef struct stream_ctx {
@@ -36,8 +37,8 @@ typedef struct stream_ctx {
     const char *disposition; /* from the application (hand-off), or NULL */
     ap_filter_t *out;        /* where the body goes */
     apr_bucket_brigade *bb;
-    int started;             /* headers are set and the body began: no error page possible */
-    apr_status_t client_rv;  /* why writing to the client failed */
+    int started;            /* headers are set and the body began: no error page possible */
+    apr_status_t client_rv; /* why writing to the client failed */
 } stream_ctx;
 
 static void copy_headers(apr_table_t *to, const apr_table_t *from, const s3_dir_conf *conf)
@@ -124,8 +125,8 @@ static apr_status_t on_data(const char *data, apr_size_t len, void *baton)
 }
 
 /* Stream @p key to @p out; OK once the response went out, else the status of an error page. */
-static int stream_object(request_rec *r, ap_filter_t *out, const s3_dir_conf *conf,
-                         const char *key, const char *disposition)
+static int stream_object(request_rec *r, ap_filter_t *out, const s3_dir_conf *conf, const char *key,
+                         const char *disposition)
 {
     s3_runtime *rt = s3_runtime_get(r, conf);
     apr_array_header_t *headers = apr_array_make(r->pool, 4, sizeof(aws_sigv4_header_t));
@@ -275,6 +276,9 @@ apr_status_t s3_handoff_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         status = HTTP_INTERNAL_SERVER_ERROR;
     }
     else {
+        if (disp && (!strcasecmp(disp, "attachment") || !strcasecmp(disp, "inline"))) {
+            disp = s3_mime_disposition(disp, key_basename(key), r->pool); /* name it */
+        }
         status = stream_object(r, f->next, conf, key, disp);
     }
     if (status != OK) {

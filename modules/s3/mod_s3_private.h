@@ -13,32 +13,32 @@
 #define UNSET -1
 
 /* Directive names, used in the command table and in messages. */
-#define S3_BUCKET             "S3Bucket"
-#define S3_REGION             "S3Region"
-#define S3_ENDPOINT           "S3Endpoint"
-#define S3_ADDRESSING         "S3Addressing"
-#define S3_KEY_PREFIX         "S3KeyPrefix"
-#define S3_CREDENTIALS        "S3Credentials"
-#define S3_CA_FILE            "S3CAFile"
-#define S3_CONNECT_TIMEOUT    "S3ConnectTimeout"
-#define S3_TIMEOUT            "S3Timeout"
-#define S3_ATTEMPTS           "S3Attempts"
-#define S3_DOWNLOAD           "S3Download"
-#define S3_REDIRECT_EXPIRES   "S3RedirectExpires"
-#define S3_DISPOSITION        "S3Disposition"
-#define S3_EXPOSE_META        "S3ExposeMeta"
-#define S3_HAND_OFF           "S3HandOff"
-#define S3_UPLOAD             "S3Upload"
-#define S3_UPLOAD_TOKEN_KEY   "S3UploadTokenSecret"
-#define S3_UPLOAD_REQUIRE_USER "S3UploadRequireUser"
-#define S3_MAX_UPLOAD_SIZE    "S3MaxUploadSize"
-#define S3_ALLOWED_TYPES      "S3AllowedTypes"
-#define S3_PART_SIZE          "S3PartSize"
-#define S3_SPOOL_MEMORY       "S3SpoolMemory"
-#define S3_MEMORY_LIMIT       "S3MemoryLimit"
-#define S3_TEMP_DIR           "S3TempDir"
-#define S3_NO_OVERWRITE       "S3NoOverwrite"
-#define S3_FORM_REDIRECT      "S3FormRedirect"
+#define S3_BUCKET                "S3Bucket"
+#define S3_REGION                "S3Region"
+#define S3_ENDPOINT              "S3Endpoint"
+#define S3_ADDRESSING            "S3Addressing"
+#define S3_KEY_PREFIX            "S3KeyPrefix"
+#define S3_CREDENTIALS           "S3Credentials"
+#define S3_CA_FILE               "S3CAFile"
+#define S3_CONNECT_TIMEOUT       "S3ConnectTimeout"
+#define S3_TIMEOUT               "S3Timeout"
+#define S3_ATTEMPTS              "S3Attempts"
+#define S3_DOWNLOAD              "S3Download"
+#define S3_REDIRECT_EXPIRES      "S3RedirectExpires"
+#define S3_DISPOSITION           "S3Disposition"
+#define S3_EXPOSE_META           "S3ExposeMeta"
+#define S3_HAND_OFF              "S3HandOff"
+#define S3_UPLOAD                "S3Upload"
+#define S3_UPLOAD_TOKEN_KEY      "S3UploadTokenSecret"
+#define S3_UPLOAD_REQUIRE_USER   "S3UploadRequireUser"
+#define S3_MAX_UPLOAD_SIZE       "S3MaxUploadSize"
+#define S3_ALLOWED_TYPES         "S3AllowedTypes"
+#define S3_PART_SIZE             "S3PartSize"
+#define S3_SPOOL_MEMORY          "S3SpoolMemory"
+#define S3_MEMORY_LIMIT          "S3MemoryLimit"
+#define S3_TEMP_DIR              "S3TempDir"
+#define S3_NO_OVERWRITE          "S3NoOverwrite"
+#define S3_FORM_REDIRECT         "S3FormRedirect"
 #define S3_ALLOW_ENCODED_SLASHES "S3AllowEncodedSlashes"
 
 /* The request header carrying an upload token, and the query parameter that may carry it. */
@@ -52,22 +52,22 @@ typedef enum { S3_DL_UNSET = -1, S3_DL_OFF = 0, S3_DL_STREAM, S3_DL_REDIRECT } s
 
 /** Per-directory configuration; every field UNSET (-1 / NULL) until a directive sets it. */
 typedef struct s3_dir_conf {
-    const char *location;     /* the <Location> path this section maps (NULL: none) */
+    const char *location; /* the <Location> path this section maps (NULL: none) */
     const char *bucket;
     const char *region;
     const char *endpoint;
-    int path_style;           /* 1 path, 0 virtual-hosted, 2 auto */
+    int path_style; /* 1 path, 0 virtual-hosted, 2 auto */
     const char *key_prefix;
-    const char *creds_kind;   /* "default", "keyfile" or "profile" */
-    const char *creds_arg;    /* the key file or profile */
+    const char *creds_kind; /* "default", "keyfile" or "profile" */
+    const char *creds_arg;  /* the key file or profile */
     const char *ca_file;
     apr_interval_time_t connect_timeout;
     apr_interval_time_t timeout;
     int attempts;
-    int download;             /* s3_download_e */
-    int redirect_status;      /* 302 or 307 (set with S3Download redirect) */
-    apr_int64_t redirect_expires; /* seconds */
-    const char *disposition;  /* "none", "attachment" or "inline" */
+    int download;                    /* s3_download_e */
+    int redirect_status;             /* 302 or 307 (set with S3Download redirect) */
+    apr_int64_t redirect_expires;    /* seconds */
+    const char *disposition;         /* "none", "attachment" or "inline" */
     apr_array_header_t *expose_meta; /* lower-case x-amz-meta-* names passed to clients */
     int hand_off;
     int upload;

@@ -29,9 +29,9 @@
 
 APLOG_USE_MODULE(s3);
 
-#define READ_BLOCK    (64 * 1024)
-#define MAX_PARTS     10000
-#define RETRY_AFTER   "5" /* seconds, when the server's spool memory is taken */
+#define READ_BLOCK  (64 * 1024)
+#define MAX_PARTS   10000
+#define RETRY_AFTER "5" /* seconds, when the server's spool memory is taken */
 
 /* One object being uploaded. */
 typedef struct upload_t {
@@ -47,8 +47,8 @@ typedef struct upload_t {
     apr_off_t size;              /* bytes received */
     const char *upload_id;       /* when a multipart upload is open */
     apr_array_header_t *etags;
-    const char *etag;            /* of the stored object */
-    int status;                  /* the HTTP status of a failure */
+    const char *etag; /* of the stored object */
+    int status;       /* the HTTP status of a failure */
 } upload_t;
 
 /* What a request may write, after its authorization. */
@@ -124,8 +124,7 @@ static int authorize(grant_t *g, request_rec *r, const s3_dir_conf *conf)
     return OK;
 }
 
-static int type_allowed(request_rec *r, const s3_dir_conf *conf, const grant_t *g,
-                        const char *type)
+static int type_allowed(request_rec *r, const s3_dir_conf *conf, const grant_t *g, const char *type)
 {
     if (!s3_mime_type_allowed(conf->allowed_types, type)
         || (g->token && !s3_token_allows_type(g->token, type))) {
@@ -279,8 +278,8 @@ static int upload_finish(upload_t *u)
     if ((rc = flush_part(u)) != OK) {
         return rc;
     }
-    rv = s3_multipart_complete(&u->etag, &resp, u->rt->client, u->key, u->upload_id, u->etags,
-                               NULL, u->r->pool);
+    rv = s3_multipart_complete(&u->etag, &resp, u->rt->client, u->key, u->upload_id, u->etags, NULL,
+                               u->r->pool);
     if (!s3_client_ok(rv, resp) || !u->etag) {
         return fail(u, "CompleteMultipartUpload", rv, resp);
     }
@@ -299,8 +298,8 @@ static void upload_abort(upload_t *u)
     }
     rv = s3_multipart_abort(&resp, u->rt->client, u->key, u->upload_id, u->r->pool);
     if (!s3_client_ok(rv, resp) && !(resp && resp->status == 404)) {
-        s3_log_failure(u->r, "AbortMultipartUpload (a bucket lifecycle rule will clean up)",
-                       u->key, rv, resp);
+        s3_log_failure(u->r, "AbortMultipartUpload (a bucket lifecycle rule will clean up)", u->key,
+                       rv, resp);
     }
     else {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, u->r,
@@ -326,13 +325,12 @@ static const char *result_json(request_rec *r, const s3_dir_conf *conf, const up
 {
     const char *url = object_url(r, conf, u->key);
 
-    return apr_psprintf(r->pool,
-                        "{\"key\":%s,\"size\":%" APR_OFF_T_FMT ",\"etag\":%s,"
-                        "\"content_type\":%s,\"url\":%s}",
-                        lf_json_str(u->key, r->pool), u->size,
-                        lf_json_str(u->etag ? u->etag : "", r->pool),
-                        lf_json_str(u->content_type, r->pool),
-                        url ? lf_json_str(url, r->pool) : "null");
+    return apr_psprintf(
+        r->pool,
+        "{\"key\":%s,\"size\":%" APR_OFF_T_FMT ",\"etag\":%s,"
+        "\"content_type\":%s,\"url\":%s}",
+        lf_json_str(u->key, r->pool), u->size, lf_json_str(u->etag ? u->etag : "", r->pool),
+        lf_json_str(u->content_type, r->pool), url ? lf_json_str(url, r->pool) : "null");
 }
 
 static int send_json(request_rec *r, int status, const char *json)
@@ -357,8 +355,8 @@ static int read_body(request_rec *r, body_sink_fn *sink, void *baton)
 
     while (!seen_eos && rc == OK) {
         apr_bucket *b;
-        apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
-                                         APR_BLOCK_READ, READ_BLOCK);
+        apr_status_t rv =
+            ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ, READ_BLOCK);
         if (rv != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r,
                           LFLOGNO(02030) "reading the upload body failed (client gone?)");
@@ -451,8 +449,8 @@ int s3_handle_put(request_rec *r, const s3_dir_conf *conf, const char *key)
     }
     if (length > g.max) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      LFLOGNO(02034) "upload refused: %" APR_OFF_T_FMT " bytes is over the %"
-                                     APR_OFF_T_FMT " allowed",
+                      LFLOGNO(02034) "upload refused: %" APR_OFF_T_FMT
+                                     " bytes is over the %" APR_OFF_T_FMT " allowed",
                       length, g.max);
         return HTTP_REQUEST_ENTITY_TOO_LARGE;
     }
@@ -495,10 +493,10 @@ typedef struct form_t {
     s3_runtime *rt;
     s3_spool_t *spool;
     s3_form_parser_t *parser;
-    upload_t *cur;              /* the file being uploaded, or NULL (a field, skipped) */
-    apr_array_header_t *done;   /* upload_t *: stored objects */
-    apr_size_t field_bytes;     /* bytes of plain fields, bounded */
-    int status;                 /* the HTTP status that stopped the parser */
+    upload_t *cur;            /* the file being uploaded, or NULL (a field, skipped) */
+    apr_array_header_t *done; /* upload_t *: stored objects */
+    apr_size_t field_bytes;   /* bytes of plain fields, bounded */
+    int status;               /* the HTTP status that stopped the parser */
 } form_t;
 
 #define MAX_FIELD_BYTES (64 * 1024)
@@ -620,22 +618,21 @@ static int form_answer(request_rec *r, const s3_dir_conf *conf, const form_t *f)
         const char *sep = strchr(conf->form_redirect, '?') ? "&" : "?";
         for (i = 0; i < f->done->nelts; ++i) {
             const upload_t *u = APR_ARRAY_IDX(f->done, i, upload_t *);
-            APR_ARRAY_PUSH(parts, const char *) =
-                apr_pstrcat(r->pool, i ? "&" : sep, "key=", ap_escape_urlencoded(r->pool, u->key),
-                            NULL);
+            APR_ARRAY_PUSH(parts, const char *) = apr_pstrcat(
+                r->pool, i ? "&" : sep, "key=", ap_escape_urlencoded(r->pool, u->key), NULL);
         }
-        apr_table_setn(r->headers_out, "Location",
-                       apr_pstrcat(r->pool, conf->form_redirect, apr_array_pstrcat(r->pool, parts, 0),
-                                   NULL));
+        apr_table_setn(
+            r->headers_out, "Location",
+            apr_pstrcat(r->pool, conf->form_redirect, apr_array_pstrcat(r->pool, parts, 0), NULL));
         return HTTP_SEE_OTHER;
     }
     for (i = 0; i < f->done->nelts; ++i) {
         APR_ARRAY_PUSH(parts, const char *) =
             result_json(r, conf, APR_ARRAY_IDX(f->done, i, upload_t *));
     }
-    return send_json(r, HTTP_CREATED,
-                     apr_pstrcat(r->pool, "{\"files\":[", apr_array_pstrcat(r->pool, parts, ','),
-                                 "]}", NULL));
+    return send_json(
+        r, HTTP_CREATED,
+        apr_pstrcat(r->pool, "{\"files\":[", apr_array_pstrcat(r->pool, parts, ','), "]}", NULL));
 }
 
 int s3_handle_form(request_rec *r, const s3_dir_conf *conf)
@@ -656,8 +653,8 @@ int s3_handle_form(request_rec *r, const s3_dir_conf *conf)
     /* A form holding more than the allowed files plus their fields can be refused unread. */
     if (length > g.max + MAX_FIELD_BYTES) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      LFLOGNO(02036) "form upload refused: %" APR_OFF_T_FMT " bytes is over the %"
-                                     APR_OFF_T_FMT " allowed",
+                      LFLOGNO(02036) "form upload refused: %" APR_OFF_T_FMT
+                                     " bytes is over the %" APR_OFF_T_FMT " allowed",
                       length, g.max);
         return HTTP_REQUEST_ENTITY_TOO_LARGE;
     }
@@ -669,8 +666,7 @@ int s3_handle_form(request_rec *r, const s3_dir_conf *conf)
     if (s3_form_parser_create(&f.parser, &why, apr_table_get(r->headers_in, "Content-Type"),
                               &callbacks, &f, NULL, r->pool)
         != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, LFLOGNO(02037) "form upload refused: %s",
-                      why);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, LFLOGNO(02037) "form upload refused: %s", why);
         return HTTP_BAD_REQUEST;
     }
     if ((rc = upload_setup(&f.rt, &f.spool, &reserved, r, conf)) != OK) {

@@ -141,8 +141,8 @@ static void request_init(aws_http_request_t *req, const char *method, const char
     memset(req, 0, sizeof(*req));
     req->method = method;
     req->url = url;
-    req->headers = headers ? apr_array_copy(p, headers)
-                           : apr_array_make(p, 4, sizeof(aws_sigv4_header_t));
+    req->headers =
+        headers ? apr_array_copy(p, headers) : apr_array_make(p, 4, sizeof(aws_sigv4_header_t));
     req->idempotent = 1;
 }
 
@@ -194,9 +194,8 @@ apr_status_t s3_object_put(aws_http_response_t **resp, s3_client_t *c, const cha
     return call(resp, c, &req, body->sha256_hex, p);
 }
 
-apr_status_t s3_multipart_create(const char **upload_id, aws_http_response_t **resp,
-                                 s3_client_t *c, const char *key,
-                                 const apr_array_header_t *headers, apr_pool_t *p)
+apr_status_t s3_multipart_create(const char **upload_id, aws_http_response_t **resp, s3_client_t *c,
+                                 const char *key, const apr_array_header_t *headers, apr_pool_t *p)
 {
     aws_http_request_t req;
     apr_status_t rv;
@@ -220,9 +219,9 @@ static const char *upload_query(const char *upload_id, apr_pool_t *p)
     return aws_sigv4_uri_encode(upload_id, strlen(upload_id), 0, p);
 }
 
-apr_status_t s3_multipart_upload_part(const char **etag, aws_http_response_t **resp,
-                                      s3_client_t *c, const char *key, const char *upload_id,
-                                      int part, const s3_body_t *body, apr_pool_t *p)
+apr_status_t s3_multipart_upload_part(const char **etag, aws_http_response_t **resp, s3_client_t *c,
+                                      const char *key, const char *upload_id, int part,
+                                      const s3_body_t *body, apr_pool_t *p)
 {
     aws_http_request_t req;
     apr_status_t rv;
@@ -254,9 +253,9 @@ apr_status_t s3_multipart_complete(const char **etag, aws_http_response_t **resp
     APR_ARRAY_PUSH(xml, const char *) = "<CompleteMultipartUpload>";
     for (i = 0; i < etags->nelts; ++i) {
         /* ETags are quoted hex from S3: nothing in them needs escaping, but be safe. */
-        APR_ARRAY_PUSH(xml, const char *) = apr_psprintf(
-            p, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>", i + 1,
-            apr_pescape_entity(p, APR_ARRAY_IDX(etags, i, const char *), 0));
+        APR_ARRAY_PUSH(xml, const char *) =
+            apr_psprintf(p, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>", i + 1,
+                         apr_pescape_entity(p, APR_ARRAY_IDX(etags, i, const char *), 0));
     }
     APR_ARRAY_PUSH(xml, const char *) = "</CompleteMultipartUpload>";
     request_init(&req, "POST",
@@ -333,9 +332,9 @@ int s3_client_status(apr_status_t rv, const aws_http_response_t *resp)
         const char *code;
         int status;
     } map[] = {
-        {"NoSuchKey", 404},         {"NoSuchUpload", 404},      {"AccessDenied", 403},
-        {"PreconditionFailed", 412}, {"InvalidRange", 416},     {"EntityTooLarge", 413},
-        {"SlowDown", 503},          {"ServiceUnavailable", 503}, {"RequestTimeout", 504},
+        {"NoSuchKey", 404},          {"NoSuchUpload", 404},       {"AccessDenied", 403},
+        {"PreconditionFailed", 412}, {"InvalidRange", 416},       {"EntityTooLarge", 413},
+        {"SlowDown", 503},           {"ServiceUnavailable", 503}, {"RequestTimeout", 504},
     };
     const char *code = resp && resp->error ? resp->error->code : NULL;
     apr_size_t i;

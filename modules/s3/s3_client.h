@@ -65,18 +65,16 @@ apr_status_t s3_object_get(aws_http_response_t **resp, s3_client_t *c, const cha
  * @param headers Content-Type, Content-Disposition, x-amz-meta-*, If-None-Match...
  */
 apr_status_t s3_object_put(aws_http_response_t **resp, s3_client_t *c, const char *key,
-                           const apr_array_header_t *headers, const s3_body_t *body,
-                           apr_pool_t *p);
+                           const apr_array_header_t *headers, const s3_body_t *body, apr_pool_t *p);
 
 /** CreateMultipartUpload; @p upload_id out, from @p p, when S3 answered with one. */
-apr_status_t s3_multipart_create(const char **upload_id, aws_http_response_t **resp,
-                                 s3_client_t *c, const char *key,
-                                 const apr_array_header_t *headers, apr_pool_t *p);
+apr_status_t s3_multipart_create(const char **upload_id, aws_http_response_t **resp, s3_client_t *c,
+                                 const char *key, const apr_array_header_t *headers, apr_pool_t *p);
 
 /** UploadPart number @p part (1..10000); @p etag out, from @p p, on success. */
-apr_status_t s3_multipart_upload_part(const char **etag, aws_http_response_t **resp,
-                                      s3_client_t *c, const char *key, const char *upload_id,
-                                      int part, const s3_body_t *body, apr_pool_t *p);
+apr_status_t s3_multipart_upload_part(const char **etag, aws_http_response_t **resp, s3_client_t *c,
+                                      const char *key, const char *upload_id, int part,
+                                      const s3_body_t *body, apr_pool_t *p);
 
 /**
  * CompleteMultipartUpload with the parts' ETags (const char *, part 1 first). S3 can answer 200

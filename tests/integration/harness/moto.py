@@ -52,7 +52,8 @@ import boto3, botocore.auth, botocore.config, botocore.exceptions
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-ep, ak, sk, region = sys.argv[1:5]
+ep, region = sys.argv[1:3]
+ak, sk = os.environ["LF_MOTO_ACCESS_KEY"], os.environ["LF_MOTO_SECRET_KEY"]
 
 
 # moto recomputes an S3 signature from werkzeug's request.url, which turns the %XX of non-ASCII
@@ -330,9 +331,10 @@ class Moto:
         """Run one operation of the boto3 worker (signed with the bootstrap key); raises
         MotoError with moto's error code when moto refuses it."""
         if self._worker is None:
-            self._worker = _Worker([moto_python(), "-c", _WORKER, self.endpoint,
-                                    self.access_key, self.secret_key, self.region],
-                                   os.path.join(self.log_dir, "moto-worker.stderr"))
+            env = dict(os.environ, LF_MOTO_ACCESS_KEY=self.access_key,
+                       LF_MOTO_SECRET_KEY=self.secret_key)
+            self._worker = _Worker([moto_python(), "-c", _WORKER, self.endpoint, self.region],
+                                   os.path.join(self.log_dir, "moto-worker.stderr"), env)
         return self._worker.call(op, args)
 
     def create_user_key(self, user=None):
@@ -418,12 +420,12 @@ class MotoError(Exception):
 class _Worker:
     """The boto3 worker process: one JSON request line in, one JSON answer line out."""
 
-    def __init__(self, argv, stderr_path, timeout=120):
+    def __init__(self, argv, stderr_path, env, timeout=120):
         self.timeout = timeout
         self.lock = threading.Lock()
         with open(stderr_path, "ab") as err:
             self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=err, start_new_session=True)
+                                         stderr=err, env=env, start_new_session=True)
         self.stderr_path = stderr_path
         self.buf = b""
 
