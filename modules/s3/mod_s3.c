@@ -935,7 +935,6 @@ static apr_status_t health_run(const char **error, void *ctx, server_rec *s,
     apr_status_t rv;
 
     (void)s;
-    (void)timeout;
     apr_thread_mutex_lock(runtimes_lock);
     for (hi = apr_hash_first(p, runtimes); hi && !rt; hi = apr_hash_next(hi)) {
         s3_runtime *each = apr_hash_this_val(hi);
@@ -948,7 +947,7 @@ static apr_status_t health_run(const char **error, void *ctx, server_rec *s,
         *error = apr_psprintf(p, "no S3 section for bucket %s", bucket);
         return APR_NOTFOUND;
     }
-    rv = s3_bucket_head(&resp, rt->client, p);
+    rv = s3_bucket_head(&resp, rt->client, timeout, p);
     if (s3_client_ok(rv, resp)) {
         return APR_SUCCESS;
     }

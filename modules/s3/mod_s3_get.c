@@ -205,7 +205,7 @@ static int redirect(request_rec *r, const s3_dir_conf *conf, const char *key)
     }
     apr_table_setn(r->headers_out, "Location", url);
     /* The URL carries a signature: no shared cache keeps it, and it expires anyway. */
-    apr_table_setn(r->headers_out, "Cache-Control", "private, no-store");
+    apr_table_setn(r->err_headers_out, "Cache-Control", "private, no-store"); /* kept by ap_die */
     return conf->redirect_status;
 }
 

@@ -301,11 +301,14 @@ apr_status_t s3_object_delete(aws_http_response_t **resp, s3_client_t *c, const 
     return call(resp, c, &req, NULL, p);
 }
 
-apr_status_t s3_bucket_head(aws_http_response_t **resp, s3_client_t *c, apr_pool_t *p)
+apr_status_t s3_bucket_head(aws_http_response_t **resp, s3_client_t *c,
+                            apr_interval_time_t timeout, apr_pool_t *p)
 {
     aws_http_request_t req;
 
     request_init(&req, "HEAD", apr_pstrcat(p, c->base_url, "/", NULL), NULL, p);
+    req.timeout = timeout;
+    req.idempotent = 0; /* one attempt: a health check reports how things are now */
     return call(resp, c, &req, NULL, p);
 }
 
