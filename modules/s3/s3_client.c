@@ -301,8 +301,8 @@ apr_status_t s3_object_delete(aws_http_response_t **resp, s3_client_t *c, const 
     return call(resp, c, &req, NULL, p);
 }
 
-apr_status_t s3_bucket_head(aws_http_response_t **resp, s3_client_t *c,
-                            apr_interval_time_t timeout, apr_pool_t *p)
+apr_status_t s3_bucket_head(aws_http_response_t **resp, s3_client_t *c, apr_interval_time_t timeout,
+                            apr_pool_t *p)
 {
     aws_http_request_t req;
 

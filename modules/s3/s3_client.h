@@ -96,8 +96,8 @@ apr_status_t s3_object_delete(aws_http_response_t **resp, s3_client_t *c, const 
 
 /** HeadBucket: whether the bucket is there and these credentials may use it; one attempt,
  *  bounded by @p timeout (0: the client's). */
-apr_status_t s3_bucket_head(aws_http_response_t **resp, s3_client_t *c,
-                            apr_interval_time_t timeout, apr_pool_t *p);
+apr_status_t s3_bucket_head(aws_http_response_t **resp, s3_client_t *c, apr_interval_time_t timeout,
+                            apr_pool_t *p);
 
 /**
  * A presigned GET URL for @p key, valid @p expires seconds or until the credentials expire.

@@ -293,3 +293,13 @@ def browser(logs):
         yield b
     finally:
         b.quit()
+
+
+@pytest.fixture
+def bucket(moto, request):
+    """A fresh bucket in the session's moto, named after the test module; deleted with its
+    objects and uploads afterwards."""
+    topic = request.module.__name__.split("_", 2)[-1].replace("_", "-")[:20]
+    b = moto.s3.new_bucket("lf-" + topic)
+    yield b
+    moto.s3.delete_bucket(b)

@@ -11,12 +11,6 @@ from harness import s3
 from harness.http import request
 
 
-@pytest.fixture
-def bucket(moto):
-    b = moto.s3.new_bucket("lf-get")
-    yield b
-    moto.s3.delete_bucket(b)
-
 
 def test_get_streams_the_object_with_its_headers(httpd, moto, logs, bucket):
     data = os.urandom(3 * 1024 * 1024 + 17)

@@ -14,12 +14,6 @@ from harness.http import request
 OCTETS = {"Content-Type": "application/octet-stream"}
 
 
-@pytest.fixture
-def bucket(moto):
-    b = moto.s3.new_bucket("lf-put")
-    yield b
-    moto.s3.delete_bucket(b)
-
 
 @pytest.mark.parametrize("size", [0, 1, s3.PART - 1, s3.PART, s3.PART + 1, 3 * s3.PART + 12345])
 def test_put_sizes_arrive_byte_for_byte(httpd, moto, logs, bucket, size):

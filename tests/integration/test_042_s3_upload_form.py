@@ -10,12 +10,6 @@ from harness import s3
 from harness.http import request
 
 
-@pytest.fixture
-def bucket(moto):
-    b = moto.s3.new_bucket("lf-form")
-    yield b
-    moto.s3.delete_bucket(b)
-
 
 def post(srv, body, ctype, token=None, path="/files/", headers=None):
     hdrs = {"Content-Type": ctype}

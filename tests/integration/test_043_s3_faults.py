@@ -11,12 +11,6 @@ from harness import s3
 OCTETS = {"Content-Type": "application/octet-stream"}
 
 
-@pytest.fixture
-def bucket(moto):
-    b = moto.s3.new_bucket("lf-fault")
-    yield b
-    moto.s3.delete_bucket(b)
-
 
 def start(httpd, moto, logs, bucket, faultproxy, extra=""):
     return s3.start(httpd, moto, logs, bucket, endpoint=faultproxy.endpoint,

@@ -20,12 +20,6 @@ esac
 """
 
 
-@pytest.fixture
-def bucket(moto):
-    b = moto.s3.new_bucket("lf-hand")
-    yield b
-    moto.s3.delete_bucket(b)
-
 
 def start(httpd, moto, logs, bucket, mpm):
     cgi = os.path.join(logs, "cgi")

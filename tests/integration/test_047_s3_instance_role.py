@@ -8,12 +8,6 @@ from harness.procfs import pids_in_group
 from test_046_s3_redirect import imds_env
 
 
-@pytest.fixture
-def bucket(moto):
-    b = moto.s3.new_bucket("lf-role")
-    yield b
-    moto.s3.delete_bucket(b)
-
 
 def start(httpd, imds, bucket, endpoint):
     conf = s3.location(bucket, endpoint, None)

@@ -1,6 +1,5 @@
 """mod_s3's check for mod_health: `HealthCheck NAME s3 BUCKET` runs HeadBucket with the settings
 of the S3 section of that bucket; a bucket that is gone (or refused) fails readiness."""
-import pytest
 
 from harness import s3
 from harness.health import READY, check, wait_check, wait_ready
