@@ -302,7 +302,9 @@ static CURLcode attempt_once(aws_http_response_t *r, attempt_t *a, CURL *h, aws_
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->cfg.connect_timeout / 1000));
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms(req, c));
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)apr_time_sec(c->cfg.low_speed_time));
+    /* whole seconds for curl, rounded up: 0 would turn the stall limit off */
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+                     (long)apr_time_sec(c->cfg.low_speed_time + APR_USEC_PER_SEC - 1));
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     if (c->cfg.ca_file) {

@@ -187,23 +187,36 @@ apr_off_t s3_memory_limit(server_rec *s)
 /* --- directives ------------------------------------------------------------------------- */
 
 /* Remember which <Location> the section maps, so keys are the URL path below it. */
-static void note_location(cmd_parms *cmd, s3_dir_conf *c)
+static const char *note_location(cmd_parms *cmd, s3_dir_conf *c)
 {
     const ap_directive_t *parent = cmd->directive ? cmd->directive->parent : NULL;
 
+    if (parent
+        && (!strcasecmp(parent->directive, "<LocationMatch")
+            || (!strcasecmp(parent->directive, "<Location") && parent->args
+                && parent->args[0] == '~'))) {
+        return apr_psprintf(cmd->pool,
+                            "%s: S3 directives need a <Location> with a plain path (keys are the "
+                            "path below it), not a regular expression",
+                            cmd->cmd->name);
+    }
     if (parent && !strcasecmp(parent->directive, "<Location") && cmd->path) {
         apr_size_t n = strlen(cmd->path);
         c->location =
             n && cmd->path[n - 1] == '/' ? apr_pstrmemdup(cmd->pool, cmd->path, n - 1) : cmd->path;
     }
+    return NULL;
 }
 
 static const char *set_string(cmd_parms *cmd, void *dc, const char *arg)
 {
     s3_dir_conf *c = dc;
+    const char *err;
     const char *name = cmd->cmd->name;
 
-    note_location(cmd, c);
+    if ((err = note_location(cmd, c))) {
+        return err;
+    }
     if (!strcmp(name, S3_BUCKET)) {
         c->bucket = arg;
     }
@@ -238,9 +251,12 @@ static const char *set_string(cmd_parms *cmd, void *dc, const char *arg)
 static const char *set_flag(cmd_parms *cmd, void *dc, int on)
 {
     s3_dir_conf *c = dc;
+    const char *err;
     const char *name = cmd->cmd->name;
 
-    note_location(cmd, c);
+    if ((err = note_location(cmd, c))) {
+        return err;
+    }
     if (!strcmp(name, S3_HAND_OFF)) {
         c->hand_off = on;
     }
@@ -262,8 +278,11 @@ static const char *set_flag(cmd_parms *cmd, void *dc, int on)
 static const char *set_addressing(cmd_parms *cmd, void *dc, const char *arg)
 {
     s3_dir_conf *c = dc;
+    const char *err;
 
-    note_location(cmd, c);
+    if ((err = note_location(cmd, c))) {
+        return err;
+    }
     if (!strcasecmp(arg, "path")) {
         c->path_style = 1;
     }
@@ -282,8 +301,11 @@ static const char *set_addressing(cmd_parms *cmd, void *dc, const char *arg)
 static const char *set_credentials(cmd_parms *cmd, void *dc, const char *kind, const char *arg)
 {
     s3_dir_conf *c = dc;
+    const char *err;
 
-    note_location(cmd, c);
+    if ((err = note_location(cmd, c))) {
+        return err;
+    }
     if (!strcasecmp(kind, "default") && !arg) {
         c->creds_kind = "default";
     }
@@ -305,10 +327,13 @@ static const char *set_credentials(cmd_parms *cmd, void *dc, const char *kind, c
 static const char *set_duration(cmd_parms *cmd, void *dc, const char *arg)
 {
     s3_dir_conf *c = dc;
+    const char *err;
     const char *name = cmd->cmd->name;
     apr_interval_time_t t;
 
-    note_location(cmd, c);
+    if ((err = note_location(cmd, c))) {
+        return err;
+    }
     if (lf_parse_duration(&t, arg, "s") != APR_SUCCESS || t <= 0) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not a duration such as 30s or 500ms", name,
                             arg);
@@ -331,8 +356,11 @@ static const char *set_duration(cmd_parms *cmd, void *dc, const char *arg)
 static const char *set_attempts(cmd_parms *cmd, void *dc, const char *arg)
 {
     s3_dir_conf *c = dc;
+    const char *err;
 
-    note_location(cmd, c);
+    if ((err = note_location(cmd, c))) {
+        return err;
+    }
     if (lf_parse_int(&c->attempts, arg, 1, 10) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not a number from 1 to 10", S3_ATTEMPTS, arg);
     }
@@ -342,10 +370,13 @@ static const char *set_attempts(cmd_parms *cmd, void *dc, const char *arg)
 static const char *set_size(cmd_parms *cmd, void *dc, const char *arg)
 {
     s3_dir_conf *c = dc;
+    const char *err;
     const char *name = cmd->cmd->name;
     apr_off_t n;
 
-    note_location(cmd, c);
+    if ((err = note_location(cmd, c))) {
+        return err;
+    }
     if (lf_parse_size(&n, arg) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not a size such as 512K, 8M or 1G", name, arg);
     }
@@ -390,8 +421,11 @@ static const char *set_memory_limit(cmd_parms *cmd, void *dc, const char *arg)
 static const char *set_download(cmd_parms *cmd, void *dc, const char *mode, const char *status)
 {
     s3_dir_conf *c = dc;
+    const char *err;
 
-    note_location(cmd, c);
+    if ((err = note_location(cmd, c))) {
+        return err;
+    }
     if (!strcasecmp(mode, "stream") && !status) {
         c->download = S3_DL_STREAM;
     }
@@ -420,8 +454,11 @@ static const char *set_download(cmd_parms *cmd, void *dc, const char *mode, cons
 static const char *set_disposition(cmd_parms *cmd, void *dc, const char *arg)
 {
     s3_dir_conf *c = dc;
+    const char *err;
 
-    note_location(cmd, c);
+    if ((err = note_location(cmd, c))) {
+        return err;
+    }
     if (strcasecmp(arg, "none") && strcasecmp(arg, "attachment") && strcasecmp(arg, "inline")) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not none, attachment or inline", S3_DISPOSITION,
                             arg);
@@ -434,10 +471,13 @@ static const char *set_disposition(cmd_parms *cmd, void *dc, const char *arg)
 static const char *add_expose_meta(cmd_parms *cmd, void *dc, const char *arg)
 {
     s3_dir_conf *c = dc;
+    const char *err;
     char *name = apr_pstrdup(cmd->pool, arg);
     const char *s;
 
-    note_location(cmd, c);
+    if ((err = note_location(cmd, c))) {
+        return err;
+    }
     ap_str_tolower(name);
     if (strncmp(name, "x-amz-meta-", 11)) {
         name = apr_pstrcat(cmd->pool, "x-amz-meta-", name, NULL);
@@ -457,9 +497,12 @@ static const char *add_expose_meta(cmd_parms *cmd, void *dc, const char *arg)
 static const char *set_token_secret(cmd_parms *cmd, void *dc, const char *arg)
 {
     s3_dir_conf *c = dc;
+    const char *err;
     const char *why;
 
-    note_location(cmd, c);
+    if ((err = note_location(cmd, c))) {
+        return err;
+    }
     if (!strncmp(arg, "file:", 5)) {
         arg =
             apr_pstrcat(cmd->temp_pool, "file:", ap_server_root_relative(cmd->pool, arg + 5), NULL);
@@ -477,9 +520,11 @@ static const char *set_token_secret(cmd_parms *cmd, void *dc, const char *arg)
 static const char *set_allowed_types(cmd_parms *cmd, void *dc, const char *arg)
 {
     s3_dir_conf *c = dc;
-    const char *why;
+    const char *why, *err;
 
-    note_location(cmd, c);
+    if ((err = note_location(cmd, c))) {
+        return err;
+    }
     if (s3_mime_parse_list(&c->allowed_types, &why, arg, cmd->pool) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "%s: %s", S3_ALLOWED_TYPES, why);
     }
@@ -721,9 +766,10 @@ static int s3_handler(request_rec *r)
         return DECLINED;
     }
     conf = s3_conf(r);
-    r->allowed = (AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_OPTIONS);
+    /* the Allow header of 405 and OPTIONS answers */
+    ap_allow_methods(r, REPLACE_ALLOW, "GET", "HEAD", "OPTIONS", NULL);
     if (conf->upload) {
-        r->allowed |= (AP_METHOD_BIT << M_PUT) | (AP_METHOD_BIT << M_POST);
+        ap_allow_methods(r, MERGE_ALLOW, "PUT", "POST", NULL);
     }
     if (!conf->bucket) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, LFLOGNO(02006) "SetHandler s3 without %s for %s",

@@ -269,8 +269,13 @@ apr_status_t s3_handoff_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         && strncasecmp(disp, "attachment;", 11) && strncasecmp(disp, "inline;", 7)) {
         disp = NULL;
     }
-    if (s3_key_from_path(&key, &why, conf->key_prefix, s3_key_url_path(raw, r->pool), 1, r->pool)
-        != APR_SUCCESS) {
+    while (*raw == '/') {
+        ++raw; /* relative to the prefix, like the path below a location */
+    }
+    why = "the key is empty";
+    if (!*raw
+        || s3_key_from_path(&key, &why, conf->key_prefix, s3_key_url_path(raw, r->pool), 1, r->pool)
+               != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       LFLOGNO(02012) "the application handed off a bad key (%s): %s", raw, why);
         status = HTTP_INTERNAL_SERVER_ERROR;

@@ -48,6 +48,7 @@ typedef struct upload_t {
     const char *upload_id;       /* when a multipart upload is open */
     apr_array_header_t *etags;
     const char *etag; /* of the stored object */
+    int no_overwrite; /* If-None-Match: *, checked by S3 at PutObject or Complete */
     int status;       /* the HTTP status of a failure */
 } upload_t;
 
@@ -166,9 +167,7 @@ static void upload_set_object(upload_t *u, const char *key, const char *type,
     if (disposition) {
         add_header(u->headers, "Content-Disposition", disposition);
     }
-    if (no_overwrite) {
-        add_header(u->headers, "If-None-Match", "*");
-    }
+    u->no_overwrite = no_overwrite;
 }
 
 static void spool_body(s3_body_t *b, upload_t *u)
@@ -261,14 +260,23 @@ static int upload_write(upload_t *u, const char *data, apr_size_t len)
 
 static int upload_finish(upload_t *u)
 {
+    apr_array_header_t *conditions = NULL;
     aws_http_response_t *resp;
     s3_body_t body;
     apr_status_t rv;
     int rc;
 
+    if (u->no_overwrite) { /* not on CreateMultipartUpload, which ignores it */
+        conditions = apr_array_make(u->r->pool, 1, sizeof(aws_sigv4_header_t));
+        add_header(conditions, "If-None-Match", "*");
+    }
     if (!u->upload_id) {
+        apr_array_header_t *headers = u->headers;
+        if (conditions) {
+            headers = apr_array_append(u->r->pool, u->headers, conditions);
+        }
         spool_body(&body, u);
-        rv = s3_object_put(&resp, u->rt->client, u->key, u->headers, &body, u->r->pool);
+        rv = s3_object_put(&resp, u->rt->client, u->key, headers, &body, u->r->pool);
         if (!s3_client_ok(rv, resp)) {
             return fail(u, "PutObject", rv, resp);
         }
@@ -278,8 +286,8 @@ static int upload_finish(upload_t *u)
     if ((rc = flush_part(u)) != OK) {
         return rc;
     }
-    rv = s3_multipart_complete(&u->etag, &resp, u->rt->client, u->key, u->upload_id, u->etags, NULL,
-                               u->r->pool);
+    rv = s3_multipart_complete(&u->etag, &resp, u->rt->client, u->key, u->upload_id, u->etags,
+                               conditions, u->r->pool);
     if (!s3_client_ok(rv, resp) || !u->etag) {
         return fail(u, "CompleteMultipartUpload", rv, resp);
     }
@@ -522,6 +530,12 @@ static apr_status_t form_begin(void *baton, const char *name, const char *filena
     }
     if (!type_allowed(f->r, f->conf, f->grant, type)) {
         return form_stop(f, HTTP_UNSUPPORTED_MEDIA_TYPE);
+    }
+    if (tok && strncmp(tok->key ? tok->key : tok->prefix, prefix, strlen(prefix))) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, f->r,
+                      LFLOGNO(02040) "upload refused: the token's key or prefix is outside %s %s",
+                      S3_KEY_PREFIX, prefix);
+        return form_stop(f, HTTP_FORBIDDEN);
     }
     if (tok && tok->key) {
         if (f->done->nelts) {

@@ -129,7 +129,7 @@ static apr_status_t call(aws_http_response_t **resp, s3_client_t *c, aws_http_re
         }
         aws_creds_provider_invalidate(c->signer.creds, sb.access_key);
     }
-    if (rv != APR_SUCCESS && sb.why && !(*resp)->transport_error) {
+    if (rv != APR_SUCCESS && sb.why) { /* the provider's reason beats the transport's guess */
         (*resp)->transport_error = apr_pstrcat(p, "no credentials: ", sb.why, NULL);
     }
     return rv;

@@ -138,6 +138,25 @@ def test_no_overwrite(httpd, moto, logs, bucket):
     assert moto.s3.get_bytes(bucket, "taken") == b"first"
     r = s3.put(srv, "/files/free", b"second", s3.mint(prefix=""), headers=OCTETS)
     assert r.status == 201
+    # a multipart upload too: S3 checks the condition when the upload completes
+    r = s3.put(srv, "/files/taken", os.urandom(s3.PART + 1), s3.mint(prefix=""), headers=OCTETS)
+    assert r.status == 412
+    assert moto.s3.get_bytes(bucket, "taken") == b"first"
+    assert s3.wait_no_uploads(moto, bucket) == []
+
+
+def test_methods_and_allow_header(httpd, moto, logs, bucket):
+    srv = s3.start(httpd, moto, logs, bucket, conf_extra=s3.location(
+        bucket, moto.endpoint, s3.keyfile(logs, moto), path="/ro", upload=False))
+    r = request(srv.port, "OPTIONS", "/files/x")
+    assert r.status == 200
+    assert set(r.header("Allow").replace(" ", "").split(",")) >= {"GET", "HEAD", "PUT", "POST"}
+    r = s3.put(srv, "/ro/x", b"x", s3.mint(prefix=""), headers=OCTETS)
+    assert r.status == 405
+    allow = set(r.header("Allow").replace(" ", "").split(","))
+    assert {"GET", "HEAD"} <= allow and not {"PUT", "POST"} & allow
+    r = request(srv.port, "DELETE", "/files/x")
+    assert r.status == 405
 
 
 def test_client_vanishing_mid_upload_leaves_no_multipart_upload(httpd, moto, logs, bucket):

@@ -122,3 +122,15 @@ def test_oversize_request_headers_are_refused_by_httpd(httpd, moto, logs, bucket
     r = post(srv, body, ctype, s3.mint(prefix=""), headers={"X-Big": "v" * 10000})
     assert r.status == 400
     assert moto.s3.list_keys(bucket) == []
+
+
+def test_token_outside_the_location_prefix_is_refused(httpd, moto, logs, bucket):
+    srv = s3.start(httpd, moto, logs, bucket, extra="S3KeyPrefix public/")
+    ctype, body = s3.form_body([("f", "a.png", "image/png", b"img")])
+    r = post(srv, body, ctype, s3.mint(prefix="private/"))
+    assert r.status == 403
+    r = post(srv, body, ctype, s3.mint(key="private/x.png"))
+    assert r.status == 403
+    assert moto.s3.list_keys(bucket) == []
+    r = post(srv, body, ctype, s3.mint(prefix="public/u1/"))
+    assert r.status == 201

@@ -103,6 +103,8 @@ S3MemoryLimit 128M
      "S3Bucket bbb:"),
     ("<Location /f>\nS3MemoryLimit 1G\n</Location>", "S3MemoryLimit"),
     ("<Location /f>\nS3KeyPrefix /abs\n</Location>", "S3KeyPrefix: '/abs'"),
+    ("<LocationMatch ^/f>\nS3Bucket bbb\n</LocationMatch>", "not a regular expression"),
+    ("<Location ~ ^/f>\nS3Bucket bbb\n</Location>", "not a regular expression"),
 ])
 def test_bad_configuration_stops_configtest(httpd, logs, conf, text):
     os.environ["LF_SHORT"] = "short"
