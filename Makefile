@@ -166,6 +166,7 @@ stop:
 
 bench: all
 	@tests/bench/health.sh
+	@tests/bench/s3.sh
 
 clean:
 	rm -rf $(BUILD)

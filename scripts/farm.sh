@@ -3,10 +3,12 @@
 #
 # Everything runs on 127.0.0.1 with its state, configs and logs under build/farm/:
 #   redis-server and memcached     the ElastiCache stand-ins (own ports, no persistence)
-#   moto server                    the S3/AWS stand-in (python3 -m moto.server, PATH's python3)
+#   moto server                    the S3/AWS stand-in (python3 -m moto.server, PATH's python3,
+#                                  signature checking on), with the bucket lampfarm-uploads
 #   php-fpm                        one pool on a unix socket (not the system service)
-#   two Apache nodes (event MPM)   each loading build/mod_health.so, serving the demo PHP app
-#                                  (scripts/farm/htdocs) through mod_proxy_fcgi
+#   two Apache nodes (event MPM)   each loading build/mod_health.so and build/mod_s3.so, serving
+#                                  the demo PHP app (scripts/farm/htdocs) through mod_proxy_fcgi
+#                                  and uploads to/from the bucket under /files (mod_s3)
 #   HAProxy on :8080               round robin, `option httpchk GET /health/ready`, stats page
 # Configs are rendered from scripts/farm/*.tmpl. Every process is started with setsid, its PID
 # kept in build/farm/run/<name>.pid, and stopped by that PID (and its process group).
@@ -25,7 +27,7 @@ Usage: scripts/farm.sh start|stop|status|--help
 Ports (environment, read at start and remembered in build/farm/ports.env until stop):
   FARM_HTTP_PORT=8080  FARM_STATS_PORT=8404  FARM_NODEA_PORT=8101  FARM_NODEB_PORT=8102
   FARM_REDIS_PORT=16379  FARM_MEMCACHED_PORT=11311  FARM_MOTO_PORT=15000
-Needs root (the nodes serve as nobody/nogroup) and build/mod_health.so (`make`).
+Needs root (the nodes serve as nobody/nogroup), build/mod_health.so and build/mod_s3.so (`make`).
 EOF
 }
 
@@ -40,6 +42,12 @@ conf_dir="$farm_dir/conf"
 ports_file="$farm_dir/ports.env"
 token_file="$farm_dir/drain.token"
 health_so="$repo/build/mod_health.so"
+s3_so="$repo/build/mod_s3.so"
+# mod_s3's S3 key file, and the upload token secret shared by mod_s3 (S3UploadTokenSecret) and
+# PHP (which mints the tokens): written once, kept across stop/start.
+s3_keys_file="$farm_dir/s3.keys"
+upload_secret_file="$farm_dir/upload-token.secret"
+s3_bucket=lampfarm-uploads
 fpm_sock="$run_dir/php-fpm.sock"
 
 # Start order; stop runs it backwards.
@@ -223,6 +231,52 @@ find_php_fpm() {
     echo "$c"
 }
 
+# --- S3 (mod_s3 on the nodes, moto) --------------------------------------------------------------
+# The upload token secret, written once. The key file the nodes sign with is written when moto
+# starts (moto_bootstrap): moto checks signatures, and only for keys it made itself.
+write_s3_files() {
+    if [ ! -s "$upload_secret_file" ]; then
+        (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$upload_secret_file")
+    fi
+    # Read by httpd as root at startup and by PHP (php-fpm workers: nobody/nogroup) per request.
+    chgrp nogroup "$upload_secret_file"
+    chmod 0640 "$upload_secret_file"
+}
+
+# A freshly started moto (its state is in memory): while it does not check signatures yet, an IAM
+# user with an allow-all policy and an access key for the nodes (into $s3_keys_file), and the
+# uploads bucket; then signature checking on, as in the tests (tests/integration/harness/moto.py).
+# A moto that was already running keeps its key, its bucket and its uploads.
+moto_bootstrap() {
+    local python=$1
+    if [ -s "$s3_keys_file" ] && [ -e "$run_dir/moto.bootstrapped" ]; then
+        return 0
+    fi
+    (umask 077 && "$python" - "http://127.0.0.1:$MOTO_PORT" "$s3_bucket" >"$s3_keys_file.new" <<'PY'
+import json, sys, boto3
+ep, bucket = sys.argv[1], sys.argv[2]
+kw = dict(endpoint_url=ep, region_name="us-east-1", aws_access_key_id="bootstrap",
+          aws_secret_access_key="bootstrap")
+iam = boto3.client("iam", **kw)
+iam.create_user(UserName="lampfarm-farm")
+key = iam.create_access_key(UserName="lampfarm-farm")["AccessKey"]
+pol = iam.create_policy(PolicyName="lampfarm-farm-allow-all", PolicyDocument=json.dumps({
+    "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+iam.attach_user_policy(UserName="lampfarm-farm", PolicyArn=pol["Policy"]["Arn"])
+boto3.client("s3", **kw).create_bucket(Bucket=bucket)
+print("# S3 credentials of the farm's Apache nodes (S3Credentials keyfile), written by")
+print("# scripts/farm.sh: a key of the farm's moto, which checks signatures.")
+print("aws_access_key_id = " + key["AccessKeyId"])
+print("aws_secret_access_key = " + key["SecretAccessKey"])
+PY
+    ) || { warn "bootstrapping moto (IAM key, bucket $s3_bucket) failed"; return 1; }
+    mv "$s3_keys_file.new" "$s3_keys_file"
+    curl -s -o /dev/null -m 10 "http://127.0.0.1:$MOTO_PORT/moto-api/reset-auth" -X POST \
+        -H 'Content-Type: text/plain' --data-binary '0' ||
+        { warn "switching moto's signature checking on failed"; return 1; }
+    touch "$run_dir/moto.bootstrapped"
+}
+
 # --- start ---------------------------------------------------------------------------------------
 started_any=0
 
@@ -272,6 +326,7 @@ do_start() {
     local apxs libexecdir httpd fpm n port python
     [ "$(id -u)" -eq 0 ] || die "start needs root: the Apache nodes and php-fpm serve as nobody"
     [ -f "$health_so" ] || die "$health_so is missing: run make first (or make run)"
+    [ -f "$s3_so" ] || die "$s3_so is missing: run make first (or make run)"
     apxs=$(apxs_bin)
     [ -n "$apxs" ] || die "apxs not found: run scripts/install-deps.sh"
     libexecdir=$("$apxs" -q LIBEXECDIR)
@@ -289,9 +344,12 @@ do_start() {
     if [ ! -s "$token_file" ]; then
         (umask 077 && od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$token_file")
     fi
+    write_s3_files
 
     local -a common=(FARM_DIR="$farm_dir" RUN_DIR="$run_dir" LOG_DIR="$log_dir" HTDOCS="$htdocs"
                      LIBEXECDIR="$libexecdir" HEALTH_SO="$health_so" FPM_SOCK="$fpm_sock"
+                     S3_SO="$s3_so" S3_BUCKET="$s3_bucket" S3_KEYS="$s3_keys_file"
+                     UPLOAD_SECRET="$upload_secret_file"
                      REDIS_PORT="$REDIS_PORT" MEMCACHED_PORT="$MEMCACHED_PORT"
                      MOTO_PORT="$MOTO_PORT" HTTP_PORT="$HTTP_PORT" STATS_PORT="$STATS_PORT"
                      NODEA_PORT="$NODEA_PORT" NODEB_PORT="$NODEB_PORT"
@@ -325,6 +383,7 @@ do_start() {
         rm -f "$run_dir/moto.skipped"
         start_one moto 60 probe_http_200 "http://127.0.0.1:$MOTO_PORT/moto-api/" -- \
             "$python" -m moto.server -H 127.0.0.1 -p "$MOTO_PORT"
+        moto_bootstrap "$python" || start_failed moto
     else
         touch "$run_dir/moto.skipped"
         warn "python3 ($(command -v python3 || echo none)) cannot import moto: no moto server;" \
@@ -351,10 +410,12 @@ do_start() {
 
     if [ "$started_any" -eq 0 ]; then
         say "the farm is already running"
-        if [ "$health_so" -nt "$(pid_file nodeA)" ]; then
-            say "note: build/mod_health.so changed since the nodes started;" \
-                "to load it: make stop && make run"
-        fi
+        for n in "$health_so" "$s3_so"; do
+            if [ "$n" -nt "$(pid_file nodeA)" ]; then
+                say "note: build/${n##*/} changed since the nodes started;" \
+                    "to load it: make stop && make run"
+            fi
+        done
     else
         say "the farm is up"
     fi
@@ -367,9 +428,9 @@ print_summary() {
     echo
     printf '  %-10s %-52s %s\n' component address "log ($rel/logs/)" \
         haproxy "http://127.0.0.1:$HTTP_PORT  (stats http://127.0.0.1:$STATS_PORT/)" haproxy.log \
-        nodeA "http://127.0.0.1:$NODEA_PORT  (Apache + mod_health)" \
+        nodeA "http://127.0.0.1:$NODEA_PORT  (Apache + mod_health, mod_s3)" \
         "nodeA.error.log nodeA.access.log" \
-        nodeB "http://127.0.0.1:$NODEB_PORT  (Apache + mod_health)" \
+        nodeB "http://127.0.0.1:$NODEB_PORT  (Apache + mod_health, mod_s3)" \
         "nodeB.error.log nodeB.access.log" \
         php-fpm "unix:$rel/run/php-fpm.sock" php-fpm.log \
         redis "127.0.0.1:$REDIS_PORT  (check: critical)" redis.log \
@@ -377,7 +438,7 @@ print_summary() {
         moto "http://127.0.0.1:$MOTO_PORT  $moto_note" moto.log
     cat <<EOF
 
-  Open:    http://127.0.0.1:$HTTP_PORT/
+  Open:    http://127.0.0.1:$HTTP_PORT/   (also uploads files into moto's $s3_bucket, /files/)
   Drain:   touch $farm_dir/nodeA.drain     (undo: rm $farm_dir/nodeA.drain)
   or:      curl -X POST -H "Authorization: Bearer \$(cat $token_file)" http://127.0.0.1:$NODEA_PORT/health/drain
   Status:  scripts/farm.sh status
@@ -394,7 +455,7 @@ do_stop() {
         fi
         stop_component "${components[$i]}"
     done
-    rm -f "$ports_file" "$fpm_sock" "$run_dir/moto.skipped"
+    rm -f "$ports_file" "$fpm_sock" "$run_dir/moto.skipped" "$run_dir/moto.bootstrapped"
     if [ "$any" -eq 1 ]; then
         say "the farm is stopped (logs kept in $log_dir)"
     else

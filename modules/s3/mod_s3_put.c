@@ -177,7 +177,7 @@ static void spool_body(s3_body_t *b, upload_t *u)
     b->rewind = s3_spool_rewind;
     b->baton = u->spool;
     b->len = s3_spool_size(u->spool);
-    s3_spool_digests(u->spool, &b->sha256_hex, &b->md5_base64, u->r->pool);
+    s3_spool_sha256(u->spool, &b->sha256_hex, u->r->pool);
     s3_spool_rewind(u->spool);
 }
 

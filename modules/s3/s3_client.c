@@ -163,9 +163,6 @@ static void set_body(aws_http_request_t *req, const s3_body_t *body, apr_pool_t 
     /* A slow part upload is bounded by the low-speed limit, not by a total time. */
     req->timeout = -1;
     add_header(req, "Content-Length", apr_off_t_toa(p, body->len));
-    if (body->md5_base64) {
-        add_header(req, "Content-MD5", body->md5_base64);
-    }
 }
 
 apr_status_t s3_object_get(aws_http_response_t **resp, s3_client_t *c, const char *method,

@@ -32,8 +32,7 @@ typedef struct s3_body_t {
     aws_http_rewind_fn *rewind;
     void *baton;
     apr_off_t len;
-    const char *sha256_hex; /* the payload hash S3 checks */
-    const char *md5_base64; /* Content-MD5, or NULL */
+    const char *sha256_hex; /* the payload hash: signed, and checked by S3 against the bytes */
 } s3_body_t;
 
 /**

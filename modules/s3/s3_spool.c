@@ -30,7 +30,6 @@ struct s3_spool_t {
     apr_off_t size;       /* bytes written */
     apr_off_t rpos;       /* bytes read since the last rewind */
     EVP_MD_CTX *sha256;
-    EVP_MD_CTX *md5;
 };
 
 static apr_status_t spool_cleanup(void *data)
@@ -40,15 +39,13 @@ static apr_status_t spool_cleanup(void *data)
     free(sp->mem);
     sp->mem = NULL;
     EVP_MD_CTX_free(sp->sha256);
-    EVP_MD_CTX_free(sp->md5);
-    sp->sha256 = sp->md5 = NULL;
+    sp->sha256 = NULL;
     return APR_SUCCESS;
 }
 
 static apr_status_t digests_init(s3_spool_t *sp)
 {
-    if (!EVP_DigestInit_ex(sp->sha256, EVP_sha256(), NULL)
-        || !EVP_DigestInit_ex(sp->md5, EVP_md5(), NULL)) {
+    if (!EVP_DigestInit_ex(sp->sha256, EVP_sha256(), NULL)) {
         return APR_EGENERAL;
     }
     return APR_SUCCESS;
@@ -67,9 +64,8 @@ apr_status_t s3_spool_create(s3_spool_t **out, apr_size_t mem_limit, const char 
     sp->tmp_dir = apr_pstrdup(p, tmp_dir);
     sp->mem_limit = mem_limit;
     sp->sha256 = EVP_MD_CTX_new();
-    sp->md5 = EVP_MD_CTX_new();
     apr_pool_cleanup_register(p, sp, spool_cleanup, apr_pool_cleanup_null);
-    if (!sp->sha256 || !sp->md5) {
+    if (!sp->sha256) {
         return APR_ENOMEM;
     }
     if ((rv = digests_init(sp)) != APR_SUCCESS) {
@@ -158,7 +154,7 @@ apr_status_t s3_spool_write(s3_spool_t *sp, const char *data, apr_size_t len)
             return rv;
         }
     }
-    if (!EVP_DigestUpdate(sp->sha256, data, len) || !EVP_DigestUpdate(sp->md5, data, len)) {
+    if (!EVP_DigestUpdate(sp->sha256, data, len)) {
         return APR_EGENERAL;
     }
     sp->size += (apr_off_t)len;
@@ -188,36 +184,25 @@ static apr_status_t digest_peek(unsigned char *md, unsigned int *mdlen, const EV
     return rv;
 }
 
-apr_status_t s3_spool_digests(const s3_spool_t *sp, const char **sha256_hex,
-                              const char **md5_base64, apr_pool_t *p)
+apr_status_t s3_spool_sha256(const s3_spool_t *sp, const char **sha256_hex, apr_pool_t *p)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen, i;
     apr_status_t rv;
 
-    if (sha256_hex) {
-        char *h;
-        if ((rv = digest_peek(md, &mdlen, sp->sha256)) != APR_SUCCESS) {
-            return rv;
-        }
-        h = apr_palloc(p, 2 * mdlen + 1);
-        for (i = 0; i < mdlen; i++) {
-            h[2 * i] = hex[md[i] >> 4];
-            h[2 * i + 1] = hex[md[i] & 0x0f];
-        }
-        h[2 * mdlen] = '\0';
-        *sha256_hex = h;
+    char *h;
+
+    if ((rv = digest_peek(md, &mdlen, sp->sha256)) != APR_SUCCESS) {
+        return rv;
     }
-    if (md5_base64) {
-        char *b;
-        if ((rv = digest_peek(md, &mdlen, sp->md5)) != APR_SUCCESS) {
-            return rv;
-        }
-        b = apr_palloc(p, apr_base64_encode_len((int)mdlen));
-        apr_base64_encode(b, (const char *)md, (int)mdlen);
-        *md5_base64 = b;
+    h = apr_palloc(p, 2 * mdlen + 1);
+    for (i = 0; i < mdlen; i++) {
+        h[2 * i] = hex[md[i] >> 4];
+        h[2 * i + 1] = hex[md[i] & 0x0f];
     }
+    h[2 * mdlen] = '\0';
+    *sha256_hex = h;
     return APR_SUCCESS;
 }
 

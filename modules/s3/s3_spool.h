@@ -1,9 +1,11 @@
 /* s3_spool — holds one S3 part (or a whole small object) between the client and S3.
  *
  * Bytes collect in memory up to a limit and, beyond it, all of them move to a temporary file
- * (deleted on close, closed by a cleanup of the spool's pool). A running SHA-256 and MD5 give
- * each part its checksums (x-amz-content-sha256, Content-MD5) without a second pass, and the
- * spool can be read any number of times, so a part can be re-sent when an attempt fails.
+ * (deleted on close, closed by a cleanup of the spool's pool). A running SHA-256 gives each part
+ * its checksum (x-amz-content-sha256: signed, and checked by S3 against the bytes it gets) without
+ * a second pass; no Content-MD5 besides, which would cost more CPU than everything else of an
+ * upload for no further protection. The spool can be read any number of times, so a part can be
+ * re-sent when an attempt fails.
  * s3_spool_read() and s3_spool_rewind() have the shapes of aws_http_read_fn and
  * aws_http_rewind_fn, so a spool plugs straight into an aws_http request as its body source.
  *
@@ -45,14 +47,12 @@ apr_off_t s3_spool_size(const s3_spool_t *sp);
 int s3_spool_on_disk(const s3_spool_t *sp);
 
 /**
- * The digests of the bytes written so far, computed on copies of the running contexts, so
+ * The SHA-256 of the bytes written so far, computed on a copy of the running context, so
  * writing may go on and the spool stays readable.
- * @param sha256_hex out (may be NULL), 64 lowercase hex digits, allocated from @p p
- * @param md5_base64 out (may be NULL), the MD5 in base64 as Content-MD5 wants it, from @p p
+ * @param sha256_hex out, 64 lowercase hex digits, allocated from @p p
  * @return APR_SUCCESS, or APR_EGENERAL when OpenSSL fails
  */
-apr_status_t s3_spool_digests(const s3_spool_t *sp, const char **sha256_hex,
-                              const char **md5_base64, apr_pool_t *p);
+apr_status_t s3_spool_sha256(const s3_spool_t *sp, const char **sha256_hex, apr_pool_t *p);
 
 /**
  * Read the next bytes (an aws_http_read_fn): up to @p *len bytes into @p buf, @p *len set to the

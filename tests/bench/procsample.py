@@ -138,4 +138,7 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:   # Ctrl-C reaches the whole group: the command stops too
+        sys.exit(130)

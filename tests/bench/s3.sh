@@ -6,15 +6,17 @@
 # every request, moto does not check, and curl talks to moto directly with an unchecked dummy
 # Authorization header) and its own Apache httpd (event MPM, 127.0.0.1, free ports, no access
 # log) that loads build/mod_s3.so with a <Location /files> mapped onto a bucket, then:
-#   GET  a 256 MiB object through mod_s3 and straight from moto with curl, in alternating rounds
-#        (so drift in the machine's load hits both alike): the medians and their ratio
-#        (expectation >= 0.9: streaming adds a hop, not a bottleneck);
+#   GET  a 256 MiB object through mod_s3 and straight from moto with curl, in rounds that rotate
+#        the order (so drift in the machine's load hits all alike): the medians and their ratio
+#        (expectation >= 0.9: streaming adds a hop, not a bottleneck). For reference the same
+#        object also goes through httpd's own reverse proxy (mod_proxy_http) in the same server:
+#        the cost of a hop through httpd, without mod_s3;
 #   PUT  a 1 GiB body through mod_s3 with the default settings (S3PartSize and S3SpoolMemory
 #        8 MiB: a multipart upload, one part spooled in memory at a time) while
 #        tests/bench/procsample.py samples every httpd process from /proc every 50 ms: the peak
 #        resident memory above idle (expectation <= 64 MiB) and httpd's CPU seconds per GiB,
-#        compared with the CPU of curl uploading the same body to moto directly. The stored
-#        objects are checked (size and MD5), so a failed upload cannot pass.
+#        compared with the CPU of curl uploading the same body to moto directly (one PutObject).
+#        The stored objects are checked (size and MD5), so a failed upload cannot pass.
 # Never part of `make test` (`make bench` runs it). Exit 0 whatever the figures; 1 on errors.
 set -euo pipefail
 
@@ -25,8 +27,8 @@ Usage: tests/bench/s3.sh [--help]
 Environment:
   BENCH_GET_MIB=256     size of the downloaded object, MiB
   BENCH_PUT_MIB=1024    size of the uploaded body, MiB
-  BENCH_ROUNDS=5        download rounds; each round runs mod_s3 and direct once
-  BENCH_PUT_ROUNDS=1    upload rounds; each round uploads through mod_s3 and directly once
+  BENCH_ROUNDS=6        download rounds; each runs mod_s3, mod_proxy_http and direct once
+  BENCH_PUT_ROUNDS=2    upload rounds; each uploads through mod_s3 and directly once
   BENCH_PORT=           port for the benchmark httpd (default: a free one from 18400 up)
   BENCH_MOTO_PORT=      port for moto (default: a free one from 18500 up)
   LAMPFARM_MOTO_PYTHON= the python3 that has moto (default: the first python3 on PATH, then
@@ -44,8 +46,8 @@ esac
 
 get_mib=${BENCH_GET_MIB:-256}
 put_mib=${BENCH_PUT_MIB:-1024}
-rounds=${BENCH_ROUNDS:-5}
-put_rounds=${BENCH_PUT_ROUNDS:-1}
+rounds=${BENCH_ROUNDS:-6}
+put_rounds=${BENCH_PUT_ROUNDS:-2}
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 so="$repo/build/mod_s3.so"
@@ -95,7 +97,7 @@ moto_port=${BENCH_MOTO_PORT:-$(free_port 18500)}
 rm -rf "$work"
 mkdir -p "$work/run"
 
-moto_pid= pid=
+moto_pid='' pid=''
 cleanup() {
     local i
     if [ -n "$pid" ]; then
@@ -111,6 +113,7 @@ cleanup() {
     rm -f "$work/get.bin" "$work/put.bin"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM   # so that the EXIT trap runs
 
 # --- moto ------------------------------------------------------------------------------------
 # Signature checking stays off (no INITIAL_NO_AUTH_ACTION_COUNT): moto then accepts any
@@ -176,6 +179,10 @@ LoadModule mpm_event_module $libexecdir/mod_mpm_event.so
 </IfModule>
 LoadModule authz_core_module $libexecdir/mod_authz_core.so
 LoadModule s3_module $so
+# Only for the reference path /proxied: httpd's own reverse proxy in front of moto.
+LoadModule proxy_module $libexecdir/mod_proxy.so
+LoadModule proxy_http_module $libexecdir/mod_proxy_http.so
+LoadModule headers_module $libexecdir/mod_headers.so
 # As the integration tests run it.
 StartServers 2
 ServerLimit 4
@@ -197,6 +204,11 @@ Timeout 60
     S3UploadTokenSecret env:LF_BENCH_S3_TOKEN_SECRET
     # Everything else at its default: S3PartSize 8M, S3SpoolMemory 8M, S3MemoryLimit 256M.
 </Location>
+<Location /proxied/>
+    ProxyPass $moto/$bucket/
+    RequestHeader set Authorization "${auth#Authorization: }"
+    Require all granted
+</Location>
 EOF
 
 "$httpd" -t -f "$work/httpd.conf" >/dev/null 2>&1 ||
@@ -217,10 +229,17 @@ echo "bench: httpd $("$httpd" -v | sed -n 's/^Server version: //p'), event MPM, 
      "moto $("$motopy" -c 'import moto; print(moto.__version__)') on 127.0.0.1:$moto_port" \
      "(signature checking off)"
 echo "bench: curl $(curl --version | awk 'NR == 1 { print $2 }'); $(nproc) CPUs" \
-     "($(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1))"
+     "($(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)); load average" \
+     "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 mibs() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# median FORMAT VALUE...: the median, printed with FORMAT.
+median() {
+    local fmt=$1
+    shift
+    printf '%s\n' "$@" | sort -g |
+        awk -v f="$fmt" '{ v[NR] = $1 } END { printf f, NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 # --- 1. downloads ------------------------------------------------------------------------------
@@ -236,29 +255,48 @@ get_mibs() {
     mibs "$speed"
 }
 
-echo "bench: GET of a $get_mib MiB object, $rounds rounds, alternating; curl -o /dev/null"
-# A warm-up of both, not counted.
-get_mibs "$base/files/get.bin" >/dev/null
-get_mibs "$moto/$bucket/get.bin" "$auth" >/dev/null
+echo "bench: GET of a $get_mib MiB object, $rounds rounds rotating the order; curl -o /dev/null"
+urls=("$base/files/get.bin" "$base/proxied/get.bin" "$moto/$bucket/get.bin")
+hdrs=("" "" "$auth")
+# A warm-up of each, not counted.
+for i in 0 1 2; do get_mibs "${urls[$i]}" "${hdrs[$i]}" >/dev/null; done
 
-via=() direct=()
-printf '\n  %-6s %18s %18s %8s\n' round "mod_s3 MiB/s" "direct MiB/s" ratio
+# group_ticks: user+system CPU of the httpd processes so far, in clock ticks (no child starts
+# or exits during one download: the server has spare threads).
+group_ticks() {
+    { cat /proc/[0-9]*/stat 2>/dev/null || true; } |   # processes come and go meanwhile
+        awk -v g="$pid" '{ sub(/^.*\) /, ""); if ($3 == g) t += $12 + $13 } END { print t + 0 }'
+}
+tick=$(getconf CLK_TCK)
+
+via=() proxied=() direct=() cpu_ticks=(0 0 0)
+printf '\n  %-16s %14s %14s %14s %10s %10s\n' round "mod_s3 MiB/s" "proxy MiB/s" "direct MiB/s" \
+    "s3/direct" "s3/proxy"
 for ((r = 1; r <= rounds; r++)); do
-    if ((r % 2)); then
-        a=$(get_mibs "$base/files/get.bin")
-        b=$(get_mibs "$moto/$bucket/get.bin" "$auth")
-    else
-        b=$(get_mibs "$moto/$bucket/get.bin" "$auth")
-        a=$(get_mibs "$base/files/get.bin")
-    fi
-    via+=("$a")
-    direct+=("$b")
-    printf '  %-6s %18s %18s %8s\n' "$r" "$a" "$b" "$(ratio "$a" "$b")"
+    res=()
+    for ((k = 0; k < 3; k++)); do
+        i=$(((r - 1 + k) % 3))
+        t0=$(group_ticks)
+        res[i]=$(get_mibs "${urls[$i]}" "${hdrs[$i]}")
+        cpu_ticks[i]=$((cpu_ticks[i] + $(group_ticks) - t0))
+    done
+    via+=("${res[0]}")
+    proxied+=("${res[1]}")
+    direct+=("${res[2]}")
+    printf '  %-16s %14s %14s %14s %10s %10s\n' "$r" "${res[0]}" "${res[1]}" "${res[2]}" \
+        "$(ratio "${res[0]}" "${res[2]}")" "$(ratio "${res[0]}" "${res[1]}")"
 done
-via_med=$(median "${via[@]}")
-direct_med=$(median "${direct[@]}")
+via_med=$(median %.1f "${via[@]}")
+proxied_med=$(median %.1f "${proxied[@]}")
+direct_med=$(median %.1f "${direct[@]}")
 get_ratio=$(ratio "$via_med" "$direct_med")
-printf '  %-6s %18s %18s %8s\n\n' median "$via_med" "$direct_med" "$get_ratio"
+proxy_ratio=$(ratio "$proxied_med" "$direct_med")
+printf '  %-16s %14s %14s %14s %10s %10s\n' median "$via_med" "$proxied_med" "$direct_med" \
+    "$get_ratio" "$(ratio "$via_med" "$proxied_med")"
+# cpu_per_gib TICKS: CPU seconds per GiB over all rounds of one path.
+cpu_per_gib() { awk -v t="$1" -v k="$tick" -v b="$((rounds * get_bytes))" 'BEGIN { printf "%.2f", t / k / (b / 1073741824) }'; }
+printf '  %-16s %14s %14s %14s\n\n' "httpd CPU s/GiB" "$(cpu_per_gib "${cpu_ticks[0]}")" \
+    "$(cpu_per_gib "${cpu_ticks[1]}")" -
 
 # --- 2. uploads --------------------------------------------------------------------------------
 # The token the application would mint (format in modules/s3/s3_token.h): any key, 10 minutes.
@@ -281,7 +319,24 @@ check_stored() {
     [ "$md5" = "$put_md5" ] || die "moto holds $1 with MD5 $md5, not $put_md5"
 }
 
-# put_via N: upload through mod_s3, sampling httpd; prints "peak_MiB cpu_s MiB/s".
+# moto_phases KEY: "parts_s complete_s" of the multipart upload of KEY, from the times (whole
+# seconds) in moto's request log: CreateMultipartUpload to the last UploadPart answered, and from
+# there to the CompleteMultipartUpload answered.
+moto_phases() {
+    awk -v k="/$bucket/$1?" '
+        index($0, k) {
+            split(substr($0, index($0, "[") + 1, 20), d, /[ :\]]/)
+            t = d[2] * 3600 + d[3] * 60 + d[4]
+            if (t0 == "") t0 = t
+            if (t < t0) t += 86400
+            if ($0 ~ /partNumber=/) tp = t
+            else if ($0 ~ /"POST .*uploadId=/) tc = t
+        }
+        END { if (tp != "" && tc != "") print tp - t0, tc - tp; else print "? ?" }' "$work/moto.log"
+}
+
+# put_via N: upload through mod_s3, sampling httpd; prints "peak_MiB cpu_s MiB/s client_cpu_s
+# anon_peak_MiB idle_MiB procs parts_s complete_s".
 put_via() {
     local rep="$work/put-via-$1.report" out code size speed
     "$syspy" "$sampler" --pgid "$pid" --report "$rep" --interval 0.05 --idle 1 -- \
@@ -302,7 +357,7 @@ put_via() {
         "$(awk -v p="$(report peak_anon_kib "$rep")" -v i="$(report idle_anon_kib "$rep")" \
         'BEGIN { printf "%.1f", (p - i) / 1024 }')" \
         "$(awk -v i="$(report idle_rss_kib "$rep")" 'BEGIN { printf "%.1f", i / 1024 }')" \
-        "$(report procs_min "$rep")-$(report procs_max "$rep")"
+        "$(report procs_min "$rep")-$(report procs_max "$rep")" "$(moto_phases "up/via-$1")"
 }
 
 # put_direct N: upload to moto with curl; prints "curl_cpu_s MiB/s".
@@ -336,7 +391,7 @@ for ((r = 1; r <= put_rounds; r++)); do
         d=$(put_direct "$r")
         v=$(put_via "$r")
     fi
-    read -r peak hcpu vspeed vclient anon idle procs <<<"$v"
+    read -r peak hcpu vspeed vclient anon idle procs parts_s complete_s <<<"$v"
     read -r dcpu dspeed <<<"$d"
     hcpu=$(awk -v c="$hcpu" -v g="$gib" 'BEGIN { printf "%.2f", c / g }')
     dcpu=$(awk -v c="$dcpu" -v g="$gib" 'BEGIN { printf "%.2f", c / g }')
@@ -344,22 +399,21 @@ for ((r = 1; r <= put_rounds; r++)); do
     cpus+=("$hcpu")
     ccpus+=("$dcpu")
     printf '  %-6s %14s %16s %14s %16s %14s\n' "$r" "$peak" "$hcpu" "$vspeed" "$dcpu" "$dspeed"
-    echo "         (idle RSS $idle MiB in $procs processes; private anonymous peak above idle" \
-         "$anon MiB; the uploading curl used $(awk -v c="$vclient" -v g="$gib" \
-         'BEGIN { printf "%.2f", c / g }') CPU s/GiB)"
+    echo "         httpd idle RSS $idle MiB in $procs processes, private anonymous memory peak" \
+         "above idle $anon MiB; the uploading curl used $(awk -v c="$vclient" -v g="$gib" \
+         'BEGIN { printf "%.2f", c / g }') CPU s/GiB"
+    echo "         moto's log: parts sent in ~$parts_s s, CompleteMultipartUpload took ~$complete_s s"
 done
 peak_max=$(printf '%s\n' "${peaks[@]}" | sort -g | tail -n 1)
-cpu_med=$(median "${cpus[@]}")
-ccpu_med=$(median "${ccpus[@]}")
-# median() keeps one decimal: CPU figures are small, recompute with two
-cpu_med=$(printf '%s\n' "${cpus[@]}" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
-ccpu_med=$(printf '%s\n' "${ccpus[@]}" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+cpu_med=$(median %.2f "${cpus[@]}")
+ccpu_med=$(median %.2f "${ccpus[@]}")
 cpu_ratio=$(ratio "$cpu_med" "$ccpu_med")
 echo
 
 verdict() { if awk -v v="$1" -v l="$3" "BEGIN { exit !(v $2 l) }"; then echo met; else echo "NOT met"; fi; }
 echo "bench: GET mod_s3/direct = $get_ratio ($via_med against $direct_med MiB/s;" \
-     "expectation >= 0.9: $(verdict "$get_ratio" '>=' 0.9))"
+     "expectation >= 0.9: $(verdict "$get_ratio" '>=' 0.9)); for reference" \
+     "mod_proxy_http/direct = $proxy_ratio"
 echo "bench: PUT peak httpd RSS above idle = $peak_max MiB (expectation <= 64: $(verdict "$peak_max" '<=' 64))"
 echo "bench: PUT httpd CPU = $cpu_med s/GiB against $ccpu_med s/GiB for curl uploading directly:" \
      "ratio $cpu_ratio"
@@ -368,4 +422,4 @@ if grep -E '\[(warn|error|crit|alert|emerg)\]|\[[a-z_0-9]+:(warn|error|crit|aler
     echo "bench: warnings in $work/error.log:"
     grep -E ':(warn|error|crit|alert|emerg)\]' "$work/error.log" | tail -n 5
 fi
-echo "bench: logs and reports in $work"
+echo "bench: load average at the end $(cut -d' ' -f1-3 /proc/loadavg); logs and reports in $work"

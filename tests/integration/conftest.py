@@ -303,3 +303,13 @@ def bucket(moto, request):
     b = moto.s3.new_bucket("lf-" + topic)
     yield b
     moto.s3.delete_bucket(b)
+
+
+@pytest.fixture
+def php_fpm(logs):
+    """php-fpm (harness/php.py) with one pool on 127.0.0.1:.port, workers as nobody; .handler is
+    the `SetHandler` target for mod_proxy_fcgi. Stopped by PID."""
+    from harness.php import PhpFpm
+    s = PhpFpm(_sub_log_dir(logs, "php-fpm")).start()
+    yield s
+    s.stop()

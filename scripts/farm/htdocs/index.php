@@ -6,8 +6,30 @@
 // details), HAProxy's view of the nodes, and the exact commands that drain a node and bring it
 // back, by file and over HTTP. The node's name, port and the farm's paths come from SetEnv lines
 // in the node's config (scripts/farm/node.conf.tmpl).
+//
+// It also uploads files through mod_s3 (<Location /files> in the node's config): the form posts
+// straight to /files/ with an upload token minted here, so the bytes go from the browser through
+// Apache into S3 (moto) and never through PHP. mod_s3 answers with a 303 back to this page with
+// the stored keys (/?uploaded=1&key=uploads/...); the page remembers them in a cookie, not on the
+// node, and lists them as links served by mod_s3.
+//
+// Outside the farm (no LAMPFARM_NODE, e.g. tests/integration/test_049_s3_browser.py) only the
+// upload part is shown; it needs LAMPFARM_UPLOAD_SECRET_FILE, the file of S3UploadTokenSecret.
+
+require_once __DIR__ . '/../../../docs/examples/s3-upload-token.php'; // lampfarm_upload_token()
 
 header('Cache-Control: no-store');
+
+// What the upload form may send; these match <Location /files> in scripts/farm/node.conf.tmpl.
+const UPLOAD_URL = '/files';             // the location
+const UPLOAD_PREFIX = 'uploads/';        // its S3KeyPrefix (tokens name whole keys)
+const UPLOAD_MAX = 20 * 1024 * 1024;     // bytes; its S3MaxUploadSize 20M
+const UPLOAD_TOKEN_TTL = 600;            // seconds a token (and so the form) stays usable
+const UPLOAD_COOKIE = 'lampfarm_uploads';
+const UPLOAD_KEEP = 20;                  // files remembered per visitor
+// A key below the prefix as mod_s3 generates it: 32 hex digits and the file's extension
+// (lower-case ASCII letters and digits, at most 10). Nothing else is ever rendered or linked.
+const UPLOAD_NAME = '/^[0-9a-f]{32}(?:\.[a-z0-9]{1,10})?$/D';
 
 function h($v): string
 {
@@ -51,8 +73,81 @@ function fetch(string $url): array
     return [$status, $body];
 }
 
-$node = $_SERVER['LAMPFARM_NODE'] ?? 'unknown';
-$port = (int) ($_SERVER['LAMPFARM_NODE_PORT'] ?? 0);
+/** The names (below UPLOAD_PREFIX) in the visitor's cookie, newest first; others dropped. */
+function remembered_uploads(): array
+{
+    $out = [];
+    $raw = $_COOKIE[UPLOAD_COOKIE] ?? '';
+    foreach (explode(',', is_string($raw) ? $raw : '') as $name) {
+        if (preg_match(UPLOAD_NAME, $name) && !in_array($name, $out, true)) {
+            $out[] = $name;
+        }
+    }
+    return array_slice($out, 0, UPLOAD_KEEP);
+}
+
+/** Keep @p $names (below UPLOAD_PREFIX, newest first) in the visitor's cookie. */
+function remember_uploads(array $names): void
+{
+    setcookie(UPLOAD_COOKIE, implode(',', $names), [
+        'expires' => time() + 30 * 86400, 'path' => '/', 'httponly' => true, 'samesite' => 'Lax',
+    ]);
+}
+
+/** Every key=... of the query string (mod_s3 sends one per stored file; $_GET keeps one). */
+function redirected_keys(): array
+{
+    $keys = [];
+    foreach (explode('&', (string) ($_SERVER['QUERY_STRING'] ?? '')) as $pair) {
+        [$k, $v] = array_pad(explode('=', $pair, 2), 2, '');
+        if (urldecode($k) === 'key') {
+            $keys[] = urldecode($v);
+        }
+    }
+    return $keys;
+}
+
+/**
+ * HEAD an upload through this node's mod_s3: [HTTP status or 0, original file name or null,
+ * size in bytes or null]. The name is in the Content-Disposition mod_s3 stored with the object.
+ */
+function upload_info(int $port, string $name): array
+{
+    $ctx = stream_context_create(['http' => ['method' => 'HEAD', 'timeout' => 1,
+                                             'ignore_errors' => true]]);
+    if (@file_get_contents("http://127.0.0.1:$port" . UPLOAD_URL . "/$name", false, $ctx) === false) {
+        return [0, null, null];
+    }
+    $status = 0;
+    $file = $size = null;
+    foreach ($http_response_header ?? [] as $line) {
+        if (preg_match('#^HTTP/\S+\s+(\d{3})#', $line, $m)) {
+            $status = (int) $m[1];
+        } elseif (preg_match('/^Content-Length:\s*(\d+)/i', $line, $m)) {
+            $size = (int) $m[1];
+        } elseif (preg_match('/^Content-Disposition:(.*)$/i', $line, $m)) {
+            if (preg_match("/filename\\*=UTF-8''([^;\\s]+)/i", $m[1], $f)) {
+                $file = rawurldecode($f[1]);
+            } elseif (preg_match('/filename="([^"]*)"/i', $m[1], $f)) {
+                $file = $f[1];
+            }
+        }
+    }
+    return [$status, $file, $size];
+}
+
+function size_text(?int $bytes): string
+{
+    if ($bytes === null) {
+        return '—';
+    }
+    return $bytes < 1024 ? "$bytes B"
+        : ($bytes < 1048576 ? sprintf('%.1f KiB', $bytes / 1024) : sprintf('%.1f MiB', $bytes / 1048576));
+}
+
+$onFarm = isset($_SERVER['LAMPFARM_NODE']);
+$node = $_SERVER['LAMPFARM_NODE'] ?? ($_SERVER['SERVER_NAME'] ?? 'unknown');
+$port = (int) ($_SERVER['LAMPFARM_NODE_PORT'] ?? ($_SERVER['SERVER_PORT'] ?? 0));
 $farm = $_SERVER['LAMPFARM_FARM_DIR'] ?? '/path/to/build/farm';
 $httpPort = (int) ($_SERVER['LAMPFARM_HTTP_PORT'] ?? 8080);
 $statsPort = (int) ($_SERVER['LAMPFARM_STATS_PORT'] ?? 8404);
@@ -64,12 +159,68 @@ foreach (preg_split('/\s+/', trim($_SERVER['LAMPFARM_NODES'] ?? ''), -1, PREG_SP
 $via = $_SERVER['HTTP_X_FORWARDED_FOR'] ?? null;
 $refresh = isset($_GET['refresh']) ? max(1, min(60, (int) $_GET['refresh'])) : 0;
 
-[$readyCode, $readyBody] = fetch("http://127.0.0.1:$port/health/ready?details");
-$details = json_decode($readyBody, true);
+// --- uploads (mod_s3) ---
+// Back from mod_s3's 303: remember the new keys (newest first) in the cookie. Only keys of the
+// shape mod_s3 generates below our prefix are taken; the cookie is re-validated when read.
+$names = remembered_uploads();
+$justStored = [];
+$ignored = 0;
+foreach (redirected_keys() as $key) {
+    $name = substr($key, strlen(UPLOAD_PREFIX));
+    if (str_starts_with($key, UPLOAD_PREFIX) && preg_match(UPLOAD_NAME, $name)) {
+        $justStored[] = $name;
+    } else {
+        $ignored++;
+    }
+}
+if ($justStored) {
+    $names = array_slice(array_values(array_unique(array_merge(array_reverse($justStored), $names))),
+                         0, UPLOAD_KEEP);
+    remember_uploads($names);
+}
+// The token: uploads below our prefix, up to UPLOAD_MAX bytes, for a few minutes.
+$uploadAction = null;
+$uploadError = null;
+$secretFile = $_SERVER['LAMPFARM_UPLOAD_SECRET_FILE'] ?? null;
+if ($secretFile === null) {
+    $uploadError = 'uploads are not configured here (no LAMPFARM_UPLOAD_SECRET_FILE)';
+} elseif (($secret = @file_get_contents($secretFile)) === false) {
+    $uploadError = 'cannot read the upload token secret ' . $secretFile . ': '
+        . (error_get_last()['message'] ?? 'unknown error');
+} else {
+    // as mod_s3 reads a file: secret: trailing line breaks dropped, nothing else
+    $token = lampfarm_upload_token(rtrim($secret, "\r\n"), [
+        'prefix' => UPLOAD_PREFIX, 'max' => UPLOAD_MAX, 'exp' => time() + UPLOAD_TOKEN_TTL,
+    ]);
+    $uploadAction = UPLOAD_URL . '/?upload_token=' . rawurlencode($token);
+}
+// Each listed file's original name and size, from a HEAD through this node's mod_s3; within a
+// time budget, so a slow S3 cannot hold the page.
+$uploads = [];
+$budget = microtime(true) + 2.0;
+foreach ($names as $name) {
+    $uploads[$name] = microtime(true) < $budget ? upload_info($port, $name) : [0, null, null];
+}
+// Files S3 no longer has (moto forgets everything when the farm stops) are shown once more, as
+// gone, and forgotten.
+$kept = array_keys(array_filter($uploads, static fn (array $u): bool => $u[0] !== 404));
+if (count($kept) !== count($names)) {
+    remember_uploads($kept);
+}
 
-// HAProxy's view: the CSV stats export, one line per server.
+// --- the farm: readiness and HAProxy's view (not outside the farm) ---
+$readyCode = 0;
+$readyBody = '';
+$details = null;
 $lb = [];
-[$csvCode, $csv] = fetch("http://127.0.0.1:$statsPort/;csv");
+if ($onFarm) {
+    [$readyCode, $readyBody] = fetch("http://127.0.0.1:$port/health/ready?details");
+    $details = json_decode($readyBody, true);
+    // HAProxy's view: the CSV stats export, one line per server.
+    [$csvCode, $csv] = fetch("http://127.0.0.1:$statsPort/;csv");
+} else {
+    $csvCode = 0;
+}
 if ($csvCode === 200) {
     $lines = preg_split('/\r?\n/', $csv);
     $head = str_getcsv(ltrim(array_shift($lines), '# '));
@@ -107,13 +258,60 @@ if ($csvCode === 200) {
 </head>
 <body>
 <h1>Served by <span class="node" id="node"><?= h($node) ?></span></h1>
+<?php if ($onFarm): ?>
 <p class="muted">
   Apache node on 127.0.0.1:<?= $port ?>,
   <?= $via !== null ? 'reached through HAProxy (X-Forwarded-For: ' . h($via) . ')' : 'reached directly, not through HAProxy' ?>.
   Reload: HAProxy sends each request to the next ready node.
   <?= $refresh ? '<a href="?">stop auto-refresh</a>' : '<a href="?refresh=2">auto-refresh every 2 s</a>' ?>
 </p>
+<?php else: ?>
+<p class="muted" id="not-farm">
+  Not a node of the dev farm (no LAMPFARM_NODE from the Apache config): readiness, HAProxy's
+  view and draining are shown on the farm only (<code>make run</code>).
+</p>
+<?php endif; ?>
 
+<h2>Uploads (mod_s3)</h2>
+<?php if ($justStored): ?>
+  <p class="ok" id="upload-result">Stored <?= count($justStored) ?> file<?= count($justStored) > 1 ? 's' : '' ?> in S3.</p>
+<?php endif; ?>
+<?php if ($ignored): ?>
+  <p class="warn">Ignored <?= $ignored ?> key<?= $ignored > 1 ? 's' : '' ?> in the address that mod_s3 would not have generated.</p>
+<?php endif; ?>
+<?php if ($uploadAction === null): ?>
+  <p class="bad" id="upload-error"><?= h($uploadError) ?></p>
+<?php else: ?>
+  <form id="upload" method="post" enctype="multipart/form-data" action="<?= h($uploadAction) ?>">
+    <input type="file" name="file" id="upload-file" required>
+    <button type="submit" id="upload-submit">Upload</button>
+    <span class="muted">up to <?= size_text(UPLOAD_MAX) ?>; the form works for <?= UPLOAD_TOKEN_TTL / 60 ?> minutes</span>
+  </form>
+  <p class="muted">The file goes from your browser through this node's mod_s3 straight into S3
+     (<code>POST <?= h(UPLOAD_URL) ?>/</code> with an upload token for keys below
+     <code><?= h(UPLOAD_PREFIX) ?></code>, minted by this page); PHP never sees the bytes. Any
+     node serves it back: nothing is stored on the node.</p>
+<?php endif; ?>
+<?php if ($uploads): ?>
+  <table id="uploads">
+    <tr><th>your files (newest first)</th><th>stored as</th><th>size</th></tr>
+    <?php foreach ($uploads as $name => [$status, $file, $size]): ?>
+    <tr class="upload">
+      <td><?php if ($status === 200): ?><a href="<?= h(UPLOAD_URL . '/' . $name) ?>"><?= h($file ?? $name) ?></a><?php
+          elseif ($status === 404): ?><span class="muted"><?= h($name) ?> (gone)</span><?php
+          else: ?><a href="<?= h(UPLOAD_URL . '/' . $name) ?>"><?= h($name) ?></a>
+            <span class="warn">(HEAD: <?= $status ? 'HTTP ' . $status : 'no answer' ?>)</span><?php
+          endif; ?></td>
+      <td><code><?= h(UPLOAD_PREFIX . $name) ?></code></td><td><?= h(size_text($size)) ?></td>
+    </tr>
+    <?php endforeach; ?>
+  </table>
+  <p class="muted">Remembered in a cookie of your browser (the last <?= UPLOAD_KEEP ?>), not on the node.</p>
+<?php else: ?>
+  <p class="muted" id="no-uploads">No files uploaded from this browser yet.</p>
+<?php endif; ?>
+
+<?php if ($onFarm): ?>
 <h2>Readiness of <?= h($node) ?> (mod_health)</h2>
 <?php if (!is_array($details)): ?>
   <p class="bad">Could not read http://127.0.0.1:<?= $port ?>/health/ready?details
@@ -191,5 +389,6 @@ curl -s http://127.0.0.1:<?= $p ?>/health/drain</pre>
 <pre>for i in $(seq 6); do curl -s -o /dev/null -D - http://127.0.0.1:<?= $httpPort ?>/ | grep -i x-lampfarm-node; done
 curl -s 'http://127.0.0.1:<?= $statsPort ?>/;csv' | cut -d, -f1,2,18 | grep ^nodes</pre>
 <p class="muted">Stop the farm with <code>make stop</code>; its logs are in <code><?= h("$farm/logs") ?></code>.</p>
+<?php endif; ?>
 </body>
 </html>
