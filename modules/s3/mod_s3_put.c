@@ -139,8 +139,8 @@ static int type_allowed(request_rec *r, const s3_dir_conf *conf, const grant_t *
 
 /* --- one object ----------------------------------------------------------------------------- */
 
-static int upload_init(upload_t *u, request_rec *r, const s3_dir_conf *conf, s3_runtime *rt,
-                       s3_spool_t *spool, apr_off_t expected)
+static void upload_init(upload_t *u, request_rec *r, const s3_dir_conf *conf, s3_runtime *rt,
+                        s3_spool_t *spool, apr_off_t expected)
 {
     memset(u, 0, sizeof(*u));
     u->r = r;
@@ -154,7 +154,6 @@ static int upload_init(upload_t *u, request_rec *r, const s3_dir_conf *conf, s3_
     }
     u->headers = apr_array_make(r->pool, 6, sizeof(aws_sigv4_header_t));
     u->etags = apr_array_make(r->pool, 8, sizeof(const char *));
-    return OK;
 }
 
 static void upload_set_object(upload_t *u, const char *key, const char *type,
