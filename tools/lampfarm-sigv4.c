@@ -360,9 +360,7 @@ int main(int argc, const char *const *argv)
     sreq.headers = apr_array_make(p, req.headers->nelts, sizeof(aws_sigv4_header_t));
     for (i = 0; i < req.headers->nelts; ++i) {
         const raw_header_t *h = &APR_ARRAY_IDX(req.headers, i, raw_header_t);
-        aws_sigv4_header_t *sh = apr_array_push(sreq.headers);
-        sh->name = h->name;
-        sh->value = h->value;
+        aws_sigv4_header_add(sreq.headers, h->name, h->value);
     }
     sreq.body = req.body;
     sreq.body_len = req.body_len;

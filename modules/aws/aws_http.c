@@ -390,12 +390,14 @@ apr_status_t aws_http_perform(aws_http_response_t **resp, aws_http_client_t *cli
     CURLcode rc = CURLE_OK;
     attempt_t a;
     apr_status_t rv;
+    int max_attempts;
 
     *resp = r;
     if (!h) {
         r->transport_error = "cannot create a curl handle";
         return APR_ENOMEM;
     }
+    max_attempts = req->max_attempts > 0 ? req->max_attempts : client->cfg.max_attempts;
     for (r->attempts = 1;; ++r->attempts) {
         apr_uint32_t random = 0;
         memset(&a, 0, sizeof(a));
@@ -424,7 +426,7 @@ apr_status_t aws_http_perform(aws_http_response_t **resp, aws_http_client_t *cli
         }
         /* Not again when the sink already has part of this answer, when the body cannot be
          * sent a second time, or when the policy says no. */
-        if (a.sinking || (a.body_read && !req->rewind) || r->attempts >= client->cfg.max_attempts
+        if (a.sinking || (a.body_read && !req->rewind) || r->attempts >= max_attempts
             || !aws_http_should_retry(r->status, r->error ? r->error->code : NULL,
                                       r->transport_error != NULL, req->idempotent)) {
             break;
@@ -443,7 +445,7 @@ apr_status_t aws_http_perform(aws_http_response_t **resp, aws_http_client_t *cli
                       r->transport_error ? r->transport_error
                       : r->error         ? r->error->code
                                          : apr_itoa(p, r->status),
-                      r->attempts, client->cfg.max_attempts);
+                      r->attempts, max_attempts);
         apr_sleep(aws_http_backoff(r->attempts, client->cfg.backoff_base, client->cfg.backoff_max,
                                    random));
     }

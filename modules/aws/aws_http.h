@@ -79,6 +79,7 @@ struct aws_http_request_t {
     void *sink_baton;
     apr_interval_time_t timeout; /* 0: the client's; -1: none (long streams: only the
                                     low-speed limit applies) */
+    int max_attempts;            /* 0: the client's */
 };
 
 /** What came back; allocated from the pool given to aws_http_perform(). */

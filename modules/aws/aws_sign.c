@@ -57,8 +57,7 @@ static apr_status_t sigv4_request(aws_sigv4_request_t *sreq, const char *method,
     }
     sreq->method = method;
     sreq->headers = apr_array_make(p, 8, sizeof(aws_sigv4_header_t));
-    APR_ARRAY_PUSH(sreq->headers, aws_sigv4_header_t).name = "Host";
-    APR_ARRAY_IDX(sreq->headers, 0, aws_sigv4_header_t).value = host;
+    aws_sigv4_header_add(sreq->headers, "Host", host);
     if (headers) {
         apr_array_cat(sreq->headers, headers);
     }
@@ -100,6 +99,44 @@ apr_status_t aws_sign_request(apr_array_header_t **headers, const aws_http_reque
         APR_ARRAY_IDX(sreq.headers, 0, aws_sigv4_header_t);
     apr_array_cat(*headers, res->set_headers);
     return APR_SUCCESS;
+}
+
+/* Errors that mean "these credentials are stale": temporary credentials expired or rotated. */
+static int credentials_stale(const aws_http_response_t *r)
+{
+    const char *code = r->error ? r->error->code : NULL;
+
+    return code
+           && (!strcmp(code, "ExpiredToken") || !strcmp(code, "InvalidToken")
+               || !strcmp(code, "TokenRefreshRequired") || !strcmp(code, "InvalidAccessKeyId"));
+}
+
+apr_status_t aws_sign_perform(aws_http_response_t **resp, aws_http_client_t *http,
+                              const aws_signer_t *signer, aws_http_request_t *req,
+                              const char *payload_hash, apr_pool_t *p)
+{
+    aws_sign_baton_t sb;
+    apr_status_t rv;
+    int again;
+
+    memset(&sb, 0, sizeof(sb));
+    sb.signer = signer;
+    sb.payload_hash = payload_hash;
+    req->sign = aws_sign_request;
+    req->sign_baton = &sb;
+    for (again = 1;; again = 0) {
+        rv = aws_http_perform(resp, http, req, p);
+        if (!again || rv != APR_SUCCESS || !credentials_stale(*resp) || !sb.access_key
+            || (req->read && (!req->rewind || req->rewind(req->read_baton) != APR_SUCCESS))) {
+            break;
+        }
+        aws_creds_provider_invalidate(signer->creds, sb.access_key);
+    }
+    if (rv != APR_SUCCESS && sb.why) { /* the provider's reason beats the transport's guess */
+        (*resp)->transport_error = apr_pstrcat(p, "no credentials: ", sb.why, NULL);
+    }
+    req->sign_baton = NULL; /* sb goes out of scope */
+    return rv;
 }
 
 apr_status_t aws_sign_presign(const char **signed_url, const char **why, const aws_signer_t *signer,

@@ -46,6 +46,19 @@ apr_status_t aws_sign_request(apr_array_header_t **headers, const aws_http_reque
                               void *baton, apr_pool_t *p);
 
 /**
+ * Send @p req through @p http signed by @p signer (aws_sign_request() for every attempt). When
+ * the service says the credentials are stale (ExpiredToken, InvalidToken, TokenRefreshRequired,
+ * InvalidAccessKeyId: temporary credentials rotated under us), they are dropped and the request
+ * is signed and sent once more with fresh ones; a rejected request had no effect, so even a
+ * POST may be repeated. Sets req->sign and req->sign_baton.
+ * @param payload_hash as aws_sign_baton_t's
+ * @return as aws_http_perform(); without credentials, resp->transport_error says why
+ */
+apr_status_t aws_sign_perform(aws_http_response_t **resp, aws_http_client_t *http,
+                              const aws_signer_t *signer, aws_http_request_t *req,
+                              const char *payload_hash, apr_pool_t *p);
+
+/**
  * Presign a GET (or HEAD) of @p url for @p expires seconds, or less: a URL never outlives the
  * temporary credentials that signed it (it would fail with ExpiredToken).
  * @param signed_url out: @p url with the X-Amz-* query parameters, allocated from @p p

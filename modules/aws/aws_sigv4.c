@@ -303,7 +303,7 @@ static void drop_header(apr_array_header_t *headers, const char *name)
     headers->nelts = n;
 }
 
-static void add_header(apr_array_header_t *headers, const char *name, const char *value)
+void aws_sigv4_header_add(apr_array_header_t *headers, const char *name, const char *value)
 {
     aws_sigv4_header_t *h = apr_array_push(headers);
 
@@ -532,25 +532,25 @@ apr_status_t aws_sigv4_sign(aws_sigv4_result_t **result, const aws_sigv4_request
     headers = signable_headers(req, p);
     r->set_headers = apr_array_make(p, 4, sizeof(aws_sigv4_header_t));
     if (params->session_token) {
-        add_header(r->set_headers, "X-Amz-Security-Token", params->session_token);
+        aws_sigv4_header_add(r->set_headers, "X-Amz-Security-Token", params->session_token);
         if (!params->omit_session_token) {
-            add_header(headers, "X-Amz-Security-Token", params->session_token);
+            aws_sigv4_header_add(headers, "X-Amz-Security-Token", params->session_token);
         }
     }
-    add_header(r->set_headers, "X-Amz-Date", amz_date);
-    add_header(headers, "X-Amz-Date", amz_date);
+    aws_sigv4_header_add(r->set_headers, "X-Amz-Date", amz_date);
+    aws_sigv4_header_add(headers, "X-Amz-Date", amz_date);
     if (params->content_sha256_header) {
         drop_header(headers, "x-amz-content-sha256"); /* ours replaces any the request has */
-        add_header(r->set_headers, "x-amz-content-sha256", hash);
-        add_header(headers, "x-amz-content-sha256", hash);
+        aws_sigv4_header_add(r->set_headers, "x-amz-content-sha256", hash);
+        aws_sigv4_header_add(headers, "x-amz-content-sha256", hash);
     }
     canonical_headers(&block, &r->signed_headers, headers, p);
     add_query_params(qp, req->query, p);
     finish(r, req, params, canonical_query(qp, p), block, hash, amz_date, scope, p);
-    add_header(r->set_headers, "Authorization",
-               apr_pstrcat(p, ALGORITHM " Credential=", params->access_key, "/", scope,
-                           ", SignedHeaders=", r->signed_headers, ", Signature=", r->signature,
-                           NULL));
+    aws_sigv4_header_add(r->set_headers, "Authorization",
+                         apr_pstrcat(p, ALGORITHM " Credential=", params->access_key, "/", scope,
+                                     ", SignedHeaders=", r->signed_headers,
+                                     ", Signature=", r->signature, NULL));
     *result = r;
     return APR_SUCCESS;
 }

@@ -31,6 +31,9 @@ typedef struct aws_sigv4_request_t {
     apr_size_t body_len;
 } aws_sigv4_request_t;
 
+/** Append a header (@p name and @p value are not copied). */
+void aws_sigv4_header_add(apr_array_header_t *headers, const char *name, const char *value);
+
 typedef struct aws_sigv4_cache_t aws_sigv4_cache_t;
 
 /** How to sign. */

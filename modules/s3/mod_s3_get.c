@@ -143,9 +143,7 @@ static int stream_object(request_rec *r, ap_filter_t *out, const s3_dir_conf *co
     for (i = 0; i < sizeof(passed_request) / sizeof(passed_request[0]); ++i) {
         const char *v = apr_table_get(r->headers_in, passed_request[i]);
         if (v) {
-            aws_sigv4_header_t *h = apr_array_push(headers);
-            h->name = passed_request[i];
-            h->value = v;
+            aws_sigv4_header_add(headers, passed_request[i], v);
         }
     }
     memset(&sc, 0, sizeof(sc));

@@ -58,14 +58,6 @@ typedef struct grant_t {
     apr_off_t max;
 } grant_t;
 
-static void add_header(apr_array_header_t *a, const char *name, const char *value)
-{
-    aws_sigv4_header_t *h = apr_array_push(a);
-
-    h->name = name;
-    h->value = value;
-}
-
 /* --- authorization and limits --------------------------------------------------------------- */
 
 static const char *token_of(request_rec *r)
@@ -162,9 +154,9 @@ static void upload_set_object(upload_t *u, const char *key, const char *type,
     u->key = key;
     /* copied: a form part's strings last only as long as the part's headers */
     u->content_type = type && *type ? apr_pstrdup(u->r->pool, type) : "application/octet-stream";
-    add_header(u->headers, "Content-Type", u->content_type);
+    aws_sigv4_header_add(u->headers, "Content-Type", u->content_type);
     if (disposition) {
-        add_header(u->headers, "Content-Disposition", disposition);
+        aws_sigv4_header_add(u->headers, "Content-Disposition", disposition);
     }
     u->no_overwrite = no_overwrite;
 }
@@ -267,7 +259,7 @@ static int upload_finish(upload_t *u)
 
     if (u->no_overwrite) { /* not on CreateMultipartUpload, which ignores it */
         conditions = apr_array_make(u->r->pool, 1, sizeof(aws_sigv4_header_t));
-        add_header(conditions, "If-None-Match", "*");
+        aws_sigv4_header_add(conditions, "If-None-Match", "*");
     }
     if (!u->upload_id) {
         apr_array_header_t *headers = u->headers;

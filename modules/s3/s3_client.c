@@ -96,43 +96,11 @@ const char *s3_client_object_url(const s3_client_t *c, const char *key, apr_pool
     return apr_pstrcat(p, c->base_url, "/", s3_key_url_path(key, p), NULL);
 }
 
-/* Errors that mean "these credentials are stale": temporary credentials expired or rotated. */
-static int credentials_stale(const aws_http_response_t *r)
-{
-    const char *code = r->error ? r->error->code : NULL;
-
-    return code
-           && (!strcmp(code, "ExpiredToken") || !strcmp(code, "InvalidToken")
-               || !strcmp(code, "TokenRefreshRequired") || !strcmp(code, "InvalidAccessKeyId"));
-}
-
-/* Perform @p req signed with the current credentials; when S3 says they are stale, drop them
- * and sign once more with fresh ones (a rejected request had no effect, so even a POST may be
- * repeated). */
+/* Every S3 call: signed per attempt, once more after stale credentials (aws_sign_perform). */
 static apr_status_t call(aws_http_response_t **resp, s3_client_t *c, aws_http_request_t *req,
                          const char *payload_hash, apr_pool_t *p)
 {
-    aws_sign_baton_t sb;
-    apr_status_t rv;
-    int again;
-
-    memset(&sb, 0, sizeof(sb));
-    sb.signer = &c->signer;
-    sb.payload_hash = payload_hash;
-    req->sign = aws_sign_request;
-    req->sign_baton = &sb;
-    for (again = 1;; again = 0) {
-        rv = aws_http_perform(resp, c->http, req, p);
-        if (!again || rv != APR_SUCCESS || !credentials_stale(*resp) || !sb.access_key
-            || (req->read && (!req->rewind || req->rewind(req->read_baton) != APR_SUCCESS))) {
-            break;
-        }
-        aws_creds_provider_invalidate(c->signer.creds, sb.access_key);
-    }
-    if (rv != APR_SUCCESS && sb.why) { /* the provider's reason beats the transport's guess */
-        (*resp)->transport_error = apr_pstrcat(p, "no credentials: ", sb.why, NULL);
-    }
-    return rv;
+    return aws_sign_perform(resp, c->http, &c->signer, req, payload_hash, p);
 }
 
 static void request_init(aws_http_request_t *req, const char *method, const char *url,
@@ -146,14 +114,6 @@ static void request_init(aws_http_request_t *req, const char *method, const char
     req->idempotent = 1;
 }
 
-static void add_header(aws_http_request_t *req, const char *name, const char *value)
-{
-    aws_sigv4_header_t *h = apr_array_push(req->headers);
-
-    h->name = name;
-    h->value = value;
-}
-
 static void set_body(aws_http_request_t *req, const s3_body_t *body, apr_pool_t *p)
 {
     req->read = body->read;
@@ -162,7 +122,7 @@ static void set_body(aws_http_request_t *req, const s3_body_t *body, apr_pool_t 
     req->body_len = (apr_size_t)body->len;
     /* A slow part upload is bounded by the low-speed limit, not by a total time. */
     req->timeout = -1;
-    add_header(req, "Content-Length", apr_off_t_toa(p, body->len));
+    aws_sigv4_header_add(req->headers, "Content-Length", apr_off_t_toa(p, body->len));
 }
 
 apr_status_t s3_object_get(aws_http_response_t **resp, s3_client_t *c, const char *method,
@@ -261,7 +221,7 @@ apr_status_t s3_multipart_complete(const char **etag, aws_http_response_t **resp
                  headers, p);
     req.body = apr_array_pstrcat(p, xml, 0);
     req.body_len = strlen(req.body);
-    add_header(&req, "Content-Type", "application/xml");
+    aws_sigv4_header_add(req.headers, "Content-Type", "application/xml");
     /* Completing twice is harmless (the second answers NoSuchUpload or the same result), and a
      * lost answer would otherwise leave the upload open. */
     req.idempotent = 1;
@@ -305,7 +265,7 @@ apr_status_t s3_bucket_head(aws_http_response_t **resp, s3_client_t *c, apr_inte
 
     request_init(&req, "HEAD", apr_pstrcat(p, c->base_url, "/", NULL), NULL, p);
     req.timeout = timeout;
-    req.idempotent = 0; /* one attempt: a health check reports how things are now */
+    req.max_attempts = 1; /* a health check reports how things are now */
     return call(resp, c, &req, NULL, p);
 }
 

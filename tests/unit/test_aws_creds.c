@@ -44,41 +44,6 @@ static apr_time_t fake_clock(void)
     return fake_now;
 }
 
-/* --- captured log messages ------------------------------------------------------------------- */
-
-static pthread_mutex_t log_mutex = PTHREAD_MUTEX_INITIALIZER;
-static char log_text[1 << 16];
-static apr_size_t log_len;
-
-static void log_capture(const char *file, int line, int level, apr_status_t rv, const char *msg,
-                        void *baton)
-{
-    apr_size_t n = strlen(msg);
-
-    (void)file;
-    (void)line;
-    (void)rv;
-    (void)baton;
-    pthread_mutex_lock(&log_mutex);
-    if (log_len + n + 16 < sizeof(log_text)) {
-        log_len += (apr_size_t)apr_snprintf(log_text + log_len, sizeof(log_text) - log_len,
-                                            "[%d] %s\n", level, msg);
-    }
-    pthread_mutex_unlock(&log_mutex);
-}
-
-static int log_all(int level, void *baton)
-{
-    (void)level;
-    (void)baton;
-    return 1;
-}
-
-static int logged(const char *s)
-{
-    return strstr(log_text, s) != NULL;
-}
-
 /* --- the environment ------------------------------------------------------------------------- */
 
 static void clean_env(void)
@@ -108,16 +73,15 @@ static void clean_env(void)
 static int setup(void **state)
 {
     clean_env();
-    log_len = 0;
-    log_text[0] = '\0';
+    unit_log_clear();
     fake_now = T0;
     return unit_setup(state);
 }
 
 static int teardown(void **state)
 {
-    if (logged("SeCrEt")) {
-        fprintf(stderr, "%s", log_text);
+    if (unit_logged("SeCrEt")) {
+        fprintf(stderr, "%s", unit_log_text);
         fail_msg("a secret was logged");
     }
     return unit_teardown(state);
@@ -870,8 +834,9 @@ static void chain_order(void **state)
     setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/7f3a", 1);
     fake_route(f, "GET", ECS_URL, 500, "oops", APR_SUCCESS);
     assert_string_equal(get_ok(provider(NULL, f, p), p).source, "imds");
-    assert_true(logged("LF00101: AWS credentials from ecs: GET " ECS_URL ": HTTP 500"));
-    assert_true(logged("LF00103: AWS credentials from imds, valid until 2026-11-25T10:46:40Z"));
+    assert_true(unit_logged("LF00101: AWS credentials from ecs: GET " ECS_URL ": HTTP 500"));
+    assert_true(
+        unit_logged("LF00103: AWS credentials from imds, valid until 2026-11-25T10:46:40Z"));
     unlink(path);
     fake_free(f);
 }
@@ -1025,9 +990,9 @@ static void refresh_failure_keeps_valid(void **state)
     assert_string_equal(c.access_key, "ASIAGOOD");
     assert_string_equal(c.secret_key, "imds/SeCrEt/key");
     assert_int_equal(f->calls, 6);
-    assert_true(logged("[4] LF00102: refreshing the AWS credentials from imds failed, keeping the "
-                       "current ones (valid until 2026-11-25T10:46:40Z): imds: GET " IMDS_ROLE
-                       ": HTTP 500"));
+    assert_true(unit_logged(
+        "[4] LF00102: refreshing the AWS credentials from imds failed, keeping the "
+        "current ones (valid until 2026-11-25T10:46:40Z): imds: GET " IMDS_ROLE ": HTTP 500"));
     /* the next try waits a little */
     fake_now += RETRY - 1;
     assert_string_equal(get_ok(prov, p).access_key, "ASIAGOOD");
@@ -1074,7 +1039,7 @@ static void unparseable_not_cached(void **state)
     fake_now = exp - MARGIN;
     assert_string_equal(get_ok(prov, p).access_key, "ASIAGOOD");
     assert_int_equal(f->calls, 4);
-    assert_true(logged("LF00102"));
+    assert_true(unit_logged("LF00102"));
     fake_free(f);
 }
 
@@ -1122,8 +1087,8 @@ static void invalidate_current_refetches(void **state)
     imds_routes(f, p, "ASIANEW", exp + apr_time_from_sec(600));
     fake_now = T0 + apr_time_from_sec(1);
     aws_creds_provider_invalidate(prov, "ASIAREJECTED");
-    assert_true(logged("[6] LF00105: the AWS credentials from imds were rejected, getting new "
-                       "ones"));
+    assert_true(unit_logged("[6] LF00105: the AWS credentials from imds were rejected, getting new "
+                            "ones"));
     assert_string_equal(get_ok(prov, p).access_key, "ASIANEW");
     assert_int_equal(f->calls, 6);
     assert_string_equal(f->req[5].url, IMDS_ROLE);
@@ -1190,7 +1155,7 @@ static void invalidate_static_does_nothing(void **state)
     aws_creds_provider_invalidate(prov, "AKIDENV");
     assert_string_equal(get_ok(prov, p).access_key, "AKIDENV");
     assert_int_equal(f->calls, 0);
-    assert_false(logged("LF00105"));
+    assert_false(unit_logged("LF00105"));
     fake_free(f);
 }
 
@@ -1411,11 +1376,11 @@ static void secrets_never_logged(void **state)
     get_ok(prov, p);
     fake_now = exp;
     get_fail(&why, prov, p);
-    assert_true(logged("LF00101"));
-    assert_true(logged("LF00102"));
-    assert_true(logged("LF00103"));
-    assert_true(logged("LF00104"));
-    assert_false(logged("SeCrEt"));
+    assert_true(unit_logged("LF00101"));
+    assert_true(unit_logged("LF00102"));
+    assert_true(unit_logged("LF00103"));
+    assert_true(unit_logged("LF00104"));
+    assert_false(unit_logged("SeCrEt"));
     unlink(path);
     fake_free(f);
 }
@@ -1455,6 +1420,6 @@ int main(void)
         TEST(secrets_never_logged),
     };
 
-    lf_log_set(log_capture, log_all, NULL);
+    unit_log_capture();
     return UNIT_RUN("aws_creds", tests);
 }

@@ -17,40 +17,9 @@
 #include "aws_http.h"
 #include "lf_log.h"
 
-/* --- captured log messages ------------------------------------------------------------------- */
-
-static char log_text[1 << 14];
-static apr_size_t log_len;
-
-static void log_capture(const char *file, int line, int level, apr_status_t rv, const char *msg,
-                        void *baton)
-{
-    (void)file;
-    (void)line;
-    (void)rv;
-    (void)baton;
-    if (log_len + strlen(msg) + 16 < sizeof(log_text)) {
-        log_len += (apr_size_t)apr_snprintf(log_text + log_len, sizeof(log_text) - log_len,
-                                            "[%d] %s\n", level, msg);
-    }
-}
-
-static int log_all(int level, void *baton)
-{
-    (void)level;
-    (void)baton;
-    return 1;
-}
-
-static int logged(const char *s)
-{
-    return strstr(log_text, s) != NULL;
-}
-
 static int setup(void **state)
 {
-    log_len = 0;
-    log_text[0] = '\0';
+    unit_log_clear();
     return unit_setup(state);
 }
 
@@ -573,8 +542,8 @@ static void source_rewound_for_retry(void **state)
     assert_null(r->error);
     assert_string_equal(apr_table_get(r->headers, "ETag"), "\"1\"");
     assert_int_equal(src.rewinds, 1);
-    assert_true(logged("LF00200: PUT http://127.0.0.1:"));
-    assert_true(logged("/bucket/a/b.jpg: InternalError, attempt 1 of 3, retrying"));
+    assert_true(unit_logged("LF00200: PUT http://127.0.0.1:"));
+    assert_true(unit_logged("/bucket/a/b.jpg: InternalError, attempt 1 of 3, retrying"));
 
     server_stop(srv);
     assert_int_equal(srv->requests, 2);
@@ -613,8 +582,8 @@ static void source_without_rewind_not_retried(void **state)
     assert_int_equal(r->status, 500);
     assert_int_equal(r->attempts, 1);
     assert_int_equal(failing.rewinds, 1);
-    assert_true(logged("LF00201: PUT http://127.0.0.1:"));
-    assert_false(logged("LF00200"));
+    assert_true(unit_logged("LF00201: PUT http://127.0.0.1:"));
+    assert_false(unit_logged("LF00200"));
 
     server_stop(srv);
     assert_int_equal(srv->requests, 2);
@@ -652,7 +621,7 @@ static void source_cancel_aborts(void **state)
     assert_int_equal(r->attempts, 1);
     assert_int_equal(shorter.rewinds, 0);
     assert_true(apr_time_now() - start < apr_time_from_msec(500));
-    assert_false(logged("LF00200"));
+    assert_false(unit_logged("LF00200"));
 
     server_stop(srv);
     assert_int_equal(srv->requests, 2);
@@ -693,6 +662,28 @@ static void sink_gets_success_in_chunks(void **state)
     server_stop(srv);
     assert_int_equal(srv->requests, 2);
     assert_true(!strncmp(srv->got[1].head, "get /bucket/a/b.jpg http/1.1\r\n", 30));
+}
+
+/* A request's own max_attempts overrides the client's: one attempt, the 503 stands. */
+static void request_max_attempts(void **state)
+{
+    apr_pool_t *p = *state;
+    const answer_t answers[] = {
+        {503, NULL, s3_slow_down, strlen(s3_slow_down), 0, 0},
+        {200, NULL, NULL, 10, 0, 0},
+    };
+    server_t *srv = server_start(answers, 2, p);
+    aws_http_client_t *c = client(0, p);
+    aws_http_response_t *r;
+    aws_http_request_t req = request("GET", srv);
+
+    req.max_attempts = 1;
+    assert_int_equal(aws_http_perform(&r, c, &req, p), APR_SUCCESS);
+    assert_int_equal(r->status, 503);
+    assert_int_equal(r->attempts, 1);
+    assert_string_equal(r->error->code, "SlowDown");
+    server_stop(srv);
+    assert_int_equal(srv->requests, 1);
 }
 
 /* An error answer is kept and parsed as without a sink; the sink never hears of it. */
@@ -817,7 +808,7 @@ static void sink_cancel_stops_promptly(void **state)
     assert_int_equal(r->attempts, 1);
     assert_int_equal(refusing.heads, 1);
     assert_int_equal(refusing.chunks, 0);
-    assert_false(logged("LF00200"));
+    assert_false(unit_logged("LF00200"));
 
     server_stop(srv);
     assert_int_equal(srv->requests, 2);
@@ -943,6 +934,7 @@ int main(void)
         TEST(source_without_rewind_not_retried),
         TEST(source_cancel_aborts),
         TEST(sink_gets_success_in_chunks),
+        TEST(request_max_attempts),
         TEST(sink_skips_error_answers),
         TEST(sink_gets_partial_content),
         TEST(sink_head_without_body),
@@ -959,6 +951,6 @@ int main(void)
     unsetenv("ALL_PROXY");
     setenv("no_proxy", "127.0.0.1", 1);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    lf_log_set(log_capture, log_all, NULL);
+    unit_log_capture();
     return UNIT_RUN("aws_http", tests);
 }

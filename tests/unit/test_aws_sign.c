@@ -58,10 +58,8 @@ static void signs_the_documented_get_with_range(void **state)
     aws_sign_baton_t b;
     aws_http_request_t req;
     apr_array_header_t *extra = apr_array_make(p, 1, sizeof(aws_sigv4_header_t)), *out;
-    aws_sigv4_header_t *h = apr_array_push(extra);
 
-    h->name = "Range";
-    h->value = "bytes=0-9";
+    aws_sigv4_header_add(extra, "Range", "bytes=0-9");
     memset(&req, 0, sizeof(req));
     req.method = "GET";
     req.url = "https://examplebucket.s3.amazonaws.com/test.txt";

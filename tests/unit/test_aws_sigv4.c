@@ -41,10 +41,7 @@ static aws_sigv4_request_t request(apr_pool_t *p, const char *method, const char
 
 static void header(aws_sigv4_request_t *req, const char *name, const char *value)
 {
-    aws_sigv4_header_t *h = apr_array_push(req->headers);
-
-    h->name = name;
-    h->value = value;
+    aws_sigv4_header_add(req->headers, name, value);
 }
 
 static const char *set_header(const aws_sigv4_result_t *r, const char *name)
