@@ -40,6 +40,8 @@ OPENSSL_LIBS = $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcry
 # the AWS core.
 LIBS_health = $(CURL_LIBS)
 LIBS_s3 = $(CURL_LIBS) $(OPENSSL_LIBS)
+KV_LIBS = -lmemcached -lhiredis
+LIBS_session_kv = $(KV_LIBS) $(OPENSSL_LIBS)
 AWS_MODULES := s3
 
 COMMON_SRC := $(wildcard modules/common/*.c)
@@ -115,7 +117,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(ALL_CORE_LIBS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC (test) $<"
 	@$(CC) $(CORE_CFLAGS) -Wno-missing-prototypes $(foreach m,$(MODULES) aws,-Imodules/$(m)) -o $@ $< \
-	    $(ALL_CORE_LIBS) $(CURL_LIBS) $(OPENSSL_LIBS) $(APR_LIBS) -lcmocka
+	    $(ALL_CORE_LIBS) $(CURL_LIBS) $(KV_LIBS) $(OPENSSL_LIBS) $(APR_LIBS) -lcmocka
 
 unit-build: $(UNIT_BIN)
 

@@ -48,14 +48,17 @@ die() { echo "install-deps: ERROR: $*" >&2; exit 1; }
 # Debian / Ubuntu.
 # build: compile modules with apxs and run them in Apache (the C toolchain is listed because
 #        apache2-dev only recommends a compiler, and gcc only recommends libc6-dev).
-DEB_BUILD=(apache2 apache2-dev libcurl4-openssl-dev libssl-dev gcc libc6-dev make pkg-config)
+DEB_BUILD=(apache2 apache2-dev libcurl4-openssl-dev libssl-dev libmemcached-dev libhiredis-dev gcc
+           libc6-dev make pkg-config)
 # test: unit tests (cmocka), integration tests (pytest against real backends on 127.0.0.1),
-#       and headless Chromium driven over WebDriver (chromedriver) for the browser tests.
+#       headless Chromium driven over WebDriver (chromedriver) for the browser tests, and mod_php
+#       (prefork) for the PHP session handler tests.
 DEB_TEST=(libcmocka-dev python3-pytest redis-server memcached mariadb-server mariadb-client
-          haproxy curl netcat-openbsd jq chromium chromium-driver)
-# farm and dev tools: `make run` (HAProxy + php-fpm app), `make bench` (wrk), `make format`,
+          haproxy curl netcat-openbsd jq chromium chromium-driver libapache2-mod-php8.2)
+# farm and dev tools: `make run` (HAProxy + php-fpm app), `make bench` (wrk; the session bench
+# compares with mod_session_dbd on SQLite and PHP's own redis session handler), `make format`,
 # and a linter for the scripts (shellcheck).
-DEB_FARM=(haproxy php-fpm php-cli wrk clang-format shellcheck)
+DEB_FARM=(haproxy php-fpm php-cli wrk clang-format shellcheck libaprutil1-dbd-sqlite3 php-redis)
 
 # Amazon Linux 2023 / RHEL 9 family. Same purposes, mapped names. Packages that live outside the
 # base repositories (EPEL/CRB on RHEL; absent on AL2023) are "best effort": a failure is a warning.
@@ -66,8 +69,8 @@ rpm_lists() {
         redis=redis6
         mariadb=mariadb105
     fi
-    RPM_BUILD=(httpd httpd-devel apr-devel apr-util-devel libcurl-devel openssl-devel gcc make
-               pkgconf-pkg-config)
+    RPM_BUILD=(httpd httpd-devel apr-devel apr-util-devel libcurl-devel openssl-devel
+               libmemcached-awesome-devel hiredis-devel gcc make pkgconf-pkg-config)
     RPM_TEST=(python3-pytest "$redis" memcached "$mariadb-server" "$mariadb" haproxy curl
               nmap-ncat jq)
     RPM_FARM=(haproxy php-fpm php-cli)

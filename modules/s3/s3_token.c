@@ -1,13 +1,13 @@
 /* s3_token — upload tokens: verify, mint, check claims (see s3_token.h for the format). */
 #include <errno.h>
 
-#include <apr_base64.h>
 #include <apr_strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "lf_b64url.h"
 #include "lf_json.h"
 #include "s3_key.h"
 #include "s3_mime.h"
@@ -18,56 +18,6 @@
 
 /* The largest "exp" taken: 9999-12-31T23:59:59Z; beyond it apr_time_t would overflow soon. */
 #define S3_TOKEN_EXP_MAX APR_INT64_C(253402300799)
-
-static int b64url_char(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'
-           || c == '_';
-}
-
-static int b64url_valid(const char *s, apr_size_t len)
-{
-    apr_size_t i;
-
-    /* one character alone carries 6 bits, less than a byte: no encoder makes that */
-    if (!len || len % 4 == 1) {
-        return 0;
-    }
-    for (i = 0; i < len; ++i) {
-        if (!b64url_char(s[i])) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* base64url without padding of @p len bytes, from @p p. */
-static char *b64url_encode(const unsigned char *data, apr_size_t len, apr_pool_t *p)
-{
-    char *out = apr_palloc(p, apr_base64_encode_len((int)len)), *c;
-
-    apr_base64_encode_binary(out, data, (int)len);
-    for (c = out; *c && *c != '='; ++c) {
-        *c = (*c == '+') ? '-' : (*c == '/') ? '_' : *c;
-    }
-    *c = '\0';
-    return out;
-}
-
-/* Decode @p len characters of base64url (checked by b64url_valid()); the bytes, from @p p. */
-static char *b64url_decode(apr_size_t *outlen, const char *s, apr_size_t len, apr_pool_t *p)
-{
-    char *std = apr_pstrmemdup(p, s, len), *c, *out;
-
-    for (c = std; *c; ++c) {
-        *c = (*c == '-') ? '+' : (*c == '_') ? '/' : *c;
-    }
-    /* apr_base64_decode_binary() takes input without padding as well */
-    out = apr_palloc(p, apr_base64_decode_len(std) + 1);
-    *outlen = (apr_size_t)apr_base64_decode_binary((unsigned char *)out, std);
-    out[*outlen] = '\0';
-    return out;
-}
 
 /* base64url(HMAC-SHA256(secret, data)), from @p p; NULL if OpenSSL fails. */
 static char *sign(const unsigned char *secret, apr_size_t secret_len, const char *data,
@@ -80,7 +30,7 @@ static char *sign(const unsigned char *secret, apr_size_t secret_len, const char
               &mac_len)) {
         return NULL;
     }
-    return b64url_encode(mac, mac_len, p);
+    return lf_b64url_encode(mac, mac_len, p);
 }
 
 /* A non-negative decimal integer, digits only, no larger than @p max. */
@@ -181,11 +131,11 @@ apr_status_t s3_token_verify(s3_token_t **tok, const char **why, const char *tok
     }
     payload_len = (apr_size_t)(dot - token);
     sig = dot + 1;
-    if (!b64url_valid(token, payload_len)) {
+    if (!lf_b64url_valid(token, payload_len)) {
         *why = "malformed token: the payload is not base64url";
         return APR_EINVAL;
     }
-    if (strlen(sig) != S3_TOKEN_SIG_LEN || !b64url_valid(sig, S3_TOKEN_SIG_LEN)) {
+    if (strlen(sig) != S3_TOKEN_SIG_LEN || !lf_b64url_valid(sig, S3_TOKEN_SIG_LEN)) {
         *why = "malformed token: the signature is not 43 base64url characters";
         return APR_EINVAL;
     }
@@ -200,7 +150,7 @@ apr_status_t s3_token_verify(s3_token_t **tok, const char **why, const char *tok
         *why = "bad signature";
         return APR_EACCES;
     }
-    json = b64url_decode(&json_len, token, payload_len, p);
+    json = lf_b64url_decode(&json_len, token, payload_len, p);
     t = apr_pcalloc(p, sizeof(*t));
     rv = read_claims(t, why, json, json_len, p);
     if (rv != APR_SUCCESS) {
@@ -328,7 +278,7 @@ apr_status_t s3_token_mint(const char **token, const s3_token_t *tok, const unsi
     }
     json = apr_psprintf(p, "%s,\"exp\":%" APR_INT64_T_FMT "}", json,
                         (apr_int64_t)apr_time_sec(tok->expires));
-    payload = b64url_encode((const unsigned char *)json, strlen(json), p);
+    payload = lf_b64url_encode((const unsigned char *)json, strlen(json), p);
     sig = sign(secret, secret_len, payload, strlen(payload), p);
     if (!sig) {
         return APR_EGENERAL;

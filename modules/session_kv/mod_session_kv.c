@@ -1,0 +1,1145 @@
+/* mod_session_kv — httpd mod_session storage in memcached or redis, shared by every server.
+ *
+ * A storage provider for httpd's own mod_session (session_load / session_save hooks, like
+ * mod_session_dbd), so SessionEnv, SessionHeader, SessionMaxAge, mod_auth_form and
+ * mod_session_crypto keep working while the session lives in ElastiCache instead of one
+ * server's files. The cookie holds only a random id; the backend key is derived from it.
+ *
+ * Per request: the session is loaded once (memo on the first request of the chain: mod_session
+ * asks several times, subrequests and internal redirects too), a snapshot of its entries is
+ * taken right after mod_session decodes it, and at save time only a real change is written,
+ * with compare-and-set and a merge of this request's changed keys. An unchanged session only
+ * gets its expiry refreshed, at most once per SessionKVTouchInterval, after the response.
+ *
+ * This file: configuration, hooks, the cookie, the status page and the mod_health check. The
+ * session logic without httpd is in skv_store.c and its neighbours.
+ */
+#include <stddef.h>
+
+#include <apr_shm.h>
+#include <apr_strings.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <apr_optional_hooks.h>
+#include <ap_mpm.h>
+#include <ap_provider.h>
+#include <mod_session.h>
+#include <mod_status.h>
+#include <util_filter.h>
+
+#include "lf_log.h"
+#include "lf_parse.h"
+#include "lf_secret.h"
+#include "mod_health.h"
+#include "skv_backend.h"
+#include "skv_cookie.h"
+#include "skv_id.h"
+#include "skv_merge.h"
+#include "skv_store.h"
+
+APLOG_USE_MODULE(session_kv);
+
+#define SKV_ENABLE          "SessionKV"
+#define SKV_STORE           "SessionKVStore"
+#define SKV_PASSWORD        "SessionKVPassword"
+#define SKV_CONNECT_TIMEOUT "SessionKVConnectTimeout"
+#define SKV_TIMEOUT         "SessionKVTimeout"
+#define SKV_RETRY_INTERVAL  "SessionKVRetryInterval"
+#define SKV_CONNECTIONS     "SessionKVConnections"
+#define SKV_KEY_PREFIX      "SessionKVKeyPrefix"
+#define SKV_KEY_FILE        "SessionKVEncryptionKeyFile"
+#define SKV_IDLE_TIMEOUT    "SessionKVIdleTimeout"
+#define SKV_MAX_LIFETIME    "SessionKVMaxLifetime"
+#define SKV_TOUCH_INTERVAL  "SessionKVTouchInterval"
+#define SKV_MAX_SIZE        "SessionKVMaxSize"
+#define SKV_CONCURRENCY     "SessionKVConcurrency"
+#define SKV_COOKIE          "SessionKVCookie"
+#define SKV_FAILURE_POLICY  "SessionKVFailurePolicy"
+#define SKV_REGEN_HEADER    "SessionKVRegenerateHeader"
+
+#define UNSET                      -1
+#define DEFAULT(c, d, f, unset)    ((c)->f != (unset) ? (c)->f : (d).f)
+#define MERGE(add, base, f, unset) ((add)->f != (unset) ? (add)->f : (base)->f)
+
+/* mod_session's key for its own expiry: it changes on every save with SessionMaxAge, so it is
+ * not a change of the session's content */
+#define SESSION_EXPIRY "expiry"
+/* The most numbered parts of a split SessionHeader joined (8000 bytes each from PHP-FPM). */
+#define MAX_HEADER_PARTS 64
+
+/* --- configuration ---------------------------------------------------------------------- */
+
+/** A store's settings (per virtual host); the store itself is built per child process. */
+typedef struct skv_srv_conf {
+    const char *url;                     /* SessionKVStore; NULL = no store */
+    const char *password;                /* SessionKVPassword: the secret itself */
+    apr_interval_time_t connect_timeout; /* microseconds */
+    apr_interval_time_t timeout;         /* microseconds, per backend operation */
+    apr_interval_time_t retry_interval;  /* microseconds, memcached ejected servers */
+    int connections;                     /* per child; 0 = the MPM's threads per child */
+    const char *prefix;                  /* of backend keys */
+    const char *key_file;                /* AES-256-GCM keys; NULL = clear */
+    apr_interval_time_t idle_timeout;    /* microseconds */
+    apr_interval_time_t max_lifetime;    /* microseconds; 0 = none */
+    apr_interval_time_t touch_interval;  /* microseconds */
+    apr_off_t max_size;                  /* bytes of encoded session */
+    int merge;                           /* 1 merge, 0 last write wins */
+    int attempts;                        /* compare-and-set attempts */
+    struct skv_runtime *rt;              /* set in post_config */
+} skv_srv_conf;
+
+static const skv_srv_conf srv_defaults = {
+    NULL,                    /* url */
+    NULL,                    /* password: none (or in the URL) */
+    200 * 1000,              /* connect_timeout: 200 ms, a LAN backend answers in one */
+    500 * 1000,              /* timeout: 500 ms, then the failure policy applies */
+    10 * APR_USEC_PER_SEC,   /* retry_interval: a failed memcached server after 10 s */
+    0,                       /* connections: one per worker thread */
+    "skv:",                  /* prefix */
+    NULL,                    /* key_file */
+    1440 * APR_USEC_PER_SEC, /* idle_timeout: 24 min, PHP's session.gc_maxlifetime */
+    0,                       /* max_lifetime: none, as with PHP's file sessions */
+    60 * APR_USEC_PER_SEC,   /* touch_interval: one expiry refresh a minute per session */
+    64 * 1024,               /* max_size: 64 KiB; a bigger session is a bug in the app */
+    1,                       /* merge */
+    5,                       /* attempts */
+    NULL,
+};
+
+typedef enum { POLICY_UNSET = -1, POLICY_OPEN = 0, POLICY_CLOSED = 1 } skv_policy_e;
+
+typedef struct skv_dir_conf {
+    int enabled;              /* SessionKV */
+    skv_cookie_t *cookie;     /* SessionKVCookie */
+    skv_policy_e policy;      /* SessionKVFailurePolicy */
+    const char *regen_header; /* SessionKVRegenerateHeader */
+} skv_dir_conf;
+
+/* Open by default: a cache outage should not take the site down; the user sees an empty
+ * session (logged out) for as long as it lasts, and the stored sessions are left untouched. */
+static const skv_dir_conf dir_defaults = {
+    0,
+    NULL,
+    POLICY_OPEN,
+    "X-Session-Regenerate",
+};
+
+static const skv_cookie_t *cookie_default(apr_pool_t *p)
+{
+    skv_cookie_t *c = apr_palloc(p, sizeof(*c));
+
+    skv_cookie_defaults(c, "session");
+    return c;
+}
+
+static void *create_dir_conf(apr_pool_t *p, char *dir)
+{
+    skv_dir_conf *c = apr_pcalloc(p, sizeof(*c));
+
+    (void)dir;
+    c->enabled = UNSET;
+    c->policy = POLICY_UNSET;
+    return c;
+}
+
+static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    skv_dir_conf *base = basev, *add = addv, *n = apr_pcalloc(p, sizeof(*n));
+
+    n->enabled = MERGE(add, base, enabled, UNSET);
+    n->cookie = MERGE(add, base, cookie, NULL);
+    n->policy = MERGE(add, base, policy, POLICY_UNSET);
+    n->regen_header = MERGE(add, base, regen_header, NULL);
+    return n;
+}
+
+static void *create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    skv_srv_conf *c = apr_pcalloc(p, sizeof(*c));
+
+    (void)s;
+    c->connect_timeout = c->timeout = c->retry_interval = UNSET;
+    c->connections = UNSET;
+    c->idle_timeout = c->max_lifetime = c->touch_interval = UNSET;
+    c->max_size = UNSET;
+    c->merge = c->attempts = UNSET;
+    return c;
+}
+
+static void *merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    skv_srv_conf *base = basev, *add = addv, *n = apr_pcalloc(p, sizeof(*n));
+
+    n->url = MERGE(add, base, url, NULL);
+    n->password = MERGE(add, base, password, NULL);
+    n->connect_timeout = MERGE(add, base, connect_timeout, UNSET);
+    n->timeout = MERGE(add, base, timeout, UNSET);
+    n->retry_interval = MERGE(add, base, retry_interval, UNSET);
+    n->connections = MERGE(add, base, connections, UNSET);
+    n->prefix = MERGE(add, base, prefix, NULL);
+    n->key_file = MERGE(add, base, key_file, NULL);
+    n->idle_timeout = MERGE(add, base, idle_timeout, UNSET);
+    n->max_lifetime = MERGE(add, base, max_lifetime, UNSET);
+    n->touch_interval = MERGE(add, base, touch_interval, UNSET);
+    n->max_size = MERGE(add, base, max_size, UNSET);
+    n->merge = MERGE(add, base, merge, UNSET);
+    n->attempts = MERGE(add, base, attempts, UNSET);
+    return n;
+}
+
+/* The server's settings with every default applied, in one place. */
+static skv_srv_conf *srv_effective(server_rec *s, apr_pool_t *p)
+{
+    const skv_srv_conf *c = ap_get_module_config(s->module_config, &session_kv_module);
+    skv_srv_conf *e = apr_pmemdup(p, c, sizeof(*c));
+
+    e->connect_timeout = DEFAULT(c, srv_defaults, connect_timeout, UNSET);
+    e->timeout = DEFAULT(c, srv_defaults, timeout, UNSET);
+    e->retry_interval = DEFAULT(c, srv_defaults, retry_interval, UNSET);
+    e->connections = DEFAULT(c, srv_defaults, connections, UNSET);
+    e->prefix = DEFAULT(c, srv_defaults, prefix, NULL);
+    e->idle_timeout = DEFAULT(c, srv_defaults, idle_timeout, UNSET);
+    e->max_lifetime = DEFAULT(c, srv_defaults, max_lifetime, UNSET);
+    e->touch_interval = DEFAULT(c, srv_defaults, touch_interval, UNSET);
+    e->max_size = DEFAULT(c, srv_defaults, max_size, UNSET);
+    e->merge = DEFAULT(c, srv_defaults, merge, UNSET);
+    e->attempts = DEFAULT(c, srv_defaults, attempts, UNSET);
+    return e;
+}
+
+static const skv_dir_conf *dir_conf(request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &session_kv_module);
+}
+
+static int dir_enabled(const skv_dir_conf *c)
+{
+    return DEFAULT(c, dir_defaults, enabled, UNSET) == 1;
+}
+
+static const skv_cookie_t *dir_cookie(const skv_dir_conf *c, apr_pool_t *p)
+{
+    return c->cookie ? c->cookie : cookie_default(p);
+}
+
+/* --- directives --------------------------------------------------------------------------- */
+
+static skv_srv_conf *srv_of(cmd_parms *cmd)
+{
+    return ap_get_module_config(cmd->server->module_config, &session_kv_module);
+}
+
+static const char *set_store(cmd_parms *cmd, void *dc, const char *arg)
+{
+    skv_backend_t *be;
+    const char *why;
+
+    (void)dc;
+    if (skv_backend_parse(&be, &why, arg, cmd->temp_pool) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: %s", SKV_STORE, why);
+    }
+    srv_of(cmd)->url = arg;
+    return NULL;
+}
+
+static const char *set_password(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *why;
+
+    (void)dc;
+    if (lf_secret_load(&srv_of(cmd)->password, &why, arg, cmd->pool) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: %s", SKV_PASSWORD, why);
+    }
+    return NULL;
+}
+
+static const char *set_duration(cmd_parms *cmd, void *dc, const char *arg)
+{
+    skv_srv_conf *c = srv_of(cmd);
+    const char *name = cmd->cmd->name;
+    apr_interval_time_t t;
+    int zero_ok = !strcmp(name, SKV_MAX_LIFETIME) || !strcmp(name, SKV_TOUCH_INTERVAL);
+
+    (void)dc;
+    if (lf_parse_duration(
+            &t, arg, !strncmp(name, "SessionKVC", 10) || !strcmp(name, SKV_TIMEOUT) ? "ms" : "s")
+            != APR_SUCCESS
+        || (t <= 0 && !zero_ok)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a duration such as 30s, 500ms or 2h%s",
+                            name, arg, zero_ok ? " (0 turns it off)" : "");
+    }
+    if (!strcmp(name, SKV_CONNECT_TIMEOUT)) {
+        c->connect_timeout = t;
+    }
+    else if (!strcmp(name, SKV_TIMEOUT)) {
+        c->timeout = t;
+    }
+    else if (!strcmp(name, SKV_RETRY_INTERVAL)) {
+        c->retry_interval = t;
+    }
+    else if (!strcmp(name, SKV_IDLE_TIMEOUT)) {
+        if (t < APR_USEC_PER_SEC) {
+            return apr_psprintf(cmd->pool, "%s: at least 1s", name);
+        }
+        c->idle_timeout = t;
+    }
+    else if (!strcmp(name, SKV_MAX_LIFETIME)) {
+        c->max_lifetime = t;
+    }
+    else {
+        c->touch_interval = t;
+    }
+    return NULL;
+}
+
+static const char *set_connections(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    if (lf_parse_int(&srv_of(cmd)->connections, arg, 1, 10000) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a number from 1 to 10000", SKV_CONNECTIONS,
+                            arg);
+    }
+    return NULL;
+}
+
+static const char *set_prefix(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *c;
+
+    (void)dc;
+    /* memcached keys: at most 250 bytes, no spaces or control characters */
+    for (c = arg; *c; ++c) {
+        if (*c <= ' ' || *c == 0x7f) {
+            return apr_psprintf(cmd->pool, "%s: no spaces or control characters", SKV_KEY_PREFIX);
+        }
+    }
+    if (strlen(arg) > 100) {
+        return apr_psprintf(cmd->pool, "%s: at most 100 characters", SKV_KEY_PREFIX);
+    }
+    srv_of(cmd)->prefix = arg;
+    return NULL;
+}
+
+static const char *set_key_file(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    srv_of(cmd)->key_file = ap_server_root_relative(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *set_max_size(cmd_parms *cmd, void *dc, const char *arg)
+{
+    apr_off_t n;
+
+    (void)dc;
+    /* redis takes 512 MB and memcached 1 MB per item by default; keep well below the latter */
+    if (lf_parse_size(&n, arg) != APR_SUCCESS || n < 1024 || n > 512 * 1024) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a size from 1K to 512K", SKV_MAX_SIZE, arg);
+    }
+    srv_of(cmd)->max_size = n;
+    return NULL;
+}
+
+static const char *set_concurrency(cmd_parms *cmd, void *dc, const char *mode, const char *attempts)
+{
+    skv_srv_conf *c = srv_of(cmd);
+
+    (void)dc;
+    if (!strcasecmp(mode, "merge")) {
+        c->merge = 1;
+    }
+    else if (!strcasecmp(mode, "last-write-wins")) {
+        c->merge = 0;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is neither merge nor last-write-wins",
+                            SKV_CONCURRENCY, mode);
+    }
+    if (attempts && lf_parse_int(&c->attempts, attempts, 1, 100) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: attempts '%s' is not a number from 1 to 100",
+                            SKV_CONCURRENCY, attempts);
+    }
+    return NULL;
+}
+
+static const char *set_enable(cmd_parms *cmd, void *dc, int on)
+{
+    (void)cmd;
+    ((skv_dir_conf *)dc)->enabled = on;
+    return NULL;
+}
+
+static const char *set_cookie_conf(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    skv_cookie_t *c = apr_palloc(cmd->pool, sizeof(*c));
+    const char *err;
+    int i;
+
+    if (argc < 1) {
+        return apr_psprintf(cmd->pool, "%s: needs a cookie name", SKV_COOKIE);
+    }
+    skv_cookie_defaults(c, argv[0]);
+    for (i = 1; i < argc; ++i) {
+        if ((err = skv_cookie_attr(c, argv[i], cmd->pool))) {
+            return apr_psprintf(cmd->pool, "%s: %s", SKV_COOKIE, err);
+        }
+    }
+    if ((err = skv_cookie_check(c, cmd->pool))) {
+        return apr_psprintf(cmd->pool, "%s: %s", SKV_COOKIE, err);
+    }
+    ((skv_dir_conf *)dc)->cookie = c;
+    return NULL;
+}
+
+static const char *set_policy(cmd_parms *cmd, void *dc, const char *arg)
+{
+    skv_dir_conf *c = dc;
+
+    if (!strcasecmp(arg, "open")) {
+        c->policy = POLICY_OPEN;
+    }
+    else if (!strcasecmp(arg, "closed")) {
+        c->policy = POLICY_CLOSED;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is neither open nor closed", SKV_FAILURE_POLICY,
+                            arg);
+    }
+    return NULL;
+}
+
+static const char *set_regen_header(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)cmd;
+    ((skv_dir_conf *)dc)->regen_header = arg;
+    return NULL;
+}
+
+static const command_rec skv_cmds[] = {
+    AP_INIT_FLAG(SKV_ENABLE, set_enable, NULL, RSRC_CONF | OR_AUTHCFG,
+                 "On to keep mod_session's sessions here in the SessionKVStore"),
+    AP_INIT_TAKE_ARGV(SKV_COOKIE, set_cookie_conf, NULL, RSRC_CONF | OR_AUTHCFG,
+                      "the session cookie's name and attributes (Secure=Off, SameSite=Strict, "
+                      "Path=, Domain=, Max-Age=, HttpOnly=Off)"),
+    AP_INIT_TAKE1(SKV_FAILURE_POLICY, set_policy, NULL, RSRC_CONF | OR_AUTHCFG,
+                  "open (serve with an empty session) or closed (503) when the store fails"),
+    AP_INIT_TAKE1(SKV_REGEN_HEADER, set_regen_header, NULL, RSRC_CONF | OR_AUTHCFG,
+                  "the response header by which the application asks for a new session id"),
+    AP_INIT_TAKE1(SKV_STORE, set_store, NULL, RSRC_CONF,
+                  "memcached://host:port[,host:port...] or redis://[user[:password]@]host:port/db"),
+    AP_INIT_TAKE1(SKV_PASSWORD, set_password, NULL, RSRC_CONF,
+                  "the redis password: file:/path or env:NAME"),
+    AP_INIT_TAKE1(SKV_CONNECT_TIMEOUT, set_duration, NULL, RSRC_CONF,
+                  "time to connect to a backend server (ms unless a unit is given)"),
+    AP_INIT_TAKE1(SKV_TIMEOUT, set_duration, NULL, RSRC_CONF,
+                  "time for one backend operation (ms unless a unit is given)"),
+    AP_INIT_TAKE1(SKV_RETRY_INTERVAL, set_duration, NULL, RSRC_CONF,
+                  "how long a failed memcached server is left out"),
+    AP_INIT_TAKE1(SKV_CONNECTIONS, set_connections, NULL, RSRC_CONF,
+                  "backend connections per child process (default: one per thread)"),
+    AP_INIT_TAKE1(SKV_KEY_PREFIX, set_prefix, NULL, RSRC_CONF, "prefix of the backend keys"),
+    AP_INIT_TAKE1(SKV_KEY_FILE, set_key_file, NULL, RSRC_CONF,
+                  "AES-256-GCM keys, one per line; the first encrypts, all decrypt"),
+    AP_INIT_TAKE1(SKV_IDLE_TIMEOUT, set_duration, NULL, RSRC_CONF,
+                  "a session unused for this long expires"),
+    AP_INIT_TAKE1(SKV_MAX_LIFETIME, set_duration, NULL, RSRC_CONF,
+                  "a session expires this long after it was created, used or not (0 = never)"),
+    AP_INIT_TAKE1(SKV_TOUCH_INTERVAL, set_duration, NULL, RSRC_CONF,
+                  "the expiry of an unchanged session is refreshed at most this often"),
+    AP_INIT_TAKE1(SKV_MAX_SIZE, set_max_size, NULL, RSRC_CONF,
+                  "the largest session stored; a larger one is refused, the old one kept"),
+    AP_INIT_TAKE12(SKV_CONCURRENCY, set_concurrency, NULL, RSRC_CONF,
+                   "merge [attempts] (concurrent requests' changes are merged key by key) or "
+                   "last-write-wins"),
+    {NULL},
+};
+
+/* --- runtimes: one store per distinct store configuration, built per child ---------------- */
+
+typedef struct skv_runtime {
+    skv_store_conf_t conf;
+    skv_stats_t *stats; /* in shared memory */
+    skv_store_t *store; /* per child, from child_init */
+    const char *display;
+    skv_srv_conf settings; /* what it was made from */
+} skv_runtime;
+
+static apr_array_header_t *runtimes; /* skv_runtime *, from pconf */
+
+/* The store configuration of a server's effective settings; what is wrong, or NULL. */
+static const char *runtime_conf(skv_store_conf_t *sc, const skv_srv_conf *e, apr_pool_t *p)
+{
+    skv_backend_t *be;
+    const char *why;
+    apr_status_t rv;
+    int threads = 1;
+
+    if (skv_backend_parse(&be, &why, e->url, p) != APR_SUCCESS) {
+        return apr_psprintf(p, "%s: %s", SKV_STORE, why);
+    }
+    if (e->password) {
+        if (be->type != SKV_BACKEND_REDIS) {
+            return apr_psprintf(p, "%s is for redis; memcached has no password", SKV_PASSWORD);
+        }
+        be->password = e->password;
+    }
+    be->connect_timeout = e->connect_timeout;
+    be->io_timeout = e->timeout;
+    be->retry_interval = e->retry_interval;
+    memset(sc, 0, sizeof(*sc));
+    sc->backend = be;
+    sc->prefix = e->prefix;
+    sc->idle_timeout = e->idle_timeout;
+    sc->max_lifetime = e->max_lifetime;
+    sc->touch_interval = e->touch_interval;
+    sc->max_size = (apr_size_t)e->max_size;
+    sc->merge = e->merge;
+    sc->max_attempts = e->attempts;
+    if (e->touch_interval >= e->idle_timeout) {
+        return apr_psprintf(p, "%s must be shorter than %s, or an active session could expire",
+                            SKV_TOUCH_INTERVAL, SKV_IDLE_TIMEOUT);
+    }
+    if (e->max_lifetime && e->max_lifetime < e->idle_timeout) {
+        return apr_psprintf(p, "%s shorter than %s makes the idle timeout pointless",
+                            SKV_MAX_LIFETIME, SKV_IDLE_TIMEOUT);
+    }
+    if (e->key_file) {
+        char *text;
+        apr_file_t *f;
+        apr_finfo_t fi;
+        apr_size_t n;
+        skv_keyring_t *kr;
+
+        rv = apr_file_open(&f, e->key_file, APR_FOPEN_READ, 0, p);
+        if (rv == APR_SUCCESS) {
+            rv = apr_file_info_get(&fi, APR_FINFO_SIZE, f);
+        }
+        if (rv == APR_SUCCESS) {
+            n = (apr_size_t)fi.size;
+            text = apr_pcalloc(p, n + 1);
+            rv = apr_file_read_full(f, text, n, &n);
+            apr_file_close(f);
+        }
+        if (rv != APR_SUCCESS) {
+            char buf[120];
+            return apr_psprintf(p, "%s %s: %s", SKV_KEY_FILE, e->key_file,
+                                apr_strerror(rv, buf, sizeof(buf)));
+        }
+        if (skv_keyring_parse(&kr, &why, text, p) != APR_SUCCESS) {
+            return apr_psprintf(p, "%s %s: %s", SKV_KEY_FILE, e->key_file, why);
+        }
+        sc->keys = kr;
+    }
+    if (!e->connections) {
+        ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
+    }
+    sc->max_conns = e->connections ? e->connections : threads > 0 ? threads : 1;
+    return NULL;
+}
+
+/* Check (and with @p keep, build the runtimes of) every server's store configuration. */
+static const char *runtimes_setup(server_rec *main, int keep, apr_pool_t *p)
+{
+    server_rec *s;
+
+    for (s = main; s; s = s->next) {
+        skv_srv_conf *c = ap_get_module_config(s->module_config, &session_kv_module);
+        skv_srv_conf *e = srv_effective(s, p);
+        skv_runtime *rt;
+        const char *err;
+        int i;
+
+        c->rt = NULL;
+        if (!e->url) {
+            continue;
+        }
+        /* virtual hosts with the same settings (inherited from the main server, usually)
+         * share one store */
+        for (i = 0; keep && i < runtimes->nelts && !c->rt; ++i) {
+            skv_runtime *each = APR_ARRAY_IDX(runtimes, i, skv_runtime *);
+            if (!memcmp(e, &each->settings, offsetof(skv_srv_conf, rt))) {
+                c->rt = each;
+            }
+        }
+        if (c->rt) {
+            continue;
+        }
+        rt = apr_pcalloc(p, sizeof(*rt));
+        if ((err = runtime_conf(&rt->conf, e, p))) {
+            return s->defn_name
+                       ? apr_psprintf(p, "%s (%s:%d)", err, s->defn_name, s->defn_line_number)
+                       : err;
+        }
+        rt->display = rt->conf.backend->display;
+        rt->settings = *e;
+        if (keep) {
+            APR_ARRAY_PUSH(runtimes, skv_runtime *) = rt;
+            c->rt = rt;
+        }
+    }
+    return NULL;
+}
+
+static skv_runtime *runtime_of(server_rec *s)
+{
+    const skv_srv_conf *c = ap_get_module_config(s->module_config, &session_kv_module);
+
+    return c->rt;
+}
+
+/* --- per request: the memo ------------------------------------------------------------------ */
+
+typedef struct skv_req {
+    session_rec *z;        /* what mod_session works on */
+    skv_session_t *s;      /* the stored session; NULL when there is none yet */
+    apr_table_t *snapshot; /* z->entries right after the first decode */
+    skv_runtime *rt;
+    const skv_dir_conf *dc;
+    int failed;     /* the store failed at load: nothing is written this request */
+    int regenerate; /* a new id is wanted */
+    int done;       /* saved, destroyed or touched */
+} skv_req;
+
+/* The first request of the chain: subrequests and internal redirects share its memo. */
+static request_rec *root_of(request_rec *r)
+{
+    while (r->main || r->prev) {
+        r = r->main ? r->main : r->prev;
+    }
+    return r;
+}
+
+static skv_req *memo_get(request_rec *r)
+{
+    return ap_get_module_config(root_of(r)->request_config, &session_kv_module);
+}
+
+static int log_store_error(request_rec *r, int level, apr_status_t rv, const char *what,
+                           const char *why, const skv_runtime *rt)
+{
+    ap_log_rerror(APLOG_MARK, level, rv, r, LFLOGNO(01001) "session %s failed (%s): %s", what,
+                  rt->display, why ? why : "");
+    return level;
+}
+
+static int cookie_line(void *baton, const char *key, const char *value)
+{
+    void **args = baton;
+
+    (void)key;
+    skv_cookie_scan(args[0], value, args[1], args[2]);
+    return 1;
+}
+
+/* Load (once per request chain) the session of the request's cookie. */
+static skv_req *session_memo(request_rec *r)
+{
+    request_rec *root = root_of(r);
+    skv_req *m = ap_get_module_config(root->request_config, &session_kv_module);
+    const skv_dir_conf *dc = dir_conf(r);
+    skv_cookie_found_t found = {NULL, 0, 0};
+    void *args[3];
+    const char *why = NULL;
+    apr_status_t rv;
+
+    if (m) {
+        return m;
+    }
+    m = apr_pcalloc(root->pool, sizeof(*m));
+    ap_set_module_config(root->request_config, &session_kv_module, m);
+    m->dc = dc;
+    m->rt = runtime_of(r->server);
+    m->z = apr_pcalloc(root->pool, sizeof(*m->z));
+    m->z->pool = root->pool;
+    m->z->entries = apr_table_make(root->pool, 10);
+    m->z->uuid = apr_pcalloc(root->pool, sizeof(apr_uuid_t));
+    if (!m->rt || !m->rt->store) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      LFLOGNO(01002) "%s On, but this server has no working %s: sessions are "
+                                     "not kept",
+                      SKV_ENABLE, SKV_STORE);
+        m->failed = 1;
+        return m;
+    }
+
+    args[0] = &found;
+    args[1] = (void *)dir_cookie(dc, r->pool)->name;
+    args[2] = root->pool;
+    apr_table_do(cookie_line, args, r->headers_in, "Cookie", NULL);
+    if (!found.count) {
+        return m;
+    }
+    if (found.differ) {
+        /* two different session cookies (one planted from a sibling domain, or a stale
+         * Path): using either could hand the user someone else's session */
+        skv_store_count_rejected(m->rt->store);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      LFLOGNO(01003) "%d different session cookies sent; starting a new session",
+                      found.count);
+        return m;
+    }
+    if (!skv_id_valid(found.value, strlen(found.value))) {
+        skv_store_count_rejected(m->rt->store);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      LFLOGNO(01004) "session cookie is not a session id; starting a new session");
+        return m;
+    }
+    rv = skv_store_load(&m->s, &why, m->rt->store, found.value, apr_time_now(), root->pool);
+    if (rv == APR_SUCCESS) {
+        m->z->encoded = m->s->rec.data;
+        m->z->remote_user = m->s->rec.user;
+        m->z->cached = 1;
+    }
+    else if (rv != APR_NOTFOUND) {
+        m->s = NULL;
+        m->failed = 1;
+        log_store_error(r, APLOG_ERR, rv, "load", why, m->rt);
+    }
+    return m;
+}
+
+/* --- mod_session hooks ------------------------------------------------------------------------ */
+
+static apr_status_t skv_session_load(request_rec *r, session_rec **z)
+{
+    skv_req *m;
+
+    if (!dir_enabled(dir_conf(r))) {
+        return DECLINED;
+    }
+    m = session_memo(r);
+    *z = m->z;
+    return OK;
+}
+
+/* Runs after mod_session's own decoding: what the session held before the application ran. */
+static apr_status_t skv_session_decode(request_rec *r, session_rec *z)
+{
+    skv_req *m = memo_get(r);
+
+    if (m && m->z == z && !m->snapshot) {
+        m->snapshot = apr_table_copy(z->pool, z->entries);
+    }
+    return OK;
+}
+
+typedef struct merge_baton {
+    request_rec *r;
+    session_rec *z;
+    const apr_array_header_t *changes;
+} merge_baton;
+
+/* Apply this request's changes to the session as another request stored it meanwhile, through
+ * mod_session's own decoding and encoding (so mod_session_crypto keeps working). */
+static apr_status_t merge_changes(const char **data, apr_size_t *len, const skv_record_t *current,
+                                  void *baton, apr_pool_t *p)
+{
+    merge_baton *mb = baton;
+    session_rec *t = apr_pcalloc(p, sizeof(*t));
+
+    t->pool = p;
+    t->entries = apr_table_make(p, 10);
+    t->encoded = current->len ? current->data : NULL;
+    if (ap_run_session_decode(mb->r, t) != OK) {
+        return APR_EGENERAL;
+    }
+    skv_merge_apply(t->entries, mb->changes);
+    t->expiry = mb->z->expiry;
+    if (ap_run_session_encode(mb->r, t) != OK || !t->encoded) {
+        return APR_EGENERAL;
+    }
+    *data = t->encoded;
+    *len = strlen(t->encoded);
+    return APR_SUCCESS;
+}
+
+static void set_cookie(request_rec *r, const skv_req *m, const char *value)
+{
+    apr_table_addn(r->err_headers_out, "Set-Cookie",
+                   skv_cookie_header(dir_cookie(m->dc, r->pool), value, r->pool));
+    /* a shared cache must never hand one user's session cookie to another */
+    apr_table_setn(r->err_headers_out, "Cache-Control", "private");
+}
+
+static int only_expiry(void *baton, const char *key, const char *value)
+{
+    (void)value;
+    if (strcmp(key, SESSION_EXPIRY)) {
+        *(int *)baton = 0;
+        return 0;
+    }
+    return 1;
+}
+
+static apr_status_t skv_session_save(request_rec *r, session_rec *z)
+{
+    skv_req *m = memo_get(r);
+    const apr_array_header_t *changes;
+    const char *why = NULL;
+    merge_baton mb;
+    int empty = 1;
+    apr_status_t rv;
+    apr_time_t now = apr_time_now();
+
+    if (!dir_enabled(dir_conf(r)) || !m || m->z != z) {
+        return DECLINED;
+    }
+    if (m->done) {
+        return OK;
+    }
+    m->done = 1;
+    if (m->failed) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      LFLOGNO(01005) "session not saved: the store failed when it was loaded, "
+                                     "and the stored session is left as it was");
+        return OK;
+    }
+    apr_table_do(only_expiry, &empty, z->entries, NULL);
+    if (empty) {
+        /* nothing left in it: a logout, or a session that never held anything */
+        if (m->s) {
+            rv = skv_store_destroy(m->s, &why, m->rt->store, r->pool);
+            if (rv != APR_SUCCESS) {
+                log_store_error(r, APLOG_ERR, rv, "delete", why, m->rt);
+            }
+            set_cookie(r, m, NULL);
+        }
+        return OK;
+    }
+    changes = skv_merge_diff(m->snapshot, z->entries, SESSION_EXPIRY, r->pool);
+    if (!changes->nelts && !m->regenerate) {
+        /* only mod_session's expiry moved (SessionMaxAge): rewrite at the touch interval so
+         * the stored expiry never falls behind an active user */
+        if (m->s && now - m->s->rec.written < m->rt->conf.touch_interval) {
+            return OK;
+        }
+    }
+    mb.r = r;
+    mb.z = z;
+    mb.changes = changes;
+    {
+        const char *old_id = m->s ? m->s->id : NULL;
+        skv_session_t *s = m->s;
+
+        if (!s) {
+            s = apr_pcalloc(r->pool, sizeof(*s));
+            s->expires_in = -1;
+        }
+        rv = skv_store_save(s, &why, m->rt->store, z->encoded ? z->encoded : "",
+                            z->encoded ? strlen(z->encoded) : 0, r->user, m->regenerate,
+                            merge_changes, &mb, now, r->pool);
+        if (rv == APR_SUCCESS) {
+            m->s = s;
+            if (!old_id || strcmp(old_id, s->id)) {
+                set_cookie(r, m, s->id);
+            }
+        }
+        else {
+            log_store_error(r, APLOG_ERR, rv, "save", why, m->rt);
+        }
+    }
+    return OK;
+}
+
+/* --- response: joined SessionHeader parts, regeneration ----------------------------------------
+ */
+
+static const char *header_take(request_rec *r, const char *name)
+{
+    const char *v = apr_table_get(r->err_headers_out, name);
+
+    if (!v) {
+        v = apr_table_get(r->headers_out, name);
+    }
+    if (v) {
+        apr_table_unset(r->err_headers_out, name);
+        apr_table_unset(r->headers_out, name);
+    }
+    return v;
+}
+
+/* PHP-FPM cannot send a header line over 8 KB: a larger SessionHeader comes as NAME-1,
+ * NAME-2, ... and is joined here, before mod_session reads NAME. */
+static void join_header_parts(request_rec *r)
+{
+    session_dir_conf *sc = ap_get_module_config(r->per_dir_config, &session_module);
+    const char *part;
+    char *joined = NULL;
+    int i;
+
+    if (!sc || !sc->header_set || !sc->header) {
+        return;
+    }
+    for (i = 1; i <= MAX_HEADER_PARTS; ++i) {
+        part = header_take(r, apr_psprintf(r->pool, "%s-%d", sc->header, i));
+        if (!part) {
+            break;
+        }
+        joined = joined ? apr_pstrcat(r->pool, joined, part, NULL) : apr_pstrdup(r->pool, part);
+    }
+    if (joined) {
+        apr_table_setn(r->headers_out, sc->header, joined);
+    }
+}
+
+static apr_status_t skv_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    skv_req *m = memo_get(r);
+    const char *regen = DEFAULT(dir_conf(r), dir_defaults, regen_header, NULL);
+
+    ap_remove_output_filter(f);
+    join_header_parts(r);
+    if (header_take(r, regen) && m) {
+        m->regenerate = 1;
+    }
+    if (m && m->s && r->user && (!m->s->rec.user || strcmp(m->s->rec.user, r->user))) {
+        /* another user now: a session id seen before the login must not carry it */
+        m->regenerate = 1;
+    }
+    if (m && m->regenerate) {
+        m->z->dirty = 1;
+    }
+    return ap_pass_brigade(f->next, bb);
+}
+
+static void skv_insert_filter(request_rec *r)
+{
+    if (dir_enabled(dir_conf(r))) {
+        ap_add_output_filter("SESSION_KV", NULL, r, r->connection);
+    }
+}
+
+/* --- request hooks ---------------------------------------------------------------------------- */
+
+/* Before mod_session's fixup: a client must not set the session through a "Session" request
+ * header (it would reach CGI and PHP as HTTP_SESSION), and with the closed policy a request
+ * whose session cannot be loaded gets a 503 before the application runs. */
+static int skv_fixups(request_rec *r)
+{
+    const skv_dir_conf *dc = dir_conf(r);
+    skv_req *m;
+
+    if (!dir_enabled(dc)) {
+        return DECLINED;
+    }
+    apr_table_unset(r->headers_in, "Session");
+    m = session_memo(r);
+    if (m->failed && DEFAULT(dc, dir_defaults, policy, POLICY_UNSET) == POLICY_CLOSED) {
+        apr_table_setn(r->err_headers_out, "Retry-After", "5");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    return DECLINED;
+}
+
+/* After the response: an unchanged session gets its expiry refreshed (at most once per
+ * SessionKVTouchInterval), without rewriting it. */
+static int skv_log_transaction(request_rec *r)
+{
+    skv_req *m;
+    const char *why = NULL;
+    apr_status_t rv;
+
+    if (r->main || r->prev || !(m = memo_get(r)) || !m->s || m->done || m->failed) {
+        return DECLINED;
+    }
+    m->done = 1;
+    rv = skv_store_touch(m->s, &why, m->rt->store, apr_time_now(), r->pool);
+    if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
+        log_store_error(r, APLOG_WARNING, rv, "touch", why, m->rt);
+    }
+    return DECLINED;
+}
+
+/* --- status page --------------------------------------------------------------------------------
+ */
+
+static int skv_status(request_rec *r, int flags)
+{
+    int i;
+
+    if (!runtimes) {
+        return OK;
+    }
+    for (i = 0; i < runtimes->nelts; ++i) {
+        skv_runtime *rt = APR_ARRAY_IDX(runtimes, i, skv_runtime *);
+        skv_stats_t st;
+        static const char *const names[] = {
+            "Loads",         "Hits",           "Misses",
+            "Expired",       "Rejected",       "Writes",
+            "Touches",       "Deletes",        "Conflicts",
+            "Merges",        "Regenerated",    "Oversize",
+            "ErrorsTimeout", "ErrorsDown",     "ErrorsOther",
+            "Ops",           "OpMicroseconds", "OpMaxMicroseconds",
+        };
+        apr_uint64_t *v = (apr_uint64_t *)&st;
+        int k;
+
+        for (k = 0; k < (int)(sizeof(st) / sizeof(apr_uint64_t)); ++k) {
+            v[k] = __atomic_load_n(((apr_uint64_t *)rt->stats) + k, __ATOMIC_RELAXED);
+        }
+        if (flags & AP_STATUS_SHORT) {
+            for (k = 0; k < (int)(sizeof(names) / sizeof(names[0])); ++k) {
+                ap_rprintf(r, "SessionKV%d%s: %" APR_UINT64_T_FMT "\n", i, names[k], v[k]);
+            }
+            continue;
+        }
+        ap_rprintf(r, "<hr />\n<h2>mod_session_kv: %s</h2>\n<table>\n",
+                   ap_escape_html(r->pool, rt->display));
+        for (k = 0; k < (int)(sizeof(names) / sizeof(names[0])); ++k) {
+            ap_rprintf(r, "<tr><td>%s</td><td>%" APR_UINT64_T_FMT "</td></tr>\n", names[k], v[k]);
+        }
+        ap_rputs("</table>\n", r);
+    }
+    return OK;
+}
+
+/* --- startup ------------------------------------------------------------------------------------
+ */
+
+static void core_log(const char *file, int line, int level, apr_status_t rv, const char *msg,
+                     void *baton)
+{
+    ap_log_error(file, line, APLOG_MODULE_INDEX, level, rv, baton, "%s", msg);
+}
+
+static int core_log_level(int level, void *baton)
+{
+    return APLOG_IS_LEVEL((server_rec *)baton, level);
+}
+
+/* Cross-field checks here, not in post_config: `apachectl configtest` runs this hook. */
+static int skv_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    const char *err;
+
+    (void)pconf;
+    (void)plog;
+    lf_log_set(core_log, core_log_level, s);
+    if ((err = runtimes_setup(s, 0, ptemp))) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, LFLOGNO(01006) "%s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+static int skv_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    apr_shm_t *shm;
+    const char *err;
+    apr_status_t rv;
+    int i;
+
+    (void)plog;
+    (void)ptemp;
+    lf_log_set(core_log, core_log_level, s);
+    runtimes = apr_array_make(pconf, 2, sizeof(skv_runtime *));
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    if ((err = runtimes_setup(s, 1, pconf))) { /* checked already: should not happen */
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, LFLOGNO(01007) "%s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (!runtimes->nelts) {
+        return OK;
+    }
+    /* the counters of all children, for server-status */
+    rv = apr_shm_create(&shm, sizeof(skv_stats_t) * (apr_size_t)runtimes->nelts, NULL, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     LFLOGNO(01008) "cannot create the shared memory for session counters");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    memset(apr_shm_baseaddr_get(shm), 0, sizeof(skv_stats_t) * (apr_size_t)runtimes->nelts);
+    for (i = 0; i < runtimes->nelts; ++i) {
+        skv_runtime *rt = APR_ARRAY_IDX(runtimes, i, skv_runtime *);
+        rt->stats = (skv_stats_t *)apr_shm_baseaddr_get(shm) + i;
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     LFLOGNO(01009) "sessions in %s: idle timeout %s, %d connections per child%s",
+                     rt->display, lf_format_duration(rt->conf.idle_timeout, ptemp),
+                     rt->conf.max_conns, rt->conf.keys ? ", encrypted" : "");
+    }
+    return OK;
+}
+
+/* Connections belong to the child that uses them: the stores are made after fork. */
+static void skv_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    int i;
+
+    for (i = 0; runtimes && i < runtimes->nelts; ++i) {
+        skv_runtime *rt = APR_ARRAY_IDX(runtimes, i, skv_runtime *);
+        apr_status_t rv = skv_store_create(&rt->store, &rt->conf, rt->stats, pchild);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                         LFLOGNO(01010) "cannot set up the session store %s", rt->display);
+        }
+    }
+}
+
+/* --- mod_health check "session-kv": the main server's store answers ------------------------ */
+
+static const char *health_configure(void **ctx, const char *target, apr_table_t *options,
+                                    apr_pool_t *p)
+{
+    (void)target;
+    (void)options;
+    (void)p;
+    *ctx = NULL;
+    return NULL;
+}
+
+static apr_status_t health_run(const char **error, void *ctx, server_rec *s,
+                               apr_interval_time_t timeout, apr_pool_t *p)
+{
+    skv_runtime *rt = runtime_of(s);
+    const char *info = NULL;
+    apr_status_t rv;
+
+    (void)ctx;
+    (void)timeout; /* bounded by SessionKVConnectTimeout + SessionKVTimeout */
+    if (!rt || !rt->store) {
+        *error = apr_psprintf(p, "no %s in the main server", SKV_STORE);
+        return APR_NOTFOUND;
+    }
+    rv = skv_store_ping(&info, rt->store, p);
+    if (rv != APR_SUCCESS) {
+        *error = info ? info : "no answer";
+    }
+    return rv;
+}
+
+static const health_check_provider health_session_kv = {HEALTH_TARGET_NONE, health_configure,
+                                                        health_run};
+
+static void skv_register_hooks(apr_pool_t *p)
+{
+    static const char *const after_session[] = {"mod_session.c", NULL};
+
+    ap_hook_check_config(skv_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(skv_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(skv_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_session_load(skv_session_load, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_session_save(skv_session_save, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_session_decode(skv_session_decode, after_session, NULL, APR_HOOK_REALLY_LAST);
+    ap_hook_fixups(skv_fixups, NULL, after_session, APR_HOOK_FIRST);
+    ap_hook_insert_filter(skv_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(skv_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(skv_log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
+    /* just before mod_session's MOD_SESSION_OUT (AP_FTYPE_CONTENT_SET), which saves */
+    ap_register_output_filter("SESSION_KV", skv_out_filter, NULL, AP_FTYPE_CONTENT_SET - 1);
+    APR_OPTIONAL_HOOK(ap, status_hook, skv_status, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_register_provider(p, HEALTH_PROVIDER_GROUP, "session-kv", HEALTH_PROVIDER_VERSION,
+                         &health_session_kv);
+}
+
+module AP_MODULE_DECLARE_DATA session_kv_module = {
+    STANDARD20_MODULE_STUFF, create_dir_conf, merge_dir_conf,     create_srv_conf,
+    merge_srv_conf,          skv_cmds,        skv_register_hooks, AP_MODULE_FLAG_NONE,
+};

@@ -1,0 +1,291 @@
+/* skv_backend — backend URLs (see skv_backend.h).
+ *
+ * A hand-written parser rather than apr_uri_parse(): each kind of mistake gets its own message,
+ * and the user information is cut at the last '@' so that a password holding an unescaped '@'
+ * or '/' still parses, instead of leaking into a "bad host" message.
+ */
+#include <string.h>
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+
+#include "lf_parse.h"
+#include "skv_backend.h"
+
+/* The longest scheme quoted back in an error (longer ones are not quoted at all). */
+#define SKV_SCHEME_MAX 16
+
+#define SKV_HINT_URL "use memcached://host:port or redis://host:port"
+
+/* Whether the @p len bytes at @p s look like a URL scheme, safe to quote in a message. */
+static int scheme_plain(const char *s, apr_size_t len)
+{
+    apr_size_t i;
+
+    if (!len || len > SKV_SCHEME_MAX || !apr_isalpha(s[0])) {
+        return 0;
+    }
+    for (i = 1; i < len; i++) {
+        if (!apr_isalnum(s[i]) && s[i] != '+' && s[i] != '-' && s[i] != '.') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Whether @p s (length @p len) is a plausible host name or IPv4 address. */
+static int host_plain(const char *s, apr_size_t len)
+{
+    apr_size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (!apr_isalnum(s[i]) && s[i] != '-' && s[i] != '.' && s[i] != '_') {
+            return 0;
+        }
+    }
+    return len > 0;
+}
+
+/* Whether @p s (length @p len) is a plausible IPv6 address (without brackets). */
+static int host_ipv6(const char *s, apr_size_t len)
+{
+    apr_size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (!apr_isxdigit(s[i]) && s[i] != ':' && s[i] != '.') {
+            return 0;
+        }
+    }
+    return memchr(s, ':', len) != NULL;
+}
+
+/*
+ * Parse the @p len bytes at @p s as "host", "host:port" or "[v6]:port" into @p srv.
+ * Returns NULL, or why not (from @p p). The text holds no secret: callers pass what follows
+ * the user information.
+ */
+static const char *parse_server(skv_server_t *srv, const char *s, apr_size_t len,
+                                apr_port_t default_port, apr_pool_t *p)
+{
+    const char *host = s, *end = s + len, *port = NULL;
+    apr_size_t hlen;
+    int n;
+
+    if (!len) {
+        return "no host";
+    }
+    if (*s == '[') {
+        const char *close = memchr(s, ']', len);
+
+        if (!close) {
+            return apr_psprintf(p, "unclosed '[' in '%.*s'", (int)len, s);
+        }
+        host = s + 1;
+        hlen = (apr_size_t)(close - host);
+        if (!host_ipv6(host, hlen)) {
+            return apr_psprintf(p, "bad IPv6 address in '%.*s'", (int)len, s);
+        }
+        if (close + 1 < end) {
+            if (close[1] != ':') {
+                return apr_psprintf(p, "bad server '%.*s'", (int)len, s);
+            }
+            port = close + 2;
+        }
+    }
+    else {
+        const char *colon = memchr(s, ':', len);
+
+        hlen = colon ? (apr_size_t)(colon - s) : len;
+        if (colon && memchr(colon + 1, ':', (apr_size_t)(end - colon - 1))) {
+            return apr_psprintf(p, "IPv6 addresses go in brackets: '[%.*s]'", (int)len, s);
+        }
+        if (!hlen) {
+            return apr_psprintf(p, "no host in '%.*s'", (int)len, s);
+        }
+        if (!host_plain(host, hlen)) {
+            return apr_psprintf(p, "bad host name in '%.*s'", (int)len, s);
+        }
+        port = colon ? colon + 1 : NULL;
+    }
+    if (port
+        && lf_parse_int(&n, apr_pstrndup(p, port, (apr_size_t)(end - port)), 1, 65535)
+               != APR_SUCCESS) {
+        return apr_psprintf(p, "bad port in '%.*s'", (int)len, s);
+    }
+    srv->host = apr_pstrndup(p, host, hlen);
+    srv->port = port ? (apr_port_t)n : default_port;
+    return NULL;
+}
+
+/* The value of the hex digit @p c. */
+static int hex_value(char c)
+{
+    return apr_isdigit(c) ? c - '0' : apr_tolower(c) - 'a' + 10;
+}
+
+/* Decode the percent escapes of the @p len bytes at @p s; NULL when one is bad or gives NUL. */
+static const char *percent_decode(const char *s, apr_size_t len, apr_pool_t *p)
+{
+    char *out = apr_palloc(p, len + 1), *o = out, c;
+    apr_size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] != '%') {
+            *o++ = s[i];
+            continue;
+        }
+        if (i + 2 >= len || !apr_isxdigit(s[i + 1]) || !apr_isxdigit(s[i + 2])) {
+            return NULL;
+        }
+        c = (char)(hex_value(s[i + 1]) << 4 | hex_value(s[i + 2]));
+        if (!c) {
+            return NULL;
+        }
+        *o++ = c;
+        i += 2;
+    }
+    *o = '\0';
+    return out;
+}
+
+static const char *parse_memcached(skv_backend_t *be, const char *rest, apr_pool_t *p)
+{
+    apr_size_t len = strlen(rest), n;
+    const char *list, *comma;
+
+    if (strchr(rest, '@')) {
+        return "memcached takes no user or password";
+    }
+    if (len && rest[len - 1] == '/') {
+        --len; /* "memcached://host:port/" is fine */
+    }
+    if (memchr(rest, '?', len) || memchr(rest, '#', len)) {
+        return "no query (?...) or fragment (#...) in a backend URL";
+    }
+    if (memchr(rest, '/', len)) {
+        return "memcached takes no path";
+    }
+    if (!len) {
+        return "no server (memcached://host:port[,host:port...])";
+    }
+    be->servers = apr_array_make(p, 2, sizeof(skv_server_t));
+    list = apr_pstrndup(p, rest, len);
+    do {
+        const char *why;
+
+        comma = strchr(list, ',');
+        n = comma ? (apr_size_t)(comma - list) : strlen(list);
+        if (!n) {
+            return "empty server in the list";
+        }
+        why = parse_server(apr_array_push(be->servers), list, n, SKV_BACKEND_MEMCACHED_PORT, p);
+        if (why) {
+            return why;
+        }
+        list += n + 1;
+    } while (comma);
+    return NULL;
+}
+
+/* The user information of a redis URL: the @p len bytes at @p info, before the last '@'. */
+static const char *parse_redis_auth(skv_backend_t *be, const char *info, apr_size_t len,
+                                    apr_pool_t *p)
+{
+    const char *colon = memchr(info, ':', len);
+    const char *user, *password;
+
+    if (!colon) {
+        /* quoting it could show a password written without its ':' */
+        return "a user without a password (use redis://user:password@host, or "
+               "redis://:password@host for a password alone)";
+    }
+    user = percent_decode(info, (apr_size_t)(colon - info), p);
+    password = percent_decode(colon + 1, (apr_size_t)(info + len - colon - 1), p);
+    if (!user || !password) {
+        return "bad percent escape in the user or password";
+    }
+    if (!*password) {
+        return "empty password";
+    }
+    be->user = *user ? user : NULL;
+    be->password = password;
+    be->display = apr_psprintf(p, "redis://%.*s:***@%s", (int)(colon - info), info, info + len + 1);
+    return NULL;
+}
+
+static const char *parse_redis(skv_backend_t *be, const char *rest, apr_pool_t *p)
+{
+    const char *at = strrchr(rest, '@'), *hostpart = at ? at + 1 : rest, *why;
+    apr_size_t hlen = strcspn(hostpart, "/");
+
+    if (at && (why = parse_redis_auth(be, rest, (apr_size_t)(at - rest), p))) {
+        return why;
+    }
+    if (strpbrk(hostpart, "?#")) {
+        return "no query (?...) or fragment (#...) in a backend URL";
+    }
+    if (memchr(hostpart, ',', hlen)) {
+        return "redis takes one server";
+    }
+    be->servers = apr_array_make(p, 1, sizeof(skv_server_t));
+    why = parse_server(apr_array_push(be->servers), hostpart, hlen, SKV_BACKEND_REDIS_PORT, p);
+    if (why) {
+        return why;
+    }
+    if (hostpart[hlen] == '/' && hostpart[hlen + 1]
+        && lf_parse_int(&be->db, hostpart + hlen + 1, 0, 15) != APR_SUCCESS) {
+        return "db must be 0-15";
+    }
+    return NULL;
+}
+
+apr_status_t skv_backend_parse(skv_backend_t **out, const char **why, const char *url,
+                               apr_pool_t *p)
+{
+    skv_backend_t *be = apr_pcalloc(p, sizeof(*be));
+    const char *sep = url ? strstr(url, "://") : NULL, *rest, *err;
+    apr_size_t slen;
+
+    if (!sep || !scheme_plain(url, (apr_size_t)(sep - url))) {
+        *why = "not a URL (" SKV_HINT_URL ")";
+        return APR_EINVAL;
+    }
+    slen = (apr_size_t)(sep - url);
+    rest = sep + 3;
+    be->display = apr_pstrdup(p, url);
+    be->connect_timeout = SKV_BACKEND_CONNECT_TIMEOUT;
+    be->io_timeout = SKV_BACKEND_IO_TIMEOUT;
+    be->retry_interval = SKV_BACKEND_RETRY_INTERVAL;
+    if (slen == 9 && !strncasecmp(url, "memcached", slen)) {
+        be->type = SKV_BACKEND_MEMCACHED;
+        err = parse_memcached(be, rest, p);
+    }
+    else if (slen == 5 && !strncasecmp(url, "redis", slen)) {
+        be->type = SKV_BACKEND_REDIS;
+        err = parse_redis(be, rest, p);
+    }
+    else if (slen == 6 && !strncasecmp(url, "rediss", slen)) {
+        err = "rediss:// (redis over TLS) is not supported";
+    }
+    else {
+        err = apr_psprintf(p, "unknown scheme '%.*s' (use memcached:// or redis://)", (int)slen,
+                           url);
+    }
+    if (err) {
+        *why = err;
+        return APR_EINVAL;
+    }
+    *out = be;
+    return APR_SUCCESS;
+}
+
+const skv_driver_t *skv_backend_driver(const skv_backend_t *be)
+{
+    switch (be->type) {
+    case SKV_BACKEND_MEMCACHED:
+        return &skv_driver_memcached;
+    case SKV_BACKEND_REDIS:
+        return &skv_driver_redis;
+    }
+    return NULL;
+}

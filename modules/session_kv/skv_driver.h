@@ -1,0 +1,110 @@
+/* skv_driver — the key-value backends behind mod_session_kv: memcached (libmemcached) and redis
+ * (hiredis), side by side behind one small interface.
+ *
+ * A connection (skv_conn_t) belongs to one thread at a time; skv_store keeps a bounded pool of
+ * them per child process. A connection heals itself: after an I/O error, a timeout, or a reply
+ * saying the server cannot take writes now (redis READONLY, LOADING, MASTERDOWN: a failover),
+ * the driver drops what it has and connects afresh on the next call, so nothing above it ever
+ * has to restart httpd. Connecting is lazy: open() never touches the network.
+ *
+ * Every operation answers with an apr_status_t the store can act on:
+ *   APR_SUCCESS      done
+ *   APR_NOTFOUND     no such key (get, cas, touch, del)
+ *   APR_EEXIST       add: the key exists; cas: the value changed since the get (a conflict)
+ *   APR_ENOSPC       the backend refuses the value as too large
+ *   APR_TIMEUP       the backend did not answer within the I/O or connect timeout
+ *   APR_ECONNREFUSED the backend is not reachable (refused, reset, name not resolved)
+ *   APR_EGENERAL     any other backend error (the text is in the driver's error())
+ *
+ * Keys reach the drivers already derived by skv_id (a prefix and hex digits), never a cookie.
+ * Pure core: APR, libmemcached, hiredis; no httpd.
+ */
+#ifndef SKV_DRIVER_H
+#define SKV_DRIVER_H
+
+#include <apr_network_io.h>
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+
+typedef enum { SKV_BACKEND_MEMCACHED = 1, SKV_BACKEND_REDIS } skv_backend_e;
+
+/** One server of a backend. */
+typedef struct skv_server_t {
+    const char *host;
+    apr_port_t port;
+} skv_server_t;
+
+/** What a store connects to, as parsed from its URL by skv_backend_parse(). */
+typedef struct skv_backend_t {
+    skv_backend_e type;
+    const char *display;                 /* the URL without any password: for messages */
+    apr_array_header_t *servers;         /* skv_server_t; memcached 1..n, redis exactly 1 */
+    const char *user;                    /* redis ACL user; NULL = AUTH with the password only */
+    const char *password;                /* redis AUTH password; NULL = no AUTH; never logged */
+    int db;                              /* redis SELECT index; 0 = the default database */
+    apr_interval_time_t connect_timeout; /* microseconds, per connection attempt */
+    apr_interval_time_t io_timeout;      /* microseconds, per operation */
+    apr_interval_time_t retry_interval;  /* microseconds; memcached: an ejected server is
+                                            tried again after this */
+} skv_backend_t;
+
+/** A driver's connection: one thread at a time. */
+typedef struct skv_conn_t skv_conn_t;
+
+/** A value as get() found it. */
+typedef struct skv_value_t {
+    const char *data; /* the stored bytes (NUL-terminated for convenience) */
+    apr_size_t len;
+    apr_uint64_t cas;               /* the token cas() compares against */
+    apr_interval_time_t expires_in; /* microseconds until the entry expires, when the
+                                       backend can tell; -1 when it cannot */
+} skv_value_t;
+
+typedef struct skv_driver_t {
+    const char *name; /* "memcached", "redis" */
+
+    /**
+     * Make a connection object for @p be (which must outlive it); no network I/O. The
+     * connection's handles are released by a cleanup on @p p.
+     */
+    apr_status_t (*open)(skv_conn_t **conn, const skv_backend_t *be, apr_pool_t *p);
+
+    /** Read @p key; @p val's data is allocated from @p p. */
+    apr_status_t (*get)(skv_value_t *val, skv_conn_t *c, const char *key, apr_pool_t *p);
+
+    /** Store only if @p key does not exist (APR_EEXIST otherwise). @p ttl > 0, microseconds. */
+    apr_status_t (*add)(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
+                        apr_interval_time_t ttl);
+
+    /** Store only if the value is still the one get() returned with @p cas. */
+    apr_status_t (*cas)(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
+                        apr_interval_time_t ttl, apr_uint64_t cas);
+
+    /** Store unconditionally. */
+    apr_status_t (*set)(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
+                        apr_interval_time_t ttl);
+
+    /** Give @p key a new time to live without rewriting its value. */
+    apr_status_t (*touch)(skv_conn_t *c, const char *key, apr_interval_time_t ttl);
+
+    /** Delete @p key (APR_NOTFOUND when it was not there). */
+    apr_status_t (*del)(skv_conn_t *c, const char *key);
+
+    /**
+     * Check that the backend answers: redis PING (and role), memcached version of every
+     * server. @p info is a short description for health details ("redis 7.0.15 master"), from
+     * @p p.
+     */
+    apr_status_t (*ping)(const char **info, skv_conn_t *c, apr_pool_t *p);
+
+    /** The text of the last error on @p c ("" when none); valid until the next call. */
+    const char *(*error)(skv_conn_t *c);
+} skv_driver_t;
+
+/** The memcached driver (skv_memcached.c). */
+extern const skv_driver_t skv_driver_memcached;
+/** The redis driver (skv_redis.c). */
+extern const skv_driver_t skv_driver_redis;
+
+#endif /* SKV_DRIVER_H */

@@ -1,0 +1,513 @@
+/* skv_memcached — the memcached driver (libmemcached), see skv_driver.h.
+ *
+ * One memcached_st per connection object, with every server of the backend on a consistent
+ * (ketama, libketama-compatible MD5) ring, the binary protocol and CAS. libmemcached connects
+ * lazily to each server on first use and keeps the connections.
+ *
+ * A server that cannot be reached is put in timeout by libmemcached for retry_interval (rounded
+ * up to seconds): the keys that live on it fail at once (APR_ECONNREFUSED, no waiting for a
+ * connect timeout each time) while the keys of the other servers are served as before; after
+ * retry_interval the next operation on one of its keys tries it again. Failed servers are NOT
+ * removed from the ring (MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS off), on purpose: removing
+ * one would move its sessions to the other servers, and back when it returns, so a session
+ * changed or deleted (logout) during the outage would come back in its old state from the
+ * returning server. Failing instead lets the store apply its documented outage behaviour.
+ *
+ * Expiry: memcached cannot report an entry's remaining time to live, so touch() leaves a tiny
+ * marker entry "<key>#t" holding the absolute expiry (decimal Unix microseconds), with the same
+ * TTL; get() fetches the key and its marker in one round trip (a multi-get) and reports
+ * expires_in from the marker, or -1 without one. Every call passes the session key as the
+ * libmemcached "group key", so a marker always lives on its key's server. add/cas/set do not
+ * rewrite the marker (one more round trip each): a write with the store's TTL starts a full TTL
+ * while the marker still counts down from the last touch, so a stale marker only ever
+ * under-reports the remaining time, which makes the store touch a little early, never late.
+ * del() removes the marker too (deletes are rare).
+ *
+ * Pure core: APR and libmemcached.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include <apr_strings.h>
+#include <libmemcached/memcached.h>
+
+#include "lf_log.h"
+#include "skv_driver.h"
+
+/* Suffix of the expiry marker of a key. */
+#define MC_MARKER     "#t"
+#define MC_MARKER_LEN 2
+
+/* Longer TTLs are taken by memcached as an absolute Unix time. */
+#define MC_MAX_RELATIVE_TTL (30 * 24 * 3600)
+
+/* Each driver defines the connection object its own way; they never meet. */
+struct skv_conn_t {
+    const skv_backend_t *be;
+    memcached_st *mc;
+    char err[256]; /* the last error, "" when none */
+};
+
+static apr_status_t mc_cleanup(void *data)
+{
+    skv_conn_t *c = data;
+
+    if (c->mc) {
+        memcached_free(c->mc);
+        c->mc = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+/* Milliseconds of @p t, at least 1 (libmemcached takes 0 as "time out at once"). */
+static uint64_t msec_min1(apr_interval_time_t t)
+{
+    apr_int64_t ms = (t + 999) / 1000;
+
+    return ms < 1 ? 1 : (uint64_t)ms;
+}
+
+/* The TTL memcached wants: whole seconds rounded up, at least 1, absolute past 30 days. */
+static time_t mc_expiration(apr_interval_time_t ttl)
+{
+    apr_int64_t s = (ttl + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC;
+
+    if (s < 1) {
+        s = 1;
+    }
+    if (s > MC_MAX_RELATIVE_TTL) {
+        return (time_t)(apr_time_sec(apr_time_now()) + s);
+    }
+    return (time_t)s;
+}
+
+static apr_status_t mc_status(memcached_return_t rc, int err)
+{
+    switch (rc) {
+    case MEMCACHED_SUCCESS:
+    case MEMCACHED_STORED:
+    case MEMCACHED_DELETED:
+    case MEMCACHED_END:
+        return APR_SUCCESS;
+    case MEMCACHED_NOTFOUND:
+        return APR_NOTFOUND;
+    case MEMCACHED_DATA_EXISTS:
+    case MEMCACHED_NOTSTORED:
+        return APR_EEXIST;
+    case MEMCACHED_E2BIG:
+        return APR_ENOSPC;
+    case MEMCACHED_TIMEOUT:
+        return APR_TIMEUP;
+    case MEMCACHED_ERRNO:
+        if (err == ETIMEDOUT || err == EAGAIN) {
+            return APR_TIMEUP;
+        }
+        return APR_ECONNREFUSED;
+    case MEMCACHED_HOST_LOOKUP_FAILURE:
+    case MEMCACHED_CONNECTION_FAILURE:
+    case MEMCACHED_CONNECTION_BIND_FAILURE:
+    case MEMCACHED_WRITE_FAILURE:
+    case MEMCACHED_READ_FAILURE:
+    case MEMCACHED_ERROR: /* = MEMCACHED_CONNECTION_SOCKET_CREATE_FAILURE */
+    case MEMCACHED_NO_SERVERS:
+    case MEMCACHED_SERVER_MARKED_DEAD:
+    case MEMCACHED_SERVER_TEMPORARILY_DISABLED:
+        return APR_ECONNREFUSED;
+    default:
+        return APR_EGENERAL;
+    }
+}
+
+/* "host:port" of @p inst, IPv6 in brackets, from @p buf. */
+static const char *server_name(char *buf, apr_size_t size, const memcached_instance_st *inst)
+{
+    const char *host = memcached_server_name(inst);
+
+    apr_snprintf(buf, size, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host,
+                 (unsigned)memcached_server_port(inst));
+    return buf;
+}
+
+/*
+ * Record the failure @p rc of an operation on @p key (NULL: not about one key) and answer its
+ * status. A timeout or a broken reply may leave a late answer in a socket, where the next
+ * command would read it as its own: all connections are closed then (they reopen on demand).
+ */
+static apr_status_t mc_fail(skv_conn_t *c, memcached_return_t rc, const char *key)
+{
+    int err = memcached_last_error_errno(c->mc);
+    const char *what = memcached_strerror(c->mc, rc);
+    const memcached_instance_st *inst = NULL;
+    apr_status_t status = mc_status(rc, err);
+    char name[128], errbuf[96];
+    memcached_return_t unused;
+
+    if (key) {
+        inst = memcached_server_by_key(c->mc, key, strlen(key), &unused);
+    }
+    if (rc == MEMCACHED_SOME_ERRORS && inst
+        && !memcached_success(memcached_server_error_return(inst))) {
+        /* a multi-get reports the failure of its one server this way */
+        rc = memcached_server_error_return(inst);
+        what = memcached_strerror(c->mc, rc);
+        status = mc_status(rc, err);
+    }
+    else if (memcached_server_count(c->mc) == 1) {
+        inst = memcached_server_instance_by_position(c->mc, 0);
+    }
+    apr_snprintf(c->err, sizeof(c->err), "memcached %s: %s%s%s%s",
+                 inst ? server_name(name, sizeof(name), inst) : c->be->display, what,
+                 err ? " (" : "", err ? apr_strerror(APR_FROM_OS_ERROR(err), errbuf, sizeof(errbuf)) : "",
+                 err ? ")" : "");
+    if (status == APR_TIMEUP || rc == MEMCACHED_PROTOCOL_ERROR || rc == MEMCACHED_UNKNOWN_READ_FAILURE
+        || rc == MEMCACHED_READ_FAILURE) {
+        memcached_quit(c->mc);
+    }
+    if (lf_log_is_level(LF_LOG_DEBUG)) {
+        lf_log_perror(LF_LOG_MARK, LF_LOG_DEBUG, status, LFLOGNO(01900) "%s", c->err);
+    }
+    return status;
+}
+
+static apr_status_t mc_open(skv_conn_t **out, const skv_backend_t *be, apr_pool_t *p)
+{
+    skv_conn_t *c = apr_pcalloc(p, sizeof(*c));
+    apr_int64_t retry = (be->retry_interval + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC;
+    memcached_return_t rc = MEMCACHED_SUCCESS;
+    int i;
+
+    c->be = be;
+    if (!(c->mc = memcached_create(NULL))) {
+        return APR_ENOMEM;
+    }
+    apr_pool_cleanup_register(p, c, mc_cleanup, apr_pool_cleanup_null);
+    /* settings first: the binary protocol and the distribution reset what came before */
+    rc = memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
+    if (memcached_success(rc)) {
+        rc = memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED, 1);
+    }
+    if (memcached_success(rc)) {
+        rc = memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_SUPPORT_CAS, 1);
+    }
+    if (memcached_success(rc)) {
+        rc = memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
+    }
+    if (memcached_success(rc)) {
+        rc = memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_TCP_KEEPALIVE, 1);
+    }
+    if (memcached_success(rc)) {
+        rc = memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT,
+                                    msec_min1(be->connect_timeout));
+    }
+    if (memcached_success(rc)) {
+        /* every wait for a socket of an established connection */
+        rc = memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT,
+                                    msec_min1(be->io_timeout));
+    }
+    /* SO_SNDTIMEO/SO_RCVTIMEO, in microseconds (not milliseconds, whatever the docs say); they
+     * matter only for blocking sockets, which libmemcached 1.x never uses, but cost nothing */
+    if (memcached_success(rc)) {
+        rc = memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_SND_TIMEOUT,
+                                    (uint64_t)be->io_timeout);
+    }
+    if (memcached_success(rc)) {
+        rc = memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_RCV_TIMEOUT,
+                                    (uint64_t)be->io_timeout);
+    }
+    if (memcached_success(rc)) {
+        /* a server that refused a connection is left alone this long: seconds */
+        rc = memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT,
+                                    (uint64_t)(retry < 0 ? 0 : retry));
+    }
+    if (memcached_success(rc)) {
+        /* keep failed servers on the ring (see the top of this file) */
+        rc = memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS, 0);
+    }
+    for (i = 0; memcached_success(rc) && i < be->servers->nelts; i++) {
+        const skv_server_t *s = &APR_ARRAY_IDX(be->servers, i, skv_server_t);
+
+        rc = memcached_server_add(c->mc, s->host, s->port);
+    }
+    if (!memcached_success(rc)) {
+        apr_snprintf(c->err, sizeof(c->err), "memcached %s: %s", be->display,
+                     memcached_last_error_message(c->mc));
+        return APR_EGENERAL;
+    }
+    *out = c;
+    return APR_SUCCESS;
+}
+
+/* The marker key of @p key into @p buf (MEMCACHED_MAX_KEY bytes). */
+static apr_status_t marker_key(char *buf, apr_size_t *len, skv_conn_t *c, const char *key)
+{
+    apr_size_t klen = strlen(key);
+
+    if (klen + MC_MARKER_LEN >= MEMCACHED_MAX_KEY) {
+        apr_snprintf(c->err, sizeof(c->err), "memcached: key too long (%" APR_SIZE_T_FMT ")",
+                     klen);
+        return APR_EGENERAL;
+    }
+    memcpy(buf, key, klen);
+    memcpy(buf + klen, MC_MARKER, MC_MARKER_LEN + 1);
+    *len = klen + MC_MARKER_LEN;
+    return APR_SUCCESS;
+}
+
+/*
+ * Whether @p rc says that a connection broke under the operation (a server restarted, a
+ * connection closed while idle): an idempotent operation is then sent once more, on a new
+ * connection. Harmless when the server is really gone: after a failed connect libmemcached
+ * leaves it alone for retry_interval, so the second attempt fails at once. Never after a
+ * timeout, which would double the wait.
+ */
+static int mc_broken(skv_conn_t *c, memcached_return_t rc)
+{
+    int err = memcached_last_error_errno(c->mc);
+
+    switch (rc) {
+    case MEMCACHED_CONNECTION_FAILURE:
+    case MEMCACHED_WRITE_FAILURE:
+    case MEMCACHED_READ_FAILURE:
+    case MEMCACHED_ERRNO:
+    case MEMCACHED_SOME_ERRORS:
+        return err != ETIMEDOUT && err != EAGAIN && err != ECONNREFUSED;
+    default:
+        return 0;
+    }
+}
+
+/* One multi-get of @p key and its marker @p mkey into @p val; the libmemcached outcome. */
+static memcached_return_t mc_fetch(skv_value_t *val, int *found, skv_conn_t *c, const char *key,
+                                   const char *mkey, apr_pool_t *p)
+{
+    const char *keys[2] = {key, mkey};
+    size_t lens[2] = {strlen(key), strlen(mkey)};
+    memcached_result_st res, *r;
+    memcached_return_t rc;
+
+    *found = 0;
+    val->expires_in = -1;
+    rc = memcached_mget_by_key(c->mc, key, lens[0], keys, lens, 2);
+    if (!memcached_success(rc)) {
+        return rc;
+    }
+    /* on the stack: memcached_fetch_result() frees a result it did not get this way when it
+     * returns NULL at the end, so a heap one would be freed twice */
+    if (!memcached_result_create(c->mc, &res)) {
+        memcached_quit(c->mc); /* the replies are still on their way */
+        return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+    }
+    while ((r = memcached_fetch_result(c->mc, &res, &rc))) {
+        const char *k = memcached_result_key_value(r);
+        size_t klen = memcached_result_key_length(r);
+
+        if (klen == lens[0] && !memcmp(k, key, klen)) {
+            val->data = apr_pstrmemdup(p, memcached_result_value(r), memcached_result_length(r));
+            val->len = memcached_result_length(r);
+            val->cas = memcached_result_cas(r);
+            *found = 1;
+        }
+        else if (klen == lens[1] && !memcmp(k, mkey, klen)) {
+            char *s = apr_pstrmemdup(p, memcached_result_value(r), memcached_result_length(r));
+            apr_time_t expires = (apr_time_t)apr_atoi64(s);
+
+            val->expires_in = expires > 0 ? expires - apr_time_now() : -1;
+        }
+    }
+    memcached_result_free(&res);
+    if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND) {
+        /* the fetch loop answers NOTFOUND for any failure before the first result (a timeout,
+         * a reply that is not memcached's): the error it met is still recorded */
+        memcached_return_t last = memcached_last_error(c->mc);
+
+        return memcached_failed(last) && last != MEMCACHED_NOTFOUND && last != MEMCACHED_END
+                   ? last
+                   : MEMCACHED_SUCCESS;
+    }
+    return rc;
+}
+
+static apr_status_t mc_get(skv_value_t *val, skv_conn_t *c, const char *key, apr_pool_t *p)
+{
+    char mkey[MEMCACHED_MAX_KEY];
+    apr_size_t mlen;
+    memcached_return_t rc;
+    apr_status_t status;
+    int found;
+
+    c->err[0] = '\0';
+    if ((status = marker_key(mkey, &mlen, c, key)) != APR_SUCCESS) {
+        return status;
+    }
+    rc = mc_fetch(val, &found, c, key, mkey, p);
+    if (!memcached_success(rc) && mc_broken(c, rc)) {
+        rc = mc_fetch(val, &found, c, key, mkey, p);
+    }
+    if (!memcached_success(rc)) {
+        return mc_fail(c, rc, key);
+    }
+    if (!found) {
+        return APR_NOTFOUND;
+    }
+    /* a marker in the past belongs to an earlier life of the key (rewritten since) */
+    if (val->expires_in <= 0) {
+        val->expires_in = -1;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t mc_add(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
+                           apr_interval_time_t ttl)
+{
+    apr_size_t klen = strlen(key);
+    memcached_return_t rc;
+
+    c->err[0] = '\0';
+    rc = memcached_add_by_key(c->mc, key, klen, key, klen, data, len, mc_expiration(ttl), 0);
+    if (rc == MEMCACHED_DATA_EXISTS || rc == MEMCACHED_NOTSTORED) {
+        return APR_EEXIST;
+    }
+    return memcached_success(rc) ? APR_SUCCESS : mc_fail(c, rc, key);
+}
+
+static apr_status_t mc_cas(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
+                           apr_interval_time_t ttl, apr_uint64_t cas)
+{
+    apr_size_t klen = strlen(key);
+    memcached_return_t rc;
+
+    c->err[0] = '\0';
+    rc = memcached_cas_by_key(c->mc, key, klen, key, klen, data, len, mc_expiration(ttl), 0,
+                              cas);
+    switch (rc) {
+    case MEMCACHED_DATA_EXISTS:
+        return APR_EEXIST;
+    case MEMCACHED_NOTFOUND:
+        return APR_NOTFOUND;
+    default:
+        return memcached_success(rc) ? APR_SUCCESS : mc_fail(c, rc, key);
+    }
+}
+
+static apr_status_t mc_set(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
+                           apr_interval_time_t ttl)
+{
+    apr_size_t klen = strlen(key);
+    memcached_return_t rc;
+
+    c->err[0] = '\0';
+    rc = memcached_set_by_key(c->mc, key, klen, key, klen, data, len, mc_expiration(ttl), 0);
+    if (!memcached_success(rc) && mc_broken(c, rc)) {
+        rc = memcached_set_by_key(c->mc, key, klen, key, klen, data, len, mc_expiration(ttl), 0);
+    }
+    return memcached_success(rc) ? APR_SUCCESS : mc_fail(c, rc, key);
+}
+
+static apr_status_t mc_touch(skv_conn_t *c, const char *key, apr_interval_time_t ttl)
+{
+    apr_size_t klen = strlen(key), mlen;
+    time_t expiration = mc_expiration(ttl);
+    char mkey[MEMCACHED_MAX_KEY], when[32];
+    memcached_return_t rc;
+    apr_status_t status;
+
+    c->err[0] = '\0';
+    if ((status = marker_key(mkey, &mlen, c, key)) != APR_SUCCESS) {
+        return status;
+    }
+    rc = memcached_touch_by_key(c->mc, key, klen, key, klen, expiration);
+    if (!memcached_success(rc) && mc_broken(c, rc)) {
+        rc = memcached_touch_by_key(c->mc, key, klen, key, klen, expiration);
+    }
+    if (rc == MEMCACHED_NOTFOUND) {
+        return APR_NOTFOUND;
+    }
+    if (!memcached_success(rc)) {
+        return mc_fail(c, rc, key);
+    }
+    apr_snprintf(when, sizeof(when), "%" APR_TIME_T_FMT, apr_time_now() + ttl);
+    rc = memcached_set_by_key(c->mc, key, klen, mkey, mlen, when, strlen(when), expiration, 0);
+    return memcached_success(rc) ? APR_SUCCESS : mc_fail(c, rc, key);
+}
+
+static apr_status_t mc_del(skv_conn_t *c, const char *key)
+{
+    apr_size_t klen = strlen(key), mlen;
+    char mkey[MEMCACHED_MAX_KEY];
+    memcached_return_t rc;
+    apr_status_t status;
+
+    c->err[0] = '\0';
+    if ((status = marker_key(mkey, &mlen, c, key)) != APR_SUCCESS) {
+        return status;
+    }
+    rc = memcached_delete_by_key(c->mc, key, klen, key, klen, 0);
+    if (!memcached_success(rc) && mc_broken(c, rc)) {
+        rc = memcached_delete_by_key(c->mc, key, klen, key, klen, 0);
+    }
+    if (rc == MEMCACHED_NOTFOUND) {
+        return APR_NOTFOUND;
+    }
+    if (!memcached_success(rc)) {
+        return mc_fail(c, rc, key);
+    }
+    /* best effort: a marker left behind expires with the TTL it was given */
+    (void)memcached_delete_by_key(c->mc, key, klen, mkey, mlen, 0);
+    return APR_SUCCESS;
+}
+
+/*
+ * Healthy when at least one server answers: the keys of the others fail, but the store still
+ * serves a share of the sessions, and the info says how many servers answered ("memcached
+ * 1.6.18, 1/2 servers; 127.0.0.1:21002: CONNECTION FAILURE"), so a health check can tell.
+ */
+static apr_status_t mc_ping(const char **info, skv_conn_t *c, apr_pool_t *p)
+{
+    uint32_t n = memcached_server_count(c->mc), i, up = 0;
+    memcached_return_t rc, down_rc = MEMCACHED_SUCCESS;
+    memcached_stat_st *st;
+    const char *version = NULL, *down = "";
+    char name[128];
+
+    c->err[0] = '\0';
+    if (!(st = memcached_stat(c->mc, NULL, &rc))) {
+        *info = "";
+        return mc_fail(c, rc, NULL);
+    }
+    for (i = 0; i < n; i++) {
+        const memcached_instance_st *inst = memcached_server_instance_by_position(c->mc, i);
+        memcached_return_t src;
+
+        if (st[i].pid > 0) {
+            ++up;
+            version = version ? version : apr_pstrdup(p, st[i].version);
+            continue;
+        }
+        src = memcached_server_error_return(inst);
+        if (src == MEMCACHED_TIMEOUT) {
+            memcached_quit(c->mc); /* a late answer must not meet the next command */
+        }
+        if (!*down) {
+            down_rc = src;
+            down = apr_psprintf(p, "; %s: %s", server_name(name, sizeof(name), inst),
+                                memcached_success(src) ? "no answer" : memcached_strerror(c->mc, src));
+        }
+    }
+    memcached_stat_free(c->mc, st);
+    *info = apr_psprintf(p, "memcached %s, %u/%u servers%s", version ? version : "?", up, n, down);
+    if (!up) {
+        apr_snprintf(c->err, sizeof(c->err), "%s", *info);
+        return memcached_success(down_rc) ? APR_ECONNREFUSED : mc_status(down_rc, 0);
+    }
+    return APR_SUCCESS;
+}
+
+static const char *mc_error(skv_conn_t *c)
+{
+    return c->err;
+}
+
+const skv_driver_t skv_driver_memcached = {
+    "memcached", mc_open, mc_get, mc_add, mc_cas, mc_set, mc_touch, mc_del, mc_ping, mc_error,
+};

@@ -1,0 +1,618 @@
+/* skv_redis — the redis driver (hiredis), see skv_driver.h.
+ *
+ * One blocking hiredis context per connection object, made on first use: connect with the
+ * connect timeout, then every read and write bounded by the I/O timeout (SO_RCVTIMEO and
+ * SO_SNDTIMEO through redisSetTimeout), then AUTH (with the ACL user when there is one) and
+ * SELECT, pipelined.
+ *
+ * Healing: after an I/O error, end of file or timeout the context is freed and the next call
+ * connects afresh. A reply starting with READONLY, LOADING or MASTERDOWN means that this server
+ * cannot take the command now, typically because a failover moved the primary elsewhere (on
+ * ElastiCache the endpoint's DNS name then points to the new primary): the context is freed
+ * too, and a write is retried once on a new connection at once. A command that found a
+ * connection dead before it was sent (an idle connection the server or a middlebox closed, a
+ * restarted server) is retried once when it is safe to send twice (get, set, touch, del, ping).
+ *
+ * Compare-and-set: the token of a value is the first 64 bits of its SHA-1, and cas() runs a
+ * Lua script that compares the token with the stored value's (redis.sha1hex) and writes only
+ * when they are equal, atomically. The script goes by EVALSHA, and by EVAL when the server
+ * does not know it yet (NOSCRIPT), which also caches it there.
+ *
+ * The password never appears in an error text: error() scrubs it even from server replies.
+ * Pure core: APR, hiredis and OpenSSL.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include <apr_strings.h>
+#include <hiredis/hiredis.h>
+#include <openssl/evp.h>
+
+#include "lf_log.h"
+#include "skv_driver.h"
+
+/* The compare-and-set script: 1 written, 0 no such key, -1 the value changed. */
+static const char rd_cas_script[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if not v then return 0 end\n"
+    "if string.sub(redis.sha1hex(v), 1, 16) ~= ARGV[1] then return -1 end\n"
+    "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])\n"
+    "return 1\n";
+
+/* Commands sent in one round trip, formatted once, so that a retry can send them again. */
+#define RD_MAX_CMDS 3
+typedef struct rd_cmds_t {
+    int n;
+    char *cmd[RD_MAX_CMDS]; /* from redisFormatCommand, released by rd_cmds_free() */
+    int len[RD_MAX_CMDS];
+} rd_cmds_t;
+
+/* rd_run() flags */
+#define RD_WRITE      1 /* a write: retried once on a new connection after a failover reply */
+#define RD_IDEMPOTENT 2 /* may be sent twice: retried once when a reused connection was dead */
+
+/* Each driver defines the connection object its own way; they never meet. */
+struct skv_conn_t {
+    const skv_backend_t *be;
+    const char *server;    /* "host:port" for messages */
+    redisContext *ctx;     /* NULL until connected, and after an error */
+    char script_sha[41];   /* SHA-1 of rd_cas_script, lowercase hex */
+    char err[256];         /* the last error, "" when none */
+};
+
+static apr_status_t rd_cleanup(void *data)
+{
+    skv_conn_t *c = data;
+
+    if (c->ctx) {
+        redisFree(c->ctx);
+        c->ctx = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+static void rd_drop(skv_conn_t *c)
+{
+    if (c->ctx) {
+        redisFree(c->ctx);
+        c->ctx = NULL;
+    }
+}
+
+/* Set the error text "redis host:port: <message>", with any copy of the password masked. */
+static void rd_set_err(skv_conn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void rd_set_err(skv_conn_t *c, const char *fmt, ...)
+{
+    const char *pw = c->be->password;
+    char msg[sizeof(c->err)], *hit;
+    va_list ap;
+
+    va_start(ap, fmt);
+    apr_vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    apr_snprintf(c->err, sizeof(c->err), "redis %s: %s", c->server, msg);
+    while (pw && *pw && (hit = strstr(c->err, pw))) {
+        apr_size_t tail = strlen(hit + strlen(pw));
+
+        memmove(hit + 3, hit + strlen(pw), tail + 1);
+        memcpy(hit, "***", 3);
+    }
+}
+
+/* A timeval of @p t, at least a millisecond (0 means "no timeout" to hiredis). */
+static struct timeval rd_timeval(apr_interval_time_t t)
+{
+    struct timeval tv;
+
+    if (t < 1000) {
+        t = 1000;
+    }
+    tv.tv_sec = (time_t)apr_time_sec(t);
+    tv.tv_usec = (suseconds_t)apr_time_usec(t);
+    return tv;
+}
+
+/* Milliseconds of a TTL, rounded up, at least 1. */
+static long long rd_msec(apr_interval_time_t ttl)
+{
+    long long ms = (long long)((ttl + 999) / 1000);
+
+    return ms < 1 ? 1 : ms;
+}
+
+/*
+ * The context failed (its err is set, @p err is the errno right after the failing call):
+ * record why, free it, and answer the status.
+ */
+static apr_status_t rd_io_fail(skv_conn_t *c, int err)
+{
+    apr_status_t rv;
+
+    switch (c->ctx->err) {
+    case REDIS_ERR_IO:
+        if (err == EAGAIN || err == EWOULDBLOCK || err == ETIMEDOUT || err == EINPROGRESS
+            || strstr(c->ctx->errstr, "timed out")) {
+            rd_set_err(c, "timed out (%s)", c->ctx->errstr);
+            rv = APR_TIMEUP;
+        }
+        else {
+            rd_set_err(c, "%s", c->ctx->errstr);
+            rv = APR_ECONNREFUSED;
+        }
+        break;
+    case REDIS_ERR_EOF:
+        rd_set_err(c, "%s", c->ctx->errstr);
+        rv = APR_ECONNREFUSED;
+        break;
+    case REDIS_ERR_OOM:
+        rd_set_err(c, "out of memory");
+        rv = APR_ENOMEM;
+        break;
+    default:
+        rd_set_err(c, "%s", c->ctx->errstr);
+        rv = APR_EGENERAL;
+        break;
+    }
+    rd_drop(c);
+    return rv;
+}
+
+static void rd_free_replies(redisReply **r, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (r[i]) {
+            freeReplyObject(r[i]);
+            r[i] = NULL;
+        }
+    }
+}
+
+/* Whether @p r says the server cannot serve now: the failover replies. Scripts wrap the
+ * error of the command that failed inside them ("ERR ... -READONLY ..."). */
+static int rd_failover_reply(const redisReply *r)
+{
+    static const char *const words[] = {"READONLY", "LOADING", "MASTERDOWN"};
+    apr_size_t i;
+
+    if (r->type != REDIS_REPLY_ERROR || !r->str) {
+        return 0;
+    }
+    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        apr_size_t n = strlen(words[i]);
+        const char *s = strstr(r->str, words[i]);
+
+        if (s && (s == r->str || s[-1] == '-') && (s[n] == ' ' || s[n] == '\0')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static apr_status_t rd_reply_fail(skv_conn_t *c, const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_ERROR) {
+        rd_set_err(c, "%s", r->str);
+    }
+    else {
+        rd_set_err(c, "unexpected reply (type %d)", r->type);
+    }
+    return APR_EGENERAL;
+}
+
+/* Append a command formatted as hiredis' redisFormatCommand() does (%s, %b, %d, %lld). */
+static apr_status_t rd_cmd(skv_conn_t *c, rd_cmds_t *q, const char *fmt, ...)
+{
+    va_list ap;
+    int len;
+
+    va_start(ap, fmt);
+    len = redisvFormatCommand(&q->cmd[q->n], fmt, ap);
+    va_end(ap);
+    if (len < 0) {
+        q->cmd[q->n] = NULL;
+        rd_set_err(c, "out of memory");
+        return APR_ENOMEM;
+    }
+    q->len[q->n++] = len;
+    return APR_SUCCESS;
+}
+
+static void rd_cmds_free(rd_cmds_t *q)
+{
+    int i;
+
+    for (i = 0; i < q->n; i++) {
+        redisFreeCommand(q->cmd[i]);
+    }
+    q->n = 0;
+}
+
+/* Send @p q in one round trip on the current context and read the replies into @p r. */
+static apr_status_t rd_roundtrip(redisReply **r, skv_conn_t *c, const rd_cmds_t *q)
+{
+    int i;
+
+    for (i = 0; i < q->n; i++) {
+        r[i] = NULL;
+        if (redisAppendFormattedCommand(c->ctx, q->cmd[i], (size_t)q->len[i]) != REDIS_OK) {
+            return rd_io_fail(c, errno);
+        }
+    }
+    for (i = 0; i < q->n; i++) {
+        void *reply = NULL;
+
+        if (redisGetReply(c->ctx, &reply) != REDIS_OK) {
+            int err = errno;
+
+            rd_free_replies(r, i);
+            return rd_io_fail(c, err);
+        }
+        r[i] = reply;
+    }
+    return APR_SUCCESS;
+}
+
+/* Connect, authenticate and select the database. */
+static apr_status_t rd_connect(skv_conn_t *c)
+{
+    const skv_backend_t *be = c->be;
+    const skv_server_t *s = &APR_ARRAY_IDX(be->servers, 0, skv_server_t);
+    redisReply *r[RD_MAX_CMDS];
+    rd_cmds_t q = {0};
+    apr_status_t rv = APR_SUCCESS;
+    int err, i;
+
+    c->ctx = redisConnectWithTimeout(s->host, s->port, rd_timeval(be->connect_timeout));
+    err = errno;
+    if (!c->ctx) {
+        rd_set_err(c, "out of memory");
+        return APR_ENOMEM;
+    }
+    if (c->ctx->err) {
+        return rd_io_fail(c, err);
+    }
+    if (redisSetTimeout(c->ctx, rd_timeval(be->io_timeout)) != REDIS_OK) {
+        return rd_io_fail(c, errno);
+    }
+    if (be->password) {
+        rv = be->user ? rd_cmd(c, &q, "AUTH %s %s", be->user, be->password)
+                      : rd_cmd(c, &q, "AUTH %s", be->password);
+    }
+    if (rv == APR_SUCCESS && be->db) {
+        rv = rd_cmd(c, &q, "SELECT %d", be->db);
+    }
+    if (rv == APR_SUCCESS && q.n && (rv = rd_roundtrip(r, c, &q)) == APR_SUCCESS) {
+        for (i = 0; i < q.n; i++) {
+            if (rv == APR_SUCCESS && r[i]->type == REDIS_REPLY_ERROR) {
+                /* AUTH comes first when there is one */
+                rd_set_err(c, "%s failed: %s", be->password && !i ? "AUTH" : "SELECT", r[i]->str);
+                rv = APR_EGENERAL;
+            }
+        }
+        rd_free_replies(r, q.n);
+    }
+    if (rv != APR_SUCCESS) {
+        rd_drop(c);
+    }
+    rd_cmds_free(&q);
+    if (rv == APR_SUCCESS && lf_log_is_level(LF_LOG_TRACE1)) {
+        lf_log_perror(LF_LOG_MARK, LF_LOG_TRACE1, APR_SUCCESS, LFLOGNO(01920) "redis %s: connected",
+                      c->server);
+    }
+    return rv;
+}
+
+/*
+ * Run the commands of @p q in one round trip, connecting first when needed; the replies are in
+ * @p r on success (free them with rd_free_replies()). Heals the connection (see the top of
+ * this file): @p flags say which retries are safe.
+ */
+static apr_status_t rd_run(redisReply **r, skv_conn_t *c, const rd_cmds_t *q, int flags)
+{
+    apr_status_t rv = APR_EGENERAL;
+    int attempt, i;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+        int reused = c->ctx != NULL;
+
+        if (!c->ctx && (rv = rd_connect(c)) != APR_SUCCESS) {
+            return rv;
+        }
+        if ((rv = rd_roundtrip(r, c, q)) != APR_SUCCESS) {
+            if (attempt == 0 && reused && (flags & RD_IDEMPOTENT) && rv == APR_ECONNREFUSED) {
+                lf_log_perror(LF_LOG_MARK, LF_LOG_DEBUG, rv,
+                              LFLOGNO(01921) "%s (connecting again, retrying once)", c->err);
+                continue;
+            }
+            return rv;
+        }
+        for (i = 0; i < q->n && !rd_failover_reply(r[i]); i++) {
+        }
+        if (i == q->n) {
+            c->err[0] = '\0'; /* healed, if a first attempt failed */
+            return APR_SUCCESS;
+        }
+        rd_set_err(c, "%s", r[i]->str);
+        rd_free_replies(r, q->n);
+        rd_drop(c);
+        rv = APR_EGENERAL;
+        if (attempt == 0 && (flags & RD_WRITE)) {
+            lf_log_perror(LF_LOG_MARK, LF_LOG_INFO, APR_SUCCESS,
+                          LFLOGNO(01922) "%s (connecting again, retrying once)", c->err);
+            continue;
+        }
+        return rv;
+    }
+    return rv;
+}
+
+/* The cas token of a value: the first 64 bits of its SHA-1, big-endian. */
+static apr_uint64_t rd_token(const char *data, apr_size_t len)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0, i;
+    apr_uint64_t t = 0;
+
+    if (!EVP_Digest(data, len, md, &mdlen, EVP_sha1(), NULL) || mdlen < 8) {
+        return 0; /* compares unequal to every stored value: a conflict, never a lost write */
+    }
+    for (i = 0; i < 8; i++) {
+        t = t << 8 | md[i];
+    }
+    return t;
+}
+
+static apr_status_t rd_open(skv_conn_t **out, const skv_backend_t *be, apr_pool_t *p)
+{
+    const skv_server_t *s = &APR_ARRAY_IDX(be->servers, 0, skv_server_t);
+    skv_conn_t *c = apr_pcalloc(p, sizeof(*c));
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0, i;
+
+    c->be = be;
+    c->server = apr_psprintf(p, strchr(s->host, ':') ? "[%s]:%u" : "%s:%u", s->host,
+                             (unsigned)s->port);
+    if (!EVP_Digest(rd_cas_script, strlen(rd_cas_script), md, &mdlen, EVP_sha1(), NULL)) {
+        rd_set_err(c, "SHA-1 not available");
+        return APR_EGENERAL;
+    }
+    for (i = 0; i < mdlen && i < 20; i++) {
+        apr_snprintf(c->script_sha + 2 * i, 3, "%02x", md[i]);
+    }
+    apr_pool_cleanup_register(p, c, rd_cleanup, apr_pool_cleanup_null);
+    *out = c;
+    return APR_SUCCESS;
+}
+
+static apr_status_t rd_get(skv_value_t *val, skv_conn_t *c, const char *key, apr_pool_t *p)
+{
+    apr_size_t klen = strlen(key);
+    redisReply *r[RD_MAX_CMDS];
+    rd_cmds_t q = {0};
+    apr_status_t rv;
+
+    c->err[0] = '\0';
+    if ((rv = rd_cmd(c, &q, "GET %b", key, klen)) == APR_SUCCESS
+        && (rv = rd_cmd(c, &q, "PTTL %b", key, klen)) == APR_SUCCESS) {
+        rv = rd_run(r, c, &q, RD_IDEMPOTENT);
+    }
+    rd_cmds_free(&q);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (r[0]->type == REDIS_REPLY_NIL) {
+        rv = APR_NOTFOUND;
+    }
+    else if (r[0]->type != REDIS_REPLY_STRING) {
+        rv = rd_reply_fail(c, r[0]);
+    }
+    else {
+        val->data = apr_pstrmemdup(p, r[0]->str, r[0]->len);
+        val->len = r[0]->len;
+        val->cas = rd_token(r[0]->str, r[0]->len);
+        val->expires_in = r[1]->type == REDIS_REPLY_INTEGER && r[1]->integer >= 0
+                              ? (apr_interval_time_t)r[1]->integer * 1000
+                              : -1;
+    }
+    rd_free_replies(r, 2);
+    return rv;
+}
+
+/* Run one write command whose reply is OK, or nil when a condition failed (APR_EEXIST). */
+static apr_status_t rd_write(skv_conn_t *c, rd_cmds_t *q, int flags)
+{
+    redisReply *r[RD_MAX_CMDS];
+    apr_status_t rv = rd_run(r, c, q, flags);
+
+    rd_cmds_free(q);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (r[0]->type == REDIS_REPLY_NIL) {
+        rv = APR_EEXIST;
+    }
+    else if (r[0]->type != REDIS_REPLY_STATUS) {
+        rv = rd_reply_fail(c, r[0]);
+    }
+    rd_free_replies(r, 1);
+    return rv;
+}
+
+static apr_status_t rd_add(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
+                           apr_interval_time_t ttl)
+{
+    rd_cmds_t q = {0};
+    apr_status_t rv;
+
+    c->err[0] = '\0';
+    rv = rd_cmd(c, &q, "SET %b %b PX %lld NX", key, strlen(key), data, len, rd_msec(ttl));
+    return rv == APR_SUCCESS ? rd_write(c, &q, RD_WRITE) : rv;
+}
+
+static apr_status_t rd_set(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
+                           apr_interval_time_t ttl)
+{
+    rd_cmds_t q = {0};
+    apr_status_t rv;
+
+    c->err[0] = '\0';
+    rv = rd_cmd(c, &q, "SET %b %b PX %lld", key, strlen(key), data, len, rd_msec(ttl));
+    return rv == APR_SUCCESS ? rd_write(c, &q, RD_WRITE | RD_IDEMPOTENT) : rv;
+}
+
+static apr_status_t rd_cas(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
+                           apr_interval_time_t ttl, apr_uint64_t cas)
+{
+    apr_size_t klen = strlen(key);
+    redisReply *r[RD_MAX_CMDS];
+    char token[17];
+    rd_cmds_t q = {0};
+    apr_status_t rv;
+    int scripted;
+
+    c->err[0] = '\0';
+    apr_snprintf(token, sizeof(token), "%016" APR_UINT64_T_HEX_FMT, cas);
+    for (scripted = 0; scripted < 2; scripted++) {
+        rv = scripted ? rd_cmd(c, &q, "EVAL %s 1 %b %s %b %lld", rd_cas_script, key, klen, token,
+                               data, len, rd_msec(ttl))
+                      : rd_cmd(c, &q, "EVALSHA %s 1 %b %s %b %lld", c->script_sha, key, klen,
+                               token, data, len, rd_msec(ttl));
+        if (rv == APR_SUCCESS) {
+            rv = rd_run(r, c, &q, RD_WRITE);
+        }
+        rd_cmds_free(&q);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        if (scripted || r[0]->type != REDIS_REPLY_ERROR || strncmp(r[0]->str, "NOSCRIPT", 8)) {
+            break;
+        }
+        rd_free_replies(r, 1); /* the server does not know the script yet */
+    }
+    if (r[0]->type != REDIS_REPLY_INTEGER) {
+        rv = rd_reply_fail(c, r[0]);
+    }
+    else {
+        rv = r[0]->integer == 1 ? APR_SUCCESS : r[0]->integer == 0 ? APR_NOTFOUND : APR_EEXIST;
+    }
+    rd_free_replies(r, 1);
+    return rv;
+}
+
+/* Run one command answering 1 when it did something, 0 when the key does not exist. */
+static apr_status_t rd_int(skv_conn_t *c, rd_cmds_t *q)
+{
+    redisReply *r[RD_MAX_CMDS];
+    apr_status_t rv = rd_run(r, c, q, RD_WRITE | RD_IDEMPOTENT);
+
+    rd_cmds_free(q);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (r[0]->type != REDIS_REPLY_INTEGER) {
+        rv = rd_reply_fail(c, r[0]);
+    }
+    else if (r[0]->integer == 0) {
+        rv = APR_NOTFOUND;
+    }
+    rd_free_replies(r, 1);
+    return rv;
+}
+
+static apr_status_t rd_touch(skv_conn_t *c, const char *key, apr_interval_time_t ttl)
+{
+    rd_cmds_t q = {0};
+    apr_status_t rv;
+
+    c->err[0] = '\0';
+    rv = rd_cmd(c, &q, "PEXPIRE %b %lld", key, strlen(key), rd_msec(ttl));
+    return rv == APR_SUCCESS ? rd_int(c, &q) : rv;
+}
+
+static apr_status_t rd_del(skv_conn_t *c, const char *key)
+{
+    rd_cmds_t q = {0};
+    apr_status_t rv;
+
+    c->err[0] = '\0';
+    rv = rd_cmd(c, &q, "DEL %b", key, strlen(key));
+    return rv == APR_SUCCESS ? rd_int(c, &q) : rv;
+}
+
+/* The value of "field:" in an INFO reply, from @p p; NULL when absent. */
+static const char *rd_info_field(const redisReply *r, const char *field, apr_pool_t *p)
+{
+    const char *s;
+    apr_size_t n = strlen(field);
+
+    if (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS) {
+        return NULL;
+    }
+    for (s = r->str; s && *s; s = strchr(s, '\n'), s = s ? s + 1 : NULL) {
+        if (!strncmp(s, field, n) && s[n] == ':') {
+            return apr_pstrndup(p, s + n + 1, strcspn(s + n + 1, "\r\n"));
+        }
+    }
+    return NULL;
+}
+
+/*
+ * PING, with the version (INFO server) and the role (ROLE) in the same round trip. A user
+ * without the right to INFO or ROLE still gets a healthy answer. Connected to a replica, the
+ * connection is made again once (a failover moves the endpoint); still a replica, the ping
+ * fails: every write would.
+ */
+static apr_status_t rd_ping(const char **info, skv_conn_t *c, apr_pool_t *p)
+{
+    redisReply *r[RD_MAX_CMDS];
+    const char *version = NULL, *role = NULL;
+    apr_status_t rv = APR_EGENERAL;
+    int attempt;
+
+    c->err[0] = '\0';
+    *info = "";
+    for (attempt = 0; attempt < 2; attempt++) {
+        rd_cmds_t q = {0};
+
+        if ((rv = rd_cmd(c, &q, "PING")) == APR_SUCCESS
+            && (rv = rd_cmd(c, &q, "INFO server")) == APR_SUCCESS
+            && (rv = rd_cmd(c, &q, "ROLE")) == APR_SUCCESS) {
+            rv = rd_run(r, c, &q, RD_IDEMPOTENT);
+        }
+        rd_cmds_free(&q);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        if (r[0]->type != REDIS_REPLY_STATUS) {
+            rv = rd_reply_fail(c, r[0]);
+            rd_free_replies(r, 3);
+            return rv;
+        }
+        version = rd_info_field(r[1], "redis_version", p);
+        role = r[2]->type == REDIS_REPLY_ARRAY && r[2]->elements > 0
+                       && r[2]->element[0]->type == REDIS_REPLY_STRING
+                   ? apr_pstrdup(p, r[2]->element[0]->str)
+                   : NULL;
+        rd_free_replies(r, 3);
+        *info = apr_pstrcat(p, "redis ", version ? version : "?", role ? " " : "",
+                            role ? role : "", NULL);
+        if (!role || !strcmp(role, "master")) {
+            return APR_SUCCESS;
+        }
+        rd_set_err(c, "connected to a %s, not a primary", role);
+        rd_drop(c);
+    }
+    return APR_EGENERAL;
+}
+
+static const char *rd_error(skv_conn_t *c)
+{
+    return c->err;
+}
+
+const skv_driver_t skv_driver_redis = {
+    "redis", rd_open, rd_get, rd_add, rd_cas, rd_set, rd_touch, rd_del, rd_ping, rd_error,
+};

@@ -1,0 +1,432 @@
+/* skv_store — sessions in one backend (see skv_store.h). */
+#include <string.h>
+
+#include <apr_reslist.h>
+#include <apr_strings.h>
+
+#include "lf_log.h"
+#include "lf_parse.h"
+#include "skv_backend.h"
+#include "skv_id.h"
+#include "skv_store.h"
+
+struct skv_store_t {
+    skv_store_conf_t conf;
+    const skv_driver_t *driver;
+    apr_reslist_t *conns;
+    skv_stats_t *stats;
+};
+
+/* A pooled connection with the pool that owns its handles. */
+typedef struct pooled_t {
+    skv_conn_t *conn;
+    apr_pool_t *pool;
+} pooled_t;
+
+#define COUNT(st, field) __atomic_fetch_add(&(st)->stats->field, 1, __ATOMIC_RELAXED)
+/* How many ids to try when a new one is taken already (never, with 256 random bits). */
+#define NEW_ID_ATTEMPTS 3
+
+static apr_status_t conn_make(void **res, void *params, apr_pool_t *unused)
+{
+    skv_store_t *st = params;
+    pooled_t *pc;
+    apr_pool_t *cp;
+    apr_status_t rv;
+
+    (void)unused;
+    /* an unmanaged pool with its own allocator: apr_reslist builds resources without holding
+     * its lock, and a pool shared between threads would need one */
+    rv = apr_pool_create_unmanaged_ex(&cp, NULL, NULL);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    pc = apr_pcalloc(cp, sizeof(*pc));
+    pc->pool = cp;
+    rv = st->driver->open(&pc->conn, st->conf.backend, cp);
+    if (rv != APR_SUCCESS) {
+        apr_pool_destroy(cp);
+        return rv;
+    }
+    *res = pc;
+    return APR_SUCCESS;
+}
+
+static apr_status_t conn_drop(void *res, void *params, apr_pool_t *unused)
+{
+    (void)params;
+    (void)unused;
+    apr_pool_destroy(((pooled_t *)res)->pool);
+    return APR_SUCCESS;
+}
+
+apr_status_t skv_store_create(skv_store_t **out, const skv_store_conf_t *conf, skv_stats_t *stats,
+                              apr_pool_t *p)
+{
+    skv_store_t *st = apr_pcalloc(p, sizeof(*st));
+    apr_status_t rv;
+
+    st->conf = *conf;
+    st->driver = conf->driver ? conf->driver : skv_backend_driver(conf->backend);
+    st->stats = stats;
+    rv = apr_reslist_create(&st->conns, 0, conf->max_conns, conf->max_conns, 0, conn_make,
+                            conn_drop, st, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    /* a request waits for a free connection no longer than for the backend itself */
+    apr_reslist_timeout_set(st->conns, conf->backend->io_timeout);
+    *out = st;
+    return APR_SUCCESS;
+}
+
+skv_stats_t *skv_store_stats(skv_store_t *st)
+{
+    return st->stats;
+}
+
+void skv_store_count_rejected(skv_store_t *st)
+{
+    COUNT(st, rejected);
+}
+
+/* --- one backend operation: a connection from the pool, timing, error accounting ---------- */
+
+typedef enum { OP_GET, OP_ADD, OP_CAS, OP_SET, OP_TOUCH, OP_DEL, OP_PING } op_e;
+
+typedef struct op_t {
+    op_e kind;
+    const char *key;
+    const char *data;
+    apr_size_t len;
+    apr_uint64_t cas;
+    skv_value_t *val;  /* OP_GET */
+    const char **info; /* OP_PING */
+} op_t;
+
+static const char *const op_names[] = {"get", "add", "cas", "set", "touch", "delete", "ping"};
+
+static apr_status_t run(const char **why, skv_store_t *st, op_t *op, apr_pool_t *p)
+{
+    const skv_driver_t *d = st->driver;
+    apr_interval_time_t ttl = st->conf.idle_timeout;
+    apr_time_t start = apr_time_now();
+    apr_uint64_t took, max;
+    pooled_t *pc;
+    apr_status_t rv;
+
+    rv = apr_reslist_acquire(st->conns, (void **)&pc);
+    if (rv != APR_SUCCESS) {
+        *why = apr_psprintf(p, "no free connection to %s within %s (raise SessionKVConnections)",
+                            st->conf.backend->display,
+                            lf_format_duration(st->conf.backend->io_timeout, p));
+        COUNT(st, err_other);
+        return APR_TIMEUP;
+    }
+    switch (op->kind) {
+    case OP_GET:
+        rv = d->get(op->val, pc->conn, op->key, p);
+        break;
+    case OP_ADD:
+        rv = d->add(pc->conn, op->key, op->data, op->len, ttl);
+        break;
+    case OP_CAS:
+        rv = d->cas(pc->conn, op->key, op->data, op->len, ttl, op->cas);
+        break;
+    case OP_SET:
+        rv = d->set(pc->conn, op->key, op->data, op->len, ttl);
+        break;
+    case OP_TOUCH:
+        rv = d->touch(pc->conn, op->key, ttl);
+        break;
+    case OP_DEL:
+        rv = d->del(pc->conn, op->key);
+        break;
+    case OP_PING:
+        rv = d->ping(op->info, pc->conn, p);
+        break;
+    }
+    if (rv != APR_SUCCESS && rv != APR_NOTFOUND && rv != APR_EEXIST) {
+        *why = apr_psprintf(p, "%s: %s", op_names[op->kind], d->error(pc->conn));
+        if (rv == APR_TIMEUP) {
+            COUNT(st, err_timeout);
+        }
+        else if (rv == APR_ECONNREFUSED) {
+            COUNT(st, err_down);
+        }
+        else {
+            COUNT(st, err_other);
+        }
+    }
+    apr_reslist_release(st->conns, pc);
+
+    took = (apr_uint64_t)(apr_time_now() - start);
+    COUNT(st, ops);
+    __atomic_fetch_add(&st->stats->op_usec, took, __ATOMIC_RELAXED);
+    max = __atomic_load_n(&st->stats->op_max_usec, __ATOMIC_RELAXED);
+    while (took > max
+           && !__atomic_compare_exchange_n(&st->stats->op_max_usec, &max, took, 1, __ATOMIC_RELAXED,
+                                           __ATOMIC_RELAXED)) {
+    }
+    return rv;
+}
+
+static apr_status_t op_get(skv_value_t *val, const char **why, skv_store_t *st, const char *key,
+                           apr_pool_t *p)
+{
+    op_t op = {OP_GET, key, NULL, 0, 0, val, NULL};
+    return run(why, st, &op, p);
+}
+
+static apr_status_t op_write(op_e kind, const char **why, skv_store_t *st, const char *key,
+                             const char *data, apr_size_t len, apr_uint64_t cas, apr_pool_t *p)
+{
+    op_t op = {kind, key, data, len, cas, NULL, NULL};
+    return run(why, st, &op, p);
+}
+
+/* --- sessions ---------------------------------------------------------------------------- */
+
+/* Microseconds until @p s expires: what the backend said, or else what the last write implies. */
+static apr_interval_time_t remaining(const skv_session_t *s, const skv_store_t *st, apr_time_t now)
+{
+    apr_interval_time_t by_write = s->rec.written + st->conf.idle_timeout - now;
+
+    return s->expires_in >= 0 && s->expires_in > by_write ? s->expires_in : by_write;
+}
+
+apr_status_t skv_store_load(skv_session_t **out, const char **why, skv_store_t *st, const char *id,
+                            apr_time_t now, apr_pool_t *p)
+{
+    skv_session_t *s = apr_pcalloc(p, sizeof(*s));
+    skv_value_t val;
+    apr_status_t rv;
+
+    s->id = id;
+    s->key = skv_id_key(st->conf.prefix, id, p);
+    COUNT(st, loads);
+    rv = op_get(&val, why, st, s->key, p);
+    if (rv == APR_NOTFOUND) {
+        COUNT(st, misses);
+        return rv;
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = skv_envelope_decode(&s->rec, why, val.data, val.len, st->conf.keys, s->key, p);
+    if (rv != APR_SUCCESS) {
+        COUNT(st, err_other);
+        return rv;
+    }
+    s->cas = val.cas;
+    s->expires_in = val.expires_in;
+    if (remaining(s, st, now) <= 0
+        || (st->conf.max_lifetime && now - s->rec.created >= st->conf.max_lifetime)) {
+        const char *ignored;
+        COUNT(st, expired);
+        if (op_write(OP_DEL, &ignored, st, s->key, NULL, 0, 0, p) == APR_SUCCESS) {
+            COUNT(st, deletes);
+        }
+        return APR_NOTFOUND;
+    }
+    COUNT(st, hits);
+    *out = s;
+    return APR_SUCCESS;
+}
+
+/* The envelope of @p s with @p data for its current key. */
+static apr_status_t envelope(const char **env, apr_size_t *env_len, const skv_session_t *s,
+                             const skv_store_t *st, const char *data, apr_size_t len,
+                             const char *user, apr_time_t now, apr_pool_t *p)
+{
+    skv_record_t rec = s->rec;
+
+    rec.written = now;
+    rec.user = user;
+    rec.data = data;
+    rec.len = len;
+    return skv_envelope_encode(env, env_len, &rec, st->conf.keys, s->key, p);
+}
+
+/* Store @p data under a fresh id; @p s gets the id and key. */
+static apr_status_t add_new(skv_session_t *s, const char **why, skv_store_t *st, const char *data,
+                            apr_size_t len, const char *user, apr_time_t now, apr_pool_t *p)
+{
+    apr_status_t rv = APR_EEXIST;
+    int i;
+
+    for (i = 0; i < NEW_ID_ATTEMPTS && rv == APR_EEXIST; ++i) {
+        const char *env;
+        apr_size_t env_len;
+
+        if (skv_id_generate(&s->id, p) != APR_SUCCESS) {
+            *why = "no random bytes for a session id";
+            return APR_EGENERAL;
+        }
+        s->key = skv_id_key(st->conf.prefix, s->id, p);
+        rv = envelope(&env, &env_len, s, st, data, len, user, now, p);
+        if (rv == APR_SUCCESS) {
+            rv = op_write(OP_ADD, why, st, s->key, env, env_len, 0, p);
+        }
+    }
+    if (rv == APR_EEXIST) {
+        *why = "every new session id was taken already";
+        rv = APR_EGENERAL;
+    }
+    return rv;
+}
+
+static apr_status_t too_large(const char **why, skv_store_t *st, apr_size_t len, apr_pool_t *p)
+{
+    COUNT(st, oversize);
+    *why =
+        apr_psprintf(p,
+                     "the session is %" APR_SIZE_T_FMT " bytes, more than "
+                     "SessionKVMaxSize %" APR_SIZE_T_FMT "; the stored session is kept as it was",
+                     len, st->conf.max_size);
+    return APR_ENOSPC;
+}
+
+/* Write an existing session in place: compare-and-set with merging, or a plain set. */
+static apr_status_t update(skv_session_t *s, const char **why, skv_store_t *st, const char *data,
+                           apr_size_t len, const char *user, skv_merge_cb *merge, void *baton,
+                           apr_time_t now, apr_pool_t *p)
+{
+    int attempt;
+
+    for (attempt = 0; attempt < st->conf.max_attempts; ++attempt) {
+        const char *env;
+        apr_size_t env_len;
+        skv_value_t val;
+        skv_record_t current;
+        apr_status_t rv;
+
+        rv = envelope(&env, &env_len, s, st, data, len, user, now, p);
+        if (rv != APR_SUCCESS) {
+            *why = "cannot encode the session";
+            return rv;
+        }
+        if (!st->conf.merge || !merge) {
+            return op_write(OP_SET, why, st, s->key, env, env_len, 0, p);
+        }
+        rv = op_write(OP_CAS, why, st, s->key, env, env_len, s->cas, p);
+        if (rv == APR_SUCCESS) {
+            return rv;
+        }
+        if (rv != APR_EEXIST && rv != APR_NOTFOUND) {
+            return rv;
+        }
+        /* someone else wrote (or deleted) it since our load: take their version and apply our
+         * change to it */
+        COUNT(st, conflicts);
+        memset(&current, 0, sizeof(current));
+        current.data = "";
+        rv = op_get(&val, why, st, s->key, p);
+        if (rv == APR_SUCCESS) {
+            rv = skv_envelope_decode(&current, why, val.data, val.len, st->conf.keys, s->key, p);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+            s->rec.created = current.created;
+            s->cas = val.cas;
+        }
+        else if (rv != APR_NOTFOUND) {
+            return rv;
+        }
+        rv = merge(&data, &len, &current, baton, p);
+        if (rv != APR_SUCCESS) {
+            *why = "the session cannot be merged";
+            return rv;
+        }
+        if (len > st->conf.max_size) {
+            return too_large(why, st, len, p);
+        }
+        COUNT(st, merges);
+        if (!current.created) {
+            /* it was deleted meanwhile (a logout in another tab, or it expired): what this
+             * request changed starts a new session under a new id */
+            return add_new(s, why, st, data, len, user, now, p);
+        }
+    }
+    *why = apr_psprintf(p,
+                        "the session changed under %d attempts in a row; this request's "
+                        "change is not stored",
+                        st->conf.max_attempts);
+    return APR_EEXIST;
+}
+
+apr_status_t skv_store_save(skv_session_t *s, const char **why, skv_store_t *st, const char *data,
+                            apr_size_t len, const char *user, int regenerate, skv_merge_cb *merge,
+                            void *baton, apr_time_t now, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if (len > st->conf.max_size) {
+        return too_large(why, st, len, p);
+    }
+    if (!s->id) {
+        s->rec.created = now;
+        rv = add_new(s, why, st, data, len, user, now, p);
+    }
+    else if (regenerate) {
+        skv_session_t old = *s;
+        const char *ignored;
+
+        rv = add_new(s, why, st, data, len, user, now, p);
+        if (rv == APR_SUCCESS) {
+            COUNT(st, regenerated);
+            /* the old id must stop working even if this delete fails: it would still expire,
+             * but say so in the counters */
+            if (op_write(OP_DEL, &ignored, st, old.key, NULL, 0, 0, p) == APR_SUCCESS) {
+                COUNT(st, deletes);
+            }
+        }
+    }
+    else {
+        rv = update(s, why, st, data, len, user, merge, baton, now, p);
+    }
+    if (rv == APR_SUCCESS) {
+        COUNT(st, writes);
+        s->rec.written = now;
+        s->expires_in = st->conf.idle_timeout;
+    }
+    return rv;
+}
+
+apr_status_t skv_store_touch(skv_session_t *s, const char **why, skv_store_t *st, apr_time_t now,
+                             apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if (st->conf.idle_timeout - remaining(s, st, now) < st->conf.touch_interval) {
+        return APR_SUCCESS;
+    }
+    rv = op_write(OP_TOUCH, why, st, s->key, NULL, 0, 0, p);
+    if (rv == APR_SUCCESS) {
+        COUNT(st, touches);
+        s->expires_in = st->conf.idle_timeout;
+    }
+    return rv;
+}
+
+apr_status_t skv_store_destroy(skv_session_t *s, const char **why, skv_store_t *st, apr_pool_t *p)
+{
+    apr_status_t rv = op_write(OP_DEL, why, st, s->key, NULL, 0, 0, p);
+
+    if (rv == APR_SUCCESS) {
+        COUNT(st, deletes);
+    }
+    return rv == APR_NOTFOUND ? APR_SUCCESS : rv;
+}
+
+apr_status_t skv_store_ping(const char **info, skv_store_t *st, apr_pool_t *p)
+{
+    const char *why = NULL;
+    op_t op = {OP_PING, NULL, NULL, 0, 0, NULL, info};
+    apr_status_t rv = run(&why, st, &op, p);
+
+    if (rv != APR_SUCCESS) {
+        *info = why;
+    }
+    return rv;
+}

@@ -1,0 +1,133 @@
+/* skv_store — sessions in one backend: load, save (compare-and-set with a per-key merge),
+ * regenerate, touch, destroy; a bounded pool of connections per process; counters.
+ *
+ * This is everything mod_session_kv does with a session that does not need httpd: the glue
+ * brings the cookie's id and mod_session's encoded text, and the store decides what reaches the
+ * backend. Timeouts are enforced here, not trusted to the backend alone: a session idle for
+ * longer than the idle timeout, or older than the absolute lifetime, is expired (and deleted)
+ * when it is read.
+ * Pure core: APR, APR-util (apr_reslist), the drivers; no httpd. Thread-safe: one store is
+ * shared by the threads of a process.
+ */
+#ifndef SKV_STORE_H
+#define SKV_STORE_H
+
+#include <apr_pools.h>
+#include <apr_time.h>
+
+#include "skv_driver.h"
+#include "skv_envelope.h"
+
+/** Counters, updated with atomics; the glue puts them in shared memory for all children. */
+typedef struct skv_stats_t {
+    apr_uint64_t loads;       /* sessions looked up (valid ids only) */
+    apr_uint64_t hits;        /* found and valid */
+    apr_uint64_t misses;      /* not found */
+    apr_uint64_t expired;     /* found but past the idle or absolute timeout */
+    apr_uint64_t rejected;    /* cookie values refused before any backend call */
+    apr_uint64_t writes;      /* sessions written (new, changed, regenerated) */
+    apr_uint64_t touches;     /* expiry refreshed without a write */
+    apr_uint64_t deletes;     /* sessions deleted (destroyed, regenerated, expired) */
+    apr_uint64_t conflicts;   /* compare-and-set found a newer session */
+    apr_uint64_t merges;      /* ... and the change was merged into it */
+    apr_uint64_t regenerated; /* new ids for existing sessions */
+    apr_uint64_t oversize;    /* saves refused for size */
+    apr_uint64_t err_timeout; /* backend errors: timeouts */
+    apr_uint64_t err_down;    /* ... unreachable */
+    apr_uint64_t err_other;   /* ... anything else, and envelopes that do not decode */
+    apr_uint64_t ops;         /* backend operations */
+    apr_uint64_t op_usec;     /* ... their total time, microseconds */
+    apr_uint64_t op_max_usec; /* ... the slowest one */
+} skv_stats_t;
+
+/** How a store behaves; every field is set by the caller. */
+typedef struct skv_store_conf_t {
+    const skv_backend_t *backend;
+    const char *prefix;                 /* of backend keys */
+    apr_interval_time_t idle_timeout;   /* microseconds > 0: the entries' time to live */
+    apr_interval_time_t max_lifetime;   /* microseconds since creation; 0 = no limit */
+    apr_interval_time_t touch_interval; /* microseconds; refresh the TTL at most this often */
+    apr_size_t max_size;                /* bytes of session text */
+    int merge;                          /* 1: compare-and-set with merge; 0: last write wins */
+    int max_attempts;                   /* compare-and-set attempts before giving up */
+    const skv_keyring_t *keys;          /* NULL = no encryption */
+    int max_conns;                      /* connections per process */
+    const skv_driver_t *driver;         /* NULL = the backend's own; unit tests bring a fake */
+} skv_store_conf_t;
+
+typedef struct skv_store_t skv_store_t;
+
+/** A session as loaded (or about to be created). */
+typedef struct skv_session_t {
+    const char *id;                 /* the cookie value; NULL until a new session is saved */
+    const char *key;                /* the backend key; NULL with id */
+    skv_record_t rec;               /* what is stored (created == 0 for a new session) */
+    apr_uint64_t cas;               /* the driver's token from the load */
+    apr_interval_time_t expires_in; /* microseconds until expiry at load time */
+} skv_session_t;
+
+/**
+ * Produce the session text to store when the stored session changed since the load.
+ * @param data out: the text, from @p p
+ * @param current the session as it is stored now (data "" when it disappeared)
+ * @return APR_SUCCESS, or an error to give up the save with
+ */
+typedef apr_status_t skv_merge_cb(const char **data, apr_size_t *len, const skv_record_t *current,
+                                  void *baton, apr_pool_t *p);
+
+/**
+ * Make a store. Connections are made on first use by the process that uses them (create the
+ * store after fork, in child_init).
+ * @param stats where to count; must outlive the store
+ * @param p the pool of the store and its connections (a process pool)
+ */
+apr_status_t skv_store_create(skv_store_t **st, const skv_store_conf_t *conf, skv_stats_t *stats,
+                              apr_pool_t *p);
+
+/** The store's counters. */
+skv_stats_t *skv_store_stats(skv_store_t *st);
+
+/** Count @p n cookie values refused before any backend call. */
+void skv_store_count_rejected(skv_store_t *st);
+
+/**
+ * Load the session of the (valid) id @p id.
+ * @param s out, from @p p
+ * @param why out on an error other than APR_NOTFOUND: a short reason for the log
+ * @return APR_SUCCESS; APR_NOTFOUND when there is none, or it expired (then it is deleted);
+ *         a backend error (skv_driver.h)
+ */
+apr_status_t skv_store_load(skv_session_t **s, const char **why, skv_store_t *st, const char *id,
+                            apr_time_t now, apr_pool_t *p);
+
+/**
+ * Store @p data as the new text of @p s: a new session gets a fresh id (s->id set); an existing
+ * one is written with compare-and-set, calling @p merge when it changed meanwhile (and
+ * retrying, at most max_attempts times), or plainly when merging is off or @p merge is NULL.
+ * @param user the authenticated user now, or NULL
+ * @param regenerate whether to move an existing session to a new id (the old one is deleted)
+ * @param why out on error: a short reason for the log, from @p p
+ * @return APR_SUCCESS; APR_ENOSPC when the text is larger than max_size (nothing written);
+ *         APR_EEXIST when every attempt met a newer session; a backend error
+ */
+apr_status_t skv_store_save(skv_session_t *s, const char **why, skv_store_t *st, const char *data,
+                            apr_size_t len, const char *user, int regenerate, skv_merge_cb *merge,
+                            void *baton, apr_time_t now, apr_pool_t *p);
+
+/**
+ * Refresh the expiry of an unchanged session, if the touch interval has passed since the last
+ * write or touch (otherwise nothing happens and APR_SUCCESS is returned).
+ */
+apr_status_t skv_store_touch(skv_session_t *s, const char **why, skv_store_t *st, apr_time_t now,
+                             apr_pool_t *p);
+
+/** Delete the stored session of @p s (APR_SUCCESS also when it was already gone). */
+apr_status_t skv_store_destroy(skv_session_t *s, const char **why, skv_store_t *st, apr_pool_t *p);
+
+/**
+ * Check the backend (skv_driver_t.ping()).
+ * @param info out: what the backend said, from @p p
+ */
+apr_status_t skv_store_ping(const char **info, skv_store_t *st, apr_pool_t *p);
+
+#endif /* SKV_STORE_H */

@@ -1,0 +1,235 @@
+"""mod_session_kv in tests: an httpd with mod_session + mod_session_kv in front of a small CGI
+application, a client that keeps the session cookie, and read-back of what the backends hold.
+
+mod_session (httpd 2.4) encodes the session as a form: keys and values urlencoded with "+" for a
+space. The application (app.cgi, Python run by httpd's mod_cgid/mod_cgi) answers with the session it
+received in HTTP_SESSION as JSON and changes it through the SessionHeader, driven by the query:
+
+  set=k:v      set key k to v (repeatable)      del=k      remove key k (repeatable)
+  big=N        set key "big" to N bytes          regen=1    ask for a new session id
+  clear=1      remove every key it received      sleep=MS   wait before answering
+  split=1      send the SessionHeader in numbered 8000-byte parts, as PHP-FPM has to
+"""
+import hashlib
+import json
+import os
+import subprocess
+import time
+import urllib.parse
+
+from . import paths
+from .http import request
+from .httpd import DEFAULT_APACHE_MODULES
+
+HEADER = "X-Replace-Session"
+
+APP = r'''#!/usr/bin/python3 -S
+import json, os, sys, time, urllib.parse
+q = urllib.parse.parse_qs(os.environ.get("QUERY_STRING", ""), keep_blank_values=True)
+raw = os.environ.get("HTTP_SESSION", "")
+session = {}
+for pair in raw.split("&"):
+    if "=" in pair:
+        k, v = pair.split("=", 1)
+        session[urllib.parse.unquote_plus(k)] = urllib.parse.unquote_plus(v)
+out = []
+def enc(s):
+    return urllib.parse.quote(s, safe="")
+for kv in q.get("set", []):
+    k, v = kv.split(":", 1)
+    out.append(enc(k) + "=" + enc(v))
+for k in q.get("del", []):
+    out.append(enc(k) + "=")
+if "big" in q:
+    out.append("big=" + "x" * int(q["big"][0]))
+if "clear" in q:
+    out += [enc(k) + "=" for k in session if k != "expiry"]
+if "sleep" in q:
+    time.sleep(int(q["sleep"][0]) / 1000.0)
+headers = ["Content-Type: application/json"]
+value = "&".join(out)
+if value and "split" in q:
+    parts = [value[i:i + 8000] for i in range(0, len(value), 8000)]
+    headers += ["X-Replace-Session-%d: %s" % (i + 1, p) for i, p in enumerate(parts)]
+elif value:
+    headers.append("X-Replace-Session: " + value)
+if "regen" in q:
+    headers.append("X-Session-Regenerate: 1")
+body = json.dumps({"session": session, "raw": raw})
+sys.stdout.write("\r\n".join(headers) + "\r\n\r\n" + body)
+'''
+
+
+def app_dir(logs):
+    d = os.path.join(logs, "cgi")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, "app.cgi")
+    with open(path, "w") as f:
+        f.write(APP)
+    os.chmod(path, 0o755)
+    os.chmod(logs, 0o755)
+    return d
+
+
+def conf(logs, store, srv="", loc="", cookie="SessionKVCookie session Secure=Off"):
+    """Configuration text: the store, and /app/ with mod_session on mod_session_kv."""
+    return """
+SessionKVStore %(store)s
+%(srv)s
+ScriptAlias /app/ "%(cgi)s/"
+<Directory "%(cgi)s">
+    Require all granted
+</Directory>
+<Location /app>
+    Session On
+    SessionEnv On
+    SessionHeader %(header)s
+    SessionKV On
+    %(cookie)s
+    %(loc)s
+</Location>
+""" % {"store": store, "srv": srv, "cgi": app_dir(logs), "header": HEADER, "loc": loc,
+       "cookie": cookie}
+
+
+def apache_modules(mpm, extra=()):
+    return DEFAULT_APACHE_MODULES + ("session", "cgid" if mpm == "event" else "cgi") + tuple(extra)
+
+
+def start(httpd, logs, mpm, store, srv="", loc="", modules=("session_kv",), extra_apache=(),
+          **kw):
+    return httpd.start(conf(logs, store, srv, loc, **kw), modules=modules,
+                       apache_modules=apache_modules(mpm, extra_apache))
+
+
+def query(**kw):
+    """The app's query string: query(set=["a:1", "b:2"], regen=1)."""
+    return urllib.parse.urlencode(kw, doseq=True)
+
+
+def set_cookies(resp):
+    return resp.headers.get_all("Set-Cookie") or []
+
+
+class Client:
+    """One browser: sends its session cookie, takes what Set-Cookie says."""
+
+    def __init__(self, srv, name="session", port=None):
+        self.srv = srv
+        self.name = name
+        self.port = port
+        self.sid = None
+
+    def get(self, path="/app/app.cgi", headers=None, **kw):
+        hdrs = dict(headers or {})
+        if self.sid and "Cookie" not in hdrs:
+            hdrs["Cookie"] = "%s=%s" % (self.name, self.sid)
+        port = self.port or self.srv.port
+        r = request(port, "GET", path, headers=hdrs, **kw)
+        for c in set_cookies(r):
+            name, _, rest = c.partition("=")
+            if name == self.name:
+                value = rest.split(";", 1)[0]
+                self.sid = value if value and "Max-Age=0" not in c else None
+        return r
+
+    def app(self, **q):
+        """GET the app with a query; the session it saw, as a dict."""
+        r = self.get("/app/app.cgi?" + query(**q))
+        assert r.status == 200, r
+        return r.json()["session"]
+
+
+def backend_key(sid, prefix="skv:"):
+    return prefix + hashlib.sha256(sid.encode()).hexdigest()
+
+
+def redis_cli(port, *args):
+    out = subprocess.run([paths.which("redis-cli"), "-p", str(port), "--raw"] + [str(a) for a in args],
+                         capture_output=True, timeout=10)
+    return out.stdout.decode("utf-8", "replace").rstrip("\n")
+
+
+def redis_commandstats(port):
+    """{"set": calls, ...} from INFO commandstats."""
+    stats = {}
+    for line in redis_cli(port, "INFO", "commandstats").splitlines():
+        if line.startswith("cmdstat_"):
+            name, _, rest = line.partition(":")
+            stats[name[len("cmdstat_"):]] = int(rest.split(",")[0].split("=")[1])
+    return stats
+
+
+def memcached_stats(mc):
+    stats = {}
+    for line in mc.command(b"stats\r\n").decode().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "STAT":
+            stats[parts[1]] = parts[2]
+    return stats
+
+
+def status_counters(srv, index=0):
+    """The SessionKV counters of server-status?auto (needs mod_status and /server-status)."""
+    r = srv.get("/server-status?auto")
+    assert r.status == 200, r
+    out = {}
+    prefix = "SessionKV%d" % index
+    for line in r.text.splitlines():
+        if line.startswith(prefix):
+            k, _, v = line.partition(":")
+            out[k[len(prefix):]] = int(v)
+    return out
+
+
+def wait(cond, timeout=10, interval=0.05):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(interval)
+    raise AssertionError("condition not met within %ss" % timeout)
+
+
+class KV:
+    """A backend as the tests see it: its URL for SessionKVStore and read-back helpers."""
+
+    def __init__(self, kind, server):
+        self.kind = kind
+        self.server = server
+        self.url = "%s://127.0.0.1:%d" % (kind, server.port)
+
+    def keys(self):
+        if self.kind == "redis":
+            out = redis_cli(self.server.port, "KEYS", "*")
+            return [k for k in out.splitlines() if k]
+        # memcached 1.6: the LRU crawler lists every key
+        out = self.server.command(b"lru_crawler metadump all\r\n").decode()
+        return [urllib.parse.unquote(line.split()[0][4:]) for line in out.splitlines()
+                if line.startswith("key=")]
+
+    def exists(self, sid, prefix="skv:"):
+        return backend_key(sid, prefix) in self.keys()
+
+    def raw(self, sid, prefix="skv:"):
+        key = backend_key(sid, prefix)
+        if self.kind == "redis":
+            out = subprocess.run([paths.which("redis-cli"), "-p", str(self.server.port), "--no-raw",
+                                  "GET", key], capture_output=True, timeout=10)
+            return out.stdout
+        return self.server.command(b"get " + key.encode() + b"\r\n")
+
+    def writes(self):
+        """Commands that rewrite a value, as the backend counts them."""
+        if self.kind == "redis":
+            s = redis_commandstats(self.server.port)
+            return s.get("set", 0) + s.get("evalsha", 0) + s.get("eval", 0)
+        s = memcached_stats(self.server)
+        return int(s["cmd_set"])
+
+    def touches(self):
+        if self.kind == "redis":
+            s = redis_commandstats(self.server.port)
+            return s.get("pexpire", 0) + s.get("expire", 0)
+        return int(memcached_stats(self.server)["cmd_touch"])
