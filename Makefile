@@ -121,8 +121,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(ALL_CORE_LIBS) $(wildcard tests/unit/*.h)
 
 unit-build: $(UNIT_BIN)
 
+# The PHP session handler's own tests (php-cli) run with the C unit tests.
 unit: unit-build
-	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || fail=1; done; \
+	echo "== tests/php/handler_test.php"; php tests/php/handler_test.php || fail=1; exit $$fail
 
 # --- integration tests (pytest, real servers on 127.0.0.1) --------------------------------------
 integration: all

@@ -107,7 +107,7 @@ static const skv_srv_conf srv_defaults = {
     60 * APR_USEC_PER_SEC,   /* touch_interval: one expiry refresh a minute per session */
     64 * 1024,               /* max_size: 64 KiB; a bigger session is a bug in the app */
     1,                       /* merge */
-    5,                       /* attempts */
+    10,                      /* attempts: a burst of 10 parallel writers merges */
     NULL,
 };
 

@@ -24,6 +24,7 @@ from harness.backends import (HAProxy, HangServer, MariaDB, Memcached, Redis,  #
 from harness.errorlog import LogFile  # noqa: E402
 from harness.httpd import MPMS, Httpd, config_test  # noqa: E402
 from harness.moto import Moto  # noqa: E402
+from harness.session import KV  # noqa: E402
 
 DEFAULT_TIMEOUT = float(os.environ.get("LAMPFARM_TEST_TIMEOUT", "120"))
 
@@ -201,6 +202,15 @@ def redis(logs):
     s = Redis(_sub_log_dir(logs, "redis")).start()
     yield s
     s.stop()
+
+
+@pytest.fixture(params=["memcached", "redis"])
+def kv(request, logs):
+    """A session backend for mod_session_kv, once memcached and once redis."""
+    cls = Memcached if request.param == "memcached" else Redis
+    server = cls(_sub_log_dir(logs, request.param)).start()
+    yield KV(request.param, server)
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -3,18 +3,7 @@ holds only a random id, the backend only a key derived from it, and the applicat
 changes the session through mod_session's SessionEnv / SessionHeader."""
 import re
 
-import pytest
-
 from harness import session
-from harness.backends import Memcached, Redis
-
-
-@pytest.fixture(params=["memcached", "redis"])
-def kv(request, logs):
-    cls = Memcached if request.param == "memcached" else Redis
-    server = cls(logs).start()
-    yield session.KV(request.param, server)
-    server.stop()
 
 
 def test_no_data_no_session(httpd, logs, mpm, kv):

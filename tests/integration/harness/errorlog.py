@@ -7,6 +7,7 @@ forgiven when it contains one of the strings the test declared (usually a log id
 `LF04010` or `AH01630`).
 """
 import re
+import time
 
 BAD_LEVEL = re.compile(r"\[[\w.-]*:(warn|error|crit|alert|emerg)\]")
 BAD_TEXT = re.compile(r"exit signal|possible coredump|seg(mentation)? ?fault", re.I)
@@ -46,6 +47,17 @@ class LogFile:
 
     def lines(self, start=0):
         return self.read(start).splitlines()
+
+    def wait_for(self, text, timeout=5.0):
+        """The first line holding @text, waiting for it to be written."""
+        end = time.monotonic() + timeout
+        while True:
+            for line in self.lines():
+                if text in line:
+                    return line
+            if time.monotonic() > end:
+                raise AssertionError("no line with %r in %s" % (text, self.path))
+            time.sleep(0.05)
 
     def bad_lines(self, expected=(), advance=True):
         """Bad lines not yet scanned and not matching any expected string."""

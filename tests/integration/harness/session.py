@@ -77,6 +77,9 @@ def conf(logs, store, srv="", loc="", cookie="SessionKVCookie session Secure=Off
 SessionKVStore %(store)s
 %(srv)s
 ScriptAlias /app/ "%(cgi)s/"
+<Location /server-status>
+    SetHandler server-status
+</Location>
 <Directory "%(cgi)s">
     Require all granted
 </Directory>
@@ -93,7 +96,8 @@ ScriptAlias /app/ "%(cgi)s/"
 
 
 def apache_modules(mpm, extra=()):
-    return DEFAULT_APACHE_MODULES + ("session", "cgid" if mpm == "event" else "cgi") + tuple(extra)
+    return (DEFAULT_APACHE_MODULES + ("status", "session", "cgid" if mpm == "event" else "cgi")
+            + tuple(extra))
 
 
 def start(httpd, logs, mpm, store, srv="", loc="", modules=("session_kv",), extra_apache=(),
