@@ -268,8 +268,8 @@ apr_status_t skv_backend_parse(skv_backend_t **out, const char **why, const char
         err = "rediss:// (redis over TLS) is not supported";
     }
     else {
-        err = apr_psprintf(p, "unknown scheme '%.*s' (use memcached:// or redis://)", (int)slen,
-                           url);
+        err =
+            apr_psprintf(p, "unknown scheme '%.*s' (use memcached:// or redis://)", (int)slen, url);
     }
     if (err) {
         *why = err;

@@ -66,7 +66,9 @@ apr_status_t skv_envelope_encode(const char **out, apr_size_t *outlen, const skv
  * Decode an envelope read from the backend key @p key.
  * @param rec out: the record, its strings allocated from @p p
  * @param why out on error: a short reason for the log, static or from @p p
- * @param kr the key ring, or NULL when not configured (then an encrypted envelope is an error)
+ * @param kr the key ring, or NULL when not configured (then an encrypted envelope is an error);
+ *        with a key ring a clear envelope is an error too (else clearing the flag byte would
+ *        pass forged text as a session), so turning encryption on ends the existing sessions
  * @return APR_SUCCESS, or APR_EINVAL (not an envelope, truncated, unknown key, failed
  *         authentication)
  */

@@ -156,12 +156,12 @@ static apr_status_t mc_fail(skv_conn_t *c, memcached_return_t rc, const char *ke
     else if (memcached_server_count(c->mc) == 1) {
         inst = memcached_server_instance_by_position(c->mc, 0);
     }
-    apr_snprintf(c->err, sizeof(c->err), "memcached %s: %s%s%s%s",
-                 inst ? server_name(name, sizeof(name), inst) : c->be->display, what,
-                 err ? " (" : "", err ? apr_strerror(APR_FROM_OS_ERROR(err), errbuf, sizeof(errbuf)) : "",
-                 err ? ")" : "");
-    if (status == APR_TIMEUP || rc == MEMCACHED_PROTOCOL_ERROR || rc == MEMCACHED_UNKNOWN_READ_FAILURE
-        || rc == MEMCACHED_READ_FAILURE) {
+    apr_snprintf(
+        c->err, sizeof(c->err), "memcached %s: %s%s%s%s",
+        inst ? server_name(name, sizeof(name), inst) : c->be->display, what, err ? " (" : "",
+        err ? apr_strerror(APR_FROM_OS_ERROR(err), errbuf, sizeof(errbuf)) : "", err ? ")" : "");
+    if (status == APR_TIMEUP || rc == MEMCACHED_PROTOCOL_ERROR
+        || rc == MEMCACHED_UNKNOWN_READ_FAILURE || rc == MEMCACHED_READ_FAILURE) {
         memcached_quit(c->mc);
     }
     if (lf_log_is_level(LF_LOG_DEBUG)) {
@@ -208,12 +208,12 @@ static apr_status_t mc_open(skv_conn_t **out, const skv_backend_t *be, apr_pool_
     /* SO_SNDTIMEO/SO_RCVTIMEO, in microseconds (not milliseconds, whatever the docs say); they
      * matter only for blocking sockets, which libmemcached 1.x never uses, but cost nothing */
     if (memcached_success(rc)) {
-        rc = memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_SND_TIMEOUT,
-                                    (uint64_t)be->io_timeout);
+        rc =
+            memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_SND_TIMEOUT, (uint64_t)be->io_timeout);
     }
     if (memcached_success(rc)) {
-        rc = memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_RCV_TIMEOUT,
-                                    (uint64_t)be->io_timeout);
+        rc =
+            memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_RCV_TIMEOUT, (uint64_t)be->io_timeout);
     }
     if (memcached_success(rc)) {
         /* a server that refused a connection is left alone this long: seconds */
@@ -244,8 +244,7 @@ static apr_status_t marker_key(char *buf, apr_size_t *len, skv_conn_t *c, const 
     apr_size_t klen = strlen(key);
 
     if (klen + MC_MARKER_LEN >= MEMCACHED_MAX_KEY) {
-        apr_snprintf(c->err, sizeof(c->err), "memcached: key too long (%" APR_SIZE_T_FMT ")",
-                     klen);
+        apr_snprintf(c->err, sizeof(c->err), "memcached: key too long (%" APR_SIZE_T_FMT ")", klen);
         return APR_EGENERAL;
     }
     memcpy(buf, key, klen);
@@ -378,8 +377,7 @@ static apr_status_t mc_cas(skv_conn_t *c, const char *key, const char *data, apr
     memcached_return_t rc;
 
     c->err[0] = '\0';
-    rc = memcached_cas_by_key(c->mc, key, klen, key, klen, data, len, mc_expiration(ttl), 0,
-                              cas);
+    rc = memcached_cas_by_key(c->mc, key, klen, key, klen, data, len, mc_expiration(ttl), 0, cas);
     switch (rc) {
     case MEMCACHED_DATA_EXISTS:
         return APR_EEXIST;
@@ -490,8 +488,9 @@ static apr_status_t mc_ping(const char **info, skv_conn_t *c, apr_pool_t *p)
         }
         if (!*down) {
             down_rc = src;
-            down = apr_psprintf(p, "; %s: %s", server_name(name, sizeof(name), inst),
-                                memcached_success(src) ? "no answer" : memcached_strerror(c->mc, src));
+            down =
+                apr_psprintf(p, "; %s: %s", server_name(name, sizeof(name), inst),
+                             memcached_success(src) ? "no answer" : memcached_strerror(c->mc, src));
         }
     }
     memcached_stat_free(c->mc, st);

@@ -1,5 +1,6 @@
 /* skv_merge — per-key changes of a session (see skv_merge.h). */
 #include <string.h>
+#include <strings.h>
 
 #include "skv_merge.h"
 
@@ -15,7 +16,7 @@ static int diff_one(void *baton, const char *key, const char *value)
     diff_ctx_t *ctx = baton;
     const char *there;
 
-    if (ctx->ignore && !strcmp(key, ctx->ignore)) {
+    if (ctx->ignore && !strcasecmp(key, ctx->ignore)) {
         return 1;
     }
     there = ctx->other ? apr_table_get(ctx->other, key) : NULL;

@@ -55,10 +55,10 @@ typedef struct rd_cmds_t {
 /* Each driver defines the connection object its own way; they never meet. */
 struct skv_conn_t {
     const skv_backend_t *be;
-    const char *server;    /* "host:port" for messages */
-    redisContext *ctx;     /* NULL until connected, and after an error */
-    char script_sha[41];   /* SHA-1 of rd_cas_script, lowercase hex */
-    char err[256];         /* the last error, "" when none */
+    const char *server;  /* "host:port" for messages */
+    redisContext *ctx;   /* NULL until connected, and after an error */
+    char script_sha[41]; /* SHA-1 of rd_cas_script, lowercase hex */
+    char err[256];       /* the last error, "" when none */
 };
 
 static apr_status_t rd_cleanup(void *data)
@@ -373,8 +373,8 @@ static apr_status_t rd_open(skv_conn_t **out, const skv_backend_t *be, apr_pool_
     unsigned int mdlen = 0, i;
 
     c->be = be;
-    c->server = apr_psprintf(p, strchr(s->host, ':') ? "[%s]:%u" : "%s:%u", s->host,
-                             (unsigned)s->port);
+    c->server =
+        apr_psprintf(p, strchr(s->host, ':') ? "[%s]:%u" : "%s:%u", s->host, (unsigned)s->port);
     if (!EVP_Digest(rd_cas_script, strlen(rd_cas_script), md, &mdlen, EVP_sha1(), NULL)) {
         rd_set_err(c, "SHA-1 not available");
         return APR_EGENERAL;
@@ -478,8 +478,8 @@ static apr_status_t rd_cas(skv_conn_t *c, const char *key, const char *data, apr
     for (scripted = 0; scripted < 2; scripted++) {
         rv = scripted ? rd_cmd(c, &q, "EVAL %s 1 %b %s %b %lld", rd_cas_script, key, klen, token,
                                data, len, rd_msec(ttl))
-                      : rd_cmd(c, &q, "EVALSHA %s 1 %b %s %b %lld", c->script_sha, key, klen,
-                               token, data, len, rd_msec(ttl));
+                      : rd_cmd(c, &q, "EVALSHA %s 1 %b %s %b %lld", c->script_sha, key, klen, token,
+                               data, len, rd_msec(ttl));
         if (rv == APR_SUCCESS) {
             rv = rd_run(r, c, &q, RD_WRITE);
         }
@@ -597,8 +597,8 @@ static apr_status_t rd_ping(const char **info, skv_conn_t *c, apr_pool_t *p)
                    ? apr_pstrdup(p, r[2]->element[0]->str)
                    : NULL;
         rd_free_replies(r, 3);
-        *info = apr_pstrcat(p, "redis ", version ? version : "?", role ? " " : "",
-                            role ? role : "", NULL);
+        *info = apr_pstrcat(p, "redis ", version ? version : "?", role ? " " : "", role ? role : "",
+                            NULL);
         if (!role || !strcmp(role, "master")) {
             return APR_SUCCESS;
         }

@@ -325,6 +325,7 @@ static apr_status_t update(skv_session_t *s, const char **why, skv_store_t *st, 
         if (rv == APR_SUCCESS) {
             rv = skv_envelope_decode(&current, why, val.data, val.len, st->conf.keys, s->key, p);
             if (rv != APR_SUCCESS) {
+                COUNT(st, err_other);
                 return rv;
             }
             s->rec.created = current.created;
@@ -343,6 +344,7 @@ static apr_status_t update(skv_session_t *s, const char **why, skv_store_t *st, 
         }
         COUNT(st, merges);
         if (!current.created) {
+            s->rec.created = now;
             /* it was deleted meanwhile (a logout in another tab, or it expired): what this
              * request changed starts a new session under a new id */
             return add_new(s, why, st, data, len, user, now, p);
@@ -359,6 +361,7 @@ apr_status_t skv_store_save(skv_session_t *s, const char **why, skv_store_t *st,
                             apr_size_t len, const char *user, int regenerate, skv_merge_cb *merge,
                             void *baton, apr_time_t now, apr_pool_t *p)
 {
+    skv_session_t old = *s;
     apr_status_t rv;
 
     if (len > st->conf.max_size) {
@@ -369,7 +372,6 @@ apr_status_t skv_store_save(skv_session_t *s, const char **why, skv_store_t *st,
         rv = add_new(s, why, st, data, len, user, now, p);
     }
     else if (regenerate) {
-        skv_session_t old = *s;
         const char *ignored;
 
         rv = add_new(s, why, st, data, len, user, now, p);
@@ -389,6 +391,11 @@ apr_status_t skv_store_save(skv_session_t *s, const char **why, skv_store_t *st,
         COUNT(st, writes);
         s->rec.written = now;
         s->expires_in = st->conf.idle_timeout;
+    }
+    else {
+        /* add_new() gave @p s an id that was not stored: a new session must stay without one
+         * (no cookie for it), an existing one must keep the id and key it is stored under */
+        *s = old;
     }
     return rv;
 }

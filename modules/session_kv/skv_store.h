@@ -107,6 +107,7 @@ apr_status_t skv_store_load(skv_session_t **s, const char **why, skv_store_t *st
  * @param user the authenticated user now, or NULL
  * @param regenerate whether to move an existing session to a new id (the old one is deleted)
  * @param why out on error: a short reason for the log, from @p p
+ * On failure @p s is left as it was.
  * @return APR_SUCCESS; APR_ENOSPC when the text is larger than max_size (nothing written);
  *         APR_EEXIST when every attempt met a newer session; a backend error
  */

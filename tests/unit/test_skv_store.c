@@ -1,0 +1,1486 @@
+/* Unit tests of modules/session_kv/skv_store.c over an in-memory fake driver (skv_driver.h
+ * semantics: cas tokens, TTLs on an injected clock, fault injection and a "concurrent writer"
+ * that changes or deletes a session between a request's load and its compare-and-set). */
+#include "unit.h"
+
+#include <apr_hash.h>
+#include <apr_strings.h>
+
+#include "skv_envelope.h"
+#include "skv_id.h"
+#include "skv_store.h"
+
+#define PREFIX   "skv:"
+#define MINUTE   apr_time_from_sec(60)
+#define IDLE     (30 * MINUTE)
+#define LIFETIME (8 * 60 * MINUTE)
+#define TOUCH    (2 * MINUTE)
+#define MAX_SIZE 256
+#define T0       APR_INT64_C(1700000000000000) /* the fake clock's start, microseconds */
+#define KEY_HEX  "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+/* --- the fake driver ---------------------------------------------------------------------- */
+
+typedef enum { F_OPEN, F_GET, F_ADD, F_CAS, F_SET, F_TOUCH, F_DEL, F_PING, F_OPS } fake_op_e;
+
+typedef struct fake_entry_t {
+    char *data;
+    apr_size_t len;
+    apr_uint64_t cas;
+    apr_time_t expires; /* on the fake clock */
+} fake_entry_t;
+
+struct skv_conn_t {
+    int id;
+};
+
+static struct {
+    apr_pool_t *pool;
+    apr_hash_t *entries; /* key -> fake_entry_t */
+    apr_time_t now;      /* the clock of the backend, and the "now" the tests pass */
+    apr_uint64_t next_cas;
+    int report_ttl;            /* get() reports expires_in (redis); else -1 (memcached) */
+    apr_interval_time_t grace; /* an expired entry is still served this long (coarse clock) */
+    int calls[F_OPS];
+    apr_interval_time_t last_ttl;
+    int conns;
+    /* fault injection: the next call of @c fail_op (F_OPS: any) returns @c fail_rv */
+    apr_status_t fail_rv;
+    fake_op_e fail_op;
+    const char *error;
+    /* the concurrent writer: runs at the start of the next @c hook_times cas() calls */
+    void (*hook)(const char *key);
+    int hook_times;
+    const skv_keyring_t *keys; /* of the store, for the hooks */
+} fake;
+
+static void fake_reset(apr_pool_t *p)
+{
+    memset(&fake, 0, sizeof(fake));
+    fake.pool = p;
+    fake.entries = apr_hash_make(p);
+    fake.now = T0;
+    fake.next_cas = 1000;
+    fake.report_ttl = 1;
+    fake.fail_op = F_OPS;
+    fake.error = "";
+}
+
+/* Whether an injected fault hits this call of @p op; the fault is used up. */
+static apr_status_t fake_fault(fake_op_e op)
+{
+    apr_status_t rv = fake.fail_rv;
+
+    if (rv == APR_SUCCESS || (fake.fail_op != F_OPS && fake.fail_op != op)) {
+        return APR_SUCCESS;
+    }
+    fake.fail_rv = APR_SUCCESS;
+    fake.fail_op = F_OPS;
+    fake.error = rv == APR_TIMEUP ? "fake: timed out" : "fake: down";
+    return rv;
+}
+
+static fake_entry_t *fake_find(const char *key)
+{
+    fake_entry_t *e = apr_hash_get(fake.entries, key, APR_HASH_KEY_STRING);
+
+    if (e && fake.now >= e->expires + fake.grace) {
+        apr_hash_set(fake.entries, key, APR_HASH_KEY_STRING, NULL);
+        e = NULL;
+    }
+    return e;
+}
+
+static void fake_store(const char *key, const char *data, apr_size_t len, apr_interval_time_t ttl)
+{
+    fake_entry_t *e = apr_pcalloc(fake.pool, sizeof(*e));
+
+    assert_true(ttl > 0);
+    e->data = apr_pstrmemdup(fake.pool, data, len);
+    e->len = len;
+    e->cas = ++fake.next_cas;
+    e->expires = fake.now + ttl;
+    fake.last_ttl = ttl;
+    apr_hash_set(fake.entries, apr_pstrdup(fake.pool, key), APR_HASH_KEY_STRING, e);
+}
+
+static apr_status_t fake_open_unlocked(skv_conn_t **conn, const skv_backend_t *be, apr_pool_t *p)
+{
+    (void)be;
+    ++fake.calls[F_OPEN];
+    *conn = apr_pcalloc(p, sizeof(**conn));
+    (*conn)->id = ++fake.conns;
+    return APR_SUCCESS;
+}
+
+static apr_status_t fake_get_unlocked(skv_value_t *val, skv_conn_t *c, const char *key,
+                                      apr_pool_t *p)
+{
+    apr_status_t rv = fake_fault(F_GET);
+    fake_entry_t *e;
+
+    (void)c;
+    ++fake.calls[F_GET];
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (!(e = fake_find(key))) {
+        return APR_NOTFOUND;
+    }
+    val->data = apr_pstrmemdup(p, e->data, e->len);
+    val->len = e->len;
+    val->cas = e->cas;
+    val->expires_in = fake.report_ttl ? e->expires - fake.now : -1;
+    return APR_SUCCESS;
+}
+
+static apr_status_t fake_add_unlocked(skv_conn_t *c, const char *key, const char *data,
+                                      apr_size_t len, apr_interval_time_t ttl)
+{
+    apr_status_t rv = fake_fault(F_ADD);
+
+    (void)c;
+    ++fake.calls[F_ADD];
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (fake_find(key)) {
+        return APR_EEXIST;
+    }
+    fake_store(key, data, len, ttl);
+    return APR_SUCCESS;
+}
+
+static apr_status_t fake_cas_unlocked(skv_conn_t *c, const char *key, const char *data,
+                                      apr_size_t len, apr_interval_time_t ttl, apr_uint64_t cas)
+{
+    apr_status_t rv = fake_fault(F_CAS);
+    fake_entry_t *e;
+
+    (void)c;
+    ++fake.calls[F_CAS];
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (fake.hook_times > 0) {
+        --fake.hook_times;
+        fake.hook(key);
+    }
+    if (!(e = fake_find(key))) {
+        return APR_NOTFOUND;
+    }
+    if (e->cas != cas) {
+        return APR_EEXIST;
+    }
+    fake_store(key, data, len, ttl);
+    return APR_SUCCESS;
+}
+
+static apr_status_t fake_set_unlocked(skv_conn_t *c, const char *key, const char *data,
+                                      apr_size_t len, apr_interval_time_t ttl)
+{
+    apr_status_t rv = fake_fault(F_SET);
+
+    (void)c;
+    ++fake.calls[F_SET];
+    if (rv == APR_SUCCESS) {
+        fake_store(key, data, len, ttl);
+    }
+    return rv;
+}
+
+static apr_status_t fake_touch_unlocked(skv_conn_t *c, const char *key, apr_interval_time_t ttl)
+{
+    apr_status_t rv = fake_fault(F_TOUCH);
+    fake_entry_t *e;
+
+    (void)c;
+    ++fake.calls[F_TOUCH];
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (!(e = fake_find(key))) {
+        return APR_NOTFOUND;
+    }
+    assert_true(ttl > 0);
+    e->expires = fake.now + ttl;
+    fake.last_ttl = ttl;
+    return APR_SUCCESS;
+}
+
+static apr_status_t fake_del_unlocked(skv_conn_t *c, const char *key)
+{
+    apr_status_t rv = fake_fault(F_DEL);
+
+    (void)c;
+    ++fake.calls[F_DEL];
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (!fake_find(key)) {
+        return APR_NOTFOUND;
+    }
+    apr_hash_set(fake.entries, key, APR_HASH_KEY_STRING, NULL);
+    return APR_SUCCESS;
+}
+
+static apr_status_t fake_ping_unlocked(const char **info, skv_conn_t *c, apr_pool_t *p)
+{
+    apr_status_t rv = fake_fault(F_PING);
+
+    ++fake.calls[F_PING];
+    if (rv == APR_SUCCESS) {
+        *info = apr_psprintf(p, "fake 1.0 conn %d", c->id);
+    }
+    return rv;
+}
+
+/* The backend answers one call at a time, as a real one does for one key: the threaded test
+ * runs several requests against it at once. */
+static pthread_mutex_t fake_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+#define FAKE_LOCKED(call)                                                                          \
+    do {                                                                                           \
+        apr_status_t rv_;                                                                          \
+        pthread_mutex_lock(&fake_mutex);                                                           \
+        rv_ = call;                                                                                \
+        pthread_mutex_unlock(&fake_mutex);                                                         \
+        return rv_;                                                                                \
+    } while (0)
+
+static apr_status_t fake_open(skv_conn_t **conn, const skv_backend_t *be, apr_pool_t *p)
+{
+    FAKE_LOCKED(fake_open_unlocked(conn, be, p));
+}
+
+static apr_status_t fake_get(skv_value_t *val, skv_conn_t *c, const char *key, apr_pool_t *p)
+{
+    FAKE_LOCKED(fake_get_unlocked(val, c, key, p));
+}
+
+static apr_status_t fake_add(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
+                             apr_interval_time_t ttl)
+{
+    FAKE_LOCKED(fake_add_unlocked(c, key, data, len, ttl));
+}
+
+static apr_status_t fake_cas(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
+                             apr_interval_time_t ttl, apr_uint64_t cas)
+{
+    FAKE_LOCKED(fake_cas_unlocked(c, key, data, len, ttl, cas));
+}
+
+static apr_status_t fake_set(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
+                             apr_interval_time_t ttl)
+{
+    FAKE_LOCKED(fake_set_unlocked(c, key, data, len, ttl));
+}
+
+static apr_status_t fake_touch(skv_conn_t *c, const char *key, apr_interval_time_t ttl)
+{
+    FAKE_LOCKED(fake_touch_unlocked(c, key, ttl));
+}
+
+static apr_status_t fake_del(skv_conn_t *c, const char *key)
+{
+    FAKE_LOCKED(fake_del_unlocked(c, key));
+}
+
+static apr_status_t fake_ping(const char **info, skv_conn_t *c, apr_pool_t *p)
+{
+    FAKE_LOCKED(fake_ping_unlocked(info, c, p));
+}
+
+static const char *fake_error(skv_conn_t *c)
+{
+    (void)c;
+    return fake.error;
+}
+
+static const skv_driver_t fake_driver = {
+    "fake",   fake_open,  fake_get, fake_add,  fake_cas,
+    fake_set, fake_touch, fake_del, fake_ping, fake_error,
+};
+
+static int writes_seen(void)
+{
+    return fake.calls[F_ADD] + fake.calls[F_CAS] + fake.calls[F_SET];
+}
+
+/* --- the store under test ----------------------------------------------------------------- */
+
+static skv_backend_t backend = {
+    SKV_BACKEND_REDIS, "fake://127.0.0.1", NULL, NULL, NULL, 0, 200000, 500000, 10000000,
+};
+
+static skv_stats_t stats;
+
+static skv_store_conf_t conf_default(void)
+{
+    skv_store_conf_t c;
+
+    memset(&c, 0, sizeof(c));
+    c.backend = &backend;
+    c.prefix = PREFIX;
+    c.idle_timeout = IDLE;
+    c.max_lifetime = LIFETIME;
+    c.touch_interval = TOUCH;
+    c.max_size = MAX_SIZE;
+    c.merge = 1;
+    c.max_attempts = 3;
+    c.keys = NULL;
+    c.max_conns = 2;
+    c.driver = &fake_driver;
+    return c;
+}
+
+static skv_store_t *store_with(const skv_store_conf_t *c, apr_pool_t *p)
+{
+    skv_store_t *st = NULL;
+
+    fake_reset(p);
+    fake.keys = c->keys;
+    memset(&stats, 0, sizeof(stats));
+    assert_int_equal(skv_store_create(&st, c, &stats, p), APR_SUCCESS);
+    assert_non_null(st);
+    assert_ptr_equal(skv_store_stats(st), &stats);
+    /* connections are made on first use only */
+    assert_int_equal(fake.calls[F_OPEN], 0);
+    return st;
+}
+
+static skv_store_t *store(apr_pool_t *p)
+{
+    skv_store_conf_t c = conf_default();
+
+    return store_with(&c, p);
+}
+
+/* Put a session into the fake backend as the store would have written it, with a TTL. */
+static void put(const char *key, apr_time_t created, apr_time_t written, const char *user,
+                const char *data, apr_interval_time_t ttl)
+{
+    skv_record_t rec;
+    const char *env;
+    apr_size_t len;
+
+    rec.created = created;
+    rec.written = written;
+    rec.user = user;
+    rec.data = data;
+    rec.len = strlen(data);
+    assert_int_equal(skv_envelope_encode(&env, &len, &rec, fake.keys, key, fake.pool), APR_SUCCESS);
+    fake_store(key, env, len, ttl);
+}
+
+/* A stored session with a fresh id; its id. */
+static const char *put_new(apr_time_t created, apr_time_t written, const char *data,
+                           apr_interval_time_t ttl)
+{
+    const char *id;
+
+    assert_int_equal(skv_id_generate(&id, fake.pool), APR_SUCCESS);
+    put(skv_id_key(PREFIX, id, fake.pool), created, written, "ann", data, ttl);
+    return id;
+}
+
+/* The session stored under @p key, decoded; 0 when there is none. */
+static int stored(skv_record_t *rec, const char *key)
+{
+    fake_entry_t *e = fake_find(key);
+    const char *why = NULL;
+
+    if (!e) {
+        return 0;
+    }
+    if (skv_envelope_decode(rec, &why, e->data, e->len, fake.keys, key, fake.pool) != APR_SUCCESS) {
+        fail_msg("stored value does not decode: %s", why);
+    }
+    return 1;
+}
+
+static int entries(void)
+{
+    return (int)apr_hash_count(fake.entries);
+}
+
+static skv_session_t *load_ok(skv_store_t *st, const char *id, apr_pool_t *p)
+{
+    skv_session_t *s = NULL;
+    const char *why = NULL;
+    apr_status_t rv = skv_store_load(&s, &why, st, id, fake.now, p);
+
+    if (rv != APR_SUCCESS) {
+        fail_msg("load: %d %s", rv, why ? why : "");
+    }
+    assert_non_null(s);
+    return s;
+}
+
+/* A session as the glue makes one before its first save. */
+static skv_session_t *session_new(apr_pool_t *p)
+{
+    skv_session_t *s = apr_pcalloc(p, sizeof(*s));
+
+    s->expires_in = -1;
+    return s;
+}
+
+static apr_status_t save(skv_session_t *s, const char **why, skv_store_t *st, const char *data,
+                         const char *user, int regenerate, skv_merge_cb *merge, void *baton,
+                         apr_pool_t *p)
+{
+    *why = NULL;
+    return skv_store_save(s, why, st, data, strlen(data), user, regenerate, merge, baton, fake.now,
+                          p);
+}
+
+/* The merge callback: what it saw, what it answers. */
+typedef struct merge_t {
+    int calls;
+    skv_record_t seen;  /* the last current record, copied */
+    const char *result; /* NULL: the current text with "&mine=1" appended */
+    apr_status_t rv;
+} merge_t;
+
+static apr_status_t merge_cb(const char **data, apr_size_t *len, const skv_record_t *current,
+                             void *baton, apr_pool_t *p)
+{
+    merge_t *m = baton;
+
+    ++m->calls;
+    assert_non_null(current);
+    assert_non_null(current->data);
+    m->seen = *current;
+    m->seen.data = apr_pstrmemdup(p, current->data, current->len);
+    m->seen.user = current->user ? apr_pstrdup(p, current->user) : NULL;
+    if (m->rv != APR_SUCCESS) {
+        return m->rv;
+    }
+    *data = m->result ? m->result : apr_pstrcat(p, current->data, "&mine=1", NULL);
+    *len = strlen(*data);
+    return APR_SUCCESS;
+}
+
+/* Concurrent writers, run inside cas() before it compares. */
+static void hook_rewrite(const char *key)
+{
+    skv_record_t cur;
+
+    assert_true(stored(&cur, key));
+    put(key, cur.created, fake.now, "bob", "other=1", IDLE);
+}
+
+static void hook_delete(const char *key)
+{
+    apr_hash_set(fake.entries, key, APR_HASH_KEY_STRING, NULL);
+}
+
+static void hook_garbage(const char *key)
+{
+    fake_store(key, "not an envelope", 15, IDLE);
+}
+
+/* --- tests -------------------------------------------------------------------------------- */
+
+static void new_session_gets_id_on_save(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    skv_session_t *s = session_new(p), *s2 = session_new(p), *back;
+    skv_record_t rec;
+    const char *why;
+    merge_t m = {0};
+
+    /* nothing reaches the backend before the save, and the session has no id */
+    assert_null(s->id);
+    assert_null(s->key);
+    assert_int_equal(fake.calls[F_GET] + writes_seen(), 0);
+
+    assert_int_equal(save(s, &why, st, "a=1", "ann", 0, merge_cb, &m, p), APR_SUCCESS);
+    assert_non_null(s->id);
+    assert_true(skv_id_valid(s->id, strlen(s->id)));
+    assert_string_equal(s->key, skv_id_key(PREFIX, s->id, p));
+    assert_int_equal(fake.calls[F_ADD], 1);
+    assert_int_equal(writes_seen(), 1);
+    assert_int_equal(m.calls, 0);
+    assert_true(fake.last_ttl == IDLE);
+    assert_int_equal(entries(), 1);
+    /* the cookie value itself is not a key */
+    assert_null(apr_hash_get(fake.entries, s->id, APR_HASH_KEY_STRING));
+
+    assert_true(stored(&rec, s->key));
+    assert_true(rec.created == T0);
+    assert_true(rec.written == T0);
+    assert_string_equal(rec.user, "ann");
+    assert_string_equal(rec.data, "a=1");
+    assert_true(s->rec.created == T0);
+    assert_true(s->rec.written == T0);
+    assert_int_equal(stats.writes, 1);
+
+    /* another new session, another id */
+    assert_int_equal(save(s2, &why, st, "b=2", NULL, 0, NULL, NULL, p), APR_SUCCESS);
+    assert_string_not_equal(s2->id, s->id);
+    assert_int_equal(entries(), 2);
+    assert_true(stored(&rec, s2->key));
+    assert_null(rec.user);
+    assert_int_equal(stats.writes, 2);
+
+    /* and it loads */
+    fake.now += MINUTE;
+    back = load_ok(st, s->id, p);
+    assert_string_equal(back->rec.data, "a=1");
+    assert_string_equal(back->rec.user, "ann");
+    assert_string_equal(back->key, s->key);
+}
+
+static void load_hit_and_miss(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *id = put_new(T0 - 10 * MINUTE, T0 - MINUTE, "x=1&y=2", IDLE - MINUTE), *why;
+    const char *absent;
+    skv_session_t *s;
+    fake_entry_t *e;
+
+    s = load_ok(st, id, p);
+    e = fake_find(skv_id_key(PREFIX, id, p));
+    assert_string_equal(s->id, id);
+    assert_string_equal(s->key, skv_id_key(PREFIX, id, p));
+    assert_true(s->rec.created == T0 - 10 * MINUTE);
+    assert_true(s->rec.written == T0 - MINUTE);
+    assert_string_equal(s->rec.user, "ann");
+    assert_string_equal(s->rec.data, "x=1&y=2");
+    assert_int_equal(s->rec.len, 7);
+    assert_true(s->cas == e->cas);
+    assert_true(s->expires_in == IDLE - MINUTE);
+    assert_int_equal(stats.loads, 1);
+    assert_int_equal(stats.hits, 1);
+    assert_int_equal(stats.misses, 0);
+    /* a load writes nothing */
+    assert_int_equal(writes_seen() + fake.calls[F_TOUCH] + fake.calls[F_DEL], 0);
+
+    assert_int_equal(skv_id_generate(&absent, p), APR_SUCCESS);
+    s = NULL;
+    assert_int_equal(skv_store_load(&s, &why, st, absent, fake.now, p), APR_NOTFOUND);
+    assert_null(s);
+    assert_int_equal(stats.loads, 2);
+    assert_int_equal(stats.hits, 1);
+    assert_int_equal(stats.misses, 1);
+    assert_int_equal(stats.expired, 0);
+    assert_int_equal(stats.err_other + stats.err_down + stats.err_timeout, 0);
+    assert_int_equal(stats.ops, 2);
+}
+
+/* Memcached cannot tell the remaining TTL: idle is measured from the last write. */
+static void load_expired_idle_by_written(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    skv_session_t *s = NULL;
+    const char *why, *late, *edge, *fresh;
+
+    fake.report_ttl = 0;
+    /* the backend still holds them (its TTL is longer), but they are idle too long */
+    late = put_new(T0 - 2 * IDLE, T0 - IDLE - 1, "late=1", IDLE);
+    edge = put_new(T0 - 2 * IDLE, T0 - IDLE, "edge=1", IDLE);
+    fresh = put_new(T0 - 2 * IDLE, T0 - IDLE + 1, "fresh=1", IDLE);
+
+    assert_int_equal(skv_store_load(&s, &why, st, late, fake.now, p), APR_NOTFOUND);
+    assert_null(s);
+    /* ... and deleted */
+    assert_null(fake_find(skv_id_key(PREFIX, late, p)));
+    assert_int_equal(fake.calls[F_DEL], 1);
+    assert_int_equal(skv_store_load(&s, &why, st, edge, fake.now, p), APR_NOTFOUND);
+    assert_null(fake_find(skv_id_key(PREFIX, edge, p)));
+    assert_int_equal(stats.expired, 2);
+    assert_int_equal(stats.deletes, 2);
+    assert_int_equal(stats.hits, 0);
+
+    s = load_ok(st, fresh, p);
+    assert_true(s->expires_in == -1);
+    assert_int_equal(stats.hits, 1);
+    assert_int_equal(stats.expired, 2);
+}
+
+/* Redis tells the remaining TTL: a session touched since its last write lives on; one whose
+ * TTL ran out (served a little late by a backend with a coarse clock) and whose last write is
+ * as old is expired. */
+static void load_expired_idle_by_expires_in(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    skv_session_t *s = NULL;
+    const char *why, *touched, *ran_out;
+
+    fake.grace = apr_time_from_sec(2);
+    /* written 40 minutes ago, touched 5 minutes ago: 25 minutes left */
+    touched = put_new(T0 - 60 * MINUTE, T0 - 40 * MINUTE, "t=1", IDLE - 5 * MINUTE);
+    ran_out = put_new(T0 - 60 * MINUTE, T0 - IDLE - 1, "r=1", 1);
+    fake.now = T0;
+    fake.now += 1; /* ran_out's TTL is over, within the backend's grace */
+
+    s = load_ok(st, touched, p);
+    assert_true(s->expires_in == IDLE - 5 * MINUTE - 1);
+    assert_string_equal(s->rec.data, "t=1");
+
+    assert_non_null(fake_find(skv_id_key(PREFIX, ran_out, p)));
+    assert_int_equal(skv_store_load(&s, &why, st, ran_out, fake.now, p), APR_NOTFOUND);
+    assert_null(fake_find(skv_id_key(PREFIX, ran_out, p)));
+    assert_int_equal(stats.expired, 1);
+    assert_int_equal(stats.deletes, 1);
+    assert_int_equal(stats.hits, 1);
+}
+
+static void load_expired_absolute(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    skv_session_t *s = NULL;
+    const char *why, *old, *edge, *young;
+    skv_store_conf_t c;
+
+    /* written a second ago, but created longer ago than the lifetime */
+    old = put_new(T0 - LIFETIME - 1, T0 - apr_time_from_sec(1), "old=1", IDLE);
+    edge = put_new(T0 - LIFETIME, T0 - apr_time_from_sec(1), "edge=1", IDLE);
+    young = put_new(T0 - LIFETIME + 1, T0 - apr_time_from_sec(1), "young=1", IDLE);
+
+    assert_int_equal(skv_store_load(&s, &why, st, old, fake.now, p), APR_NOTFOUND);
+    assert_null(fake_find(skv_id_key(PREFIX, old, p)));
+    assert_int_equal(skv_store_load(&s, &why, st, edge, fake.now, p), APR_NOTFOUND);
+    assert_null(fake_find(skv_id_key(PREFIX, edge, p)));
+    assert_int_equal(stats.expired, 2);
+    assert_int_equal(stats.deletes, 2);
+    load_ok(st, young, p);
+
+    /* max_lifetime 0: no limit */
+    c = conf_default();
+    c.max_lifetime = 0;
+    st = store_with(&c, p);
+    old = put_new(T0 - 100 * LIFETIME, T0 - MINUTE, "old=1", IDLE);
+    load_ok(st, old, p);
+    assert_int_equal(stats.expired, 0);
+}
+
+static void load_bad_envelope(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    skv_session_t *s = NULL;
+    const char *id, *why = NULL;
+
+    assert_int_equal(skv_id_generate(&id, p), APR_SUCCESS);
+    fake_store(skv_id_key(PREFIX, id, p), "PHPSESSID|a:0:{}", 16, IDLE);
+    assert_int_equal(skv_store_load(&s, &why, st, id, fake.now, p), APR_EINVAL);
+    assert_null(s);
+    assert_non_null(why);
+    assert_int_equal(stats.err_other, 1);
+    assert_int_equal(stats.hits + stats.misses, 0);
+}
+
+static void load_backend_errors(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *id = put_new(T0, T0, "a=1", IDLE), *why;
+    skv_session_t *s = NULL;
+
+    fake.fail_rv = APR_TIMEUP;
+    why = NULL;
+    assert_int_equal(skv_store_load(&s, &why, st, id, fake.now, p), APR_TIMEUP);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "fake: timed out"));
+    assert_int_equal(stats.err_timeout, 1);
+
+    fake.fail_rv = APR_ECONNREFUSED;
+    why = NULL;
+    assert_int_equal(skv_store_load(&s, &why, st, id, fake.now, p), APR_ECONNREFUSED);
+    assert_non_null(strstr(why, "fake: down"));
+    assert_int_equal(stats.err_down, 1);
+
+    fake.fail_rv = APR_EGENERAL;
+    why = NULL;
+    assert_int_equal(skv_store_load(&s, &why, st, id, fake.now, p), APR_EGENERAL);
+    assert_non_null(why);
+    assert_int_equal(stats.err_other, 1);
+    assert_null(s);
+
+    assert_int_equal(stats.loads, 3);
+    assert_int_equal(stats.hits + stats.misses + stats.expired, 0);
+    assert_int_equal(stats.err_timeout, 1);
+    assert_int_equal(stats.err_down, 1);
+    /* the session is still there and loads once the backend is back */
+    load_ok(st, id, p);
+    assert_int_equal(stats.hits, 1);
+}
+
+static void save_unchanged_cas(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *id = put_new(T0 - 5 * MINUTE, T0 - MINUTE, "a=1", IDLE), *why;
+    skv_session_t *s;
+    skv_record_t rec;
+    merge_t m = {0};
+
+    s = load_ok(st, id, p);
+    fake.now += apr_time_from_sec(1);
+    assert_int_equal(save(s, &why, st, "a=2", "carl", 0, merge_cb, &m, p), APR_SUCCESS);
+    assert_int_equal(fake.calls[F_CAS], 1);
+    assert_int_equal(writes_seen(), 1);
+    assert_int_equal(fake.calls[F_GET], 1);
+    assert_int_equal(m.calls, 0);
+    assert_true(fake.last_ttl == IDLE);
+    /* same id */
+    assert_string_equal(s->id, id);
+    assert_true(stored(&rec, s->key));
+    assert_string_equal(rec.data, "a=2");
+    assert_string_equal(rec.user, "carl");
+    assert_true(rec.created == T0 - 5 * MINUTE);
+    assert_true(rec.written == fake.now);
+    assert_true(s->rec.written == fake.now);
+    assert_true(s->expires_in == IDLE);
+    assert_int_equal(stats.writes, 1);
+    assert_int_equal(stats.conflicts + stats.merges + stats.regenerated, 0);
+}
+
+static void save_conflict_merges(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *id = put_new(T0 - 5 * MINUTE, T0 - MINUTE, "a=1", IDLE), *why;
+    skv_session_t *s;
+    skv_record_t rec;
+    merge_t m = {0};
+
+    s = load_ok(st, id, p);
+    fake.hook = hook_rewrite;
+    fake.hook_times = 1;
+    assert_int_equal(save(s, &why, st, "a=1&mine=1", "ann", 0, merge_cb, &m, p), APR_SUCCESS);
+    /* the merge saw what the other request stored */
+    assert_int_equal(m.calls, 1);
+    assert_string_equal(m.seen.data, "other=1");
+    assert_int_equal(m.seen.len, 7);
+    assert_string_equal(m.seen.user, "bob");
+    assert_true(m.seen.created == T0 - 5 * MINUTE);
+    /* ... and its result is what is stored, with this request's user */
+    assert_true(stored(&rec, s->key));
+    assert_string_equal(rec.data, "other=1&mine=1");
+    assert_string_equal(rec.user, "ann");
+    assert_true(rec.created == T0 - 5 * MINUTE);
+    assert_string_equal(s->id, id);
+    assert_int_equal(fake.calls[F_CAS], 2);
+    assert_int_equal(fake.calls[F_GET], 2);
+    assert_int_equal(fake.calls[F_SET] + fake.calls[F_ADD], 0);
+    assert_int_equal(stats.conflicts, 1);
+    assert_int_equal(stats.merges, 1);
+    assert_int_equal(stats.writes, 1);
+    assert_int_equal(entries(), 1);
+}
+
+static void save_conflict_retries(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *id = put_new(T0 - 5 * MINUTE, T0 - MINUTE, "a=1", IDLE), *why;
+    skv_session_t *s;
+    skv_record_t rec;
+    merge_t m = {0};
+
+    /* two conflicts in a row, the third attempt succeeds */
+    s = load_ok(st, id, p);
+    fake.hook = hook_rewrite;
+    fake.hook_times = 2;
+    assert_int_equal(save(s, &why, st, "a=2", "ann", 0, merge_cb, &m, p), APR_SUCCESS);
+    assert_int_equal(m.calls, 2);
+    assert_int_equal(fake.calls[F_CAS], 3);
+    assert_int_equal(stats.conflicts, 2);
+    assert_int_equal(stats.merges, 2);
+    assert_int_equal(stats.writes, 1);
+    assert_true(stored(&rec, s->key));
+    assert_string_equal(rec.data, "other=1&mine=1");
+
+    /* a conflict at every attempt: given up, the other request's session stays */
+    s = load_ok(st, id, p);
+    memset(&m, 0, sizeof(m));
+    fake.hook_times = 3;
+    why = NULL;
+    assert_int_equal(save(s, &why, st, "a=3", "ann", 0, merge_cb, &m, p), APR_EEXIST);
+    assert_non_null(why);
+    assert_int_equal(fake.calls[F_CAS], 6);
+    assert_true(stored(&rec, s->key));
+    assert_string_equal(rec.data, "other=1");
+    assert_string_equal(rec.user, "bob");
+    assert_int_equal(stats.conflicts, 5);
+    assert_int_equal(stats.writes, 1);
+}
+
+/* Another request deleted the session (a logout in another tab) between this one's load and its
+ * save: what this request changed starts a new session under a new id. */
+static void save_deleted_meanwhile(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *id = put_new(T0 - 5 * MINUTE, T0 - MINUTE, "a=1", IDLE), *why, *old_key;
+    skv_session_t *s;
+    skv_record_t rec;
+    merge_t m = {0};
+
+    s = load_ok(st, id, p);
+    old_key = s->key;
+    fake.now += MINUTE;
+    fake.hook = hook_delete;
+    fake.hook_times = 1;
+    assert_int_equal(save(s, &why, st, "a=1&cart=2", "ann", 0, merge_cb, &m, p), APR_SUCCESS);
+    assert_int_equal(m.calls, 1);
+    assert_string_equal(m.seen.data, "");
+    assert_int_equal(m.seen.len, 0);
+    assert_null(m.seen.user);
+    assert_true(m.seen.created == 0);
+    /* a new id, nothing under the old one */
+    assert_non_null(s->id);
+    assert_string_not_equal(s->id, id);
+    assert_true(skv_id_valid(s->id, strlen(s->id)));
+    assert_string_equal(s->key, skv_id_key(PREFIX, s->id, p));
+    assert_null(fake_find(old_key));
+    assert_true(stored(&rec, s->key));
+    assert_string_equal(rec.data, "&mine=1");
+    assert_string_equal(rec.user, "ann");
+    assert_true(rec.written == fake.now);
+    assert_int_equal(fake.calls[F_ADD], 1);
+    assert_int_equal(entries(), 1);
+    assert_int_equal(stats.conflicts, 1);
+    assert_int_equal(stats.merges, 1);
+    assert_int_equal(stats.writes, 1);
+}
+
+static void save_last_write_wins(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_conf_t c = conf_default();
+    skv_store_t *st;
+    const char *id, *why;
+    skv_session_t *s;
+    skv_record_t rec;
+    merge_t m = {0};
+
+    c.merge = 0;
+    st = store_with(&c, p);
+    id = put_new(T0 - 5 * MINUTE, T0 - MINUTE, "a=1", IDLE);
+    s = load_ok(st, id, p);
+    /* another request writes meanwhile: overwritten, no merge */
+    put(s->key, T0 - 5 * MINUTE, T0, "bob", "other=1", IDLE);
+    assert_int_equal(save(s, &why, st, "a=2", "ann", 0, merge_cb, &m, p), APR_SUCCESS);
+    assert_int_equal(fake.calls[F_SET], 1);
+    assert_int_equal(fake.calls[F_CAS], 0);
+    assert_int_equal(m.calls, 0);
+    assert_true(stored(&rec, s->key));
+    assert_string_equal(rec.data, "a=2");
+    assert_true(rec.created == T0 - 5 * MINUTE);
+    assert_true(fake.last_ttl == IDLE);
+    assert_int_equal(stats.conflicts + stats.merges, 0);
+    assert_int_equal(stats.writes, 1);
+
+    /* merging on, but no merge callback: a plain set as well */
+    st = store(p);
+    id = put_new(T0 - 5 * MINUTE, T0 - MINUTE, "a=1", IDLE);
+    s = load_ok(st, id, p);
+    assert_int_equal(save(s, &why, st, "a=3", "ann", 0, NULL, NULL, p), APR_SUCCESS);
+    assert_int_equal(fake.calls[F_SET], 1);
+    assert_int_equal(fake.calls[F_CAS], 0);
+    assert_true(stored(&rec, s->key));
+    assert_string_equal(rec.data, "a=3");
+}
+
+static void save_oversize(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *id = put_new(T0 - 5 * MINUTE, T0 - MINUTE, "a=1", IDLE), *why;
+    char *big = apr_palloc(p, MAX_SIZE + 2);
+    skv_session_t *s, *fresh = session_new(p);
+    fake_entry_t before, *e;
+    merge_t m = {0};
+
+    memset(big, 'x', MAX_SIZE + 1);
+    big[MAX_SIZE + 1] = '\0';
+    s = load_ok(st, id, p);
+    e = fake_find(s->key);
+    before = *e;
+
+    /* an existing session */
+    assert_int_equal(save(s, &why, st, big, "ann", 0, merge_cb, &m, p), APR_ENOSPC);
+    assert_non_null(why);
+    assert_int_equal(writes_seen(), 0);
+    assert_int_equal(stats.oversize, 1);
+    assert_int_equal(stats.writes, 0);
+    e = fake_find(s->key);
+    assert_true(e->cas == before.cas);
+    assert_int_equal(e->len, before.len);
+    assert_memory_equal(e->data, before.data, before.len);
+    /* regenerating it */
+    assert_int_equal(save(s, &why, st, big, "ann", 1, merge_cb, &m, p), APR_ENOSPC);
+    assert_string_equal(s->id, id);
+    /* a new one: no id, nothing stored */
+    assert_int_equal(save(fresh, &why, st, big, "ann", 0, merge_cb, &m, p), APR_ENOSPC);
+    assert_null(fresh->id);
+    assert_int_equal(entries(), 1);
+    assert_int_equal(writes_seen() + fake.calls[F_DEL], 0);
+    assert_int_equal(stats.oversize, 3);
+    assert_int_equal(m.calls, 0);
+
+    /* exactly max_size is fine */
+    big[MAX_SIZE] = '\0';
+    assert_int_equal(save(s, &why, st, big, "ann", 0, merge_cb, &m, p), APR_SUCCESS);
+    assert_int_equal(save(fresh, &why, st, big, "ann", 0, merge_cb, &m, p), APR_SUCCESS);
+    assert_int_equal(stats.oversize, 3);
+    assert_int_equal(stats.writes, 2);
+}
+
+static void save_merge_oversize(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *id = put_new(T0 - 5 * MINUTE, T0 - MINUTE, "a=1", IDLE), *why;
+    char *big = apr_palloc(p, MAX_SIZE + 2);
+    skv_session_t *s;
+    skv_record_t rec;
+    fake_entry_t *e;
+    apr_uint64_t cas;
+    merge_t m = {0};
+
+    memset(big, 'y', MAX_SIZE + 1);
+    big[MAX_SIZE + 1] = '\0';
+    m.result = big;
+    s = load_ok(st, id, p);
+    fake.hook = hook_rewrite;
+    fake.hook_times = 1;
+    why = NULL;
+    assert_int_equal(save(s, &why, st, "a=2", "ann", 0, merge_cb, &m, p), APR_ENOSPC);
+    assert_non_null(why);
+    assert_int_equal(m.calls, 1);
+    assert_int_equal(fake.calls[F_CAS], 1);
+    assert_int_equal(stats.oversize, 1);
+    assert_int_equal(stats.writes, 0);
+    /* the other request's session stays as it was */
+    e = fake_find(s->key);
+    cas = e->cas;
+    assert_true(stored(&rec, s->key));
+    assert_string_equal(rec.data, "other=1");
+    assert_true(fake_find(s->key)->cas == cas);
+    assert_int_equal(entries(), 1);
+}
+
+static void save_merge_error(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *id = put_new(T0 - 5 * MINUTE, T0 - MINUTE, "a=1", IDLE), *why;
+    skv_session_t *s;
+    skv_record_t rec;
+    merge_t m = {0};
+
+    m.rv = APR_EGENERAL;
+    s = load_ok(st, id, p);
+    fake.hook = hook_rewrite;
+    fake.hook_times = 1;
+    why = NULL;
+    assert_int_equal(save(s, &why, st, "a=2", "ann", 0, merge_cb, &m, p), APR_EGENERAL);
+    assert_non_null(why);
+    assert_int_equal(fake.calls[F_CAS], 1);
+    assert_true(stored(&rec, s->key));
+    assert_string_equal(rec.data, "other=1");
+    assert_int_equal(stats.writes, 0);
+}
+
+/* A conflict with a stored value that does not decode: an error, counted as such. */
+static void save_conflict_bad_envelope(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *id = put_new(T0 - 5 * MINUTE, T0 - MINUTE, "a=1", IDLE), *why;
+    skv_session_t *s;
+    merge_t m = {0};
+
+    s = load_ok(st, id, p);
+    fake.hook = hook_garbage;
+    fake.hook_times = 1;
+    why = NULL;
+    assert_int_equal(save(s, &why, st, "a=2", "ann", 0, merge_cb, &m, p), APR_EINVAL);
+    assert_non_null(why);
+    assert_int_equal(m.calls, 0);
+    assert_int_equal(stats.err_other, 1);
+    assert_int_equal(stats.writes, 0);
+    assert_string_equal(fake_find(s->key)->data, "not an envelope");
+}
+
+static void save_backend_errors(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *id = put_new(T0 - 5 * MINUTE, T0 - MINUTE, "a=1", IDLE), *why;
+    skv_session_t *s, *fresh = session_new(p);
+    skv_record_t rec;
+    merge_t m = {0};
+
+    s = load_ok(st, id, p);
+    fake.fail_rv = APR_TIMEUP;
+    fake.fail_op = F_CAS;
+    assert_int_equal(save(s, &why, st, "a=2", "ann", 0, merge_cb, &m, p), APR_TIMEUP);
+    assert_non_null(why);
+    assert_int_equal(stats.err_timeout, 1);
+    assert_int_equal(stats.conflicts, 0);
+    assert_int_equal(m.calls, 0);
+    assert_true(stored(&rec, s->key));
+    assert_string_equal(rec.data, "a=1");
+
+    /* a new session that cannot be stored keeps no id: nothing to send as a cookie */
+    fake.fail_rv = APR_ECONNREFUSED;
+    fake.fail_op = F_ADD;
+    assert_int_equal(save(fresh, &why, st, "b=1", "ann", 0, merge_cb, &m, p), APR_ECONNREFUSED);
+    assert_null(fresh->id);
+    assert_null(fresh->key);
+    assert_int_equal(stats.err_down, 1);
+    assert_int_equal(entries(), 1);
+
+    /* the get after a conflict fails */
+    fake.hook = hook_rewrite;
+    fake.hook_times = 1;
+    fake.fail_rv = APR_EGENERAL;
+    fake.fail_op = F_GET;
+    assert_int_equal(save(s, &why, st, "a=2", "ann", 0, merge_cb, &m, p), APR_EGENERAL);
+    assert_int_equal(stats.err_other, 1);
+    assert_int_equal(m.calls, 0);
+    assert_int_equal(stats.writes, 0);
+
+    /* and once the backend is back, the same session saves (merging, as the other request
+     * wrote meanwhile) */
+    assert_int_equal(save(s, &why, st, "a=2", "ann", 0, merge_cb, &m, p), APR_SUCCESS);
+    assert_int_equal(stats.writes, 1);
+    assert_string_equal(s->id, id);
+}
+
+static void regenerate(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *id = put_new(T0 - 5 * MINUTE, T0 - MINUTE, "a=1&user=ann", IDLE), *why;
+    const char *old_key;
+    skv_session_t *s, *back = NULL;
+    skv_record_t rec;
+    merge_t m = {0};
+
+    s = load_ok(st, id, p);
+    old_key = s->key;
+    fake.now += MINUTE;
+    assert_int_equal(save(s, &why, st, "a=1&user=ann", "ann", 1, merge_cb, &m, p), APR_SUCCESS);
+    assert_string_not_equal(s->id, id);
+    assert_true(skv_id_valid(s->id, strlen(s->id)));
+    assert_string_equal(s->key, skv_id_key(PREFIX, s->id, p));
+    /* the old id is gone, the data and the creation time moved */
+    assert_null(fake_find(old_key));
+    assert_int_equal(entries(), 1);
+    assert_true(stored(&rec, s->key));
+    assert_string_equal(rec.data, "a=1&user=ann");
+    assert_string_equal(rec.user, "ann");
+    assert_true(rec.created == T0 - 5 * MINUTE);
+    assert_true(rec.written == fake.now);
+    assert_true(s->rec.created == T0 - 5 * MINUTE);
+    assert_int_equal(m.calls, 0);
+    assert_int_equal(stats.regenerated, 1);
+    assert_int_equal(stats.deletes, 1);
+    assert_int_equal(stats.writes, 1);
+
+    assert_int_equal(skv_store_load(&back, &why, st, id, fake.now, p), APR_NOTFOUND);
+    back = load_ok(st, s->id, p);
+    assert_string_equal(back->rec.data, "a=1&user=ann");
+
+    /* the absolute lifetime still counts from the first creation */
+    fake.now = T0 - 5 * MINUTE + LIFETIME;
+    put(back->key, T0 - 5 * MINUTE, fake.now - MINUTE, "ann", "a=1", IDLE);
+    assert_int_equal(skv_store_load(&back, &why, st, s->id, fake.now, p), APR_NOTFOUND);
+}
+
+/* A regeneration that cannot store the new id leaves the session where it was. */
+static void regenerate_fails(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *id = put_new(T0 - 5 * MINUTE, T0 - MINUTE, "a=1", IDLE), *why, *old_key;
+    skv_session_t *s;
+    skv_record_t rec;
+    merge_t m = {0};
+
+    s = load_ok(st, id, p);
+    old_key = s->key;
+    fake.fail_rv = APR_TIMEUP;
+    fake.fail_op = F_ADD;
+    assert_int_equal(save(s, &why, st, "a=2", "ann", 1, merge_cb, &m, p), APR_TIMEUP);
+    assert_non_null(why);
+    assert_string_equal(s->id, id);
+    assert_string_equal(s->key, old_key);
+    assert_int_equal(entries(), 1);
+    assert_true(stored(&rec, old_key));
+    assert_string_equal(rec.data, "a=1");
+    assert_int_equal(stats.regenerated + stats.deletes + stats.writes, 0);
+    assert_int_equal(stats.err_timeout, 1);
+
+    /* a save after it still finds the stored session */
+    assert_int_equal(save(s, &why, st, "a=3", "ann", 0, merge_cb, &m, p), APR_SUCCESS);
+    assert_int_equal(m.calls, 0);
+    assert_true(stored(&rec, old_key));
+    assert_string_equal(rec.data, "a=3");
+}
+
+/* Without a TTL from the backend, the touch interval counts from the last write. */
+static void touch_by_written(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *id = put_new(T0 - 5 * MINUTE, T0, "a=1", IDLE), *why = NULL;
+    skv_session_t *s;
+    fake_entry_t *e;
+
+    fake.report_ttl = 0;
+    /* not yet: less than the interval since the write */
+    fake.now = T0 + TOUCH - 1;
+    s = load_ok(st, id, p);
+    assert_int_equal(skv_store_touch(s, &why, st, fake.now, p), APR_SUCCESS);
+    assert_int_equal(fake.calls[F_TOUCH], 0);
+    assert_int_equal(stats.touches, 0);
+
+    /* the interval has passed */
+    fake.now = T0 + TOUCH;
+    s = load_ok(st, id, p);
+    assert_int_equal(skv_store_touch(s, &why, st, fake.now, p), APR_SUCCESS);
+    assert_int_equal(fake.calls[F_TOUCH], 1);
+    assert_true(fake.last_ttl == IDLE);
+    e = fake_find(s->key);
+    assert_true(e->expires == fake.now + IDLE);
+    assert_int_equal(stats.touches, 1);
+    assert_int_equal(writes_seen(), 0);
+    /* once is enough */
+    assert_int_equal(skv_store_touch(s, &why, st, fake.now, p), APR_SUCCESS);
+    assert_int_equal(fake.calls[F_TOUCH], 1);
+    /* the next request cannot know of that touch, and measures from the write again */
+    fake.now += 1;
+    s = load_ok(st, id, p);
+    assert_int_equal(skv_store_touch(s, &why, st, fake.now, p), APR_SUCCESS);
+    assert_int_equal(fake.calls[F_TOUCH], 2);
+    assert_int_equal(stats.touches, 2);
+}
+
+/* With a TTL from the backend, the interval counts from the last write or touch. */
+static void touch_by_expires_in(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    /* written 10 minutes ago, touched 1 minute ago */
+    const char *id = put_new(T0 - 20 * MINUTE, T0 - 10 * MINUTE, "a=1", IDLE - MINUTE);
+    const char *why = NULL, *id2;
+    skv_session_t *s;
+
+    s = load_ok(st, id, p);
+    assert_int_equal(skv_store_touch(s, &why, st, fake.now, p), APR_SUCCESS);
+    assert_int_equal(fake.calls[F_TOUCH], 0);
+
+    /* touched 2 minutes ago */
+    fake.now += MINUTE;
+    s = load_ok(st, id, p);
+    assert_int_equal(skv_store_touch(s, &why, st, fake.now, p), APR_SUCCESS);
+    assert_int_equal(fake.calls[F_TOUCH], 1);
+    assert_true(fake_find(s->key)->expires == fake.now + IDLE);
+    assert_true(s->expires_in == IDLE);
+
+    /* written 3 minutes ago and never touched */
+    id2 = put_new(T0, fake.now - 3 * MINUTE, "b=1", IDLE - 3 * MINUTE);
+    s = load_ok(st, id2, p);
+    assert_int_equal(skv_store_touch(s, &why, st, fake.now, p), APR_SUCCESS);
+    assert_int_equal(fake.calls[F_TOUCH], 2);
+    assert_int_equal(stats.touches, 2);
+    assert_int_equal(writes_seen(), 0);
+}
+
+static void touch_after_save_and_errors(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *id = put_new(T0 - 20 * MINUTE, T0 - 10 * MINUTE, "a=1", IDLE), *why = NULL;
+    skv_session_t *s, *fresh = session_new(p);
+    merge_t m = {0};
+
+    /* a session saved in this request needs no touch */
+    s = load_ok(st, id, p);
+    assert_int_equal(save(s, &why, st, "a=2", "ann", 0, merge_cb, &m, p), APR_SUCCESS);
+    assert_int_equal(skv_store_touch(s, &why, st, fake.now, p), APR_SUCCESS);
+    assert_int_equal(save(fresh, &why, st, "b=1", "ann", 0, merge_cb, &m, p), APR_SUCCESS);
+    assert_int_equal(skv_store_touch(fresh, &why, st, fake.now, p), APR_SUCCESS);
+    assert_int_equal(fake.calls[F_TOUCH], 0);
+
+    /* a later request: errors are returned and counted; a failed touch can be tried again */
+    fake.now += TOUCH;
+    s = load_ok(st, id, p);
+    fake.fail_rv = APR_TIMEUP;
+    why = NULL;
+    assert_int_equal(skv_store_touch(s, &why, st, fake.now, p), APR_TIMEUP);
+    assert_non_null(why);
+    assert_int_equal(stats.err_timeout, 1);
+    assert_int_equal(stats.touches, 0);
+    assert_int_equal(skv_store_touch(s, &why, st, fake.now, p), APR_SUCCESS);
+    assert_int_equal(stats.touches, 1);
+
+    /* a session gone between the load and the touch */
+    s = load_ok(st, fresh->id, p);
+    hook_delete(s->key);
+    assert_int_equal(skv_store_touch(s, &why, st, fake.now, p), APR_NOTFOUND);
+    assert_int_equal(stats.touches, 1);
+}
+
+static void destroy(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *id = put_new(T0 - 5 * MINUTE, T0 - MINUTE, "a=1", IDLE), *why = NULL;
+    skv_session_t *s, *back = NULL;
+
+    s = load_ok(st, id, p);
+    assert_int_equal(skv_store_destroy(s, &why, st, p), APR_SUCCESS);
+    assert_int_equal(entries(), 0);
+    assert_int_equal(stats.deletes, 1);
+    assert_int_equal(skv_store_load(&back, &why, st, id, fake.now, p), APR_NOTFOUND);
+    /* already gone: fine, nothing counted */
+    assert_int_equal(skv_store_destroy(s, &why, st, p), APR_SUCCESS);
+    assert_int_equal(stats.deletes, 1);
+
+    /* backend errors */
+    id = put_new(T0 - 5 * MINUTE, T0 - MINUTE, "a=1", IDLE);
+    s = load_ok(st, id, p);
+    fake.fail_rv = APR_ECONNREFUSED;
+    why = NULL;
+    assert_int_equal(skv_store_destroy(s, &why, st, p), APR_ECONNREFUSED);
+    assert_non_null(why);
+    assert_int_equal(stats.err_down, 1);
+    assert_int_equal(stats.deletes, 1);
+    assert_int_equal(entries(), 1);
+}
+
+static void ping(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *info = NULL;
+
+    assert_int_equal(skv_store_ping(&info, st, p), APR_SUCCESS);
+    assert_non_null(info);
+    assert_non_null(strstr(info, "fake 1.0"));
+    fake.fail_rv = APR_TIMEUP;
+    info = NULL;
+    assert_int_equal(skv_store_ping(&info, st, p), APR_TIMEUP);
+    assert_non_null(info);
+    assert_non_null(strstr(info, "timed out"));
+    assert_int_equal(stats.err_timeout, 1);
+    assert_int_equal(stats.ops, 2);
+}
+
+static void counters(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *id = put_new(T0, T0, "a=1", IDLE), *why;
+    skv_session_t *s;
+    int i;
+
+    skv_store_count_rejected(st);
+    skv_store_count_rejected(st);
+    assert_int_equal(stats.rejected, 2);
+    assert_int_equal(stats.ops, 0);
+    for (i = 0; i < 5; ++i) {
+        s = load_ok(st, id, p);
+    }
+    assert_int_equal(skv_store_destroy(s, &why, st, p), APR_SUCCESS);
+    assert_int_equal(stats.loads, 5);
+    assert_int_equal(stats.hits, 5);
+    assert_int_equal(stats.deletes, 1);
+    assert_int_equal(stats.ops, 6);
+    assert_true(stats.op_max_usec <= stats.op_usec);
+    /* connections are reused, at most max_conns of them */
+    assert_true(fake.calls[F_OPEN] >= 1 && fake.calls[F_OPEN] <= 2);
+}
+
+static void encrypted(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_conf_t c = conf_default();
+    skv_keyring_t *kr = NULL;
+    skv_store_t *st;
+    skv_session_t *s = session_new(p), *back = NULL;
+    const char *why = NULL, *id;
+    fake_entry_t *e;
+    merge_t m = {0};
+
+    assert_int_equal(skv_keyring_parse(&kr, &why, KEY_HEX, p), APR_SUCCESS);
+    c.keys = kr;
+    st = store_with(&c, p);
+    assert_int_equal(save(s, &why, st, "secret=42", "ann", 0, merge_cb, &m, p), APR_SUCCESS);
+    e = fake_find(s->key);
+    assert_int_equal(e->data[3], 1); /* flags: encrypted */
+    back = load_ok(st, s->id, p);
+    assert_string_equal(back->rec.data, "secret=42");
+    assert_string_equal(back->rec.user, "ann");
+
+    /* copied under another session's key: refused */
+    assert_int_equal(skv_id_generate(&id, p), APR_SUCCESS);
+    fake_store(skv_id_key(PREFIX, id, p), e->data, e->len, IDLE);
+    back = NULL;
+    assert_int_equal(skv_store_load(&back, &why, st, id, fake.now, p), APR_EINVAL);
+    assert_null(back);
+    assert_int_equal(stats.err_other, 1);
+
+    /* a conflict and a merge, encrypted */
+    s = load_ok(st, s->id, p);
+    fake.hook = hook_rewrite;
+    fake.hook_times = 1;
+    assert_int_equal(save(s, &why, st, "secret=43", "ann", 0, merge_cb, &m, p), APR_SUCCESS);
+    assert_int_equal(m.calls, 1);
+    assert_string_equal(m.seen.data, "other=1");
+    back = load_ok(st, s->id, p);
+    assert_string_equal(back->rec.data, "other=1&mine=1");
+}
+
+/* Several requests of one user at once, each adding its own key to the session with
+ * compare-and-set and merging: no change is lost, and the counters add up. */
+#define THREADS 8
+#define ROUNDS  100
+
+typedef struct worker_t {
+    skv_store_t *st;
+    const char *id;
+    int n;
+    int saved;
+    apr_status_t failed;
+} worker_t;
+
+/* The merge of the threaded test: the current text and this request's key (which the text it
+ * saved ends with). */
+static apr_status_t merge_append(const char **data, apr_size_t *len, const skv_record_t *current,
+                                 void *baton, apr_pool_t *p)
+{
+    const char *mine = baton;
+
+    *data = apr_pstrcat(p, current->data, mine, NULL);
+    *len = strlen(*data);
+    return APR_SUCCESS;
+}
+
+static void *worker_append(void *arg)
+{
+    worker_t *w = arg;
+    apr_pool_t *p;
+    int i;
+
+    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        w->failed = APR_ENOMEM;
+        return NULL;
+    }
+    for (i = 0; i < ROUNDS && !w->failed; ++i) {
+        skv_session_t *s = NULL;
+        const char *why = NULL, *mine = apr_psprintf(p, "&t%d_%d", w->n, i), *data;
+        apr_status_t rv;
+
+        rv = skv_store_load(&s, &why, w->st, w->id, fake.now, p);
+        if (rv == APR_SUCCESS) {
+            data = apr_pstrcat(p, s->rec.data, mine, NULL);
+            rv = skv_store_save(s, &why, w->st, data, strlen(data), "ann", 0, merge_append,
+                                (void *)mine, fake.now, p);
+            if (rv == APR_SUCCESS) {
+                ++w->saved;
+            }
+        }
+        if (rv != APR_SUCCESS) {
+            w->failed = rv;
+        }
+        apr_pool_clear(p);
+    }
+    apr_pool_destroy(p);
+    return NULL;
+}
+
+static void threads_no_lost_update(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_conf_t c = conf_default();
+    skv_store_t *st;
+    pthread_t th[THREADS];
+    worker_t w[THREADS];
+    skv_record_t rec;
+    const char *id;
+    int i, r, saved = 0;
+
+    c.max_attempts = 1000;
+    c.max_size = 64 * 1024;
+    st = store_with(&c, p);
+    id = put_new(T0, T0, "start=1", IDLE);
+    for (i = 0; i < THREADS; ++i) {
+        w[i].st = st;
+        w[i].id = id;
+        w[i].n = i;
+        w[i].saved = 0;
+        w[i].failed = APR_SUCCESS;
+        assert_int_equal(pthread_create(&th[i], NULL, worker_append, &w[i]), 0);
+    }
+    for (i = 0; i < THREADS; ++i) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(w[i].failed, APR_SUCCESS);
+        saved += w[i].saved;
+    }
+    assert_int_equal(saved, THREADS * ROUNDS);
+    assert_true(stored(&rec, skv_id_key(PREFIX, id, p)));
+    for (i = 0; i < THREADS; ++i) {
+        for (r = 0; r < ROUNDS; ++r) {
+            const char *mine = apr_psprintf(p, "&t%d_%d&", i, r);
+            if (!strstr(apr_pstrcat(p, rec.data, "&", NULL), mine)) {
+                fail_msg("lost %s", mine);
+            }
+        }
+    }
+    assert_int_equal(stats.writes, THREADS * ROUNDS);
+    assert_int_equal(stats.loads, THREADS * ROUNDS);
+    assert_int_equal(stats.hits, THREADS * ROUNDS);
+    assert_int_equal(stats.merges, stats.conflicts);
+    /* at most max_conns connections */
+    assert_true(fake.calls[F_OPEN] >= 1 && fake.calls[F_OPEN] <= c.max_conns);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        UNIT_TEST(new_session_gets_id_on_save),
+        UNIT_TEST(load_hit_and_miss),
+        UNIT_TEST(load_expired_idle_by_written),
+        UNIT_TEST(load_expired_idle_by_expires_in),
+        UNIT_TEST(load_expired_absolute),
+        UNIT_TEST(load_bad_envelope),
+        UNIT_TEST(load_backend_errors),
+        UNIT_TEST(save_unchanged_cas),
+        UNIT_TEST(save_conflict_merges),
+        UNIT_TEST(save_conflict_retries),
+        UNIT_TEST(save_deleted_meanwhile),
+        UNIT_TEST(save_last_write_wins),
+        UNIT_TEST(save_oversize),
+        UNIT_TEST(save_merge_oversize),
+        UNIT_TEST(save_merge_error),
+        UNIT_TEST(save_conflict_bad_envelope),
+        UNIT_TEST(save_backend_errors),
+        UNIT_TEST(regenerate),
+        UNIT_TEST(regenerate_fails),
+        UNIT_TEST(touch_by_written),
+        UNIT_TEST(touch_by_expires_in),
+        UNIT_TEST(touch_after_save_and_errors),
+        UNIT_TEST(destroy),
+        UNIT_TEST(ping),
+        UNIT_TEST(counters),
+        UNIT_TEST(encrypted),
+        UNIT_TEST(threads_no_lost_update),
+    };
+    return UNIT_RUN("skv_store", tests);
+}
