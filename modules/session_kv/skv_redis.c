@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <apr_strings.h>
 #include <hiredis/hiredis.h>
@@ -305,6 +306,18 @@ static apr_status_t rd_connect(skv_conn_t *c)
     return rv;
 }
 
+/* Whether a pooled connection's socket still looks usable: a server that restarted (or a proxy
+ * that cut the connection) has closed it while it sat idle, and sending a command that is not
+ * safe to repeat (SET NX, the compare-and-set) into it would fail with nothing known about
+ * whether it ran. Nothing is ever pending on an idle connection, so any byte or EOF is bad. */
+static int rd_idle_alive(const redisContext *ctx)
+{
+    char b;
+    ssize_t n = recv(ctx->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 /*
  * Run the commands of @p q in one round trip, connecting first when needed; the replies are in
  * @p r on success (free them with rd_free_replies()). Heals the connection (see the top of
@@ -316,8 +329,12 @@ static apr_status_t rd_run(redisReply **r, skv_conn_t *c, const rd_cmds_t *q, in
     int attempt, i;
 
     for (attempt = 0; attempt < 2; attempt++) {
-        int reused = c->ctx != NULL;
+        int reused;
 
+        if (c->ctx && !rd_idle_alive(c->ctx)) {
+            rd_drop(c);
+        }
+        reused = c->ctx != NULL;
         if (!c->ctx && (rv = rd_connect(c)) != APR_SUCCESS) {
             return rv;
         }

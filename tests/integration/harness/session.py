@@ -9,10 +9,16 @@ received in HTTP_SESSION as JSON and changes it through the SessionHeader, drive
   big=N        set key "big" to N bytes          regen=1    ask for a new session id
   clear=1      remove every key it received      sleep=MS   wait before answering
   split=1      send the SessionHeader in numbered 8000-byte parts, as PHP-FPM has to
+
+With php= (a SetHandler target: PhpFpm.handler for PHP-FPM through mod_proxy_fcgi, or MOD_PHP),
+/php/ serves the PHP scripts a test writes into php_dir(logs) (which holds
+php/LampfarmSessionHandler.php too), with the same session settings as /app.
 """
+import glob
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import time
 import urllib.parse
@@ -22,6 +28,10 @@ from .http import request
 from .httpd import DEFAULT_APACHE_MODULES
 
 HEADER = "X-Replace-Session"
+
+# conf(php=MOD_PHP): .php files run by mod_php (Debian's libapache2-mod-php; prefork only)
+MOD_PHP = "application/x-httpd-php"
+PHP_HANDLER = os.path.join(paths.REPO, "php", "LampfarmSessionHandler.php")
 
 APP = r'''#!/usr/bin/python3 -S
 import json, os, sys, time, urllib.parse
@@ -71,8 +81,51 @@ def app_dir(logs):
     return d
 
 
-def conf(logs, store, srv="", loc="", cookie="SessionKVCookie session Secure=Off"):
-    """Configuration text: the store, and /app/ with mod_session on mod_session_kv."""
+def php_dir(logs):
+    """<logs>/php/ (served as /php/ with conf(php=...)), holding LampfarmSessionHandler.php;
+    scripts written here are run as nobody."""
+    d = os.path.join(logs, "php")
+    os.makedirs(d, exist_ok=True)
+    shutil.copy(PHP_HANDLER, d)
+    paths.make_traversable(d)
+    return d
+
+
+def mod_php_so():
+    """Debian's mod_php (libphp<version>.so), or None when it is not installed."""
+    found = sorted(glob.glob(os.path.join(paths.APACHE_MODULES, "libphp*.so")))
+    return found[-1] if found else None
+
+
+PHP_CONF = """
+%(load)s
+Alias /php/ "%(dir)s/"
+<Directory "%(dir)s">
+    Require all granted
+    <FilesMatch "\\.php$">
+        SetHandler "%(handler)s"
+    </FilesMatch>
+</Directory>
+<Location /php>
+    Session On
+    SessionEnv On
+    SessionHeader %(header)s
+    SessionKV On
+    %(cookie)s
+    %(loc)s
+</Location>
+"""
+
+
+def conf(logs, store, srv="", loc="", cookie="SessionKVCookie session Secure=Off", php=None):
+    """Configuration text: the store, and /app/ with mod_session on mod_session_kv; with php
+    (a SetHandler target), /php/ as well (see the module comment)."""
+    php_conf = ""
+    if php:
+        php_conf = PHP_CONF % {
+            "load": 'LoadModule php_module "%s"' % mod_php_so() if php == MOD_PHP else "",
+            "dir": php_dir(logs), "handler": php, "header": HEADER, "cookie": cookie,
+            "loc": loc}
     return """
 SessionKVStore %(store)s
 %(srv)s
@@ -91,8 +144,8 @@ ScriptAlias /app/ "%(cgi)s/"
     %(cookie)s
     %(loc)s
 </Location>
-""" % {"store": store, "srv": srv, "cgi": app_dir(logs), "header": HEADER, "loc": loc,
-       "cookie": cookie}
+%(php)s""" % {"store": store, "srv": srv, "cgi": app_dir(logs), "header": HEADER, "loc": loc,
+              "cookie": cookie, "php": php_conf}
 
 
 def apache_modules(mpm, extra=()):
@@ -101,8 +154,10 @@ def apache_modules(mpm, extra=()):
 
 
 def start(httpd, logs, mpm, store, srv="", loc="", modules=("session_kv",), extra_apache=(),
-          **kw):
-    return httpd.start(conf(logs, store, srv, loc, **kw), modules=modules,
+          name="httpd", **kw):
+    if (kw.get("php") or "").startswith("proxy:"):
+        extra_apache = tuple(extra_apache) + ("proxy", "proxy_fcgi")
+    return httpd.start(conf(logs, store, srv, loc, **kw), name=name, modules=modules,
                        apache_modules=apache_modules(mpm, extra_apache))
 
 
@@ -125,11 +180,17 @@ class Client:
         self.sid = None
 
     def get(self, path="/app/app.cgi", headers=None, **kw):
+        return self.request("GET", path, headers, **kw)
+
+    def post(self, path, body, headers=None, **kw):
+        return self.request("POST", path, headers, body=body, **kw)
+
+    def request(self, method, path, headers=None, **kw):
         hdrs = dict(headers or {})
         if self.sid and "Cookie" not in hdrs:
             hdrs["Cookie"] = "%s=%s" % (self.name, self.sid)
         port = self.port or self.srv.port
-        r = request(port, "GET", path, headers=hdrs, **kw)
+        r = request(port, method, path, headers=hdrs, **kw)
         for c in set_cookies(r):
             name, _, rest = c.partition("=")
             if name == self.name:
@@ -237,3 +298,41 @@ class KV:
             s = redis_commandstats(self.server.port)
             return s.get("pexpire", 0) + s.get("expire", 0)
         return int(memcached_stats(self.server)["cmd_touch"])
+
+
+class RedisPrimaryProxy:
+    """HAProxy in TCP mode sending connections to whichever redis says role:master — what an
+    ElastiCache primary endpoint does after a failover (there by DNS, here by a health check)."""
+
+    def __new__(cls, log_dir, servers):
+        from .backends import HAProxy
+
+        proxy = HAProxy(log_dir, servers)
+        lines = [
+            "global",
+            "    log stdout format raw local0 info",
+            "    stats socket %s mode 600 level admin" % proxy.sock,
+            "defaults",
+            "    mode tcp",
+            "    timeout connect 1s",
+            "    timeout client 60s",
+            "    timeout server 60s",
+            "    timeout check 1s",
+            "frontend fe",
+            "    bind 127.0.0.1:%d" % proxy.port,
+            "    default_backend be",
+            "backend be",
+            "    option tcp-check",
+            "    tcp-check send PING\\r\\n",
+            "    tcp-check expect string +PONG",
+            "    tcp-check send info\\ replication\\r\\n",
+            "    tcp-check expect string role:master",
+            "    tcp-check send QUIT\\r\\n",
+            "    tcp-check expect string +OK",
+            "    default-server inter 200ms fall 1 rise 1 on-marked-down shutdown-sessions",
+        ]
+        for name, port in servers:
+            lines.append("    server %s 127.0.0.1:%d check" % (name, port))
+        with open(proxy.cfg_path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return proxy

@@ -1,0 +1,125 @@
+"""Backend failures the farm will meet: a memcached server of two dies (only its sessions go,
+requests keep being served, it is used again once back), redis restarts (the module reconnects
+without an httpd restart), and an ElastiCache-style failover where the primary becomes a replica
+(writes answer READONLY; the module drops the connection and the next one reaches the new
+primary). No worker crashes: the conftest fails a test on any crash in the error log."""
+import os
+import time
+
+import pytest
+
+from harness import session
+from harness.backends import Memcached, Redis
+
+
+def subdir(logs, name):
+    d = os.path.join(logs, name)
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o777)
+    return d
+
+
+def owner_of(sid, servers):
+    key = session.backend_key(sid)
+    return [i for i, s in enumerate(servers) if key in session.KV("memcached", s).keys()]
+
+
+@pytest.mark.expect_log("LF01001", "LF01005")
+def test_memcached_one_of_two_stops(httpd, logs, mpm):
+    servers = [Memcached(subdir(logs, "mc%d" % i)).start() for i in range(2)]
+    try:
+        url = "memcached://127.0.0.1:%d,127.0.0.1:%d" % (servers[0].port, servers[1].port)
+        srv = session.start(httpd, logs, mpm, url, srv="SessionKVRetryInterval 2s")
+        clients = []
+        for i in range(16):
+            c = session.Client(srv)
+            c.app(set="n:%d" % i)
+            clients.append(c)
+        placed = [owner_of(c.sid, servers) for c in clients]
+        assert all(len(p) == 1 for p in placed), placed
+        assert {p[0] for p in placed} == {0, 1}, "consistent hashing should use both servers"
+        servers[1].stop()
+        for i, c in enumerate(clients):
+            r = c.get("/app/app.cgi")
+            assert r.status == 200
+            got = r.json()["session"]
+            if placed[i] == [0]:
+                assert got == {"n": str(i)}, (i, got)      # the survivors' sessions survive
+            else:
+                assert got == {}                            # the lost server's sessions are gone
+        # new sessions are still made (on the survivor, once each child has seen the failure)
+        def new_session():
+            c = session.Client(srv)
+            c.app(set="new:1")
+            return c.sid and c.app() == {"new": "1"}
+        session.wait(new_session, timeout=10, interval=0.1)
+        # the stopped server comes back and is used again after the retry interval
+        servers[1].start()
+        time.sleep(2.5)
+
+        def second_used():
+            c = session.Client(srv)
+            c.app(set="x:1")
+            return owner_of(c.sid, servers) == [1]
+        session.wait(second_used, timeout=10, interval=0.1)
+    finally:
+        for s in servers:
+            s.stop()
+
+
+@pytest.mark.expect_log("LF01001", "LF01005")
+def test_redis_restart_reconnects(httpd, logs, mpm, redis):
+    srv = session.start(httpd, logs, mpm, "redis://127.0.0.1:%d" % redis.port)
+    c = session.Client(srv)
+    c.app(set="user:alice")
+    redis.restart()                         # no persistence: the data is gone, the port is back
+    # the pooled connections are dead; the first use of each finds that out and reconnects
+    for _ in range(5):
+        assert c.get("/app/app.cgi").status == 200
+    c = session.Client(srv)
+    c.app(set="user:bob")
+    assert c.app() == {"user": "bob"}
+    assert session.KV("redis", redis).exists(c.sid)
+
+
+@pytest.mark.expect_log("LF01001", "LF01005")
+def test_redis_failover_to_a_promoted_replica(httpd, logs, mpm):
+    a = Redis(subdir(logs, "redis-a")).start()
+    b = Redis(subdir(logs, "redis-b")).start()
+    proxy = None
+    try:
+        session.redis_cli(b.port, "REPLICAOF", "127.0.0.1", a.port)
+        session.wait(lambda: "master_link_status:up" in session.redis_cli(b.port, "INFO",
+                                                                          "replication"))
+        proxy = session.RedisPrimaryProxy(subdir(logs, "haproxy"), [("a", a.port), ("b", b.port)])
+        proxy.start()
+        proxy.wait_status("a", "UP")
+        proxy.wait_status("b", "DOWN")
+        srv = session.start(httpd, logs, mpm, "redis://127.0.0.1:%d" % proxy.port)
+        c = session.Client(srv)
+        c.app(set="user:alice")
+        for _ in range(5):
+            c.app(set="k:v")                # warm the connection pool through the proxy
+        session.wait(lambda: session.redis_cli(b.port, "EXISTS",
+                                               session.backend_key(c.sid)) == "1")
+        # failover: the replica becomes the primary, the old primary follows it
+        session.redis_cli(b.port, "REPLICAOF", "NO", "ONE")
+        session.redis_cli(a.port, "REPLICAOF", "127.0.0.1", b.port)
+        proxy.wait_status("b", "UP")
+        proxy.wait_status("a", "DOWN")
+        # writes recover: at most a few requests meet READONLY (or a cut connection) first
+        ok = 0
+        for i in range(20):
+            r = c.get("/app/app.cgi?" + session.query(set="step:%d" % i))
+            assert r.status == 200
+            ok = ok + 1 if c.app().get("step") == str(i) else 0
+            if ok >= 3:
+                break
+        assert ok >= 3, "writes did not recover after the failover"
+        assert c.app()["user"] == "alice"   # the session was replicated and survived
+        assert srv.alive()
+    finally:
+        if proxy:
+            proxy.stop()
+        a.stop()
+        b.stop()
