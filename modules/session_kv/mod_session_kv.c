@@ -482,11 +482,13 @@ static const char *runtime_conf(skv_store_conf_t *sc, const skv_srv_conf *e, apr
     if (skv_backend_parse(&be, &why, e->url, p) != APR_SUCCESS) {
         return apr_psprintf(p, "%s: %s", SKV_STORE, why);
     }
-    if (e->password) {
-        if (be->type != SKV_BACKEND_REDIS) {
-            return apr_psprintf(p, "%s is for redis; memcached has no password", SKV_PASSWORD);
-        }
+    /* memcached has no password: one inherited from the main server's redis store is unused */
+    if (e->password && be->type == SKV_BACKEND_REDIS) {
         be->password = e->password;
+    }
+    if (be->user && !be->password) {
+        return apr_psprintf(p, "%s: a redis user needs a password: %s file:/path or env:NAME",
+                            SKV_STORE, SKV_PASSWORD);
     }
     be->connect_timeout = e->connect_timeout;
     be->io_timeout = e->timeout;

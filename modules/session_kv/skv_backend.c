@@ -195,9 +195,18 @@ static const char *parse_redis_auth(skv_backend_t *be, const char *info, apr_siz
     const char *user, *password;
 
     if (!colon) {
-        /* quoting it could show a password written without its ':' */
-        return "a user without a password (use redis://user:password@host, or "
-               "redis://:password@host for a password alone)";
+        /* a user alone: the password comes from SessionKVPassword. The display hides the user
+         * part all the same, in case it is a password written without its ':' */
+        user = percent_decode(info, len, p);
+        if (!user) {
+            return "bad percent escape in the user";
+        }
+        if (!*user) {
+            return "nothing before '@'";
+        }
+        be->user = user;
+        be->display = apr_psprintf(p, "redis://***@%s", info + len + 1);
+        return NULL;
     }
     user = percent_decode(info, (apr_size_t)(colon - info), p);
     password = percent_decode(colon + 1, (apr_size_t)(info + len - colon - 1), p);

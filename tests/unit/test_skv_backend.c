@@ -5,7 +5,7 @@
 #include "skv_backend.h"
 
 /* The password of the URLs below: it must never come back in a text. */
-#define PW "s3cr%40t-pw"
+#define PW         "s3cr%40t-pw"
 #define PW_DECODED "s3cr@t-pw"
 
 /* The backend of @p url, or fail the test with the reason. */
@@ -230,12 +230,16 @@ static void bad_servers(void **state)
 static void bad_auth(void **state)
 {
     apr_pool_t *p = *state;
-    const char *nouser = "a user without a password (use redis://user:password@host, or "
-                         "redis://:password@host for a password alone)";
+    skv_backend_t *be;
+    const char *why = NULL;
 
-    /* the ':' forgotten: what stands there may be the password, so it is not quoted */
-    assert_string_equal(url_bad("redis://" PW "@h", p), nouser);
-    assert_string_equal(url_bad("redis://@h", p), nouser);
+    /* a user alone (its password from SessionKVPassword); what stands there may be a password
+     * written without its ':', so the display hides it */
+    assert_int_equal(skv_backend_parse(&be, &why, "redis://" PW "@h:7000/2", p), APR_SUCCESS);
+    assert_non_null(be->user);
+    assert_null(be->password);
+    assert_string_equal(be->display, "redis://***@h:7000/2");
+    assert_string_equal(url_bad("redis://@h", p), "nothing before '@'");
     assert_string_equal(url_bad("redis://u:@h", p), "empty password");
     assert_string_equal(url_bad("redis://:@h", p), "empty password");
     assert_string_equal(url_bad("redis://u:" PW "%2@h", p),
