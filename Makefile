@@ -171,6 +171,7 @@ stop:
 bench: all
 	@tests/bench/health.sh
 	@tests/bench/s3.sh
+	@tests/bench/session.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,770 @@
+#!/usr/bin/env bash
+# tests/bench/session.sh — what a session costs per request with mod_session_kv, compared with
+# no session, httpd's own session stores (mod_session_cookie, mod_session_dbd on SQLite) and
+# PHP's own redis session handler.
+#
+# Starts its own redis-server and memcached (127.0.0.1, free ports, no persistence) and its own
+# Apache httpd servers (127.0.0.1, free ports, no access log), then measures with wrk requests/s
+# and p99 latency of one request, GET /s.txt (a 128-byte static file), whose session is loaded
+# by mod_session's fixup (SessionEnv On) and handed to nothing: the session is the only work
+# besides serving the smallest file. Five variants, one virtual host each on its own port of
+# one event-MPM server:
+#   none          no session at all (the baseline)
+#   cookie        mod_session_cookie (the session is the cookie)
+#   dbd           mod_session_dbd, mod_dbd with the apr_dbd sqlite3 driver
+#   kv-redis      mod_session_kv on redis
+#   kv-memcached  mod_session_kv on memcached
+# Every wrk connection carries its own session, created through httpd beforehand (a CGI sets it
+# with SessionHeader) and checked to load: wrk runs one thread per connection and
+# tests/bench/session.lua gives each thread its own cookie.
+#   reads   the session is only read (no SessionMaxAge: mod_session saves nothing).
+#   writes  SessionMaxAge 3600 makes mod_session save the session on every request, and
+#           SessionKVTouchInterval 0 makes mod_session_kv really rewrite it every time (by
+#           default an unchanged session only has its expiry refreshed once a minute). Afterwards
+#           every session is read back (through httpd; for dbd also its row in SQLite): a session
+#           that no longer loads is lost.
+# Then a prefork server with mod_php (as PHP applications run without FPM) serves, for reads:
+#   static        the same static file (the baseline of this server)
+#   php-none      a PHP page that starts no session
+#   php-redis     the same page with session_start() on PHP's redis handler (php-redis,
+#                 session.save_handler=redis)
+#   php-kv        the same page with session_start() on php/LampfarmSessionHandler.php, the
+#                 session loaded by mod_session_kv on redis
+# Rounds rotate the order of the variants (so drift in the machine's load hits all alike); each
+# figure is the median over the rounds. Prints the tables and the ratios: kv/cookie for reads
+# (expectation >= 0.8), kv/dbd for writes (expectation >= 10), kv against PHP's redis handler.
+# Never part of `make test` (`make bench` runs it). Exit 0 whatever the figures; 1 on errors
+# (including a session that does not load before the load starts).
+set -eEuo pipefail
+trap 'echo "bench: ERROR: unexpected failure at line $LINENO: $BASH_COMMAND" >&2' ERR
+
+usage() {
+    cat <<'EOF'
+Usage: tests/bench/session.sh [--help]
+
+Environment:
+  BENCH_DURATION=5s        wrk -d per run
+  BENCH_CONNS=32           wrk connections = wrk threads = sessions per variant
+  BENCH_ROUNDS=3           rounds; each runs every variant of a phase once
+  BENCH_SESSION_BYTES=200  size of the session's data value
+  BENCH_PHP=1              0 skips the prefork / mod_php part
+  BENCH_PORT=              first of the ports for the benchmark servers (default: free ones
+                           from 18600 up)
+Needs root (httpd serves as nobody), wrk, redis-server, memcached, sqlite3, mod_session_dbd
+with the apr_dbd sqlite3 driver (libaprutil1-dbd-sqlite3), mod_php with php-redis
+(libapache2-mod-php, php-redis) for the PHP part, and build/mod_session_kv.so (`make`).
+Logs, configurations and wrk's output go to build/bench/session/. A run takes about 4 minutes.
+EOF
+}
+
+case "${1:-}" in
+    -h | --help) usage; exit 0 ;;
+    "") ;;
+    *) usage >&2; exit 2 ;;
+esac
+
+duration=${BENCH_DURATION:-5s}
+conns=${BENCH_CONNS:-32}
+rounds=${BENCH_ROUNDS:-3}
+session_bytes=${BENCH_SESSION_BYTES:-200}
+with_php=${BENCH_PHP:-1}
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+so="$repo/build/mod_session_kv.so"
+lua="$repo/tests/bench/session.lua"
+work="$repo/build/bench/session"
+
+die() { echo "bench: ERROR: $*" >&2; exit 1; }
+
+[ -f "$so" ] || die "$so is missing: run make first"
+[ "$(id -u)" -eq 0 ] || die "needs root (httpd serves as nobody)"
+for tool in wrk curl redis-server redis-cli memcached sqlite3; do
+    command -v "$tool" >/dev/null || die "$tool not found: run scripts/install-deps.sh"
+done
+apxs=$(command -v apxs 2>/dev/null || command -v apxs2 2>/dev/null) || die "apxs not found"
+libexecdir=$("$apxs" -q LIBEXECDIR)
+httpd="$("$apxs" -q SBINDIR)/$("$apxs" -q TARGET)"
+for m in session session_cookie session_dbd dbd cgid headers status; do
+    [ -f "$libexecdir/mod_$m.so" ] || die "$libexecdir/mod_$m.so not found"
+done
+aprdbd=''
+for f in /usr/lib/*/apr-util-1/apr_dbd_sqlite3*.so /usr/lib*/apr-util-1/apr_dbd_sqlite3*.so; do
+    [ -f "$f" ] && { aprdbd=$f; break; }
+done
+[ -n "$aprdbd" ] || die "the apr_dbd sqlite3 driver is missing (Debian: libaprutil1-dbd-sqlite3)"
+if [ "$with_php" = 1 ]; then
+    libphp=''
+    for f in "$libexecdir"/libphp*.so; do
+        [ -f "$f" ] && { libphp=$f; break; }
+    done
+    [ -n "$libphp" ] || die "mod_php not found in $libexecdir (libapache2-mod-php; BENCH_PHP=0 skips)"
+    [ -f "$repo/php/LampfarmSessionHandler.php" ] || die "php/LampfarmSessionHandler.php missing"
+fi
+((conns >= 1 && conns <= 64)) || die "BENCH_CONNS must be 1..64 (one wrk thread each)"
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+next_port=${BENCH_PORT:-18600}
+# take_port: sets taken to the next port from next_port up that nobody listens on (not in a
+# subshell, so that next_port moves on).
+take_port() {
+    local limit=$((next_port + 200))
+    while ((next_port < limit)); do
+        taken=$next_port
+        next_port=$((next_port + 1))
+        port_open "$taken" || return 0
+    done
+    die "no free port below $limit"
+}
+
+variants=(none cookie dbd kv-redis kv-memcached)
+php_variants=(static php-none php-redis php-kv)
+declare -A port
+for v in "${variants[@]}"; do take_port; port[$v]=$taken; done
+take_port; prefork_port=$taken
+take_port; redis_port=$taken
+take_port; mc_port=$taken
+
+rm -rf "$work"
+mkdir -p "$work/htdocs/php/redis" "$work/htdocs/php/kv" "$work/cgi" "$work/run" "$work/logs" \
+    "$work/db" "$work/sessions"
+
+redis_pid='' mc_pid='' pid=''
+# stop_group PID: TERM the process, wait up to 10 s, then KILL its group (setsid made it a leader).
+stop_group() {
+    local i
+    kill -TERM "$1" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$1" 2>/dev/null || true
+}
+cleanup() {
+    [ -z "$pid" ] || stop_group "$pid"
+    [ -z "$redis_pid" ] || stop_group "$redis_pid"
+    [ -z "$mc_pid" ] || stop_group "$mc_pid"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM   # so that the EXIT trap runs
+
+# --- backends ------------------------------------------------------------------------------------
+setsid redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no \
+    --protected-mode no --dir "$work/run" --logfile "$work/logs/redis.log" --daemonize no \
+    </dev/null >/dev/null 2>&1 &
+redis_pid=$!
+setsid memcached -l 127.0.0.1 -p "$mc_port" -U 0 -m 64 -c 4096 -u nobody \
+    </dev/null >"$work/logs/memcached.log" 2>&1 &
+mc_pid=$!
+for ((i = 0; i < 100; i++)); do
+    port_open "$redis_port" && port_open "$mc_port" && break
+    sleep 0.1
+done
+port_open "$redis_port" || die "redis does not listen on $redis_port (see $work/logs/redis.log)"
+port_open "$mc_port" || die "memcached does not listen on $mc_port"
+
+# --- content -------------------------------------------------------------------------------------
+head -c 127 /dev/zero | tr '\0' 'x' >"$work/htdocs/s.txt"
+echo >>"$work/htdocs/s.txt"
+# /check.txt: the same kind of file; its answer carries the session httpd loaded (X-Session).
+cp "$work/htdocs/s.txt" "$work/htdocs/check.txt"
+pad=$(head -c "$session_bytes" /dev/zero | tr '\0' 'x')
+# /setup: sets the session given in the query through mod_session's SessionHeader.
+cat >"$work/cgi/setup.cgi" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\r\nX-Replace-Session: %s\r\n\r\nset\n' "$QUERY_STRING"
+EOF
+chmod 755 "$work/cgi/setup.cgi"
+
+php_session_start() {
+    # $1: kv or redis
+    if [ "$1" = kv ]; then
+        printf "require '%s';\nLampfarmSessionHandler::register();\n" \
+            "$repo/php/LampfarmSessionHandler.php"
+    fi
+    echo 'session_start();'
+}
+printf '<?php\necho "ok\\n";\n' >"$work/htdocs/php/none.php"
+for kind in redis kv; do
+    {
+        echo '<?php'
+        php_session_start "$kind"
+        echo "\$i = (int)(\$_GET['i'] ?? 0);"
+        echo "\$_SESSION['user'] = \"bench-\$i\";"
+        echo "\$_SESSION['data'] = str_repeat('x', $session_bytes);"
+        echo 'session_write_close();'
+        printf '%s\n' 'echo "set\n";'
+    } >"$work/htdocs/php/$kind/setup.php"
+    {
+        echo '<?php'
+        php_session_start "$kind"
+        printf '%s\n' "echo \$_SESSION['user'] ?? '-', ' ', strlen(\$_SESSION['data'] ?? ''), \"\\n\";"
+    } >"$work/htdocs/php/$kind/read.php"
+done
+
+# SQLite as mod_session_dbd's documentation has it: a table "session" with key, value and expiry
+# (mod_session's apr_time_t, microseconds since the epoch; 0 = none). The key is the primary key,
+# as any real deployment would have it. Default journal mode (rollback journal):
+# apr_dbd_sqlite3 opens the file with SQLite's defaults. Owned by nobody: httpd's children write
+# it, and SQLite writes its journal next to it.
+sqlite3 "$work/db/sessions.db" \
+    'CREATE TABLE session (key VARCHAR(255) PRIMARY KEY, value VARCHAR(4096), expiry BIGINT);'
+chown -R nobody:nogroup "$work/db"
+chmod 755 "$work"
+
+# --- httpd configurations ---------------------------------------------------------------------
+conf_common() {
+    cat <<EOF
+ServerRoot "$work"
+ServerName 127.0.0.1
+DefaultRuntimeDir "$work/run"
+Mutex file:$work/run default
+LogLevel warn
+User nobody
+Group nogroup
+<IfModule !mod_unixd.c>
+    LoadModule unixd_module $libexecdir/mod_unixd.so
+</IfModule>
+LoadModule authz_core_module $libexecdir/mod_authz_core.so
+LoadModule alias_module $libexecdir/mod_alias.so
+LoadModule headers_module $libexecdir/mod_headers.so
+LoadModule status_module $libexecdir/mod_status.so
+LoadModule session_module $libexecdir/mod_session.so
+LoadModule session_kv_module $so
+# No access log: this measures sessions, not logging. Connections are kept for the whole run
+# (MaxKeepAliveRequests 0): reconnects would cost the same for every variant and blur the
+# difference. ExtendedStatus Off: mod_status only for mod_session_kv's counters.
+KeepAlive On
+MaxKeepAliveRequests 0
+ExtendedStatus Off
+DocumentRoot "$work/htdocs"
+<Directory "$work/htdocs">
+    Require all granted
+</Directory>
+<Location /check.txt>
+    Header always set X-Session "%{HTTP_SESSION}e"
+</Location>
+<Location /server-status>
+    SetHandler server-status
+</Location>
+EOF
+}
+
+# conf_event PHASE: the event-MPM server of the five variants; PHASE is read or write.
+conf_event() {
+    local phase=$1 maxage='' touch=''
+    if [ "$phase" = write ]; then
+        maxage='SessionMaxAge 3600'
+        touch='SessionKVTouchInterval 0'
+    fi
+    echo "# Generated by tests/bench/session.sh ($phase phase)"
+    conf_common
+    cat <<EOF
+PidFile "$work/run/event.pid"
+ErrorLog "$work/logs/event-$phase.error.log"
+LoadModule mpm_event_module $libexecdir/mod_mpm_event.so
+LoadModule cgid_module $libexecdir/mod_cgid.so
+LoadModule session_cookie_module $libexecdir/mod_session_cookie.so
+LoadModule dbd_module $libexecdir/mod_dbd.so
+LoadModule session_dbd_module $libexecdir/mod_session_dbd.so
+ScriptSock "$work/run/cgid.sock"
+# As the integration tests and the other benchmarks run it.
+StartServers 2
+ServerLimit 4
+ThreadLimit 32
+ThreadsPerChild 32
+MinSpareThreads 16
+MaxSpareThreads 96
+MaxRequestWorkers 128
+ScriptAlias /setup "$work/cgi/setup.cgi"
+<Directory "$work/cgi">
+    Require all granted
+</Directory>
+EOF
+    local v
+    for v in "${variants[@]}"; do
+        echo "Listen 127.0.0.1:${port[$v]}"
+    done
+    cat <<EOF
+
+<VirtualHost 127.0.0.1:${port[none]}>
+    ErrorLog "$work/logs/none-$phase.error.log"
+</VirtualHost>
+
+<VirtualHost 127.0.0.1:${port[cookie]}>
+    ErrorLog "$work/logs/cookie-$phase.error.log"
+    Session On
+    SessionEnv On
+    SessionHeader X-Replace-Session
+    SessionCookieName session path=/
+    $maxage
+</VirtualHost>
+
+<VirtualHost 127.0.0.1:${port[dbd]}>
+    ErrorLog "$work/logs/dbd-$phase.error.log"
+    DBDriver sqlite3
+    DBDParams "$work/db/sessions.db"
+    # a connection for every thread, opened when the child starts, so that no request waits
+    # for one and none is opened (and its statements prepared) while the database is busy
+    DBDMin 32
+    DBDKeep 32
+    DBDMax 32
+    # mod_session_dbd's documented queries, except the update: httpd 2.4.71 passes it four
+    # values (value, expiry, new key, old key) where the documentation shows three.
+    DBDPrepareSQL "delete from session where key = %s" deletesession
+    DBDPrepareSQL "update session set value = %s, expiry = %lld, key = %s where key = %s" updatesession
+    DBDPrepareSQL "insert into session (value, expiry, key) values (%s, %lld, %s)" insertsession
+    DBDPrepareSQL "select value from session where key = %s and (expiry = 0 or expiry > %lld)" selectsession
+    DBDPrepareSQL "delete from session where expiry != 0 and expiry < %lld" cleansession
+    Session On
+    SessionEnv On
+    SessionHeader X-Replace-Session
+    SessionDBDCookieName session path=/
+    $maxage
+</VirtualHost>
+
+<VirtualHost 127.0.0.1:${port[kv-redis]}>
+    ErrorLog "$work/logs/kv-redis-$phase.error.log"
+    SessionKVStore redis://127.0.0.1:$redis_port
+    $touch
+    Session On
+    SessionEnv On
+    SessionHeader X-Replace-Session
+    SessionKV On
+    SessionKVCookie session Secure=Off
+    $maxage
+</VirtualHost>
+
+<VirtualHost 127.0.0.1:${port[kv-memcached]}>
+    ErrorLog "$work/logs/kv-memcached-$phase.error.log"
+    SessionKVStore memcached://127.0.0.1:$mc_port
+    $touch
+    Session On
+    SessionEnv On
+    SessionHeader X-Replace-Session
+    SessionKV On
+    SessionKVCookie session Secure=Off
+    $maxage
+</VirtualHost>
+EOF
+}
+
+# conf_prefork: the prefork server with mod_php.
+conf_prefork() {
+    echo "# Generated by tests/bench/session.sh (PHP phase)"
+    conf_common
+    cat <<EOF
+PidFile "$work/run/prefork.pid"
+ErrorLog "$work/logs/prefork.error.log"
+Listen 127.0.0.1:$prefork_port
+LoadModule mpm_prefork_module $libexecdir/mod_mpm_prefork.so
+LoadModule php_module $libphp
+# Twice as many processes as connections, all started before the load and never stopped: wrk
+# opens its connections anew for every run while the previous run's may still be closing, and
+# prefork starts new processes only slowly. (MinSpareServers stays low: prefork says "reached
+# MaxRequestWorkers" whenever fewer than MinSpareServers are idle and no slot is free.)
+StartServers $((2 * conns + 8))
+MinSpareServers 5
+MaxSpareServers $((2 * conns + 8))
+ServerLimit $((2 * conns + 8))
+MaxRequestWorkers $((2 * conns + 8))
+MaxConnectionsPerChild 0
+<FilesMatch "\.php\$">
+    SetHandler application/x-httpd-php
+</FilesMatch>
+SessionKVStore redis://127.0.0.1:$redis_port
+<Directory "$work/htdocs/php/redis">
+    php_admin_value session.save_handler redis
+    php_admin_value session.save_path "tcp://127.0.0.1:$redis_port"
+</Directory>
+<Directory "$work/htdocs/php/kv">
+    Session On
+    SessionEnv On
+    SessionHeader X-Replace-Session
+    SessionKV On
+    SessionKVCookie session Secure=Off
+</Directory>
+EOF
+}
+
+# start_httpd NAME: start the server configured in $work/NAME.conf; sets pid.
+start_httpd() {
+    local conf="$work/$1.conf"
+    "$httpd" -t -f "$conf" >/dev/null 2>&1 || { "$httpd" -t -f "$conf" || true; die "httpd config test failed ($conf)"; }
+    setsid "$httpd" -f "$conf" -DFOREGROUND >>"$work/logs/$1.stdout.log" 2>&1 </dev/null &
+    pid=$!
+}
+stop_httpd() {
+    stop_group "$pid"
+    pid=''
+}
+# wait_ok URL: until URL answers 200 (10 s).
+wait_ok() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "$1" || true)" = 200 ] && return
+        kill -0 "$pid" 2>/dev/null || die "httpd died at start (see $work/logs/)"
+        sleep 0.1
+    done
+    die "$1 does not answer 200"
+}
+
+# --- sessions ------------------------------------------------------------------------------------
+# setup_sessions VARIANT: creates $conns sessions through httpd; writes their cookies
+# ("name=value", the i-th line holds user bench-i) to $work/sessions/VARIANT.
+setup_sessions() {
+    local v=$1 i url name line
+    : >"$work/sessions/$v"
+    for ((i = 1; i <= conns; i++)); do
+        case $v in
+            php-redis) url="http://127.0.0.1:$prefork_port/php/redis/setup.php?i=$i" name=PHPSESSID ;;
+            php-kv) url="http://127.0.0.1:$prefork_port/php/kv/setup.php?i=$i" name=session ;;
+            *) url="http://127.0.0.1:${port[$v]}/setup?user=bench-$i&data=$pad" name=session ;;
+        esac
+        line=$(curl -s -D - -o /dev/null "$url" | tr -d '\r' |
+            sed -n "s/^[Ss]et-[Cc]ookie: \($name=[^;]*\).*/\1/p" | tail -n 1)
+        [ -n "$line" ] || die "$v: no session cookie from $url (see $work/logs/)"
+        echo "$line" >>"$work/sessions/$v"
+    done
+}
+
+# session_loads VARIANT I COOKIE: whether httpd loads session I with all its data.
+session_loads() {
+    local v=$1 i=$2 cookie=$3 got
+    case $v in
+        php-redis | php-kv)
+            got=$(curl -s -H "Cookie: $cookie" \
+                "http://127.0.0.1:$prefork_port/php/${v#php-}/read.php")
+            [ "$got" = "bench-$i $session_bytes" ]
+            ;;
+        *)
+            got=$(curl -s -D - -o /dev/null -H "Cookie: $cookie" \
+                "http://127.0.0.1:${port[$v]}/check.txt" | tr -d '\r' |
+                sed -n 's/^[Xx]-[Ss]ession: //p')
+            [[ "&$got&" == *"&user=bench-$i&"* && "&$got&" == *"&data=$pad&"* ]]
+            ;;
+    esac
+}
+
+# lost_sessions VARIANT: how many of VARIANT's sessions no longer load through httpd.
+lost_sessions() {
+    local v=$1 i=0 lost=0 cookie
+    while IFS= read -r cookie; do
+        i=$((i + 1))
+        session_loads "$v" "$i" "$cookie" || lost=$((lost + 1))
+    done <"$work/sessions/$v"
+    echo "$lost"
+}
+
+# dbd_lost_rows: how many dbd sessions have no row in SQLite holding their data.
+dbd_lost_rows() {
+    local i=0 lost=0 cookie key value
+    declare -A rows
+    while IFS='|' read -r key value; do
+        rows[$key]=$value
+    done < <(sqlite3 "$work/db/sessions.db" 'SELECT key, value FROM session;')
+    while IFS= read -r cookie; do
+        i=$((i + 1))
+        key=${cookie#session=}
+        value=${rows[$key]:-}
+        [[ "&$value&" == *"&user=bench-$i&"* && "&$value&" == *"&data=$pad&"* ]] ||
+            lost=$((lost + 1))
+    done <"$work/sessions/dbd"
+    echo "$lost"
+}
+
+# kv_counters PORT: mod_session_kv's counters of every store ("SessionKV<n><Name> <value>").
+kv_counters() {
+    curl -s "http://127.0.0.1:$1/server-status?auto" | awk -F': ' '/^SessionKV/ { print $1, $2 }'
+}
+# kv_delta BEFORE AFTER INDEX NAME: the change of one counter between two kv_counters outputs.
+kv_delta() {
+    awk -v k="SessionKV$3$4" -v b="$1" -v a="$2" 'BEGIN {
+        n = split(b, x, "\n"); for (i = 1; i <= n; i++) { split(x[i], f, " "); if (f[1] == k) vb = f[2] }
+        n = split(a, x, "\n"); for (i = 1; i <= n; i++) { split(x[i], f, " "); if (f[1] == k) va = f[2] }
+        print va - vb }'
+}
+
+# --- measuring -----------------------------------------------------------------------------------
+tick=$(getconf CLK_TCK)
+# group_ticks PGID: user+system CPU of the processes of group PGID so far, in clock ticks (httpd
+# runs under setsid: its group is its pid; a child that exits during a run takes its ticks along,
+# which the spare threads and MaxConnectionsPerChild 0 make rare).
+group_ticks() {
+    { cat /proc/[0-9]*/stat 2>/dev/null || true; } |   # processes come and go meanwhile
+        awk -v g="$1" '{ sub(/^.*\) /, ""); if ($3 == g) t += $12 + $13 } END { print t + 0 }'
+}
+# backend_of VARIANT: the pid of the server that holds VARIANT's sessions outside httpd, or 0.
+backend_of() {
+    case $1 in
+        kv-redis | php-redis | php-kv) echo "$redis_pid" ;;
+        kv-memcached) echo "$mc_pid" ;;
+        *) echo 0 ;;
+    esac
+}
+
+declare -A rps p99 reqs non2xx sockerr lost logn hticks bticks
+# run_wrk KEY URL COOKIES BACKEND_PID: one wrk run; appends its figures to the arrays under KEY.
+run_wrk() {
+    local key=$1 url=$2 cookies=$3 bpid=$4 out r p n s t h0 b0=0 h1 b1=0
+    h0=$(group_ticks "$pid")
+    [ "$bpid" = 0 ] || b0=$(group_ticks "$bpid")
+    out=$(BENCH_COOKIES=$cookies wrk -t"$conns" -c"$conns" -d"$duration" --latency -s "$lua" "$url")
+    h1=$(group_ticks "$pid")
+    [ "$bpid" = 0 ] || b1=$(group_ticks "$bpid")
+    hticks[$key]=$((${hticks[$key]:-0} + h1 - h0))
+    bticks[$key]=$((${bticks[$key]:-0} + b1 - b0))
+    printf '### %s %s\n%s\n' "$key" "$url" "$out" >>"$work/wrk.log"
+    r=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+    [ -n "$r" ] || die "no Requests/sec from wrk for $key (see $work/wrk.log)"
+    p=$(awk '$1 == "99%" { v = $2
+            if (v ~ /us$/) ms = v / 1000; else if (v ~ /ms$/) ms = v + 0
+            else if (v ~ /s$/) ms = v * 1000; else if (v ~ /m$/) ms = v * 60000
+            printf "%.2f", ms }' <<<"$out")
+    t=$(awk '/ requests in / { print $1 }' <<<"$out")
+    n=$(awk -F': *' '/Non-2xx or 3xx responses/ { print $2 }' <<<"$out")
+    s=$(awk '/Socket errors/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' <<<"$out")
+    rps[$key]="${rps[$key]:-} $r"
+    p99[$key]="${p99[$key]:-} $p"
+    reqs[$key]=$((${reqs[$key]:-0} + ${t:-0}))
+    non2xx[$key]=$((${non2xx[$key]:-0} + ${n:-0}))
+    sockerr[$key]=$((${sockerr[$key]:-0} + ${s:-0}))
+}
+
+# median "VALUE VALUE...": the median, as given (or the mean of the middle two).
+median() {
+    tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g |
+        awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# log_lines FILE: warnings and errors in an error log.
+log_lines() {
+    if [ -f "$1" ]; then
+        grep -cE '\[([a-z_]+:)?(warn|error|crit|alert|emerg)\]' "$1" || true
+    else
+        echo 0
+    fi
+}
+
+# url_of VARIANT
+url_of() {
+    case $1 in
+        static) echo "http://127.0.0.1:$prefork_port/s.txt" ;;
+        php-none) echo "http://127.0.0.1:$prefork_port/php/none.php" ;;
+        php-redis) echo "http://127.0.0.1:$prefork_port/php/redis/read.php" ;;
+        php-kv) echo "http://127.0.0.1:$prefork_port/php/kv/read.php" ;;
+        *) echo "http://127.0.0.1:${port[$1]}/s.txt" ;;
+    esac
+}
+cookies_of() {
+    case $1 in
+        none | static | php-none) echo '' ;;
+        *) echo "$work/sessions/$1" ;;
+    esac
+}
+
+# warm_up VARIANT...: a second of each, not counted.
+warm_up() {
+    local v
+    for v in "$@"; do
+        BENCH_COOKIES=$(cookies_of "$v") wrk -t"$conns" -c"$conns" -d1s -s "$lua" \
+            "$(url_of "$v")" >/dev/null
+    done
+}
+
+# run_rounds PHASE VARIANT...: the rounds, rotating the order.
+run_rounds() {
+    local phase=$1 n k v r
+    shift
+    local vs=("$@")
+    n=${#vs[@]}
+    for ((r = 1; r <= rounds; r++)); do
+        printf '  round %d:' "$r"
+        for ((k = 0; k < n; k++)); do
+            v=${vs[$(((r - 1 + k) % n))]}
+            run_wrk "$phase:$v" "$(url_of "$v")" "$(cookies_of "$v")" "$(backend_of "$v")"
+            printf ' %s %.0f' "$v" "${rps[$phase:$v]##* }"
+        done
+        echo
+    done
+}
+
+# print_table PHASE BASELINE VARIANT...
+print_table() {
+    local phase=$1 base=$2 v r med store
+    shift 2
+    printf '\n  %-13s' variant
+    for ((r = 1; r <= rounds; r++)); do printf ' %9s' "r$r req/s"; done
+    printf ' %10s %8s %7s %6s %6s %8s %7s %5s %5s\n' "median" "p99 ms" "/$base" "httpd" \
+        "store" non-2xx sockerr lost log
+    for v in "$@"; do
+        printf '  %-13s' "$v"
+        for r in ${rps[$phase:$v]}; do printf ' %9.0f' "$r"; done
+        med=$(median "${rps[$phase:$v]}")
+        store=-
+        if [ "$(backend_of "$v")" != 0 ]; then
+            store=$(us_per_req "${bticks[$phase:$v]}" "${reqs[$phase:$v]}")
+        fi
+        printf ' %10.0f %8s %7s %6s %6s %8s %7s %5s %5s\n' "$med" "$(median "${p99[$phase:$v]}")" \
+            "$(ratio "$med" "$(median "${rps[$phase:$base]}")")" \
+            "$(us_per_req "${hticks[$phase:$v]}" "${reqs[$phase:$v]}")" "$store" \
+            "${non2xx[$phase:$v]}" "${sockerr[$phase:$v]}" "${lost[$phase:$v]:-n/a}" \
+            "${logn[$phase:$v]:-0}"
+    done
+}
+# us_per_req TICKS REQUESTS: CPU microseconds per request.
+us_per_req() { awk -v t="$1" -v n="$2" -v k="$tick" 'BEGIN { printf "%.0f", n ? t / k * 1e6 / n : 0 }'; }
+
+# --- the event server: reads, then writes ---------------------------------------------------------
+echo "bench: httpd $("$httpd" -v | sed -n 's/^Server version: //p'); $(redis-server --version | awk '{ print $1, $2, $3 }');" \
+     "memcached $(memcached -V | awk '{ print $2 }'); SQLite $(sqlite3 --version | awk '{ print $1 }');" \
+     "$({ wrk -v 2>&1 || true; } | awk 'NR == 1 { print $1, $2 }')"
+echo "bench: $(nproc) CPUs ($(lscpu 2>/dev/null | awk -F': *' '/^Model name/ && !n++ { print $2 }'));" \
+     "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "bench: wrk -t$conns -c$conns -d$duration (one session per connection), $rounds rounds" \
+     "rotating the order, medians; sessions of $session_bytes bytes of data"
+
+# kv_index VARIANT: the number of VARIANT's store in the counters (the order in which httpd
+# lists its virtual hosts, which is not the order of the configuration).
+kv_index() {
+    local kind=${1#kv-}
+    curl -s "http://127.0.0.1:${port[none]}/server-status" |
+        awk -v k="$kind://" '/mod_session_kv: / { if (index($0, k) && i == "") i = n + 0; n++ }
+                             END { print i }'   # no early exit: curl would get SIGPIPE
+}
+declare -A kvinfo
+event_phase() {
+    local phase=$1 v before after i
+    conf_event "$phase" >"$work/event-$phase.conf"
+    start_httpd "event-$phase"
+    for v in "${variants[@]}"; do wait_ok "http://127.0.0.1:${port[$v]}/s.txt"; done
+    for v in "${variants[@]:1}"; do
+        setup_sessions "$v"
+        i=$(lost_sessions "$v")
+        [ "$i" = 0 ] || die "$v ($phase): $i of $conns sessions do not load right after setup"
+    done
+    declare -A idx
+    for v in kv-redis kv-memcached; do
+        idx[$v]=$(kv_index "$v")
+        [ -n "${idx[$v]}" ] || die "$v: no counters in server-status"
+    done
+    warm_up "${variants[@]}"
+    before=$(kv_counters "${port[none]}")
+    run_rounds "$phase" "${variants[@]}"
+    after=$(kv_counters "${port[none]}")
+    for v in dbd kv-redis kv-memcached; do
+        lost[$phase:$v]=$(lost_sessions "$v")
+    done
+    if [ "$phase" = write ]; then
+        i=$(dbd_lost_rows)
+        lost[$phase:dbd]="${lost[$phase:dbd]}/$i"
+    fi
+    for v in kv-redis kv-memcached; do
+        i=${idx[$v]}
+        kvinfo[$phase:$v]="loads $(kv_delta "$before" "$after" "$i" Loads)"
+        kvinfo[$phase:$v]+=" hits $(kv_delta "$before" "$after" "$i" Hits)"
+        kvinfo[$phase:$v]+=" writes $(kv_delta "$before" "$after" "$i" Writes)"
+        kvinfo[$phase:$v]+=" touches $(kv_delta "$before" "$after" "$i" Touches)"
+        kvinfo[$phase:$v]+=" conflicts $(kv_delta "$before" "$after" "$i" Conflicts)"
+        kvinfo[$phase:$v]+=" errors $(($(kv_delta "$before" "$after" "$i" ErrorsTimeout) +
+            $(kv_delta "$before" "$after" "$i" ErrorsDown) + $(kv_delta "$before" "$after" "$i" ErrorsOther)))"
+        kvinfo[$phase:$v]+=" backend-ops $(kv_delta "$before" "$after" "$i" Ops)"
+        kvinfo[$phase:$v]+=" mean-op-us $(awk -v u="$(kv_delta "$before" "$after" "$i" OpMicroseconds)" \
+            -v n="$(kv_delta "$before" "$after" "$i" Ops)" 'BEGIN { printf "%.0f", n ? u / n : 0 }')"
+    done
+    stop_httpd
+    for v in "${variants[@]}"; do
+        logn[$phase:$v]=$(log_lines "$work/logs/$v-$phase.error.log")
+    done
+}
+
+echo
+echo "bench: reads — the session is loaded and not saved (no SessionMaxAge)"
+event_phase read
+print_table read none "${variants[@]}"
+
+echo
+echo "bench: writes — SessionMaxAge 3600: mod_session saves on every request; mod_session_kv with" \
+     "SessionKVTouchInterval 0 rewrites the session every time (by default it would only refresh" \
+     "the expiry once a minute)"
+event_phase write
+print_table write none "${variants[@]}"
+
+dbd_log="$work/logs/dbd-write.error.log"
+echo "  dbd: $(grep -c AH01857 "$dbd_log" || true) saves (AH01857) and $(grep -c AH01854 "$dbd_log" ||
+    true) loads (AH01854) failed during the write rounds (SQLite: database is locked); those" \
+     "requests were still answered 200, without their session saved or loaded"
+echo
+echo "  mod_session_kv's own counters over the rounds (server-status), per request:"
+for phase in read write; do
+    for v in kv-redis kv-memcached; do
+        printf '    %-5s %-13s %s requests: %s\n' "$phase" "$v" "${reqs[$phase:$v]}" "${kvinfo[$phase:$v]}"
+    done
+done
+echo "  httpd, store: CPU microseconds per request used by httpd's processes and by the redis or" \
+     "memcached server (SQLite runs inside httpd); p99: median of the rounds' p99; lost: sessions" \
+     "that no longer load through httpd after the rounds (dbd writes: through httpd/rows in SQLite" \
+     "without the data); n/a: the session is the cookie; log: [warn] and worse lines in the" \
+     "variant's error log (build/bench/session/logs/; one log for the whole prefork server)"
+
+# --- the prefork server with mod_php ----------------------------------------------------------------
+if [ "$with_php" = 1 ]; then
+    echo
+    echo "bench: PHP (prefork MPM, mod_php $(php -r 'echo PHP_VERSION;' 2>/dev/null), opcache), reads:" \
+         "php-redis: session_start() on session.save_handler=redis (phpredis); php-kv:" \
+         "session_start() on LampfarmSessionHandler, session from mod_session_kv on redis"
+    conf_prefork >"$work/prefork.conf"
+    start_httpd prefork
+    wait_ok "$(url_of static)"
+    wait_ok "$(url_of php-none)"
+    for v in php-redis php-kv; do
+        setup_sessions "$v"
+        i=$(lost_sessions "$v")
+        [ "$i" = 0 ] || die "$v: $i of $conns sessions do not load right after setup"
+    done
+    warm_up "${php_variants[@]}"
+    run_rounds php "${php_variants[@]}"
+    for v in php-redis php-kv; do lost[php:$v]=$(lost_sessions "$v"); done
+    stop_httpd
+    for v in "${php_variants[@]}"; do logn[php:$v]=$(log_lines "$work/logs/prefork.error.log"); done
+    print_table php static "${php_variants[@]}"
+fi
+
+# --- the ratios ---------------------------------------------------------------------------------------
+med() { median "${rps[$1]}"; }
+# verdict VALUE TARGET
+verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t ? "met" : "NOT met") }'; }
+echo
+echo "bench: ratios of the medians"
+for v in kv-redis kv-memcached; do
+    x=$(ratio "$(med "read:$v")" "$(med read:cookie)")
+    echo "  reads   $v / cookie = $x (expectation >= 0.8: $(verdict "$x" 0.8))"
+done
+for v in kv-redis kv-memcached; do
+    x=$(ratio "$(med "write:$v")" "$(med write:dbd)")
+    echo "  writes  $v / dbd = $x (expectation >= 10: $(verdict "$x" 10))"
+done
+for v in kv-redis kv-memcached; do
+    echo "  writes  $v / cookie = $(ratio "$(med "write:$v")" "$(med write:cookie)")"
+done
+if [ "$with_php" = 1 ]; then
+    echo "  reads   php-kv / php-redis = $(ratio "$(med php:php-kv)" "$(med php:php-redis)")" \
+         "(the same PHP page; session from mod_session_kv against PHP's redis handler)"
+    echo "  reads   session cost against the server's own static file: kv-redis/none (event)" \
+         "$(ratio "$(med read:kv-redis)" "$(med read:none)"), php-redis/static (prefork)" \
+         "$(ratio "$(med php:php-redis)" "$(med php:static)"), php-kv/static (prefork)" \
+         "$(ratio "$(med php:php-kv)" "$(med php:static)"), php-none/static" \
+         "$(ratio "$(med php:php-none)" "$(med php:static)")"
+fi
+problems=0
+for f in "$work"/logs/*.error.log; do
+    [ "$(log_lines "$f")" = 0 ] || problems=1
+done
+if [ "$problems" = 1 ]; then
+    echo "bench: warnings or errors in the error logs:"
+    for f in "$work"/logs/*.error.log; do
+        [ "$(log_lines "$f")" = 0 ] && continue
+        echo "  $f ($(log_lines "$f") lines), first ones:"
+        # grep -m, not head: head would leave grep to die of SIGPIPE, a failure with pipefail
+        grep -m 3 -E '\[([a-z_]+:)?(warn|error|crit|alert|emerg)\]' "$f" | cut -c1-300 |
+            sed 's/^/    /'
+    done
+fi
+echo "bench: load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "bench: wrk output in $work/wrk.log, configurations and logs in $work/"
