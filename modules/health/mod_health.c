@@ -32,6 +32,7 @@
 #include "mod_health_private.h"
 
 APLOG_USE_MODULE(health);
+#include "mod_lf_log.h"
 
 #define HEALTH_SHM_KEY "lampfarm-health-shm"
 
@@ -385,18 +386,6 @@ static const command_rec health_cmds[] = {
 
 /* --- state ---------------------------------------------------------------------------------- */
 
-/* The core's log lines go to the main server's error log under this module's name. */
-static void core_log(const char *file, int line, int level, apr_status_t rv, const char *msg,
-                     void *baton)
-{
-    ap_log_error(file, line, APLOG_MODULE_INDEX, level, rv, baton, "%s", msg);
-}
-
-static int core_log_level(int level, void *baton)
-{
-    return APLOG_IS_LEVEL((server_rec *)baton, level);
-}
-
 static int health_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     static const char *const loopback[] = {"127.0.0.1", "::1"};
@@ -456,7 +445,7 @@ static int health_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK; /* the dry run at startup: the next pass does the work */
     }
-    lf_log_set(core_log, core_log_level, s);
+    mod_lf_log_install(s);
     if ((rv = attach_shared(s)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      LFLOGNO(04001) "cannot create the shared memory for check results");

@@ -31,6 +31,7 @@
 #include "mod_s3_private.h"
 
 APLOG_USE_MODULE(s3);
+#include "mod_lf_log.h"
 
 #define S3_SHM_KEY "lampfarm-s3-shm"
 
@@ -822,17 +823,6 @@ static void s3_insert_filter(request_rec *r)
 
 /* --- startup ------------------------------------------------------------------------------ */
 
-static void core_log(const char *file, int line, int level, apr_status_t rv, const char *msg,
-                     void *baton)
-{
-    ap_log_error(file, line, APLOG_MODULE_INDEX, level, rv, baton, "%s", msg);
-}
-
-static int core_log_level(int level, void *baton)
-{
-    return APLOG_IS_LEVEL((server_rec *)baton, level);
-}
-
 static int s3_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     (void)pconf;
@@ -904,7 +894,7 @@ static int s3_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
 
     (void)pconf;
     (void)plog;
-    lf_log_set(core_log, core_log_level, s);
+    mod_lf_log_install(s);
     if ((err = check_all_sections(s, 0, ptemp))) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, LFLOGNO(02007) "%s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -938,7 +928,7 @@ static int s3_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
 
     (void)plog;
     (void)ptemp;
-    lf_log_set(core_log, core_log_level, s);
+    mod_lf_log_install(s);
     runtime_pool = pconf;
     runtimes = apr_hash_make(pconf);
     if ((rv = apr_thread_mutex_create(&runtimes_lock, APR_THREAD_MUTEX_DEFAULT, pconf))

@@ -43,6 +43,7 @@
 #include "skv_store.h"
 
 APLOG_USE_MODULE(session_kv);
+#include "mod_lf_log.h"
 
 #define SKV_ENABLE          "SessionKV"
 #define SKV_STORE           "SessionKVStore"
@@ -129,13 +130,8 @@ static const skv_dir_conf dir_defaults = {
     "X-Session-Regenerate",
 };
 
-static const skv_cookie_t *cookie_default(apr_pool_t *p)
-{
-    skv_cookie_t *c = apr_palloc(p, sizeof(*c));
-
-    skv_cookie_defaults(c, "session");
-    return c;
-}
+/* The cookie of a section without SessionKVCookie: set once in register_hooks. */
+static skv_cookie_t cookie_default;
 
 static void *create_dir_conf(apr_pool_t *p, char *dir)
 {
@@ -222,9 +218,9 @@ static int dir_enabled(const skv_dir_conf *c)
     return DEFAULT(c, dir_defaults, enabled, UNSET) == 1;
 }
 
-static const skv_cookie_t *dir_cookie(const skv_dir_conf *c, apr_pool_t *p)
+static const skv_cookie_t *dir_cookie(const skv_dir_conf *c)
 {
-    return c->cookie ? c->cookie : cookie_default(p);
+    return c->cookie ? c->cookie : &cookie_default;
 }
 
 /* --- directives --------------------------------------------------------------------------- */
@@ -670,7 +666,7 @@ static skv_req *session_memo(request_rec *r)
     }
 
     args[0] = &found;
-    args[1] = (void *)dir_cookie(dc, r->pool)->name;
+    args[1] = (void *)dir_cookie(dc)->name;
     args[2] = root->pool;
     apr_table_do(cookie_line, args, r->headers_in, "Cookie", NULL);
     if (!found.count) {
@@ -763,7 +759,7 @@ static apr_status_t merge_changes(const char **data, apr_size_t *len, const skv_
 static void set_cookie(request_rec *r, const skv_req *m, const char *value)
 {
     apr_table_addn(r->err_headers_out, "Set-Cookie",
-                   skv_cookie_header(dir_cookie(m->dc, r->pool), value, r->pool));
+                   skv_cookie_header(dir_cookie(m->dc), value, r->pool));
     /* a shared cache must never hand one user's session cookie to another */
     apr_table_setn(r->err_headers_out, "Cache-Control", "private");
 }
@@ -1004,17 +1000,6 @@ static int skv_status(request_rec *r, int flags)
 /* --- startup ------------------------------------------------------------------------------------
  */
 
-static void core_log(const char *file, int line, int level, apr_status_t rv, const char *msg,
-                     void *baton)
-{
-    ap_log_error(file, line, APLOG_MODULE_INDEX, level, rv, baton, "%s", msg);
-}
-
-static int core_log_level(int level, void *baton)
-{
-    return APLOG_IS_LEVEL((server_rec *)baton, level);
-}
-
 /* Cross-field checks here, not in post_config: `apachectl configtest` runs this hook. */
 static int skv_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
@@ -1022,7 +1007,7 @@ static int skv_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
 
     (void)pconf;
     (void)plog;
-    lf_log_set(core_log, core_log_level, s);
+    mod_lf_log_install(s);
     if ((err = runtimes_setup(s, 0, ptemp))) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, LFLOGNO(01006) "%s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -1039,7 +1024,7 @@ static int skv_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
 
     (void)plog;
     (void)ptemp;
-    lf_log_set(core_log, core_log_level, s);
+    mod_lf_log_install(s);
     runtimes = apr_array_make(pconf, 2, sizeof(skv_runtime *));
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
@@ -1123,6 +1108,8 @@ static const health_check_provider health_session_kv = {HEALTH_TARGET_NONE, heal
 static void skv_register_hooks(apr_pool_t *p)
 {
     static const char *const after_session[] = {"mod_session.c", NULL};
+
+    skv_cookie_defaults(&cookie_default, "session");
 
     ap_hook_check_config(skv_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(skv_post_config, NULL, NULL, APR_HOOK_MIDDLE);

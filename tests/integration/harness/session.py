@@ -106,15 +106,22 @@ Alias /php/ "%(dir)s/"
         SetHandler "%(handler)s"
     </FilesMatch>
 </Directory>
-<Location /php>
+%(session)s
+"""
+
+# mod_session on mod_session_kv for one location, the same for /app and /php
+SESSION_LOCATION = """<Location %(path)s>
     Session On
     SessionEnv On
     SessionHeader %(header)s
     SessionKV On
     %(cookie)s
     %(loc)s
-</Location>
-"""
+</Location>"""
+
+
+def session_location(path, cookie, loc):
+    return SESSION_LOCATION % {"path": path, "header": HEADER, "cookie": cookie, "loc": loc}
 
 
 def conf(logs, store, srv="", loc="", cookie="SessionKVCookie session Secure=Off", php=None):
@@ -124,8 +131,8 @@ def conf(logs, store, srv="", loc="", cookie="SessionKVCookie session Secure=Off
     if php:
         php_conf = PHP_CONF % {
             "load": 'LoadModule php_module "%s"' % mod_php_so() if php == MOD_PHP else "",
-            "dir": php_dir(logs), "handler": php, "header": HEADER, "cookie": cookie,
-            "loc": loc}
+            "dir": php_dir(logs), "handler": php,
+            "session": session_location("/php", cookie, loc)}
     return """
 SessionKVStore %(store)s
 %(srv)s
@@ -136,16 +143,9 @@ ScriptAlias /app/ "%(cgi)s/"
 <Directory "%(cgi)s">
     Require all granted
 </Directory>
-<Location /app>
-    Session On
-    SessionEnv On
-    SessionHeader %(header)s
-    SessionKV On
-    %(cookie)s
-    %(loc)s
-</Location>
-%(php)s""" % {"store": store, "srv": srv, "cgi": app_dir(logs), "header": HEADER, "loc": loc,
-              "cookie": cookie, "php": php_conf}
+%(session)s
+%(php)s""" % {"store": store, "srv": srv, "cgi": app_dir(logs),
+              "session": session_location("/app", cookie, loc), "php": php_conf}
 
 
 def apache_modules(mpm, extra=()):
