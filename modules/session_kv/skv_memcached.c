@@ -4,10 +4,15 @@
  * (ketama, libketama-compatible MD5) ring, the binary protocol and CAS. libmemcached connects
  * lazily to each server on first use and keeps the connections.
  *
- * A server that cannot be reached is put in timeout by libmemcached for retry_interval (rounded
- * up to seconds): the keys that live on it fail at once (APR_ECONNREFUSED, no waiting for a
- * connect timeout each time) while the keys of the other servers are served as before; after
- * retry_interval the next operation on one of its keys tries it again. Failed servers are NOT
+ * A server that cannot be reached (connection refused or not completed within connect_timeout)
+ * is put in timeout by libmemcached for retry_interval: the keys that live on it fail at once
+ * (APR_ECONNREFUSED, no waiting for a connect timeout each time) while the keys of the other
+ * servers are served as before; once retry_interval has passed (libmemcached counts in whole
+ * seconds: up to a second later) the next operation on one of its keys tries it again. A server
+ * that accepts connections but does not answer is not put in timeout by libmemcached: each
+ * operation on its keys waits io_timeout (APR_TIMEUP). An idempotent operation (get, set, touch,
+ * del) that finds its connection broken (a restarted server) is sent once more on a new one;
+ * add and cas are not, they might have been done. Failed servers are NOT
  * removed from the ring (MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS off), on purpose: removing
  * one would move its sessions to the other servers, and back when it returns, so a session
  * changed or deleted (logout) during the outage would come back in its old state from the
@@ -146,15 +151,15 @@ static apr_status_t mc_fail(skv_conn_t *c, memcached_return_t rc, const char *ke
     if (key) {
         inst = memcached_server_by_key(c->mc, key, strlen(key), &unused);
     }
+    else if (memcached_server_count(c->mc) == 1) {
+        inst = memcached_server_instance_by_position(c->mc, 0);
+    }
     if (rc == MEMCACHED_SOME_ERRORS && inst
         && !memcached_success(memcached_server_error_return(inst))) {
         /* a multi-get reports the failure of its one server this way */
         rc = memcached_server_error_return(inst);
         what = memcached_strerror(c->mc, rc);
         status = mc_status(rc, err);
-    }
-    else if (memcached_server_count(c->mc) == 1) {
-        inst = memcached_server_instance_by_position(c->mc, 0);
     }
     apr_snprintf(
         c->err, sizeof(c->err), "memcached %s: %s%s%s%s",
@@ -163,9 +168,6 @@ static apr_status_t mc_fail(skv_conn_t *c, memcached_return_t rc, const char *ke
     if (status == APR_TIMEUP || rc == MEMCACHED_PROTOCOL_ERROR
         || rc == MEMCACHED_UNKNOWN_READ_FAILURE || rc == MEMCACHED_READ_FAILURE) {
         memcached_quit(c->mc);
-    }
-    if (lf_log_is_level(LF_LOG_DEBUG)) {
-        lf_log_perror(LF_LOG_MARK, LF_LOG_DEBUG, status, LFLOGNO(01900) "%s", c->err);
     }
     return status;
 }
@@ -178,6 +180,7 @@ static apr_status_t mc_open(skv_conn_t **out, const skv_backend_t *be, apr_pool_
     int i;
 
     c->be = be;
+    *out = c; /* on failure too: error() says why */
     if (!(c->mc = memcached_create(NULL))) {
         return APR_ENOMEM;
     }
@@ -216,9 +219,16 @@ static apr_status_t mc_open(skv_conn_t **out, const skv_backend_t *be, apr_pool_
             memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_RCV_TIMEOUT, (uint64_t)be->io_timeout);
     }
     if (memcached_success(rc)) {
-        /* a server that refused a connection is left alone this long: seconds */
+        /* a server whose connection failed is left alone this long: seconds */
         rc = memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT,
                                     (uint64_t)(retry < 0 ? 0 : retry));
+    }
+    if (memcached_success(rc)) {
+        /* one failure puts a server in timeout: libmemcached keeps that count when it closes
+         * connections (memcached_quit(), or an I/O error), but it resets the timeout state,
+         * so with a higher limit each closing would send the next operation to a dead server
+         * again */
+        rc = memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT, 1);
     }
     if (memcached_success(rc)) {
         /* keep failed servers on the ring (see the top of this file) */
@@ -234,7 +244,6 @@ static apr_status_t mc_open(skv_conn_t **out, const skv_backend_t *be, apr_pool_
                      memcached_last_error_message(c->mc));
         return APR_EGENERAL;
     }
-    *out = c;
     return APR_SUCCESS;
 }
 
@@ -274,6 +283,19 @@ static int mc_broken(skv_conn_t *c, memcached_return_t rc)
     default:
         return 0;
     }
+}
+
+/* Whether to send an operation on @p key again after its failure @p rc (see mc_broken()). */
+static int mc_retry(skv_conn_t *c, memcached_return_t rc, const char *key)
+{
+    if (memcached_success(rc) || !mc_broken(c, rc)) {
+        return 0;
+    }
+    (void)mc_fail(c, rc, key);
+    lf_log_perror(LF_LOG_MARK, LF_LOG_DEBUG, APR_SUCCESS,
+                  LFLOGNO(01900) "%s (connecting again, retrying once)", c->err);
+    c->err[0] = '\0';
+    return 1;
 }
 
 /* One multi-get of @p key and its marker @p mkey into @p val; the libmemcached outcome. */
@@ -340,7 +362,7 @@ static apr_status_t mc_get(skv_value_t *val, skv_conn_t *c, const char *key, apr
         return status;
     }
     rc = mc_fetch(val, &found, c, key, mkey, p);
-    if (!memcached_success(rc) && mc_broken(c, rc)) {
+    if (mc_retry(c, rc, key)) {
         rc = mc_fetch(val, &found, c, key, mkey, p);
     }
     if (!memcached_success(rc)) {
@@ -396,7 +418,7 @@ static apr_status_t mc_set(skv_conn_t *c, const char *key, const char *data, apr
 
     c->err[0] = '\0';
     rc = memcached_set_by_key(c->mc, key, klen, key, klen, data, len, mc_expiration(ttl), 0);
-    if (!memcached_success(rc) && mc_broken(c, rc)) {
+    if (mc_retry(c, rc, key)) {
         rc = memcached_set_by_key(c->mc, key, klen, key, klen, data, len, mc_expiration(ttl), 0);
     }
     return memcached_success(rc) ? APR_SUCCESS : mc_fail(c, rc, key);
@@ -415,7 +437,7 @@ static apr_status_t mc_touch(skv_conn_t *c, const char *key, apr_interval_time_t
         return status;
     }
     rc = memcached_touch_by_key(c->mc, key, klen, key, klen, expiration);
-    if (!memcached_success(rc) && mc_broken(c, rc)) {
+    if (mc_retry(c, rc, key)) {
         rc = memcached_touch_by_key(c->mc, key, klen, key, klen, expiration);
     }
     if (rc == MEMCACHED_NOTFOUND) {
@@ -441,7 +463,7 @@ static apr_status_t mc_del(skv_conn_t *c, const char *key)
         return status;
     }
     rc = memcached_delete_by_key(c->mc, key, klen, key, klen, 0);
-    if (!memcached_success(rc) && mc_broken(c, rc)) {
+    if (mc_retry(c, rc, key)) {
         rc = memcached_delete_by_key(c->mc, key, klen, key, klen, 0);
     }
     if (rc == MEMCACHED_NOTFOUND) {

@@ -9,9 +9,11 @@
  * connects afresh. A reply starting with READONLY, LOADING or MASTERDOWN means that this server
  * cannot take the command now, typically because a failover moved the primary elsewhere (on
  * ElastiCache the endpoint's DNS name then points to the new primary): the context is freed
- * too, and a write is retried once on a new connection at once. A command that found a
- * connection dead before it was sent (an idle connection the server or a middlebox closed, a
- * restarted server) is retried once when it is safe to send twice (get, set, touch, del, ping).
+ * too, and a write is retried once on a new connection at once. Before a command goes into a
+ * connection kept from an earlier call, a non-blocking peek checks that the server has not closed
+ * it meanwhile (a restart, an idle timeout, a middlebox); one that dies while the command is on
+ * its way is retried once on a new connection when the command is safe to send twice (get, set,
+ * touch, del, ping; not add and cas, which might have been done).
  *
  * Compare-and-set: the token of a value is the first 64 bits of its SHA-1, and cas() runs a
  * Lua script that compares the token with the stored value's (redis.sha1hex) and writes only
@@ -390,6 +392,7 @@ static apr_status_t rd_open(skv_conn_t **out, const skv_backend_t *be, apr_pool_
     unsigned int mdlen = 0, i;
 
     c->be = be;
+    *out = c; /* on failure too: error() says why */
     c->server =
         apr_psprintf(p, strchr(s->host, ':') ? "[%s]:%u" : "%s:%u", s->host, (unsigned)s->port);
     if (!EVP_Digest(rd_cas_script, strlen(rd_cas_script), md, &mdlen, EVP_sha1(), NULL)) {
@@ -400,7 +403,6 @@ static apr_status_t rd_open(skv_conn_t **out, const skv_backend_t *be, apr_pool_
         apr_snprintf(c->script_sha + 2 * i, 3, "%02x", md[i]);
     }
     apr_pool_cleanup_register(p, c, rd_cleanup, apr_pool_cleanup_null);
-    *out = c;
     return APR_SUCCESS;
 }
 

@@ -240,6 +240,8 @@ static void bad_auth(void **state)
     assert_null(be->password);
     assert_string_equal(be->display, "redis://***@h:7000/2");
     assert_string_equal(url_bad("redis://@h", p), "nothing before '@'");
+    assert_string_equal(url_bad("redis://" PW "%2@h", p), "bad percent escape in the user");
+    assert_string_equal(url_bad("redis://" PW "%00@h", p), "bad percent escape in the user");
     assert_string_equal(url_bad("redis://u:@h", p), "empty password");
     assert_string_equal(url_bad("redis://:@h", p), "empty password");
     assert_string_equal(url_bad("redis://u:" PW "%2@h", p),
