@@ -13,10 +13,16 @@
 // the stored keys (/?uploaded=1&key=uploads/...); the page remembers them in a cookie, not on the
 // node, and lists them as links served by mod_s3.
 //
+// And a login (any name, no password: a demo) with a per-session page counter, kept in the
+// session that httpd stores in redis (mod_session + mod_session_kv, LAMPFARM_SESSION_STORE set by
+// the node's config) and that PHP reads and writes through php/LampfarmSessionHandler.php: reload
+// through HAProxy and the counter goes on while the node that serves the page changes.
+//
 // Outside the farm (no LAMPFARM_NODE, e.g. tests/integration/test_049_s3_browser.py) only the
 // upload part is shown; it needs LAMPFARM_UPLOAD_SECRET_FILE, the file of S3UploadTokenSecret.
 
 require_once __DIR__ . '/../../../docs/examples/s3-upload-token.php'; // lampfarm_upload_token()
+require_once __DIR__ . '/../../../php/LampfarmSessionHandler.php';
 
 header('Cache-Control: no-store');
 
@@ -159,6 +165,56 @@ foreach (preg_split('/\s+/', trim($_SERVER['LAMPFARM_NODES'] ?? ''), -1, PREG_SP
 $via = $_SERVER['HTTP_X_FORWARDED_FOR'] ?? null;
 $refresh = isset($_GET['refresh']) ? max(1, min(60, (int) $_GET['refresh'])) : 0;
 
+// --- the session (mod_session + mod_session_kv; php/LampfarmSessionHandler.php) ---
+// Only logged-in visitors have a session: an anonymous page view stores nothing. Everything here
+// runs before the page prints a byte, because the session goes back to httpd in a response
+// header (the page is larger than PHP's output buffer).
+$sessionStore = $onFarm ? ($_SERVER['LAMPFARM_SESSION_STORE'] ?? null) : null;
+$user = null;
+$loginError = null;
+$sessionId = null;
+if ($sessionStore !== null) {
+    LampfarmSessionHandler::register();
+    session_start();
+    $action = ($_SERVER['REQUEST_METHOD'] ?? 'GET') === 'POST' ? (string) ($_POST['action'] ?? '') : '';
+    if ($action === 'login') {
+        $name = trim((string) ($_POST['user'] ?? ''));
+        if (preg_match('/^[^\x00-\x1f\x7f]{1,40}$/u', $name)) {
+            // A new session id at login (session fixation): httpd makes it, moves the session
+            // over and deletes the old one.
+            session_regenerate_id(true);
+            $_SESSION = ['user' => $name, 'since' => date(DATE_ATOM), 'views' => 0, 'nodes' => []];
+            session_write_close();
+            header('Location: /', true, 303);
+            exit;
+        }
+        $loginError = 'A user name is 1 to 40 characters, no control characters.';
+    } elseif ($action === 'logout') {
+        // Every key of ours removed: httpd deletes the session and expires the cookie.
+        $_SESSION = [];
+        session_destroy();
+        header('Location: /', true, 303);
+        exit;
+    }
+    if (isset($_SESSION['user'])) {
+        $user = [
+            'name' => (string) $_SESSION['user'],
+            'since' => (string) ($_SESSION['since'] ?? ''),
+            'previous' => $_SESSION['last_node'] ?? null,
+        ];
+        $_SESSION['views'] = (int) ($_SESSION['views'] ?? 0) + 1;
+        $_SESSION['nodes'][$node] = (int) ($_SESSION['nodes'][$node] ?? 0) + 1;
+        $_SESSION['last_node'] = $node;
+        $user['views'] = $_SESSION['views'];
+        $user['nodes'] = $_SESSION['nodes'];
+        // httpd's session id, from its cookie: only to show where the session lives in redis
+        $cookie = $_COOKIE['lampfarm_session'] ?? null;
+        $sessionId = is_string($cookie) && preg_match('/^[A-Za-z0-9_-]{43}$/D', $cookie) ? $cookie : null;
+    }
+    session_write_close();
+}
+$redisPort = $sessionStore !== null && preg_match('/:(\d+)/', $sessionStore, $portMatch) ? $portMatch[1] : '6379';
+
 // --- uploads (mod_s3) ---
 // Back from mod_s3's 303: remember the new keys (newest first) in the cookie. Only keys of the
 // shape mod_s3 generates below our prefix are taken; the cookie is re-validated when read.
@@ -258,6 +314,40 @@ if ($csvCode === 200) {
 </head>
 <body>
 <h1>Served by <span class="node" id="node"><?= h($node) ?></span></h1>
+<?php if ($sessionStore !== null): ?>
+<div id="session">
+<?php if ($user !== null): ?>
+  <p>Logged in as <strong id="user"><?= h($user['name']) ?></strong> since <?= t($user['since']) ?>.
+     This session has loaded this page <strong id="views"><?= h($user['views']) ?></strong>
+     time<?= $user['views'] === 1 ? '' : 's' ?>: <span id="per-node"><?php
+     $parts = [];
+     foreach ($user['nodes'] as $n => $count) {
+         $parts[] = h($n) . ' ' . h($count);
+     }
+     echo implode(', ', $parts); ?></span>.
+     <?php if ($user['previous'] !== null): ?>The previous load was served by
+     <strong id="previous"><?= h($user['previous']) ?></strong><?= $user['previous'] !== $node
+         ? ', this one by ' . h($node) . ': the session came along' : '' ?>.<?php endif; ?></p>
+  <form method="post" action="/" id="logout">
+    <input type="hidden" name="action" value="logout">
+    <button type="submit" id="logout-submit">Log out</button>
+    <span class="muted">The session lives in redis (<?= h($sessionStore) ?>), not on the node:
+      httpd hands it to PHP and stores PHP's changes (mod_session + mod_session_kv).<?php
+      if ($sessionId !== null): ?> Its key:
+      <code>redis-cli -p <?= h($redisPort) ?> TTL skv:<?= h(hash('sha256', $sessionId)) ?></code><?php endif; ?></span>
+  </form>
+<?php else: ?>
+  <form method="post" action="/" id="login">
+    <input type="hidden" name="action" value="login">
+    <label>User name <input name="user" id="login-user" required maxlength="40" autocomplete="username"></label>
+    <button type="submit" id="login-submit">Log in</button>
+    <span class="muted">any name, no password (a demo); then reload and watch the counter
+      go on on both nodes</span>
+  </form>
+  <?php if ($loginError !== null): ?><p class="bad" id="login-error"><?= h($loginError) ?></p><?php endif; ?>
+<?php endif; ?>
+</div>
+<?php endif; ?>
 <?php if ($onFarm): ?>
 <p class="muted">
   Apache node on 127.0.0.1:<?= $port ?>,
