@@ -380,6 +380,38 @@ class LampfarmSessionHandler implements \SessionHandlerInterface, \SessionIdInte
         return true;
     }
 
+    /**
+     * The session httpd handed in: HTTP_SESSION, or, for a long one, HTTP_SESSION_1 ..
+     * HTTP_SESSION_<n> joined, with n in HTTP_SESSION_PARTS (mod_session_kv splits it at
+     * SessionKVEnvPartSize bytes, because PHP-FPM never sees a FastCGI variable over 16 KB).
+     * A missing piece means a session that cannot be read whole: it is read as empty, with a
+     * warning, rather than half of it.
+     *
+     * @param array<string, mixed> $server $_SERVER
+     */
+    public static function sessionFromServer(array $server): string
+    {
+        if (!isset($server['HTTP_SESSION_PARTS'])) {
+            return (string) ($server['HTTP_SESSION'] ?? '');
+        }
+        $parts = (string) $server['HTTP_SESSION_PARTS'];
+        $joined = '';
+        if (ctype_digit($parts) && (int) $parts >= 1) {
+            for ($i = 1; $i <= (int) $parts; ++$i) {
+                if (!isset($server['HTTP_SESSION_' . $i])) {
+                    break;
+                }
+                $joined .= (string) $server['HTTP_SESSION_' . $i];
+            }
+            if ($i > (int) $parts) {
+                return $joined;
+            }
+        }
+        trigger_error(sprintf('LampfarmSessionHandler: HTTP_SESSION_PARTS=%s but not every piece '
+            . 'HTTP_SESSION_1..%1$s arrived; the session is read as empty', $parts), E_USER_WARNING);
+        return '';
+    }
+
     /** Parse HTTP_SESSION once per request. */
     private function load(): void
     {
@@ -387,7 +419,7 @@ class LampfarmSessionHandler implements \SessionHandlerInterface, \SessionIdInte
             return;
         }
         $this->loaded = true;
-        $this->pairs = self::parsePairs((string) ($_SERVER['HTTP_SESSION'] ?? ''));
+        $this->pairs = self::parsePairs(self::sessionFromServer($_SERVER));
         foreach ($this->pairs as $storageKey => $value) {
             $key = $this->phpKey((string) $storageKey);
             if ($key === null) {

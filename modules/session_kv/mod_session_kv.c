@@ -62,6 +62,7 @@ APLOG_USE_MODULE(session_kv);
 #define SKV_COOKIE          "SessionKVCookie"
 #define SKV_FAILURE_POLICY  "SessionKVFailurePolicy"
 #define SKV_REGEN_HEADER    "SessionKVRegenerateHeader"
+#define SKV_ENV_PART_SIZE   "SessionKVEnvPartSize"
 
 #define UNSET                      -1
 #define DEFAULT(c, d, f, unset)    ((c)->f != (unset) ? (c)->f : (d).f)
@@ -119,15 +120,14 @@ typedef struct skv_dir_conf {
     skv_cookie_t *cookie;     /* SessionKVCookie */
     skv_policy_e policy;      /* SessionKVFailurePolicy */
     const char *regen_header; /* SessionKVRegenerateHeader */
+    apr_off_t env_part_size;  /* SessionKVEnvPartSize: bytes; 0 = never split; UNSET */
 } skv_dir_conf;
 
 /* Open by default: a cache outage should not take the site down; the user sees an empty
  * session (logged out) for as long as it lasts, and the stored sessions are left untouched. */
 static const skv_dir_conf dir_defaults = {
-    0,
-    NULL,
-    POLICY_OPEN,
-    "X-Session-Regenerate",
+    0,    NULL, POLICY_OPEN, "X-Session-Regenerate",
+    8000, /* env_part_size: mod_proxy_fcgi drops a variable over about 16 KB (AH02536) */
 };
 
 /* The cookie of a section without SessionKVCookie: set once in register_hooks. */
@@ -140,6 +140,7 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     (void)dir;
     c->enabled = UNSET;
     c->policy = POLICY_UNSET;
+    c->env_part_size = UNSET;
     return c;
 }
 
@@ -151,6 +152,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     n->cookie = MERGE(add, base, cookie, NULL);
     n->policy = MERGE(add, base, policy, POLICY_UNSET);
     n->regen_header = MERGE(add, base, regen_header, NULL);
+    n->env_part_size = MERGE(add, base, env_part_size, UNSET);
     return n;
 }
 
@@ -416,6 +418,19 @@ static const char *set_regen_header(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+static const char *set_env_part_size(cmd_parms *cmd, void *dc, const char *arg)
+{
+    apr_off_t n = 0;
+
+    if (strcasecmp(arg, "off")
+        && (lf_parse_size(&n, arg) != APR_SUCCESS || n < 1024 || n > 1024 * 1024)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is neither Off nor a size from 1K to 1M",
+                            SKV_ENV_PART_SIZE, arg);
+    }
+    ((skv_dir_conf *)dc)->env_part_size = n;
+    return NULL;
+}
+
 static const command_rec skv_cmds[] = {
     AP_INIT_FLAG(SKV_ENABLE, set_enable, NULL, RSRC_CONF | OR_AUTHCFG,
                  "On to keep mod_session's sessions here in the SessionKVStore"),
@@ -426,6 +441,9 @@ static const command_rec skv_cmds[] = {
                   "open (serve with an empty session) or closed (503) when the store fails"),
     AP_INIT_TAKE1(SKV_REGEN_HEADER, set_regen_header, NULL, RSRC_CONF | OR_AUTHCFG,
                   "the response header by which the application asks for a new session id"),
+    AP_INIT_TAKE1(SKV_ENV_PART_SIZE, set_env_part_size, NULL, RSRC_CONF | OR_AUTHCFG,
+                  "SessionEnv's HTTP_SESSION longer than this goes out as HTTP_SESSION_1..N "
+                  "(default 8000 bytes; Off: never split)"),
     AP_INIT_TAKE1(SKV_STORE, set_store, NULL, RSRC_CONF,
                   "memcached://host:port[,host:port...] or redis://[user[:password]@]host:port/db"),
     AP_INIT_TAKE1(SKV_PASSWORD, set_password, NULL, RSRC_CONF,
@@ -935,6 +953,31 @@ static int skv_fixups(request_rec *r)
     return DECLINED;
 }
 
+/* After mod_session's fixup, which put the session in HTTP_SESSION (SessionEnv On): a long one
+ * goes to the application as HTTP_SESSION_1 .. HTTP_SESSION_<n> with HTTP_SESSION_PARTS=<n>,
+ * because mod_proxy_fcgi drops an environment variable that does not fit its 16 KB record
+ * (AH02536) and PHP-FPM would see no session at all. The counterpart of join_header_parts(). */
+static int skv_env_split(request_rec *r)
+{
+    const skv_dir_conf *dc = dir_conf(r);
+    apr_off_t size = DEFAULT(dc, dir_defaults, env_part_size, UNSET);
+    const char *v;
+    apr_size_t len, off;
+    int n = 0;
+
+    if (!dir_enabled(dc) || size <= 0 || !(v = apr_table_get(r->subprocess_env, "HTTP_SESSION"))
+        || (len = strlen(v)) <= (apr_size_t)size) {
+        return DECLINED;
+    }
+    for (off = 0; off < len; off += (apr_size_t)size) {
+        apr_table_setn(r->subprocess_env, apr_psprintf(r->pool, "HTTP_SESSION_%d", ++n),
+                       apr_pstrndup(r->pool, v + off, (apr_size_t)size));
+    }
+    apr_table_setn(r->subprocess_env, "HTTP_SESSION_PARTS", apr_itoa(r->pool, n));
+    apr_table_unset(r->subprocess_env, "HTTP_SESSION");
+    return DECLINED;
+}
+
 /* After the response: an unchanged session gets its expiry refreshed (at most once per
  * SessionKVTouchInterval), without rewriting it. */
 static int skv_log_transaction(request_rec *r)
@@ -1118,6 +1161,7 @@ static void skv_register_hooks(apr_pool_t *p)
     ap_hook_session_save(skv_session_save, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_session_decode(skv_session_decode, after_session, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_fixups(skv_fixups, NULL, after_session, APR_HOOK_FIRST);
+    ap_hook_fixups(skv_env_split, after_session, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_filter(skv_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(skv_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(skv_log_transaction, NULL, NULL, APR_HOOK_MIDDLE);

@@ -4,8 +4,8 @@ MPMs) and under mod_php (prefork only). A PHP application sets, reads, regenerat
 its session with PHP's own session functions; a large session travels from PHP-FPM as numbered
 X-Replace-Session-N headers and arrives intact; a session over SessionKVMaxSize is refused by
 the module (LF01001) or, with the handler's max_size set to match, by the handler itself, and
-the stored one stays. Known limit, marked xfail: mod_proxy_fcgi cannot hand PHP-FPM an
-HTTP_SESSION of more than about 16 KB (test_session_over_16k_reaches_php)."""
+the stored one stays. A session over 16 KB, which mod_proxy_fcgi could not hand PHP-FPM in one
+variable, reaches PHP in SessionKVEnvPartSize pieces."""
 import json
 import random
 import string
@@ -57,9 +57,12 @@ foreach (headers_list() as $line) {
         $sent[] = $name;
     }
 }
+// the session variables httpd handed in (names only)
+$env = array_values(array_filter(array_keys($_SERVER), fn ($k) => str_starts_with((string) $k, 'HTTP_SESSION')));
+sort($env);
 header('Content-Type: application/json');
-echo json_encode(['sapi' => PHP_SAPI, 'session' => (object) $seen, 'saved' => $saved, 'sent' => $sent],
-    JSON_THROW_ON_ERROR);
+echo json_encode(['sapi' => PHP_SAPI, 'session' => (object) $seen, 'saved' => $saved, 'sent' => $sent,
+    'env' => $env], JSON_THROW_ON_ERROR);
 '''
 
 SAPI_NAME = {"fpm": "fpm-fcgi", "mod_php": "apache2handler"}
@@ -97,8 +100,8 @@ def redis_kv(redis):
     return session.KV("redis", redis)
 
 
-def start(httpd, logs, mpm, php, kv, srv=""):
-    server = session.start(httpd, logs, mpm, kv.url, srv=srv, php=php.handler)
+def start(httpd, logs, mpm, php, kv, srv="", loc=""):
+    server = session.start(httpd, logs, mpm, kv.url, srv=srv, loc=loc, php=php.handler)
     with open(session.php_dir(logs) + "/app.php", "w") as f:
         f.write(APP)
     return server
@@ -253,17 +256,10 @@ def test_large_session_travels_in_numbered_headers_and_arrives_intact(httpd, log
 
 
 # mod_proxy_fcgi packs the environment into FastCGI records of at most 16 KiB (a constant in
-# httpd, not a directive) and skips a variable that does not fit in one, with AH02536: PHP-FPM
-# then gets no HTTP_SESSION at all. mod_php has no such limit.
-FPM_16K = ("mod_proxy_fcgi drops an HTTP_SESSION over about 16 KB (AH02536 couldn't encode "
-           "envvar 'HTTP_SESSION' in 16384 bytes): PHP-FPM sees an empty session, while "
-           "SessionKVMaxSize allows 64K")
-
-
-@pytest.mark.expect_log("AH02536")
-def test_session_over_16k_reaches_php(request, httpd, logs, mpm, php, kv):
-    if php.kind == "fpm":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=FPM_16K))
+# httpd, not a directive) and skips a variable that does not fit in one, with AH02536. So a long
+# HTTP_SESSION goes to the application in pieces (SessionKVEnvPartSize, 8000 bytes by default),
+# which the handler joins.
+def test_session_over_16k_reaches_php_in_pieces(httpd, logs, mpm, php, kv):
     srv = start(httpd, logs, mpm, php, kv)
     c = session.Client(srv)
     big = big_value(30000)
@@ -272,7 +268,34 @@ def test_session_over_16k_reaches_php(request, httpd, logs, mpm, php, kv):
     assert out["sent"] == ["X-Replace-Session-%d" % i for i in range(1, 5)], out["sent"]
     # stored intact (the CGI application reads it through mod_cgi(d), which has no limit)
     assert c.app()["php:big"] == stored(big)
-    assert call(c, php)["session"] == {"user": "dave", "big": big}
+    out = call(c, php)
+    assert out["session"] == {"user": "dave", "big": big}
+    # about 30.5 KB encoded: four pieces, and no HTTP_SESSION for mod_proxy_fcgi to drop
+    assert out["env"] == ["HTTP_SESSION_1", "HTTP_SESSION_2", "HTTP_SESSION_3",
+                          "HTTP_SESSION_4", "HTTP_SESSION_PARTS"], out["env"]
+    # a small session again: one variable
+    out = call(c, php, {"del": ["big"]})
+    assert call(c, php)["env"] == ["HTTP_SESSION"]
+    assert "AH02536" not in srv.error_log.read()
+
+
+FPM_16K = ("with SessionKVEnvPartSize Off, mod_proxy_fcgi drops an HTTP_SESSION over about 16 KB "
+           "(AH02536 couldn't encode envvar 'HTTP_SESSION' in 16384 bytes)")
+
+
+@pytest.mark.expect_log("AH02536")
+def test_env_part_size_off_hands_the_whole_session(request, httpd, logs, mpm, php, redis_kv):
+    """SessionKVEnvPartSize Off: HTTP_SESSION whole, as mod_session sets it; PHP-FPM then cannot
+    get one over 16 KB, mod_php can."""
+    if php.kind == "fpm":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=FPM_16K))
+    srv = start(httpd, logs, mpm, php, redis_kv, loc="SessionKVEnvPartSize Off")
+    c = session.Client(srv)
+    big = big_value(20000)
+    assert call(c, php, {"set": {"big": big}})["saved"] is True
+    out = call(c, php)
+    assert out["env"] == ["HTTP_SESSION"], out["env"]
+    assert out["session"] == {"big": big}
 
 
 @pytest.mark.expect_log("LF01001")

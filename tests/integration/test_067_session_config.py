@@ -50,6 +50,10 @@ SessionKVConcurrency merge 20
     SessionKVCookie __Host-sid SameSite=Strict Max-Age=3600
     SessionKVFailurePolicy closed
     SessionKVRegenerateHeader X-New-Id
+    SessionKVEnvPartSize 12K
+</Location>
+<Location /legacy>
+    SessionKVEnvPartSize Off
 </Location>
 """ % keys)
     assert rc == 0 and "Syntax OK" in out, out
@@ -80,6 +84,8 @@ SessionKVConcurrency merge 20
      "unknown cookie attribute 'Expires'"),
     ("<Location />\nSessionKVCookie 'bad name'\n</Location>", "is not a valid cookie name"),
     ("<Location />\nSessionKVFailurePolicy maybe\n</Location>", "neither open nor closed"),
+    ("<Location />\nSessionKVEnvPartSize 100\n</Location>",
+     "SessionKVEnvPartSize: '100' is neither Off nor a size from 1K to 1M"),
 ])
 def test_config_errors(httpd, logs, conf, text):
     rc, out = config(httpd, conf)

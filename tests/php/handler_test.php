@@ -379,6 +379,32 @@ test('settings: configureIni() sets what the handler needs', function () {
     }
 });
 
+test('read: a long session in pieces (HTTP_SESSION_1..N, HTTP_SESSION_PARTS) is joined', function () {
+    same(LampfarmSessionHandler::sessionFromServer(['HTTP_SESSION' => 'a=1']), 'a=1', 'one variable');
+    same(LampfarmSessionHandler::sessionFromServer([]), '', 'none');
+    $server = ['HTTP_SESSION_PARTS' => '3', 'HTTP_SESSION_1' => 'php:a=i%3a', 'HTTP_SESSION_2' => '1%3b&php:b=',
+        'HTTP_SESSION_3' => 'i%3a2%3b'];
+    same(LampfarmSessionHandler::sessionFromServer($server), 'php:a=i%3a1%3b&php:b=i%3a2%3b', 'joined in order');
+    // read() through the handler: the joined session is the one PHP sees
+    unset($_SERVER['HTTP_SESSION']);
+    $_SERVER += $server;
+    try {
+        $handler = new LampfarmSessionHandler((new FakeHeaders())->options([]));
+        same(unserialize($handler->read('x')), ['a' => 1, 'b' => 2], 'read() of the pieces');
+    } finally {
+        unset($_SERVER['HTTP_SESSION_PARTS'], $_SERVER['HTTP_SESSION_1'], $_SERVER['HTTP_SESSION_2'], $_SERVER['HTTP_SESSION_3']);
+    }
+    // a missing piece, or a count that is not one: empty, with a warning, never half a session
+    foreach ([['HTTP_SESSION_PARTS' => '2', 'HTTP_SESSION_1' => 'php:a=i%3a1%3b'],
+              ['HTTP_SESSION_PARTS' => 'x', 'HTTP_SESSION_1' => 'php:a=i%3a1%3b'],
+              ['HTTP_SESSION_PARTS' => '0', 'HTTP_SESSION' => 'php:a=i%3a1%3b']] as $bad) {
+        $seen = warnings(fn () => LampfarmSessionHandler::sessionFromServer($bad), $got);
+        same($got, '', 'pieces ' . json_encode($bad));
+        same(count($seen), 1, 'one warning');
+        check(str_contains($seen[0][1], 'not every piece'), 'the warning says why', $seen[0][1]);
+    }
+});
+
 test('read: HTTP_SESSION missing or empty is an empty session', function () {
     [$handler] = handler(null);
     check($handler->open('', 'PHPSESSID'), 'open');

@@ -3,7 +3,7 @@ application, a client that keeps the session cookie, and read-back of what the b
 
 mod_session (httpd 2.4) encodes the session as a form: keys and values urlencoded with "+" for a
 space. The application (app.cgi, Python run by httpd's mod_cgid/mod_cgi) answers with the session it
-received in HTTP_SESSION as JSON and changes it through the SessionHeader, driven by the query:
+received in HTTP_SESSION (or HTTP_SESSION_1..N, joined) as JSON and changes it through the SessionHeader, driven by the query:
 
   set=k:v      set key k to v (repeatable)      del=k      remove key k (repeatable)
   big=N        set key "big" to N bytes          regen=1    ask for a new session id
@@ -37,6 +37,9 @@ APP = r'''#!/usr/bin/python3 -S
 import json, os, sys, time, urllib.parse
 q = urllib.parse.parse_qs(os.environ.get("QUERY_STRING", ""), keep_blank_values=True)
 raw = os.environ.get("HTTP_SESSION", "")
+if "HTTP_SESSION_PARTS" in os.environ:   # a long one, in SessionKVEnvPartSize pieces
+    raw = "".join(os.environ["HTTP_SESSION_%d" % i]
+                  for i in range(1, int(os.environ["HTTP_SESSION_PARTS"]) + 1))
 session = {}
 for pair in raw.split("&"):
     if "=" in pair:
