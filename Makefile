@@ -42,7 +42,9 @@ LIBS_health = $(CURL_LIBS)
 LIBS_s3 = $(CURL_LIBS) $(OPENSSL_LIBS)
 KV_LIBS = -lmemcached -lhiredis
 LIBS_session_kv = $(KV_LIBS) $(OPENSSL_LIBS)
-AWS_MODULES := s3
+ZLIB_LIBS = $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
+LIBS_cloudwatch = $(CURL_LIBS) $(OPENSSL_LIBS) $(ZLIB_LIBS)
+AWS_MODULES := s3 cloudwatch
 
 COMMON_SRC := $(wildcard modules/common/*.c)
 COMMON_LIB := $(BUILD)/lib/liblfcommon.a
@@ -117,7 +119,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(ALL_CORE_LIBS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC (test) $<"
 	@$(CC) $(CORE_CFLAGS) -Wno-missing-prototypes $(foreach m,$(MODULES) aws,-Imodules/$(m)) -o $@ $< \
-	    $(ALL_CORE_LIBS) $(CURL_LIBS) $(KV_LIBS) $(OPENSSL_LIBS) $(APR_LIBS) -lcmocka
+	    $(ALL_CORE_LIBS) $(CURL_LIBS) $(KV_LIBS) $(OPENSSL_LIBS) $(ZLIB_LIBS) $(APR_LIBS) -lcmocka
 
 unit-build: $(UNIT_BIN)
 

@@ -48,7 +48,7 @@ die() { echo "install-deps: ERROR: $*" >&2; exit 1; }
 # Debian / Ubuntu.
 # build: compile modules with apxs and run them in Apache (the C toolchain is listed because
 #        apache2-dev only recommends a compiler, and gcc only recommends libc6-dev).
-DEB_BUILD=(apache2 apache2-dev libcurl4-openssl-dev libssl-dev libmemcached-dev libhiredis-dev gcc
+DEB_BUILD=(apache2 apache2-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libmemcached-dev libhiredis-dev gcc
            libc6-dev make pkg-config)
 # test: unit tests (cmocka), integration tests (pytest against real backends on 127.0.0.1),
 #       headless Chromium driven over WebDriver (chromedriver) for the browser tests, and mod_php
@@ -69,7 +69,7 @@ rpm_lists() {
         redis=redis6
         mariadb=mariadb105
     fi
-    RPM_BUILD=(httpd httpd-devel apr-devel apr-util-devel libcurl-devel openssl-devel
+    RPM_BUILD=(httpd httpd-devel apr-devel apr-util-devel libcurl-devel openssl-devel zlib-devel
                libmemcached-awesome-devel hiredis-devel gcc make pkgconf-pkg-config)
     RPM_TEST=(python3-pytest "$redis" memcached "$mariadb-server" "$mariadb" haproxy curl
               nmap-ncat jq)

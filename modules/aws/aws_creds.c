@@ -580,23 +580,22 @@ static int is_role_name(const char *role)
     return c > role && c - role <= 64;
 }
 
-static apr_status_t from_imds(aws_creds_t *out, const char **why, aws_creds_provider_t *prov,
-                              apr_pool_t *p)
+/* IMDSv2: the headers of a session (a token fetched with a PUT, so that a GET-only SSRF cannot
+ * obtain one). */
+static apr_status_t imds_session(apr_table_t **headers, const char **why,
+                                 aws_creds_provider_t *prov, apr_pool_t *p)
 {
-    apr_table_t *headers = apr_table_make(p, 1);
-    const char *url, *body, *token, *role;
+    const char *url, *body, *token;
     apr_status_t rv;
-    char *nl;
 
     if (!prov->imds_endpoint) {
         *why = prov->imds_why;
         return APR_NOTFOUND;
     }
-    /* IMDSv2: a session token first (PUT, so that a GET-only SSRF cannot obtain one), then the
-     * role name, then the role's credentials. */
+    *headers = apr_table_make(p, 1);
     url = apr_pstrcat(p, prov->imds_endpoint, AWS_CREDS_IMDS_TOKEN_PATH, NULL);
-    apr_table_setn(headers, "X-aws-ec2-metadata-token-ttl-seconds", AWS_CREDS_IMDS_TTL);
-    if ((rv = fetch_ok(&body, why, prov, "PUT", url, headers, p)) != APR_SUCCESS) {
+    apr_table_setn(*headers, "X-aws-ec2-metadata-token-ttl-seconds", AWS_CREDS_IMDS_TTL);
+    if ((rv = fetch_ok(&body, why, prov, "PUT", url, *headers, p)) != APR_SUCCESS) {
         return rv == APR_NOTFOUND ? APR_EGENERAL : rv;
     }
     token = trim(apr_pstrdup(p, body));
@@ -604,9 +603,41 @@ static apr_status_t from_imds(aws_creds_t *out, const char **why, aws_creds_prov
         *why = apr_psprintf(p, "PUT %s: no token in the answer", url);
         return APR_EGENERAL;
     }
-    headers = apr_table_make(p, 1);
-    apr_table_setn(headers, "X-aws-ec2-metadata-token", token);
+    *headers = apr_table_make(p, 1);
+    apr_table_setn(*headers, "X-aws-ec2-metadata-token", token);
+    return APR_SUCCESS;
+}
 
+apr_status_t aws_creds_imds_get(const char **body, const char **why, aws_creds_provider_t *prov,
+                                const char *path, apr_pool_t *p)
+{
+    apr_table_t *headers;
+    apr_status_t rv;
+
+    *body = NULL;
+    if ((rv = imds_session(&headers, why, prov, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = fetch_ok(body, why, prov, "GET", apr_pstrcat(p, prov->imds_endpoint, path, NULL), headers,
+                  p);
+    if (rv == APR_SUCCESS) {
+        *body = trim(apr_pstrdup(p, *body));
+    }
+    return rv;
+}
+
+static apr_status_t from_imds(aws_creds_t *out, const char **why, aws_creds_provider_t *prov,
+                              apr_pool_t *p)
+{
+    apr_table_t *headers;
+    const char *url, *body, *role;
+    apr_status_t rv;
+    char *nl;
+
+    /* a session, then the role name, then the role's credentials */
+    if ((rv = imds_session(&headers, why, prov, p)) != APR_SUCCESS) {
+        return rv;
+    }
     url = apr_pstrcat(p, prov->imds_endpoint, AWS_CREDS_IMDS_ROLE_PATH, NULL);
     if ((rv = fetch_ok(&body, why, prov, "GET", url, headers, p)) != APR_SUCCESS) {
         if (rv == APR_NOTFOUND) {

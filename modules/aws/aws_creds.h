@@ -129,4 +129,15 @@ apr_status_t aws_creds_get(aws_creds_t *out, const char **why, aws_creds_provide
  */
 void aws_creds_provider_invalidate(aws_creds_provider_t *prov, const char *access_key);
 
+/**
+ * GET @p path (e.g. "/latest/meta-data/instance-id") from the instance metadata service with an
+ * IMDSv2 session token, with the provider's endpoint, timeout and HTTP seam.
+ * @param body out: the answer without surrounding white space, allocated from @p p
+ * @param why out on error: what went wrong, allocated from @p p
+ * @return APR_SUCCESS; APR_NOTFOUND when IMDS is disabled or the path does not exist (404);
+ *         APR_TIMEUP, APR_EGENERAL...
+ */
+apr_status_t aws_creds_imds_get(const char **body, const char **why, aws_creds_provider_t *prov,
+                                const char *path, apr_pool_t *p);
+
 #endif /* AWS_CREDS_H */

@@ -118,7 +118,7 @@ def _build_config(*, name, mpm, ports, docroot, log_dir, run_dir, conf, modules,
 
 def _default_loglevel(modules):
     level = "info"
-    for m in ("health", "s3", "session_kv"):
+    for m in ("health", "s3", "session_kv", "cloudwatch"):
         if m in modules:
             level += " %s:debug" % m
     return level

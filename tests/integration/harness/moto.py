@@ -214,6 +214,23 @@ def op_ping(a):
     return "pong"
 
 
+def _plain(v):
+    # a boto3 answer as JSON can carry it (times as ISO 8601 strings)
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items() if k != "ResponseMetadata"}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return v
+
+
+def op_call(a):
+    # any API call: {"service", "method" (boto3's snake_case name), "params"}; times in the
+    # params are ISO 8601 strings, which botocore accepts
+    return _plain(getattr(client(a["service"]), a["method"])(**a.get("params", {})))
+
+
 for line in sys.stdin:
     req = json.loads(line)
     try:

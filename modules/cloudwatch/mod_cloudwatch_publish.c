@@ -1,0 +1,734 @@
+/* mod_cloudwatch_publish.c — the publisher: one background thread per httpd (a mod_watchdog
+ * singleton, so N child processes do not send N copies) that every interval empties the shared
+ * memory into PutMetricData requests and sends them.
+ *
+ * Each interval becomes request bodies at once (cw_put) and waits in a bounded backlog
+ * (cw_backlog) until CloudWatch accepts it: while CloudWatch is unreachable or throttles, the
+ * thread keeps measuring, retries with backoff and jitter, and drops the oldest interval (and
+ * counts it) once the backlog is full, so memory stays bounded. Nothing here runs on a request
+ * thread; a request only ever touches the shared memory.
+ */
+#include <httpd.h>
+
+#include <apr_strings.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <mod_watchdog.h>
+#include <scoreboard.h>
+#include <ap_mpm.h>
+
+#include "aws_creds.h"
+#include "aws_http.h"
+#include "aws_sign.h"
+#include "aws_sigv4.h"
+#include "cw_backlog.h"
+#include "cw_put.h"
+#include "lf_log.h"
+#include "mod_cloudwatch_private.h"
+
+APLOG_USE_MODULE(cloudwatch);
+
+#define CW_WATCHDOG "_lampfarm_cloudwatch_"
+/* The watchdog's tick: the worker saturation is sampled this often. */
+#define CW_TICK apr_time_from_sec(1)
+/* Bodies over this size are sent gzip-compressed (CloudWatch accepts Content-Encoding: gzip). */
+#define CW_GZIP_OVER (32 * 1024)
+/* How often a failed instance metadata lookup (AutoScalingGroupName, InstanceId) is retried. */
+#define CW_IMDS_RETRY apr_time_from_sec(600)
+
+#define IMDS_ASG_PATH      "/latest/meta-data/tags/instance/aws:autoscaling:groupName"
+#define IMDS_INSTANCE_PATH "/latest/meta-data/instance-id"
+
+/* Metrics of a group: Latency, Requests, Responses2xx..5xx, Aborted, BytesIn, BytesOut
+ * (+ TimeToFirstByte). */
+static const char *const class_names[CW_CLASSES] = {"Responses2xx", "Responses3xx", "Responses4xx",
+                                                    "Responses5xx", "Aborted"};
+
+int cw_metrics_per_group(int ttfb)
+{
+    return 4 + CW_CLASSES + (ttfb ? 1 : 0);
+}
+
+typedef struct cw_pub {
+    server_rec *s;
+    const cw_srv_conf *conf;
+    const apr_array_header_t *sets;
+    apr_pool_t *pool; /* the thread's, with its own allocator */
+    aws_creds_provider_t *creds;
+    aws_http_client_t *http;
+    aws_signer_t signer;
+    cw_backlog_t *backlog;
+    const char *url;
+    const char *asg, *instance_id; /* dimension values; NULL: unknown (left out) */
+    int need_asg, need_instance;
+    apr_time_t imds_tried;
+    apr_time_t next_measure;
+    apr_time_t retry_at; /* after a failed send, not before this */
+    int failures;        /* consecutive failed sends */
+    apr_uint32_t rnd;    /* xorshift state, for jitter */
+    /* worker saturation samples of the interval under way, percent */
+    double sat_sum, sat_min, sat_max;
+    apr_uint64_t sat_n;
+} cw_pub;
+
+/* What one slot held during the interval. */
+typedef struct cw_taken {
+    const cw_slot *slot;
+    cw_hist_snapshot_t latency, ttfb;
+    apr_uint64_t classes[CW_CLASSES];
+    apr_uint64_t bytes_in, bytes_out;
+} cw_taken;
+
+/* The sum over the slots that share one value of a dimension set. */
+typedef struct cw_agg {
+    const cw_dimension_t *dims;
+    int ndims;
+    cw_taken t;
+} cw_agg;
+
+static apr_uint64_t take64(apr_uint64_t *v)
+{
+    return __atomic_exchange_n(v, 0, __ATOMIC_ACQ_REL);
+}
+
+static void set64(apr_uint64_t *v, apr_uint64_t n)
+{
+    __atomic_store_n(v, n, __ATOMIC_RELAXED);
+}
+
+static void pub_add(apr_uint64_t *v, apr_uint64_t n)
+{
+    __atomic_fetch_add(v, n, __ATOMIC_RELAXED);
+}
+
+static void pub_error(const char *msg)
+{
+    /* one writer (this thread); a reader may see a mix of two messages, never past the end */
+    apr_cpystrn(cw_shm->pub.last_error, msg ? msg : "", sizeof(cw_shm->pub.last_error));
+}
+
+static apr_uint32_t next_random(cw_pub *w)
+{
+    apr_uint32_t x = w->rnd;
+
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return w->rnd = x;
+}
+
+/* --- instance metadata -------------------------------------------------------------------- */
+
+static void resolve_dimensions(cw_pub *w, apr_time_t now, apr_pool_t *p)
+{
+    const char *v, *why = NULL;
+    apr_status_t rv;
+
+    if ((!w->need_asg || w->asg) && (!w->need_instance || w->instance_id)) {
+        return;
+    }
+    if (w->imds_tried && now - w->imds_tried < CW_IMDS_RETRY) {
+        return;
+    }
+    w->imds_tried = now;
+    if (w->need_asg && !w->asg) {
+        rv = aws_creds_imds_get(&v, &why, w->creds, IMDS_ASG_PATH, p);
+        if (rv == APR_SUCCESS && *v && !cw_put_check_name(v, "dimension value", p)) {
+            w->asg = apr_pstrdup(w->pool, v);
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, w->s,
+                         LFLOGNO(03010) "the AutoScalingGroupName dimension is left out: the "
+                                        "instance metadata has no usable aws:autoscaling:groupName "
+                                        "tag (%s; allow tags in the instance metadata, or set %s)",
+                         why ? why : "not a dimension value", CW_ASG);
+        }
+    }
+    if (w->need_instance && !w->instance_id) {
+        rv = aws_creds_imds_get(&v, &why, w->creds, IMDS_INSTANCE_PATH, p);
+        if (rv == APR_SUCCESS && *v && !cw_put_check_name(v, "dimension value", p)) {
+            w->instance_id = apr_pstrdup(w->pool, v);
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, w->s,
+                         LFLOGNO(03011) "the InstanceId dimension is left out: no instance id "
+                                        "from the instance metadata (%s; or set %s)",
+                         why ? why : "not a dimension value", CW_INSTANCE_ID);
+        }
+    }
+}
+
+/* --- worker saturation -------------------------------------------------------------------- */
+
+static void sample_saturation(cw_pub *w)
+{
+    int limit_d = 0, limit_t = 0, max_d = 0, threads = 0, i, j, busy = 0;
+    double pct;
+
+    if (!ap_scoreboard_image) {
+        return;
+    }
+    ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &limit_d);
+    ap_mpm_query(AP_MPMQ_HARD_LIMIT_THREADS, &limit_t);
+    ap_mpm_query(AP_MPMQ_MAX_DAEMONS, &max_d);
+    ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
+    if (threads < 1) {
+        threads = 1;
+    }
+    if (max_d < 1) {
+        return;
+    }
+    for (i = 0; i < limit_d; ++i) {
+        for (j = 0; j < limit_t; ++j) {
+            worker_score *ws = ap_get_scoreboard_worker_from_indexes(i, j);
+            int st = ws ? ws->status : SERVER_DEAD;
+
+            if (st != SERVER_DEAD && st != SERVER_STARTING && st != SERVER_READY
+                && st != SERVER_IDLE_KILL) {
+                ++busy;
+            }
+        }
+    }
+    pct = 100.0 * busy / ((double)max_d * threads);
+    pct = pct > 100.0 ? 100.0 : pct;
+    w->sat_sum += pct;
+    w->sat_min = w->sat_n && w->sat_min < pct ? w->sat_min : pct;
+    w->sat_max = w->sat_n && w->sat_max > pct ? w->sat_max : pct;
+    w->sat_n++;
+}
+
+/* --- one interval into request bodies ------------------------------------------------------ */
+
+/* The value of dimension @p d for the slot of @p t; NULL: left out (unknown). */
+static const char *dim_value(const cw_pub *w, const cw_dim_spec *d, const cw_taken *t)
+{
+    switch (d->kind) {
+    case CW_DIM_ASG:
+        return w->asg && *w->asg ? w->asg : NULL;
+    case CW_DIM_INSTANCE:
+        return w->instance_id && *w->instance_id ? w->instance_id : NULL;
+    case CW_DIM_VHOST:
+        return t ? t->slot->vhost : NULL;
+    case CW_DIM_GROUP:
+        return t ? t->slot->group : NULL;
+    case CW_DIM_STATIC:
+        return d->value;
+    }
+    return NULL;
+}
+
+/* The dimensions of @p set for @p t (NULL: the instance-level ones only) and their key. */
+static const char *dims_of(cw_dimension_t **dims, int *ndims, const cw_pub *w,
+                           const apr_array_header_t *set, const cw_taken *t, apr_pool_t *p)
+{
+    const char *key = "";
+    int k;
+
+    *dims = apr_pcalloc(p, sizeof(cw_dimension_t) * (apr_size_t)(set->nelts + 1));
+    *ndims = 0;
+    for (k = 0; k < set->nelts; ++k) {
+        const cw_dim_spec *d = &APR_ARRAY_IDX(set, k, cw_dim_spec);
+        const char *v;
+
+        if (!t && (d->kind == CW_DIM_VHOST || d->kind == CW_DIM_GROUP)) {
+            continue;
+        }
+        if (!(v = dim_value(w, d, t))) {
+            continue;
+        }
+        (*dims)[*ndims].name = d->name;
+        (*dims)[(*ndims)++].value = v;
+        key = apr_pstrcat(p, key, d->name, "\x01", v, "\x02", NULL);
+    }
+    return key;
+}
+
+static void agg_add(cw_taken *into, const cw_taken *t)
+{
+    int c;
+
+    cw_hist_merge(&into->latency, &t->latency);
+    cw_hist_merge(&into->ttfb, &t->ttfb);
+    for (c = 0; c < CW_CLASSES; ++c) {
+        into->classes[c] += t->classes[c];
+    }
+    into->bytes_in += t->bytes_in;
+    into->bytes_out += t->bytes_out;
+}
+
+static cw_datum_t *datum(apr_array_header_t *out, const cw_agg *a, const char *name,
+                         const char *unit, apr_time_t ts, int resolution)
+{
+    cw_datum_t *d = apr_array_push(out);
+
+    memset(d, 0, sizeof(*d));
+    d->name = name;
+    d->unit = unit;
+    d->dimensions = a->dims;
+    d->ndims = a->ndims;
+    d->timestamp = ts;
+    d->storage_resolution = resolution;
+    return d;
+}
+
+static void hist_datum(apr_array_header_t *out, const cw_agg *a, const char *name,
+                       const cw_hist_snapshot_t *h, apr_time_t ts, int resolution, apr_pool_t *p)
+{
+    cw_datum_t *d;
+    double *values, *counts;
+    int n;
+
+    if (!h->count) {
+        return;
+    }
+    /* microseconds measured, milliseconds published: what alarms and dashboards read */
+    n = cw_hist_pairs(&values, &counts, h, 0.001, p);
+    d = datum(out, a, name, "Milliseconds", ts, resolution);
+    d->kind = CW_DATUM_PAIRS;
+    d->values = values;
+    d->counts = counts;
+    d->npairs = n;
+}
+
+static void value_datum(apr_array_header_t *out, const cw_agg *a, const char *name,
+                        const char *unit, double v, apr_time_t ts, int resolution)
+{
+    cw_datum_t *d = datum(out, a, name, unit, ts, resolution);
+
+    d->kind = CW_DATUM_VALUE;
+    d->value = v;
+}
+
+/* Keep the slot's figures of this interval for the status page. */
+static void slot_remember(cw_slot *s, const cw_taken *t)
+{
+    set64(&s->last_count, t->latency.count);
+    set64(&s->last_p50, (apr_uint64_t)cw_hist_quantile(&t->latency, 0.50));
+    set64(&s->last_p90, (apr_uint64_t)cw_hist_quantile(&t->latency, 0.90));
+    set64(&s->last_p99, (apr_uint64_t)cw_hist_quantile(&t->latency, 0.99));
+    set64(&s->last_max, t->latency.max);
+    set64(&s->last_5xx, t->classes[CW_C5XX]);
+}
+
+/* Empty the shared memory into one interval's datums. */
+static apr_array_header_t *measure_datums(cw_pub *w, apr_time_t now, apr_pool_t *p)
+{
+    const cw_srv_conf *c = w->conf;
+    apr_array_header_t *out = apr_array_make(p, 64, sizeof(cw_datum_t));
+    apr_array_header_t *taken = apr_array_make(p, 16, sizeof(cw_taken *));
+    apr_uint32_t i;
+    int s, k, cl;
+
+    for (i = 0; i <= cw_shm->nslots; ++i) {
+        cw_slot *slot = &cw_shm->slots[i];
+        cw_taken *t;
+        apr_uint64_t any;
+
+        if (__atomic_load_n(&slot->state, __ATOMIC_ACQUIRE) != 2) {
+            continue;
+        }
+        t = apr_pcalloc(p, sizeof(*t));
+        t->slot = slot;
+        cw_hist_take(&t->latency, &slot->latency);
+        cw_hist_take(&t->ttfb, &slot->ttfb);
+        any = t->latency.count;
+        for (cl = 0; cl < CW_CLASSES; ++cl) {
+            any |= t->classes[cl] = take64(&slot->classes[cl]);
+        }
+        t->bytes_in = take64(&slot->bytes_in);
+        t->bytes_out = take64(&slot->bytes_out);
+        slot_remember(slot, t);
+        if (any) {
+            APR_ARRAY_PUSH(taken, cw_taken *) = t;
+        }
+    }
+
+    for (s = 0; s < w->sets->nelts; ++s) {
+        const apr_array_header_t *set = APR_ARRAY_IDX(w->sets, s, const apr_array_header_t *);
+        apr_hash_t *aggs = apr_hash_make(p);
+        apr_hash_index_t *hi;
+        cw_dimension_t *dims;
+        const char *key;
+        cw_agg *a;
+        int nd;
+
+        for (k = 0; k < taken->nelts; ++k) {
+            const cw_taken *t = APR_ARRAY_IDX(taken, k, cw_taken *);
+
+            key = dims_of(&dims, &nd, w, set, t, p);
+            if (!(a = apr_hash_get(aggs, key, APR_HASH_KEY_STRING))) {
+                a = apr_pcalloc(p, sizeof(*a));
+                a->dims = dims;
+                a->ndims = nd;
+                apr_hash_set(aggs, key, APR_HASH_KEY_STRING, a);
+            }
+            agg_add(&a->t, t);
+        }
+        for (hi = apr_hash_first(p, aggs); hi; hi = apr_hash_next(hi)) {
+            apr_uint64_t requests = 0;
+
+            a = apr_hash_this_val(hi);
+            for (cl = 0; cl < CW_CLASSES; ++cl) {
+                requests += a->t.classes[cl];
+            }
+            hist_datum(out, a, "Latency", &a->t.latency, now, c->resolution, p);
+            if (c->ttfb) {
+                hist_datum(out, a, "TimeToFirstByte", &a->t.ttfb, now, c->resolution, p);
+            }
+            value_datum(out, a, "Requests", "Count", (double)requests, now, c->resolution);
+            for (cl = 0; cl < CW_CLASSES; ++cl) {
+                value_datum(out, a, class_names[cl], "Count", (double)a->t.classes[cl], now,
+                            c->resolution);
+            }
+            value_datum(out, a, "BytesIn", "Bytes", (double)a->t.bytes_in, now, c->resolution);
+            value_datum(out, a, "BytesOut", "Bytes", (double)a->t.bytes_out, now, c->resolution);
+        }
+    }
+
+    /* Worker saturation is the instance's, not a group's: once per distinct instance-level
+     * dimension value of the sets. */
+    if (w->sat_n) {
+        apr_hash_t *seen = apr_hash_make(p);
+
+        for (s = 0; s < w->sets->nelts; ++s) {
+            const apr_array_header_t *set = APR_ARRAY_IDX(w->sets, s, const apr_array_header_t *);
+            cw_agg *a = apr_pcalloc(p, sizeof(*a));
+            cw_dimension_t *dims;
+            cw_datum_t *d;
+            const char *key = dims_of(&dims, &a->ndims, w, set, NULL, p);
+
+            if (apr_hash_get(seen, key, APR_HASH_KEY_STRING)) {
+                continue;
+            }
+            apr_hash_set(seen, key, APR_HASH_KEY_STRING, key);
+            a->dims = dims;
+            d = datum(out, a, "WorkerSaturation", "Percent", now, c->resolution);
+            d->kind = CW_DATUM_STATS;
+            d->count = (double)w->sat_n;
+            d->sum = w->sat_sum;
+            d->min = w->sat_min;
+            d->max = w->sat_max;
+        }
+        w->sat_n = 0;
+        w->sat_sum = 0;
+    }
+    return out;
+}
+
+static void measure(cw_pub *w, apr_time_t now)
+{
+    cw_interval_t *iv;
+    apr_array_header_t *datums;
+    apr_pool_t *scratch;
+    apr_status_t rv;
+    int i;
+
+    if (cw_backlog_interval(&iv, w->backlog, now) != APR_SUCCESS) {
+        return;
+    }
+    resolve_dimensions(w, now, iv->pool);
+    apr_pool_create(&scratch, iv->pool);
+    datums = measure_datums(w, now, scratch);
+    rv = cw_put_bodies(&iv->bodies, w->conf->ns, (const cw_datum_t *)datums->elts, datums->nelts, 0,
+                       CW_GZIP_OVER, iv->pool);
+    apr_pool_destroy(scratch);
+    pub_add(&cw_shm->pub.intervals, 1);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, w->s,
+                     LFLOGNO(03012) "cannot build the PutMetricData requests of an interval; "
+                                    "it is dropped");
+        pub_add(&cw_shm->pub.dropped, 1);
+        apr_pool_destroy(iv->pool);
+        return;
+    }
+    for (i = 0; i < iv->bodies->nelts; ++i) {
+        iv->datums += APR_ARRAY_IDX(iv->bodies, i, cw_put_body_t).datums;
+    }
+    if (!iv->bodies->nelts) {
+        apr_pool_destroy(iv->pool); /* nothing happened: nothing to send */
+        return;
+    }
+    if (cw_backlog_push(w->backlog, iv)) {
+        pub_add(&cw_shm->pub.dropped, 1);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, w->s,
+                     LFLOGNO(03013) "CloudWatch has not taken the last %d intervals: the oldest "
+                                    "is dropped (%s %d)",
+                     w->conf->backlog, CW_BACKLOG, w->conf->backlog);
+    }
+    set64(&cw_shm->pub.backlog, (apr_uint64_t)cw_backlog_size(w->backlog));
+}
+
+/* --- sending ------------------------------------------------------------------------------ */
+
+/* Send one body. 1: accepted; 0: CloudWatch refused it for good (dropped); -1: try later. */
+static int send_body(cw_pub *w, const cw_put_body_t *b, int attempts, apr_pool_t *p)
+{
+    aws_http_request_t req;
+    aws_http_response_t *resp = NULL;
+    apr_array_header_t *headers = apr_array_make(p, 2, sizeof(aws_sigv4_header_t));
+    aws_sigv4_header_t *h;
+    const char *why;
+    apr_status_t rv;
+
+    h = apr_array_push(headers);
+    h->name = "Content-Type";
+    h->value = "application/x-www-form-urlencoded; charset=utf-8";
+    if (b->gzip) {
+        h = apr_array_push(headers);
+        h->name = "Content-Encoding";
+        h->value = "gzip";
+    }
+    memset(&req, 0, sizeof(req));
+    req.method = "POST";
+    req.url = w->url;
+    req.headers = headers;
+    req.body = b->data;
+    req.body_len = b->len;
+    /* Retried on throttling, 5xx and connection errors. A retry after an answer that was lost
+     * on the way back would count one interval twice: rare, and better than losing it. */
+    req.idempotent = 1;
+    req.max_attempts = attempts;
+
+    __atomic_store_n(&cw_shm->pub.last_attempt, apr_time_now(), __ATOMIC_RELAXED);
+    rv = aws_sign_perform(&resp, w->http, &w->signer, &req, NULL, p);
+    __atomic_store_n(&cw_shm->pub.last_status, resp ? resp->status : 0, __ATOMIC_RELAXED);
+    if (rv == APR_SUCCESS && resp->status == 200) {
+        __atomic_store_n(&cw_shm->pub.last_success, apr_time_now(), __ATOMIC_RELAXED);
+        pub_add(&cw_shm->pub.requests_ok, 1);
+        pub_add(&cw_shm->pub.datums, (apr_uint64_t)b->datums);
+        pub_add(&cw_shm->pub.bytes_sent, b->len);
+        pub_error(NULL);
+        return 1;
+    }
+    pub_add(&cw_shm->pub.requests_failed, 1);
+    if (rv != APR_SUCCESS || !resp || !resp->status) {
+        why = apr_psprintf(p, "no answer from %s: %s", w->url,
+                           resp && resp->transport_error ? resp->transport_error : "failed");
+        pub_error(why);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, w->s,
+                     LFLOGNO(03014) "PutMetricData: %s (after %d attempts); kept for later", why,
+                     resp ? resp->attempts : attempts);
+        return -1;
+    }
+    why = apr_psprintf(p, "HTTP %d %s: %s", resp->status,
+                       resp->error && resp->error->code ? resp->error->code : "",
+                       resp->error && resp->error->message ? resp->error->message : "");
+    pub_error(why);
+    if (aws_error_is_retryable(resp->status, resp->error ? resp->error->code : NULL)
+        || resp->status == 401 || resp->status == 403) {
+        /* throttled, CloudWatch in trouble, or credentials (an instance role being rotated, a
+         * policy being fixed): the data is fine, try again later */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, w->s,
+                     LFLOGNO(03015) "PutMetricData: %s (after %d attempts); kept for later", why,
+                     resp->attempts);
+        return -1;
+    }
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, w->s,
+                 LFLOGNO(03016) "PutMetricData refused %d datums for good, they are dropped: %s",
+                 b->datums, why);
+    pub_add(&cw_shm->pub.rejected, 1);
+    return 0;
+}
+
+/* Send what is queued, oldest first, until something fails. */
+static void send_backlog(cw_pub *w, apr_time_t now, int attempts)
+{
+    cw_interval_t *iv;
+    apr_pool_t *p;
+
+    if (now < w->retry_at) {
+        return;
+    }
+    apr_pool_create(&p, w->pool);
+    while ((iv = cw_backlog_head(w->backlog))) {
+        while (iv->next < iv->bodies->nelts) {
+            int sent =
+                send_body(w, &APR_ARRAY_IDX(iv->bodies, iv->next, cw_put_body_t), attempts, p);
+
+            apr_pool_clear(p);
+            if (sent < 0) {
+                /* back off across ticks too: a CloudWatch that is down is asked at most about
+                 * once an interval, never in a tight loop */
+                ++w->failures;
+                w->retry_at = now
+                              + aws_http_backoff(w->failures, w->conf->interval / 4,
+                                                 w->conf->interval, next_random(w));
+                goto done;
+            }
+            iv->next++;
+        }
+        __atomic_store_n(&cw_shm->pub.last_interval, iv->end, __ATOMIC_RELAXED);
+        cw_backlog_pop(w->backlog);
+        w->failures = 0;
+        w->retry_at = 0;
+    }
+done:
+    set64(&cw_shm->pub.backlog, (apr_uint64_t)cw_backlog_size(w->backlog));
+    apr_pool_destroy(p);
+}
+
+/* --- the thread ----------------------------------------------------------------------------- */
+
+static apr_time_t next_after(cw_pub *w, apr_time_t now)
+{
+    /* jitter up to a tenth of the interval (at most 5 s): a fleet started together does not
+     * call CloudWatch in the same second */
+    apr_interval_time_t j = w->conf->interval / 10;
+
+    if (j > apr_time_from_sec(5)) {
+        j = apr_time_from_sec(5);
+    }
+    return now + w->conf->interval
+           + (j ? (apr_interval_time_t)(next_random(w) % (apr_uint64_t)j) : 0);
+}
+
+static apr_status_t pub_start(cw_pub *w, apr_pool_t *parent)
+{
+    const cw_srv_conf *c = w->conf;
+    apr_allocator_t *allocator;
+    aws_http_config_t hc;
+    apr_status_t rv;
+    int s, k;
+
+    if ((rv = apr_allocator_create(&allocator)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = apr_pool_create_ex(&w->pool, parent, NULL, allocator)) != APR_SUCCESS) {
+        apr_allocator_destroy(allocator);
+        return rv;
+    }
+    apr_allocator_owner_set(allocator, w->pool);
+
+    memset(&hc, 0, sizeof(hc));
+    hc.timeout = c->timeout;
+    hc.connect_timeout = c->timeout;
+    hc.ca_file = c->ca_file;
+    hc.max_attempts = c->attempts;
+    if ((rv = aws_http_client_create(&w->http, &hc, w->pool)) != APR_SUCCESS) {
+        return rv;
+    }
+    w->signer.creds = w->creds;
+    w->signer.region = c->region;
+    w->signer.service = "monitoring";
+    aws_sigv4_cache_create(&w->signer.cache, w->pool);
+    w->url = c->endpoint[strlen(c->endpoint) - 1] == '/'
+                 ? c->endpoint
+                 : apr_pstrcat(w->pool, c->endpoint, "/", NULL);
+    if ((rv = cw_backlog_create(&w->backlog, c->backlog, w->pool)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (s = 0; s < w->sets->nelts; ++s) {
+        const apr_array_header_t *set = APR_ARRAY_IDX(w->sets, s, const apr_array_header_t *);
+
+        for (k = 0; k < set->nelts; ++k) {
+            cw_dim_kind_e kind = APR_ARRAY_IDX(set, k, cw_dim_spec).kind;
+
+            w->need_asg |= kind == CW_DIM_ASG;
+            w->need_instance |= kind == CW_DIM_INSTANCE;
+        }
+    }
+    w->asg = c->asg;
+    w->instance_id = c->instance_id;
+    if (apr_generate_random_bytes((unsigned char *)&w->rnd, sizeof(w->rnd)) != APR_SUCCESS
+        || !w->rnd) {
+        w->rnd = (apr_uint32_t)apr_time_now() | 1;
+    }
+    w->next_measure = next_after(w, apr_time_now());
+    return APR_SUCCESS;
+}
+
+static apr_status_t watchdog_callback(int state, void *data, apr_pool_t *pool)
+{
+    cw_pub *w = data;
+    apr_time_t now;
+
+    (void)pool;
+    switch (state) {
+    case AP_WATCHDOG_STATE_STARTING:
+        /* @p pool is destroyed when STARTING returns; its parent lives as long as the thread */
+        if (pub_start(w, apr_pool_parent_get(pool)) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, w->s,
+                         LFLOGNO(03018) "the CloudWatch publisher cannot start: nothing will be "
+                                        "sent");
+            w->backlog = NULL;
+        }
+        break;
+    case AP_WATCHDOG_STATE_RUNNING:
+        if (!w->backlog) {
+            break;
+        }
+        now = apr_time_now();
+        sample_saturation(w);
+        if (now >= w->next_measure) {
+            measure(w, now);
+            w->next_measure = next_after(w, now);
+        }
+        send_backlog(w, now, w->conf->attempts);
+        break;
+    case AP_WATCHDOG_STATE_STOPPING:
+        /* A restart or stop: what was measured since the last interval goes now, in one try
+         * each, so that a restart loses at most what CloudWatch did not take. The new
+         * generation's publisher empties the same shared memory: nothing is sent twice. */
+        if (w->backlog) {
+            now = apr_time_now();
+            measure(w, now);
+            w->retry_at = 0;
+            send_backlog(w, now, 1);
+        }
+        if (w->pool) {
+            apr_pool_destroy(w->pool);
+            w->pool = NULL;
+            w->backlog = NULL;
+        }
+        break;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t cw_publisher_start(server_rec *s, const cw_srv_conf *conf, apr_pool_t *pconf)
+{
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * get_instance;
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) * register_callback;
+    ap_watchdog_t *wd;
+    aws_creds_config_t cc;
+    const char *why = NULL;
+    cw_pub *w;
+    apr_status_t rv;
+
+    get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    if (!get_instance || !register_callback) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     LFLOGNO(03019) "mod_watchdog is required "
+                                    "(LoadModule watchdog_module, unless it is compiled in)");
+        return APR_ENOTIMPL;
+    }
+    w = apr_pcalloc(pconf, sizeof(*w));
+    w->s = s;
+    w->conf = conf;
+    w->sets = cw_dim_sets(conf, pconf);
+    /* Made here, as root: a key file may be readable by root only. The provider is
+     * thread-safe and serves the publisher wherever it runs. */
+    memset(&cc, 0, sizeof(cc));
+    if (!strcmp(conf->creds_kind, "keyfile")) {
+        cc.key_file = conf->creds_arg;
+    }
+    else if (!strcmp(conf->creds_kind, "profile")) {
+        cc.profile = conf->creds_arg;
+    }
+    cc.imds_endpoint = conf->imds_endpoint;
+    if ((rv = aws_creds_provider_create(&w->creds, &why, &cc, pconf)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, LFLOGNO(03017) "%s: %s", CW_CREDENTIALS,
+                     why ? why : "cannot be used");
+        return rv;
+    }
+    rv = get_instance(&wd, CW_WATCHDOG, 0, 1, pconf);
+    if (rv == APR_SUCCESS) {
+        rv = register_callback(wd, CW_TICK, w, watchdog_callback);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     LFLOGNO(03020) "cannot register the CloudWatch publisher with mod_watchdog");
+    }
+    return rv;
+}
