@@ -652,7 +652,8 @@ static int cw_log_transaction(request_rec *r)
     while (last->next) { /* the final request of an internal redirect: its status and location */
         last = last->next;
     }
-    if (!dir_enabled(last)) {
+    /* not a client's: the parent's "OPTIONS *" that wakes a child (internal dummy connection) */
+    if (!dir_enabled(last) || (r->method_number == M_OPTIONS && !strcmp(r->uri, "*"))) {
         return DECLINED;
     }
     now = apr_time_now();
