@@ -117,25 +117,35 @@ def mariadb_install_template(dest, log_dir):
 
 class MariaDB(Server):
     """mariadbd --no-defaults on 127.0.0.1:port with a copy of the template data directory.
-    stop() / start() keep the port and the data; user root, no password, over TCP."""
+    stop() / start() keep the port and the data; user root, no password, over TCP.
+
+    server_id=N switches the binary log on (mysql-bin.* in the data directory, binlog_format
+    ROW) with that server id, for replication; extra_args are appended to the command line."""
 
     name = "mariadb"
 
-    def __init__(self, log_dir, template, port=None):
+    def __init__(self, log_dir, template, port=None, server_id=None, extra_args=()):
         super().__init__(log_dir, port)
         self.tmp = tempfile.mkdtemp(prefix="lf-mariadb-")
         self.datadir = os.path.join(self.tmp, "data")
         shutil.copytree(template, self.datadir, symlinks=True)
         self.socket = os.path.join(self.tmp, "mysqld.sock")
+        self.server_id = server_id
+        self.extra_args = list(extra_args)
 
     def argv(self):
+        if self.server_id is None:
+            binlog = ["--skip-log-bin"]
+        else:
+            binlog = ["--log-bin=%s" % os.path.join(self.datadir, "mysql-bin"),
+                      "--server-id=%d" % self.server_id, "--binlog-format=ROW"]
         return [paths.which("mariadbd"), "--no-defaults", "--datadir=%s" % self.datadir,
                 "--socket=%s" % self.socket, "--port=%d" % self.port,
                 "--bind-address=127.0.0.1", "--user=root",
                 "--pid-file=%s" % os.path.join(self.tmp, "mariadbd.pid"),
                 "--log-error=%s" % os.path.join(self.log_dir, "mariadb.err"),
-                "--skip-name-resolve", "--max-connect-errors=1000000", "--skip-log-bin",
-                "--max-connections=200"] + MARIADB_OPTS
+                "--skip-name-resolve", "--max-connect-errors=1000000",
+                "--max-connections=200"] + binlog + MARIADB_OPTS + self.extra_args
 
     def ready(self):
         # the port opens a little before the server accepts logins
