@@ -145,6 +145,7 @@ conformance: $(BUILD)/bin/lampfarm-sigv4
 check:
 	@$(MAKE) --no-print-directory -B all unit-build WERROR=-Werror
 	@scripts/check-source.sh
+	@shellcheck -x scripts/lib/cutover.sh scripts/rds-cutover scripts/dns-cutover scripts/ses-relay
 	@echo "check: clean"
 
 format:
@@ -174,6 +175,7 @@ bench: all
 	@tests/bench/health.sh
 	@tests/bench/s3.sh
 	@tests/bench/session.sh
+	@tests/bench/cloudwatch.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -6,11 +6,13 @@
 #   moto server                    the S3/AWS stand-in (python3 -m moto.server, PATH's python3,
 #                                  signature checking on), with the bucket lampfarm-uploads
 #   php-fpm                        one pool on a unix socket (not the system service)
-#   two Apache nodes (event MPM)   each loading build/mod_health.so, build/mod_s3.so and
-#                                  build/mod_session_kv.so, serving the demo PHP app
-#                                  (scripts/farm/htdocs) through mod_proxy_fcgi with its sessions
-#                                  in redis (mod_session + mod_session_kv, shared by both nodes),
-#                                  and uploads to/from the bucket under /files (mod_s3)
+#   two Apache nodes (event MPM)   each loading build/mod_health.so, build/mod_s3.so,
+#                                  build/mod_session_kv.so and build/mod_cloudwatch.so, serving
+#                                  the demo PHP app (scripts/farm/htdocs) through mod_proxy_fcgi
+#                                  with its sessions in redis (mod_session + mod_session_kv,
+#                                  shared by both nodes), uploads to/from the bucket under /files
+#                                  (mod_s3), and request metrics to moto's CloudWatch every 10 s
+#                                  (mod_cloudwatch)
 #   HAProxy on :8080               round robin, `option httpchk GET /health/ready`, stats page
 # Configs are rendered from scripts/farm/*.tmpl. Every process is started with setsid, its PID
 # kept in build/farm/run/<name>.pid, and stopped by that PID (and its process group).
@@ -29,8 +31,8 @@ Usage: scripts/farm.sh start|stop|status|--help
 Ports (environment, read at start and remembered in build/farm/ports.env until stop):
   FARM_HTTP_PORT=8080  FARM_STATS_PORT=8404  FARM_NODEA_PORT=8101  FARM_NODEB_PORT=8102
   FARM_REDIS_PORT=16379  FARM_MEMCACHED_PORT=11311  FARM_MOTO_PORT=15000
-Needs root (the nodes serve as nobody/nogroup), build/mod_health.so, build/mod_s3.so and
-build/mod_session_kv.so (`make`).
+Needs root (the nodes serve as nobody/nogroup), build/mod_health.so, build/mod_s3.so,
+build/mod_session_kv.so and build/mod_cloudwatch.so (`make`).
 EOF
 }
 
@@ -47,7 +49,8 @@ token_file="$farm_dir/drain.token"
 health_so="$repo/build/mod_health.so"
 s3_so="$repo/build/mod_s3.so"
 session_kv_so="$repo/build/mod_session_kv.so"
-# mod_s3's S3 key file, and the upload token secret shared by mod_s3 (S3UploadTokenSecret) and
+cloudwatch_so="$repo/build/mod_cloudwatch.so"
+# mod_s3's S3 key file (also mod_cloudwatch's), and the upload token secret shared by mod_s3 (S3UploadTokenSecret) and
 # PHP (which mints the tokens): written once, kept across stop/start.
 s3_keys_file="$farm_dir/s3.keys"
 upload_secret_file="$farm_dir/upload-token.secret"
@@ -245,6 +248,13 @@ write_s3_files() {
     # Read by httpd as root at startup and by PHP (php-fpm workers: nobody/nogroup) per request.
     chgrp nogroup "$upload_secret_file"
     chmod 0640 "$upload_secret_file"
+    # A placeholder key until moto_bootstrap writes moto's: the nodes' config test (before moto
+    # starts) needs a readable key file (mod_cloudwatch checks CloudWatchCredentials keyfile).
+    if [ ! -s "$s3_keys_file" ]; then
+        (umask 077 && printf '%s\n' "# placeholder, replaced when moto starts (scripts/farm.sh)" \
+            "aws_access_key_id = AKIDPLACEHOLDER00000" \
+            "aws_secret_access_key = placeholder" >"$s3_keys_file")
+    fi
 }
 
 # A freshly started moto (its state is in memory): while it does not check signatures yet, an IAM
@@ -332,6 +342,7 @@ do_start() {
     [ -f "$health_so" ] || die "$health_so is missing: run make first (or make run)"
     [ -f "$s3_so" ] || die "$s3_so is missing: run make first (or make run)"
     [ -f "$session_kv_so" ] || die "$session_kv_so is missing: run make first (or make run)"
+    [ -f "$cloudwatch_so" ] || die "$cloudwatch_so is missing: run make first (or make run)"
     apxs=$(apxs_bin)
     [ -n "$apxs" ] || die "apxs not found: run scripts/install-deps.sh"
     libexecdir=$("$apxs" -q LIBEXECDIR)
@@ -354,7 +365,7 @@ do_start() {
     local -a common=(FARM_DIR="$farm_dir" RUN_DIR="$run_dir" LOG_DIR="$log_dir" HTDOCS="$htdocs"
                      LIBEXECDIR="$libexecdir" HEALTH_SO="$health_so" FPM_SOCK="$fpm_sock"
                      S3_SO="$s3_so" S3_BUCKET="$s3_bucket" S3_KEYS="$s3_keys_file"
-                     SESSION_KV_SO="$session_kv_so"
+                     SESSION_KV_SO="$session_kv_so" CLOUDWATCH_SO="$cloudwatch_so"
                      UPLOAD_SECRET="$upload_secret_file"
                      REDIS_PORT="$REDIS_PORT" MEMCACHED_PORT="$MEMCACHED_PORT"
                      MOTO_PORT="$MOTO_PORT" HTTP_PORT="$HTTP_PORT" STATS_PORT="$STATS_PORT"
@@ -416,7 +427,7 @@ do_start() {
 
     if [ "$started_any" -eq 0 ]; then
         say "the farm is already running"
-        for n in "$health_so" "$s3_so" "$session_kv_so"; do
+        for n in "$health_so" "$s3_so" "$session_kv_so" "$cloudwatch_so"; do
             if [ "$n" -nt "$(pid_file nodeA)" ]; then
                 say "note: build/${n##*/} changed since the nodes started;" \
                     "to load it: make stop && make run"
@@ -432,20 +443,22 @@ print_summary() {
     local rel=${farm_dir#"$repo"/} moto_note="(check: degraded)"
     [ -e "$run_dir/moto.skipped" ] && moto_note="(not started: python3 has no moto)"
     echo
-    printf '  %-10s %-60s %s\n' component address "log ($rel/logs/)" \
+    printf '  %-10s %-74s %s\n' component address "log ($rel/logs/)" \
         haproxy "http://127.0.0.1:$HTTP_PORT  (stats http://127.0.0.1:$STATS_PORT/)" haproxy.log \
-        nodeA "http://127.0.0.1:$NODEA_PORT  (mod_health, mod_s3, mod_session_kv)" \
+        nodeA "http://127.0.0.1:$NODEA_PORT  (mod_health, mod_s3, mod_session_kv, mod_cloudwatch)" \
         "nodeA.error.log nodeA.access.log" \
-        nodeB "http://127.0.0.1:$NODEB_PORT  (mod_health, mod_s3, mod_session_kv)" \
+        nodeB "http://127.0.0.1:$NODEB_PORT  (mod_health, mod_s3, mod_session_kv, mod_cloudwatch)" \
         "nodeB.error.log nodeB.access.log" \
         php-fpm "unix:$rel/run/php-fpm.sock" php-fpm.log \
         redis "127.0.0.1:$REDIS_PORT  (sessions; check: critical)" redis.log \
         memcached "127.0.0.1:$MEMCACHED_PORT  (check: degraded)" memcached.log \
-        moto "http://127.0.0.1:$MOTO_PORT  $moto_note" moto.log
+        moto "http://127.0.0.1:$MOTO_PORT  S3, CloudWatch $moto_note" moto.log
     cat <<EOF
 
   Open:    http://127.0.0.1:$HTTP_PORT/   (log in with any name, reload: the session counter
            goes on across both nodes; uploads files into moto's $s3_bucket, /files/)
+  Metrics: curl -s http://127.0.0.1:$NODEA_PORT/cloudwatch-status   (published to moto every 10 s;
+           namespace Lampfarm/Farm, AutoScalingGroupName lampfarm-local)
   Drain:   touch $farm_dir/nodeA.drain     (undo: rm $farm_dir/nodeA.drain)
   or:      curl -X POST -H "Authorization: Bearer \$(cat $token_file)" http://127.0.0.1:$NODEA_PORT/health/drain
   Status:  scripts/farm.sh status

@@ -52,9 +52,11 @@ DEB_BUILD=(apache2 apache2-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libmem
            libc6-dev make pkg-config)
 # test: unit tests (cmocka), integration tests (pytest against real backends on 127.0.0.1),
 #       headless Chromium driven over WebDriver (chromedriver) for the browser tests, and mod_php
-#       (prefork) for the PHP session handler tests.
+#       (prefork) for the PHP session handler tests; BIND (the old registrar's name server, dig)
+#       and a private Postfix instance for the cutover scripts' tests.
 DEB_TEST=(libcmocka-dev python3-pytest redis-server memcached mariadb-server mariadb-client
-          haproxy curl netcat-openbsd jq chromium chromium-driver libapache2-mod-php8.2)
+          haproxy curl netcat-openbsd jq chromium chromium-driver libapache2-mod-php8.2
+          bind9 bind9-utils bind9-dnsutils postfix libsasl2-modules)
 # farm and dev tools: `make run` (HAProxy + php-fpm app), `make bench` (wrk; the session bench
 # compares with mod_session_dbd on SQLite and PHP's own redis session handler), `make format`,
 # and a linter for the scripts (shellcheck).
@@ -72,7 +74,7 @@ rpm_lists() {
     RPM_BUILD=(httpd httpd-devel apr-devel apr-util-devel libcurl-devel openssl-devel zlib-devel
                libmemcached-awesome-devel hiredis-devel gcc make pkgconf-pkg-config)
     RPM_TEST=(python3-pytest "$redis" memcached "$mariadb-server" "$mariadb" haproxy curl
-              nmap-ncat jq)
+              nmap-ncat jq bind bind-utils postfix cyrus-sasl-plain)
     RPM_FARM=(haproxy php-fpm php-cli)
     # cmocka is in CRB (RHEL 9) / not shipped on AL2023; wrk, ShellCheck and Chromium (with its
     # chromedriver) come from EPEL.
@@ -153,6 +155,12 @@ apt_install() {
     log "apt-get update"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 update \
         </dev/null
+    # Postfix would otherwise configure itself as an "Internet Site" (the tests run their own
+    # instance from a private configuration directory).
+    if command -v debconf-set-selections >/dev/null 2>&1; then
+        echo "postfix postfix/main_mailer_type select No configuration" \
+            | as_root debconf-set-selections
+    fi
     log "apt-get install $*"
     as_root env DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a apt-get "${opts[@]}" \
         install "$@" </dev/null

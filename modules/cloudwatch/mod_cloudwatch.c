@@ -467,16 +467,18 @@ static const command_rec cw_cmds[] = {
 
 /* --- group slots in shared memory ---------------------------------------------------------- */
 
+/* Names are kept cut to CW_NAME_MAX - 1 characters: hashed and compared the same way. */
 static apr_uint32_t name_hash(const char *a, const char *b)
 {
     apr_uint32_t h = 2166136261u; /* FNV-1a */
+    int i;
 
-    for (; *a; ++a) {
-        h = (h ^ (unsigned char)*a) * 16777619u;
+    for (i = 0; a[i] && i < CW_NAME_MAX - 1; ++i) {
+        h = (h ^ (unsigned char)a[i]) * 16777619u;
     }
     h = (h ^ 0xff) * 16777619u;
-    for (; *b; ++b) {
-        h = (h ^ (unsigned char)*b) * 16777619u;
+    for (i = 0; b[i] && i < CW_NAME_MAX - 1; ++i) {
+        h = (h ^ (unsigned char)b[i]) * 16777619u;
     }
     return h;
 }
@@ -492,7 +494,8 @@ cw_slot *cw_slot_get(cw_shared *sh, const char *vhost, const char *group)
         apr_uint32_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE), free_state = 0;
 
         if (st == 2) {
-            if (!strcmp(s->vhost, vhost) && !strcmp(s->group, group)) {
+            if (!strncmp(s->vhost, vhost, CW_NAME_MAX - 1)
+                && !strncmp(s->group, group, CW_NAME_MAX - 1)) {
                 return s;
             }
             continue;

@@ -18,6 +18,10 @@
 // the node's config) and that PHP reads and writes through php/LampfarmSessionHandler.php: reload
 // through HAProxy and the counter goes on while the node that serves the page changes.
 //
+// And what mod_cloudwatch measured on this node: the figures of the last interval it published
+// to CloudWatch (moto) per group — requests, p50/p99 latency, 5xx — and when and how the last
+// PutMetricData went, from the node's own /cloudwatch-status (JSON).
+//
 // Outside the farm (no LAMPFARM_NODE, e.g. tests/integration/test_049_s3_browser.py) only the
 // upload part is shown; it needs LAMPFARM_UPLOAD_SECRET_FILE, the file of S3UploadTokenSecret.
 
@@ -140,6 +144,22 @@ function upload_info(int $port, string $name): array
         }
     }
     return [$status, $file, $size];
+}
+
+/** A Unix time from mod_cloudwatch as HH:MM:SS and how long ago, or "never" for 0. */
+function unix_time(int $t): string
+{
+    if ($t <= 0) {
+        return 'never';
+    }
+    return '<span title="' . h(date(DATE_ATOM, $t)) . '">' . h(date('H:i:s', $t)) . '</span> ('
+        . h(max(0, time() - $t)) . ' s ago)';
+}
+
+/** Microseconds as milliseconds with a sensible precision. */
+function ms(int $us): string
+{
+    return $us < 10000 ? sprintf('%.2f ms', $us / 1000) : sprintf('%.0f ms', $us / 1000);
 }
 
 function size_text(?int $bytes): string
@@ -267,6 +287,9 @@ if (count($kept) !== count($names)) {
 // --- the farm: readiness and HAProxy's view (not outside the farm) ---
 $readyCode = 0;
 $readyBody = '';
+$cwCode = 0;
+$cwBody = '';
+$cw = null;
 $details = null;
 $lb = [];
 if ($onFarm) {
@@ -274,6 +297,9 @@ if ($onFarm) {
     $details = json_decode($readyBody, true);
     // HAProxy's view: the CSV stats export, one line per server.
     [$csvCode, $csv] = fetch("http://127.0.0.1:$statsPort/;csv");
+    // mod_cloudwatch's figures on this node (its last published interval).
+    [$cwCode, $cwBody] = fetch("http://127.0.0.1:$port/cloudwatch-status");
+    $cw = $cwCode === 200 ? json_decode($cwBody, true) : null;
 } else {
     $csvCode = 0;
 }
@@ -434,6 +460,48 @@ if ($csvCode === 200) {
   </table>
   <p class="muted">Critical checks decide readiness; degraded ones are shown but never take the
      node out. Raw: <code>curl -s 'http://127.0.0.1:<?= $port ?>/health/ready?details' | jq</code></p>
+<?php endif; ?>
+
+<h2>Requests of <?= h($node) ?> (mod_cloudwatch)</h2>
+<?php if (!is_array($cw)): ?>
+  <p class="bad">Could not read http://127.0.0.1:<?= $port ?>/cloudwatch-status
+     (HTTP <?= h($cwCode) ?>):</p>
+  <pre><?= h($cwBody) ?></pre>
+<?php else:
+    $lastAttempt = (int) ($cw['last_attempt'] ?? 0);
+    $lastError = (string) ($cw['last_error'] ?? '');
+    $lastStatus = (int) ($cw['last_status'] ?? 0); ?>
+  <p id="cloudwatch-publish">
+    Last <code>PutMetricData</code> to CloudWatch (moto): <?= unix_time($lastAttempt) ?>,
+    <?php if ($lastAttempt === 0): ?><span class="muted">nothing sent yet (every 10 s)</span><?php
+    elseif ($lastError === '' && $lastStatus === 200): ?><span class="ok">accepted</span><?php
+    else: ?><span class="bad"><?= h($lastError !== '' ? $lastError : "HTTP $lastStatus") ?></span><?php endif; ?>;
+    last accepted <?= unix_time((int) ($cw['last_success'] ?? 0)) ?>.
+    Since the node started: <?= h($cw['Intervals'] ?? 0) ?> intervals,
+    <?= h($cw['RequestsSent'] ?? 0) ?> requests accepted (<?= h($cw['DatumsSent'] ?? 0) ?> datums),
+    <?= h($cw['RequestsFailed'] ?? 0) ?> failed, <?= h($cw['Backlog'] ?? 0) ?> waiting,
+    <?= h($cw['DroppedIntervals'] ?? 0) ?> dropped.
+  </p>
+  <?php if (empty($cw['groups'])): ?>
+  <p class="muted" id="cloudwatch-none">No requests in the last published interval yet.</p>
+  <?php else: ?>
+  <table id="cloudwatch-groups">
+    <tr><th>group</th><th>requests</th><th>p50</th><th>p90</th><th>p99</th><th>max</th><th>5xx</th></tr>
+    <?php foreach ($cw['groups'] as $g): ?>
+    <tr class="cloudwatch-group">
+      <td><?= h($g['group'] ?? null) ?></td><td class="requests"><?= h($g['requests'] ?? null) ?></td>
+      <td class="p50"><?= h(ms((int) ($g['p50_us'] ?? 0))) ?></td><td><?= h(ms((int) ($g['p90_us'] ?? 0))) ?></td>
+      <td class="p99"><?= h(ms((int) ($g['p99_us'] ?? 0))) ?></td><td><?= h(ms((int) ($g['max_us'] ?? 0))) ?></td>
+      <td><?= h($g['5xx'] ?? null) ?></td>
+    </tr>
+    <?php endforeach; ?>
+  </table>
+  <?php endif; ?>
+  <p class="muted">This node's last 10-second interval, as published (the histogram's percentiles,
+     within 3 %); CloudWatch adds both nodes up. Health checks are not counted. Raw:
+     <code>curl -s http://127.0.0.1:<?= $port ?>/cloudwatch-status | jq</code>; in moto's
+     CloudWatch: namespace <code>Lampfarm/Farm</code>, dimension
+     <code>AutoScalingGroupName=lampfarm-local</code> (and per <code>Group</code>).</p>
 <?php endif; ?>
 
 <h2>HAProxy's view</h2>
