@@ -403,6 +403,22 @@ static const char *add_dim_set(cmd_parms *cmd, void *dc, int argc, char *const a
     return NULL;
 }
 
+apr_status_t cw_creds_create(aws_creds_provider_t **out, const char **why, const cw_srv_conf *c,
+                             apr_pool_t *p)
+{
+    aws_creds_config_t cc;
+
+    memset(&cc, 0, sizeof(cc));
+    if (!strcmp(c->creds_kind, "keyfile")) {
+        cc.key_file = c->creds_arg;
+    }
+    else if (!strcmp(c->creds_kind, "profile")) {
+        cc.profile = c->creds_arg;
+    }
+    cc.imds_endpoint = c->imds_endpoint;
+    return aws_creds_provider_create(out, why, &cc, p);
+}
+
 const apr_array_header_t *cw_dim_sets(const cw_srv_conf *conf, apr_pool_t *p)
 {
     apr_array_header_t *sets, *set;
@@ -888,7 +904,6 @@ static void log_cost(server_rec *s, const cw_srv_conf *c, apr_pool_t *p)
 static int cw_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     const cw_srv_conf *c;
-    aws_creds_config_t cc;
     aws_creds_provider_t *creds;
     const char *err = NULL;
     apr_status_t rv;
@@ -910,14 +925,7 @@ static int cw_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     /* the credentials settings themselves (a key file that is missing or malformed) */
-    memset(&cc, 0, sizeof(cc));
-    if (!strcmp(c->creds_kind, "keyfile")) {
-        cc.key_file = c->creds_arg;
-    }
-    else if (!strcmp(c->creds_kind, "profile")) {
-        cc.profile = c->creds_arg;
-    }
-    if ((rv = aws_creds_provider_create(&creds, &err, &cc, ptemp)) != APR_SUCCESS) {
+    if ((rv = cw_creds_create(&creds, &err, c, ptemp)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, LFLOGNO(03006) "%s: %s", CW_CREDENTIALS,
                      err ? err : "cannot be used");
         return HTTP_INTERNAL_SERVER_ERROR;

@@ -8,6 +8,7 @@
 #include <apr_tables.h>
 #include <httpd.h>
 
+#include "aws_creds.h"
 #include "cw_hist.h"
 
 #define CW_ENABLE        "CloudWatch"
@@ -134,6 +135,14 @@ cw_slot *cw_slot_get(cw_shared *sh, const char *vhost, const char *group);
  * @param s the main server (its cw_srv_conf is the publisher's)
  */
 apr_status_t cw_publisher_start(server_rec *s, const cw_srv_conf *conf, apr_pool_t *pconf);
+
+/**
+ * The credentials provider of @p c's CloudWatchCredentials (and CloudWatchIMDSEndpoint).
+ * @param out allocated from @p p
+ * @param why out on error: what is wrong, from @p p
+ */
+apr_status_t cw_creds_create(aws_creds_provider_t **out, const char **why, const cw_srv_conf *c,
+                             apr_pool_t *p);
 
 /** The dimension sets in force: @p conf's, or the default ones (allocated from @p p). */
 const apr_array_header_t *cw_dim_sets(const cw_srv_conf *conf, apr_pool_t *p);

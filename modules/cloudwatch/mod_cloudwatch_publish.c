@@ -690,7 +690,6 @@ apr_status_t cw_publisher_start(server_rec *s, const cw_srv_conf *conf, apr_pool
     APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * get_instance;
     APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) * register_callback;
     ap_watchdog_t *wd;
-    aws_creds_config_t cc;
     const char *why = NULL;
     cw_pub *w;
     apr_status_t rv;
@@ -709,15 +708,7 @@ apr_status_t cw_publisher_start(server_rec *s, const cw_srv_conf *conf, apr_pool
     w->sets = cw_dim_sets(conf, pconf);
     /* Made here, as root: a key file may be readable by root only. The provider is
      * thread-safe and serves the publisher wherever it runs. */
-    memset(&cc, 0, sizeof(cc));
-    if (!strcmp(conf->creds_kind, "keyfile")) {
-        cc.key_file = conf->creds_arg;
-    }
-    else if (!strcmp(conf->creds_kind, "profile")) {
-        cc.profile = conf->creds_arg;
-    }
-    cc.imds_endpoint = conf->imds_endpoint;
-    if ((rv = aws_creds_provider_create(&w->creds, &why, &cc, pconf)) != APR_SUCCESS) {
+    if ((rv = cw_creds_create(&w->creds, &why, conf, pconf)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, LFLOGNO(03017) "%s: %s", CW_CREDENTIALS,
                      why ? why : "cannot be used");
         return rv;
