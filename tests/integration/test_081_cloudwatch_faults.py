@@ -184,8 +184,8 @@ def test_throttling_is_retried_with_backoff(httpd, logs, mpm, moto, faultproxy):
     st = cw.wait_published(srv)
     tries = posts(faultproxy)
     assert [e.status for e in tries[:3]] == [400, 400, 200], tries
-    # backoff: the retries were not sent back to back
-    assert tries[2].time - tries[0].time >= 0.05, tries
+    # (the waits between them are "full jitter", a random share of 100 ms, 200 ms, ...: any of
+    # them may be close to 0, so their lengths are checked in test_aws_http.c, not here)
     assert st["RequestsFailed"] == 0
     got = cw.statistics(moto, ns, "Requests", {"AutoScalingGroupName": cw.ASG}, stats=("Sum",))
     assert got["Sum"] == 5
