@@ -6,12 +6,16 @@ a master user without SUPER; see harness/rds.py).
 Asserts what the operator sees: exit status, messages, the state file and the log, and the rows
 and checksums on both servers."""
 import glob
+import json
 import os
 import re
+import subprocess
+import uuid
 
 import pytest
 
 from harness import paths
+from harness.dns import aws_env
 from harness.proc import free_port
 from harness.rds import (APP_PASSWORD, SOURCE_PASSWORD, TABLES, TARGET_PASSWORD, REPL_PASSWORD,
                          SCRIPT, Client, CutoverPair, snapshot)
@@ -437,11 +441,11 @@ def test_freeze_binds_privileged_users_while_the_cutover_runs(pair):
     assert rc == 0, out
 
 
-def test_plain_target_custom_log_and_dns_name(pair, tmp_path):
+def test_plain_target_and_custom_log(pair, tmp_path):
     """--target-kind plain: CHANGE MASTER TO / START SLAVE as a privileged target user."""
     log = tmp_path / "night.log"
     opts = {"--target-kind": "plain", "--target-user": "root", "--target-password-file": None,
-            "--app-config": None, "--dns-name": "db.shop.internal", "--log": str(log)}
+            "--app-config": None, "--log": str(log)}
     rc, out = pair.run("start", **opts)
     assert rc == 0, out
     assert "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='repl', " \
@@ -450,8 +454,7 @@ def test_plain_target_custom_log_and_dns_name(pair, tmp_path):
     assert pair.app.query("DELETE FROM shop.orders WHERE id=1")[0] == 0
     rc, out = pair.run("cutover", "--yes", **opts)
     assert rc == 0, out
-    assert "switch the DNS name db.shop.internal to the target 127.0.0.1 now with " \
-        "scripts/dns-cutover" in out
+    assert "point the application at 127.0.0.1:%d yourself now" % pair.target.port in out
     assert snapshot(pair.src) == snapshot(pair.tgt_root)
     assert pair.tgt_root.value("SELECT COUNT(*) FROM shop.orders") == "2"
     assert pair.tgt_root.slave_status() == {}
@@ -460,3 +463,85 @@ def test_plain_target_custom_log_and_dns_name(pair, tmp_path):
     assert not os.path.exists(pair.log_file)
     for part in SECRET_PARTS:
         assert part not in text
+
+
+# --- the application switched by DNS (scripts/dns-cutover point, moto as Route 53) --------------
+
+class Route53:
+    """A private hosted zone in moto (signatures checked) holding the database's name."""
+
+    def __init__(self, moto, work_dir):
+        self.moto = moto
+        full = aws_env(moto, moto.create_user_key(), work_dir)
+        # only the AWS settings: PATH stays the pair's (its mysql shims)
+        self.env = {k: v for k, v in full.items() if k.startswith("AWS_") or k == "PYTHONPATH"}
+        self.zone = "shop%s.internal" % uuid.uuid4().hex[:8]
+        vpc = self.aws("ec2", "create-vpc", "--cidr-block", "10.8.0.0/16")["Vpc"]["VpcId"]
+        hz = self.aws("route53", "create-hosted-zone", "--name", self.zone, "--caller-reference",
+                      uuid.uuid4().hex, "--vpc", "VPCRegion=%s,VPCId=%s" % (moto.region, vpc),
+                      "--hosted-zone-config", "PrivateZone=true")
+        self.zone_id = hz["HostedZone"]["Id"].split("/")[-1]
+        self.name = "db.%s." % self.zone
+        self.aws("route53", "change-resource-record-sets", "--hosted-zone-id", self.zone_id,
+                 "--change-batch", json.dumps({"Changes": [{"Action": "CREATE", "ResourceRecordSet": {
+                     "Name": self.name, "Type": "A", "TTL": 300,
+                     "ResourceRecords": [{"Value": "10.8.0.5"}]}}]}))
+
+    def aws(self, *args):
+        r = subprocess.run(["aws", "--endpoint-url", self.moto.endpoint] + list(args)
+                           + ["--output", "json"], env=dict(os.environ, **self.env),
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout) if r.stdout.strip() else None
+
+    def db_records(self):
+        rr = self.aws("route53", "list-resource-record-sets", "--hosted-zone-id", self.zone_id)
+        return sorted((r["Type"], r.get("TTL"), tuple(v["Value"] for v in r["ResourceRecords"]))
+                      for r in rr["ResourceRecordSets"] if r["Name"] == self.name)
+
+    def options(self, **over):
+        opts = {"--app-config": None, "--dns-name": self.name.rstrip("."), "--dns-zone": self.zone,
+                "--dns-zone-id": self.zone_id, "--aws-endpoint-url": self.moto.endpoint}
+        opts.update(over)
+        return opts
+
+
+def test_dns_name_pointed_at_the_target_and_back(pair, moto, tmp_path):
+    """--dns-name: preflight checks the zone with a dry run of dns-cutover point, the cutover
+    points the name at the target in Route 53, the rollback puts the old record back."""
+    r53 = Route53(moto, str(tmp_path))
+    before = r53.db_records()
+    assert before == [("A", 300, ("10.8.0.5",))]
+    # a wrong zone id is a preflight problem, named, and nothing changes
+    rc, out = pair.run("preflight", env=r53.env, **r53.options(**{"--dns-zone-id": "ZNOSUCH"}))
+    assert rc == 1, out
+    assert "DNS: a dry run of dns-cutover point for %s failed" % r53.name.rstrip(".") in out
+    # --dns-name alone is a usage error
+    rc, out = pair.run("preflight", env=r53.env, **r53.options(**{"--dns-zone": None}))
+    assert rc == 2 and "--dns-name needs --dns-zone" in out, out
+
+    rc, out = pair.run("start", env=r53.env, **r53.options())
+    assert rc == 0, out
+    assert "DNS: %s can be pointed at 127.0.0.1" % r53.name.rstrip(".") in out
+    assert r53.db_records() == before
+    rc, out = pair.run("wait", env=r53.env, **r53.options())
+    assert rc == 0, out
+    # a dry run of the cutover shows the DNS change and makes none
+    rc, out = pair.run("cutover", "--dry-run", env=r53.env, **r53.options())
+    assert rc == 0, out
+    assert "DRY-RUN:   UPSERT %s A 60 127.0.0.1" % r53.name in out
+    assert r53.db_records() == before
+
+    rc, out = pair.run("cutover", "--yes", env=r53.env, **r53.options())
+    assert rc == 0, out
+    assert r53.db_records() == [("A", 60, ("127.0.0.1",))]
+    assert "application: %s now leads to 127.0.0.1" % r53.name.rstrip(".") in out
+    assert pair.state().get("dns_switched")
+    assert snapshot(pair.src) == snapshot(pair.tgt_root)
+
+    rc, out = pair.run("rollback", "--yes", env=r53.env, **r53.options())
+    assert rc == 0, out
+    assert r53.db_records() == before
+    assert "leads to the old server again" in out
+    assert pair.src.value("SELECT @@read_only") == "0"
+    assert_no_secrets(pair, out)

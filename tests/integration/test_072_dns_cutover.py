@@ -371,6 +371,73 @@ def test_batches_respect_the_character_limit(dns, zone, tmp_path):
     assert dns("compare", "--zone", zone, "--zone-file", str(zf)).returncode == 0
 
 
+def test_point_one_name_and_restore(dns, zone, tmp_path, state):
+    """point: another name (what rds-cutover does for the database's name) as a CNAME to a host,
+    then back with --restore; a dry run, a re-run and the conflicts it must refuse."""
+    zf = tmp_path / "z.zone"
+    zf.write_text(zone_text(zone))
+    assert dns("import", "--zone", zone, "--zone-file", str(zf)).returncode == 0
+    before = dns.records(zone)
+    mail = ("mail.%s." % zone, "A", None)
+    assert before[mail]["ResourceRecords"] == [{"Value": "192.0.2.12"}]
+    target = "Relay-1.Example.NET"
+
+    r = dns("point", "--zone", zone, "--name", "mail", "--target", target, "--dry-run")
+    assert r.returncode == 0, r.out
+    assert "DRY-RUN:   DELETE mail.%s. A 3600 192.0.2.12" % zone in r.stdout
+    assert "DRY-RUN:   CREATE mail.%s. CNAME 60 relay-1.example.net." % zone in r.stdout
+    assert dns.records(zone) == before
+    assert not os.path.exists(os.path.join(state, "dns-cutover.%s.point.mail.%s.json" % (zone, zone)))
+
+    r = dns("point", "--zone", zone, "--name", "mail", "--target", target, "--yes")
+    assert r.returncode == 0, r.out
+    after = dns.records(zone)
+    assert mail not in after
+    cname = after[("mail.%s." % zone, "CNAME", None)]
+    assert cname["TTL"] == 60 and cname["ResourceRecords"] == [{"Value": "relay-1.example.net."}]
+    assert "--name mail --restore" in r.out
+    # a re-run changes nothing; an IPv6 address instead of a host is an AAAA record
+    r = dns("point", "--zone", zone, "--name", "mail", "--target", target, "--yes")
+    assert r.returncode == 0 and "already leads at %s" % target in r.out, r.out
+    r = dns("point", "--zone", zone, "--name", "mail.%s." % zone, "--target", "2001:db8::25",
+            "--ttl", "120", "--yes")
+    assert r.returncode == 0, r.out
+    aaaa = dns.records(zone)[("mail.%s." % zone, "AAAA", None)]
+    assert aaaa["TTL"] == 120 and aaaa["ResourceRecords"] == [{"Value": "2001:db8::25"}]
+
+    # back to the records from before the first point
+    r = dns("point", "--zone", zone, "--name", "mail", "--restore", "--yes")
+    assert r.returncode == 0, r.out
+    assert dns.records(zone) == before
+    r = dns("point", "--zone", zone, "--name", "mail", "--restore", "--yes")
+    assert r.returncode == 1 and "no saved records for mail.%s." % zone in r.stderr
+
+    # refused, nothing changed: a CNAME beside other types, the apex, a name outside the zone,
+    # a target that is no host name, both --target and --restore, no confirmation
+    for args, code, msg in (
+            (["--name", "_sip._tcp", "--target", target], 1, "also has SRV record(s)"),
+            (["--name", "@", "--target", target], 2, "point does not change the apex"),
+            (["--name", "db.elsewhere.test.", "--target", target], 2, "is not in the zone"),
+            (["--name", "mail", "--target", "no host!"], 2, "neither an address nor a host name"),
+            (["--name", "mail", "--target", target, "--restore"], 2, "one of them"),
+            (["--name", "mail", "--target", target, "--no-such"], 2, "unknown option")):
+        r = dns("point", "--zone", zone, *args, "--yes")
+        assert r.returncode == code and msg in r.stderr, (args, r.out)
+    r = dns("point", "--zone", zone, "--name", "mail", "--target", target, input="")
+    assert r.returncode == 1 and "--yes" in r.stderr, r.out
+    assert dns.records(zone) == before
+
+
+def test_point_needs_the_zone(dns, zone):
+    r = dns("point", "--zone", zone, "--name", "db", "--target", "db.example.net")
+    assert r.returncode == 1
+    assert "no public hosted zone %s. in Route 53" % zone in r.stderr
+    assert "--zone-id" in r.stderr
+    r = dns("point", "--zone", zone, "--name", "db", "--target", "db.example.net",
+            "--zone-id", "ZNOSUCHZONE")
+    assert r.returncode == 1 and "aws route53 list-resource-record-sets failed" in r.stderr
+
+
 # --- bad input -----------------------------------------------------------------------------------
 
 def test_zone_file_with_errors_changes_nothing(dns, zone, tmp_path):
