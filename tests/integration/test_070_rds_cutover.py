@@ -16,6 +16,7 @@ import pytest
 
 from harness import paths
 from harness.dns import aws_env
+from harness.tls import make_test_ca
 from harness.proc import free_port
 from harness.rds import (APP_PASSWORD, SOURCE_PASSWORD, TABLES, TARGET_PASSWORD, REPL_PASSWORD,
                          SCRIPT, Client, CutoverPair, snapshot)
@@ -223,6 +224,31 @@ def test_unreachable_host(shared):
     assert steps(shared) == []
 
 
+def test_tls_verifies_the_target_and_needs_the_source(shared, logs, mariadb_template, tmp_path):
+    # a CA that did not sign the target's certificate: refused, and said so
+    other_ca, _, _ = make_test_ca(str(tmp_path / "other-ca"))
+    rc, out = shared.run("preflight", **{"--target-ca": other_ca})
+    assert rc == 1, out
+    assert "target 127.0.0.1:%d: the TLS connection failed: check that --target-ca" \
+        % shared.target.port in out
+    rc, out = shared.run("preflight", **{"--target-ca": None})
+    assert rc == 2 and "--target-ca FILE is required to verify the target's certificate" in out
+    rc, out = shared.run("preflight", **{"--tls": "maybe"})
+    assert rc == 2 and "--tls is on or off, not 'maybe'" in out
+    # a source that offers no TLS cannot be replicated from encrypted
+    p = CutoverPair(os.path.join(logs, "no-tls-source"), mariadb_template, tls=("target",)).start()
+    try:
+        rc, out = p.run("preflight")
+        assert rc == 1, out
+        assert "the source offers no TLS (have_ssl=DISABLED)" in out
+        rc, out = p.run("preflight", **{"--tls": "off", "--target-ca": None})
+        assert rc == 0, out
+        assert "--tls off: the data and the replication passwords cross the network in the clear" \
+            in out
+    finally:
+        p.cleanup()
+
+
 def test_passwords_from_the_environment(shared):
     rc, out = shared.run("preflight", env={"RDS_CUTOVER_TARGET_PASSWORD": TARGET_PASSWORD,
                                            "RDS_CUTOVER_SOURCE_PASSWORD": SOURCE_PASSWORD},
@@ -259,6 +285,8 @@ def test_full_cutover(pair):
     assert re.search(r"in sync: target executed (mysql-bin\.\d+:\d+), source at \1", out)
     rc, out = pair.run("status")
     assert rc == 0 and "in sync: yes" in out and "IO Yes, SQL Yes" in out
+    # the target replicates over TLS (MASTER_SSL=1 fails rather than fall back to clear text)
+    assert pair.tgt_root.slave_status()["Master_SSL_Allowed"] == "Yes"
     # the state belongs to this pair of servers
     other = free_port()
     rc, out = pair.run("cutover", "--yes", **{"--target-port": str(other)})
@@ -383,6 +411,9 @@ def test_rollback_replicates_back_to_the_old_server(pair):
     rc, out = pair.app.query("INSERT INTO shop.orders (customer_id, total) VALUES (1, 2)")
     assert rc == 0, out
     assert glob.glob(pair.state_file + ".rolled-back.*") and not os.path.exists(pair.state_file)
+    # the way back was encrypted and checked the target's certificate against --target-ca
+    assert "MASTER_SSL=1, MASTER_SSL_CA='%s', MASTER_SSL_VERIFY_SERVER_CERT=1" % pair.ca \
+        in pair.log()
     assert_no_secrets(pair, pair.log())
 
 

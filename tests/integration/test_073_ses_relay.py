@@ -19,7 +19,8 @@ import pytest
 
 from harness.paths import REPO
 from harness.proc import free_port
-from harness.smtp import Postfix, SmtpSink, make_test_ca
+from harness.smtp import Postfix, SmtpSink
+from harness.tls import make_test_ca
 
 SCRIPT = os.path.join(REPO, "scripts", "ses-relay")
 

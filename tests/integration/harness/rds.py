@@ -21,6 +21,7 @@ import tempfile
 from . import paths
 from .backends import MariaDB
 from .proc import run, wait_until
+from .tls import make_test_ca
 
 SCRIPT = os.path.join(paths.REPO, "scripts", "rds-cutover")
 
@@ -164,15 +165,24 @@ class CutoverPair:
     """Source and RDS stand-in MariaDB servers with the test data, the password files, an
     application .env file, and `run(args)` for scripts/rds-cutover with the right options."""
 
-    def __init__(self, log_dir, template):
+    def __init__(self, log_dir, template, tls=("source", "target")):
         self.log_dir = log_dir
         self.tmp = tempfile.mkdtemp(prefix="lf-rds-")
         for d in ("source", "target"):
             os.makedirs(os.path.join(log_dir, d), exist_ok=True)
-        self.source = MariaDB(os.path.join(log_dir, "source"), template, server_id=1)
+        # the servers in tls offer TLS with a certificate for 127.0.0.1 from a test CA (like
+        # RDS, whose CA bundle the script is given with --target-ca)
+        self.ca = None
+        args = {"source": [], "target": []}
+        if tls:
+            self.ca, crt, key = make_test_ca(os.path.join(self.tmp, "tls"))
+            for side in tls:
+                args[side] = ["--ssl-ca=" + self.ca, "--ssl-cert=" + crt, "--ssl-key=" + key]
+        self.source = MariaDB(os.path.join(log_dir, "source"), template, server_id=1,
+                              extra_args=args["source"])
         # the RDS parameter group: binlog on (automated backups), trust function creators
         self.target = MariaDB(os.path.join(log_dir, "target"), template, server_id=2,
-                              extra_args=["--log-bin-trust-function-creators=1"])
+                              extra_args=["--log-bin-trust-function-creators=1"] + args["target"])
         self.state_dir = os.path.join(self.tmp, "state")
         self.app_env = os.path.join(self.tmp, "app.env")
         self.pw_files = {}
@@ -221,6 +231,7 @@ class CutoverPair:
             "--target-user": "admin", "--target-password-file": self.pw_files["target"],
             "--repl-password-file": self.pw_files["repl"],
             "--state-dir": self.state_dir, "--app-config": self.app_env,
+            "--target-ca": self.ca, "--tls": None if self.ca else "off",
             "--timeout": "60",
         }
         opts.update(over)

@@ -4,7 +4,7 @@ SmtpSink is a hand-written stand-in for the SES SMTP endpoint: nothing that beha
 (STARTTLS required, then AUTH with an access key id and the derived password) exists locally, and
 Debian's SMTP servers would need a whole SASL setup to check one user. It runs as a thread in the
 test process on 127.0.0.1 (standard library only: socketserver + ssl), offers STARTTLS with a
-certificate from a test CA made by openssl (make_test_ca), offers AUTH PLAIN and LOGIN only after
+certificate from a test CA (harness/tls.py), offers AUTH PLAIN and LOGIN only after
 STARTTLS, answers AUTH with 235 for the one user/password it knows and with SES's
 "535 Authentication Credentials Invalid" otherwise, refuses MAIL before AUTH (530), and records
 every accepted message (.messages: dicts with mail_from, rcpt_to, data, user, tls).
@@ -24,29 +24,6 @@ import tempfile
 import threading
 
 from .proc import Process, run, wait_until
-
-
-def make_test_ca(d, host="localhost"):
-    """A CA and a server certificate for host (and 127.0.0.1) signed by it, made by openssl in
-    d: returns (ca.pem, server.pem, server.key)."""
-    os.makedirs(d, exist_ok=True)
-    ca_key, ca = os.path.join(d, "ca.key"), os.path.join(d, "ca.pem")
-    key, csr, crt = (os.path.join(d, n) for n in ("server.key", "server.csr", "server.pem"))
-    ext = os.path.join(d, "server.ext")
-    with open(ext, "w") as f:
-        f.write("subjectAltName=DNS:%s,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n" % host)
-    for argv in (
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key,
-         "-out", ca, "-days", "2", "-subj", "/CN=lampfarm test CA"],
-        ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
-         "-subj", "/CN=%s" % host],
-        ["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
-         "-out", crt, "-days", "2", "-extfile", ext],
-    ):
-        rc, out = run(argv)
-        if rc != 0:
-            raise RuntimeError("openssl failed: %s\n%s" % (" ".join(argv), out))
-    return ca, crt, key
 
 
 class _Handler(socketserver.StreamRequestHandler):
