@@ -11,7 +11,7 @@
 #
 # A .conf that already exists with other content is the operator's: it is never overwritten; the
 # new one goes next to it as <name>.dist (like rpm's .rpmnew) and this says so. The Debian .load
-# file holds nothing but the LoadModule line and is always rewritten (a2dismod disables a module,
+# file holds nothing but the LoadModule line (and a2enmod's "# Depends:") and is always rewritten (a2dismod disables a module,
 # not an edit of its .load). Paths in the LoadModule lines are the real ones, without DESTDIR.
 set -euo pipefail
 
@@ -74,10 +74,17 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 so="$libexecdir/mod_$module.so"
+# httpd modules this one needs loaded first (mod_session_kv is a mod_session provider)
+case "$module" in
+    session_kv) depends=session ;;
+    *) depends="" ;;
+esac
 case "$layout" in
     debian)
         printf '# lampfarm mod_%s (installed by make install; enable with: a2enmod %s)\n' \
             "$module" "$module" >"$tmp/load"
+        # a2enmod enables what a .load file's "# Depends:" line names first
+        [ -z "$depends" ] || printf '# Depends: %s\n' "$depends" >>"$tmp/load"
         printf 'LoadModule %s_module %s\n' "$module" "$so" >>"$tmp/load"
         load="$destdir$sysconfdir/mods-available/$module.load"
         if cmp -s "$tmp/load" "$load"; then
@@ -104,6 +111,11 @@ case "$layout" in
                 printf '    LoadModule watchdog_module modules/mod_watchdog.so\n'
                 printf '</IfModule>\n'
             fi
+            for d in $depends; do
+                printf '<IfModule !%s_module>\n' "$d"
+                printf '    LoadModule %s_module modules/mod_%s.so\n' "$d" "$d"
+                printf '</IfModule>\n'
+            done
             printf 'LoadModule %s_module %s\n' "$module" "$so"
         } >"$tmp/load"
         install_file "$tmp/load" "$destdir$sysconfdir/conf.modules.d/10-lampfarm-$module.conf"
