@@ -155,6 +155,8 @@ format:
 # LAYOUT=debian (mods-available/<x>.load + .conf, for a2enmod) or rhel (conf.modules.d + conf.d);
 # detected from apxs when unset. DESTDIR is respected.
 LAYOUT ?= $(if $(findstring httpd,$(SYSCONFDIR)),rhel,debian)
+# the PHP session handler (php/) goes to $(DATADIR)/lampfarm/php/
+DATADIR ?= /usr/share
 
 install: all
 	@for m in $(MODULES); do \
@@ -162,6 +164,8 @@ install: all
 	  $(APXS) -i -S LIBEXECDIR=$(DESTDIR)$(LIBEXECDIR) -n $$m $(BUILD)/mod_$$m.so || exit 1; \
 	  scripts/install-conf.sh "$(LAYOUT)" "$(DESTDIR)" "$(SYSCONFDIR)" "$(LIBEXECDIR)" $$m || exit 1; \
 	done
+	@install -D -m 0644 php/LampfarmSessionHandler.php \
+	  $(DESTDIR)$(DATADIR)/lampfarm/php/LampfarmSessionHandler.php
 
 # --- local farm and benchmarks ------------------------------------------------------------------
 run: deps

@@ -34,6 +34,10 @@ def test_debian_layout_enables_with_a2enmod_and_passes_apache2_t(tmp_path):
         assert os.path.exists(os.path.join(stage, "usr/lib/apache2/modules/mod_%s.so" % m))
     with open(os.path.join(avail, "session_kv.load")) as f:
         assert "# Depends: session\n" in f.read()
+    # the PHP side of mod_session_kv, where docs/mod_session_kv.md requires it from
+    handler = os.path.join(stage, "usr/share/lampfarm/php/LampfarmSessionHandler.php")
+    with open(handler) as f, open(os.path.join(REPO, "php/LampfarmSessionHandler.php")) as g:
+        assert f.read() == g.read()
 
     # a copy of the machine's configuration with the staged files; their LoadModule lines name
     # the real install path, so point them at the staged modules
