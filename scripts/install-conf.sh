@@ -11,8 +11,9 @@
 #
 # A .conf that already exists with other content is the operator's: it is never overwritten; the
 # new one goes next to it as <name>.dist (like rpm's .rpmnew) and this says so. The Debian .load
-# file holds nothing but the LoadModule line (and a2enmod's "# Depends:") and is always rewritten (a2dismod disables a module,
-# not an edit of its .load). Paths in the LoadModule lines are the real ones, without DESTDIR.
+# file holds nothing but the LoadModule line (and a2enmod's "# Depends:") and is always rewritten
+# (a2dismod disables a module, not an edit of its .load). Paths in the LoadModule lines are the
+# real ones, without DESTDIR.
 set -euo pipefail
 
 usage() {
