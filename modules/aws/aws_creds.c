@@ -1130,3 +1130,27 @@ void aws_creds_provider_invalidate(aws_creds_provider_t *prov, const char *acces
                       source);
     }
 }
+
+const char *aws_creds_source_parse(const char *word, const char *arg)
+{
+    if (!strcasecmp(word, "default") && !arg) {
+        return "default";
+    }
+    if (!strcasecmp(word, "keyfile") && arg && *arg) {
+        return "keyfile";
+    }
+    if (!strcasecmp(word, "profile") && arg && *arg) {
+        return "profile";
+    }
+    return NULL;
+}
+
+void aws_creds_config_set_source(aws_creds_config_t *cfg, const char *source, const char *arg)
+{
+    if (!strcmp(source, "keyfile")) {
+        cfg->key_file = arg;
+    }
+    else if (!strcmp(source, "profile")) {
+        cfg->profile = arg;
+    }
+}

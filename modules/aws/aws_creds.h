@@ -59,6 +59,24 @@ typedef struct aws_creds_config_t {
                                            random 0 to 60 s); 0: 5 minutes */
 } aws_creds_config_t;
 
+/** What a module's "...Credentials" directive accepts, for its error message. */
+#define AWS_CREDS_SOURCE_SYNTAX "expected 'default', 'keyfile PATH' or 'profile NAME'"
+
+/**
+ * Check the words of a module's "...Credentials" directive: "default", "keyfile PATH" or
+ * "profile NAME" (the word case-insensitive).
+ * @param word the first word
+ * @param arg the second word, or NULL
+ * @return "default", "keyfile" or "profile" (static strings); NULL when the words fit none
+ */
+const char *aws_creds_source_parse(const char *word, const char *arg);
+
+/**
+ * Set @p cfg's key_file or profile from a source that aws_creds_source_parse() returned and its
+ * argument ("default" sets neither).
+ */
+void aws_creds_config_set_source(aws_creds_config_t *cfg, const char *source, const char *arg);
+
 /** A credentials provider: one per configuration, shared by all threads of a process. */
 typedef struct aws_creds_provider_t aws_creds_provider_t;
 

@@ -226,21 +226,11 @@ static const char *set_credentials(cmd_parms *cmd, void *dc, const char *kind, c
     if ((err = global_only(cmd))) {
         return err;
     }
-    if (!strcasecmp(kind, "default") && !arg) {
-        c->creds_kind = "default";
+    if (!(c->creds_kind = aws_creds_source_parse(kind, arg))) {
+        return CW_CREDENTIALS ": " AWS_CREDS_SOURCE_SYNTAX;
     }
-    else if (!strcasecmp(kind, "keyfile") && arg) {
-        c->creds_kind = "keyfile";
-        c->creds_arg = ap_server_root_relative(cmd->pool, arg);
-    }
-    else if (!strcasecmp(kind, "profile") && arg) {
-        c->creds_kind = "profile";
-        c->creds_arg = arg;
-    }
-    else {
-        return apr_psprintf(cmd->pool, "%s: expected 'default', 'keyfile PATH' or 'profile NAME'",
-                            CW_CREDENTIALS);
-    }
+    c->creds_arg =
+        !strcmp(c->creds_kind, "keyfile") ? ap_server_root_relative(cmd->pool, arg) : arg;
     return NULL;
 }
 
@@ -409,12 +399,7 @@ apr_status_t cw_creds_create(aws_creds_provider_t **out, const char **why, const
     aws_creds_config_t cc;
 
     memset(&cc, 0, sizeof(cc));
-    if (!strcmp(c->creds_kind, "keyfile")) {
-        cc.key_file = c->creds_arg;
-    }
-    else if (!strcmp(c->creds_kind, "profile")) {
-        cc.profile = c->creds_arg;
-    }
+    aws_creds_config_set_source(&cc, c->creds_kind, c->creds_arg);
     cc.imds_endpoint = c->imds_endpoint;
     return aws_creds_provider_create(out, why, &cc, p);
 }

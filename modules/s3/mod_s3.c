@@ -307,21 +307,11 @@ static const char *set_credentials(cmd_parms *cmd, void *dc, const char *kind, c
     if ((err = note_location(cmd, c))) {
         return err;
     }
-    if (!strcasecmp(kind, "default") && !arg) {
-        c->creds_kind = "default";
+    if (!(c->creds_kind = aws_creds_source_parse(kind, arg))) {
+        return S3_CREDENTIALS ": " AWS_CREDS_SOURCE_SYNTAX;
     }
-    else if (!strcasecmp(kind, "keyfile") && arg) {
-        c->creds_kind = "keyfile";
-        c->creds_arg = ap_server_root_relative(cmd->pool, arg);
-    }
-    else if (!strcasecmp(kind, "profile") && arg) {
-        c->creds_kind = "profile";
-        c->creds_arg = arg;
-    }
-    else {
-        return apr_psprintf(cmd->pool, "%s: expected 'default', 'keyfile PATH' or 'profile NAME'",
-                            S3_CREDENTIALS);
-    }
+    c->creds_arg =
+        !strcmp(c->creds_kind, "keyfile") ? ap_server_root_relative(cmd->pool, arg) : arg;
     return NULL;
 }
 
@@ -612,12 +602,7 @@ static apr_status_t runtime_create(s3_runtime **out, const char **why, const s3_
     apr_status_t rv;
 
     memset(&cc, 0, sizeof(cc));
-    if (!strcmp(c->creds_kind, "keyfile")) {
-        cc.key_file = c->creds_arg;
-    }
-    else if (!strcmp(c->creds_kind, "profile")) {
-        cc.profile = c->creds_arg;
-    }
+    aws_creds_config_set_source(&cc, c->creds_kind, c->creds_arg);
     if ((rv = aws_creds_provider_create(&rt->creds, why, &cc, p)) != APR_SUCCESS) {
         return rv;
     }

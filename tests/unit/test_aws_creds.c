@@ -1385,6 +1385,34 @@ static void secrets_never_logged(void **state)
     fake_free(f);
 }
 
+/* the "...Credentials" directive's words, as mod_s3 and mod_cloudwatch take them */
+static void directive_sources(void **state)
+{
+    aws_creds_config_t cc;
+
+    (void)state;
+    assert_string_equal(aws_creds_source_parse("default", NULL), "default");
+    assert_string_equal(aws_creds_source_parse("KeyFile", "/etc/k"), "keyfile");
+    assert_string_equal(aws_creds_source_parse("profile", "web"), "profile");
+    assert_null(aws_creds_source_parse("default", "x"));
+    assert_null(aws_creds_source_parse("keyfile", NULL));
+    assert_null(aws_creds_source_parse("profile", ""));
+    assert_null(aws_creds_source_parse("role", "x"));
+
+    memset(&cc, 0, sizeof(cc));
+    aws_creds_config_set_source(&cc, "keyfile", "/etc/k");
+    assert_string_equal(cc.key_file, "/etc/k");
+    assert_null(cc.profile);
+    memset(&cc, 0, sizeof(cc));
+    aws_creds_config_set_source(&cc, "profile", "web");
+    assert_string_equal(cc.profile, "web");
+    assert_null(cc.key_file);
+    memset(&cc, 0, sizeof(cc));
+    aws_creds_config_set_source(&cc, "default", NULL);
+    assert_null(cc.profile);
+    assert_null(cc.key_file);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1418,6 +1446,7 @@ int main(void)
         TEST(single_flight_shared_failure),
         TEST(single_flight_refresh),
         TEST(secrets_never_logged),
+        TEST(directive_sources),
     };
 
     unit_log_capture();
