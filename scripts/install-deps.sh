@@ -53,10 +53,12 @@ DEB_BUILD=(apache2 apache2-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libmem
 # test: unit tests (cmocka), integration tests (pytest against real backends on 127.0.0.1),
 #       headless Chromium driven over WebDriver (chromedriver) for the browser tests, and mod_php
 #       (prefork) for the PHP session handler tests; BIND (the old registrar's name server, dig)
-#       and a private Postfix instance for the cutover scripts' tests.
+#       and a private Postfix instance for the cutover scripts' tests; Symfony 5.4 (the test
+#       application under tests/symfony, also the demo of `make run`).
 DEB_TEST=(libcmocka-dev python3-pytest redis-server memcached mariadb-server mariadb-client
           haproxy curl netcat-openbsd jq chromium chromium-driver libapache2-mod-php8.2
-          bind9 bind9-utils bind9-dnsutils postfix libsasl2-modules)
+          bind9 bind9-utils bind9-dnsutils postfix libsasl2-modules
+          php-symfony-framework-bundle php-symfony-security-csrf)
 # farm and dev tools: `make run` (HAProxy + php-fpm app), `make bench` (wrk; the session bench
 # compares with mod_session_dbd on SQLite and PHP's own redis session handler), `make format`,
 # and a linter for the scripts (shellcheck).

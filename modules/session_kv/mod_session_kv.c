@@ -855,6 +855,12 @@ static apr_status_t skv_session_save(request_rec *r, session_rec *z)
                 set_cookie(r, m, s->id);
             }
         }
+        else if (rv == APR_NOTFOUND) {
+            /* a request that began before a logout or login elsewhere and ended after it: the
+             * browser holds the newer cookie, which this answer must not replace */
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, LFLOGNO(01011) "session not saved: %s",
+                          why);
+        }
         else {
             log_store_error(r, APLOG_ERR, rv, "save", why, m->rt);
         }
@@ -1011,12 +1017,10 @@ static int skv_status(request_rec *r, int flags)
         skv_runtime *rt = APR_ARRAY_IDX(runtimes, i, skv_runtime *);
         skv_stats_t st;
         static const char *const names[] = {
-            "Loads",         "Hits",           "Misses",
-            "Expired",       "Rejected",       "Writes",
-            "Touches",       "Deletes",        "Conflicts",
-            "Merges",        "Regenerated",    "Oversize",
-            "ErrorsTimeout", "ErrorsDown",     "ErrorsOther",
-            "Ops",           "OpMicroseconds", "OpMaxMicroseconds",
+            "Loads",       "Hits",     "Misses",         "Expired",           "Rejected",
+            "Writes",      "Touches",  "Deletes",        "Conflicts",         "Merges",
+            "Regenerated", "Oversize", "Dropped",        "ErrorsTimeout",     "ErrorsDown",
+            "ErrorsOther", "Ops",      "OpMicroseconds", "OpMaxMicroseconds",
         };
         apr_uint64_t *v = (apr_uint64_t *)&st;
         int k;

@@ -9,7 +9,7 @@
  *
  * Every operation answers with an apr_status_t the store can act on:
  *   APR_SUCCESS      done
- *   APR_NOTFOUND     no such key (get, cas, touch, del)
+ *   APR_NOTFOUND     no such key (get, cas, replace, touch, del)
  *   APR_EEXIST       add: the key exists; cas: the value changed since the get (a conflict)
  *   APR_ENOSPC       the backend refuses the value as too large
  *   APR_TIMEUP       the backend did not answer within the I/O or connect timeout
@@ -81,9 +81,12 @@ typedef struct skv_driver_t {
     apr_status_t (*cas)(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
                         apr_interval_time_t ttl, apr_uint64_t cas);
 
-    /** Store unconditionally. */
-    apr_status_t (*set)(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
-                        apr_interval_time_t ttl);
+    /**
+     * Store only if @p key exists (APR_NOTFOUND otherwise), whatever its value: the write of
+     * "last write wins", which must not bring back a session deleted meanwhile (a logout).
+     */
+    apr_status_t (*replace)(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
+                            apr_interval_time_t ttl);
 
     /** Give @p key a new time to live without rewriting its value. */
     apr_status_t (*touch)(skv_conn_t *c, const char *key, apr_interval_time_t ttl);

@@ -10,8 +10,8 @@
  * servers are served as before; once retry_interval has passed (libmemcached counts in whole
  * seconds: up to a second later) the next operation on one of its keys tries it again. A server
  * that accepts connections but does not answer is not put in timeout by libmemcached: each
- * operation on its keys waits io_timeout (APR_TIMEUP). An idempotent operation (get, set, touch,
- * del) that finds its connection broken (a restarted server) is sent once more on a new one;
+ * operation on its keys waits io_timeout (APR_TIMEUP). An idempotent operation (get, replace,
+ * touch, del) that finds its connection broken (a restarted server) is sent once more on a new one;
  * add and cas are not, they might have been done. Failed servers are NOT
  * removed from the ring (MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS off), on purpose: removing
  * one would move its sessions to the other servers, and back when it returns, so a session
@@ -22,7 +22,7 @@
  * marker entry "<key>#t" holding the absolute expiry (decimal Unix microseconds), with the same
  * TTL; get() fetches the key and its marker in one round trip (a multi-get) and reports
  * expires_in from the marker, or -1 without one. Every call passes the session key as the
- * libmemcached "group key", so a marker always lives on its key's server. add/cas/set do not
+ * libmemcached "group key", so a marker always lives on its key's server. add/cas/replace do not
  * rewrite the marker (one more round trip each): a write with the store's TTL starts a full TTL
  * while the marker still counts down from the last touch, so a stale marker only ever
  * under-reports the remaining time, which makes the store touch a little early, never late.
@@ -410,16 +410,21 @@ static apr_status_t mc_cas(skv_conn_t *c, const char *key, const char *data, apr
     }
 }
 
-static apr_status_t mc_set(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
-                           apr_interval_time_t ttl)
+static apr_status_t mc_replace(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
+                               apr_interval_time_t ttl)
 {
     apr_size_t klen = strlen(key);
     memcached_return_t rc;
 
     c->err[0] = '\0';
-    rc = memcached_set_by_key(c->mc, key, klen, key, klen, data, len, mc_expiration(ttl), 0);
+    rc = memcached_replace_by_key(c->mc, key, klen, key, klen, data, len, mc_expiration(ttl), 0);
     if (mc_retry(c, rc, key)) {
-        rc = memcached_set_by_key(c->mc, key, klen, key, klen, data, len, mc_expiration(ttl), 0);
+        rc =
+            memcached_replace_by_key(c->mc, key, klen, key, klen, data, len, mc_expiration(ttl), 0);
+    }
+    /* the binary protocol's "not stored" for a replace is the key's absence */
+    if (rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_NOTFOUND) {
+        return APR_NOTFOUND;
     }
     return memcached_success(rc) ? APR_SUCCESS : mc_fail(c, rc, key);
 }
@@ -530,5 +535,5 @@ static const char *mc_error(skv_conn_t *c)
 }
 
 const skv_driver_t skv_driver_memcached = {
-    "memcached", mc_open, mc_get, mc_add, mc_cas, mc_set, mc_touch, mc_del, mc_ping, mc_error,
+    "memcached", mc_open, mc_get, mc_add, mc_cas, mc_replace, mc_touch, mc_del, mc_ping, mc_error,
 };

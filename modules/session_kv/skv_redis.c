@@ -12,7 +12,7 @@
  * too, and a write is retried once on a new connection at once. Before a command goes into a
  * connection kept from an earlier call, a non-blocking peek checks that the server has not closed
  * it meanwhile (a restart, an idle timeout, a middlebox); one that dies while the command is on
- * its way is retried once on a new connection when the command is safe to send twice (get, set,
+ * its way is retried once on a new connection when the command is safe to send twice (get, replace,
  * touch, del, ping; not add and cas, which might have been done).
  *
  * Compare-and-set: the token of a value is the first 64 bits of its SHA-1, and cas() runs a
@@ -471,15 +471,19 @@ static apr_status_t rd_add(skv_conn_t *c, const char *key, const char *data, apr
     return rv == APR_SUCCESS ? rd_write(c, &q, RD_WRITE) : rv;
 }
 
-static apr_status_t rd_set(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
-                           apr_interval_time_t ttl)
+static apr_status_t rd_replace(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
+                               apr_interval_time_t ttl)
 {
     rd_cmds_t q = {0};
     apr_status_t rv;
 
     c->err[0] = '\0';
-    rv = rd_cmd(c, &q, "SET %b %b PX %lld", key, strlen(key), data, len, rd_msec(ttl));
-    return rv == APR_SUCCESS ? rd_write(c, &q, RD_WRITE | RD_IDEMPOTENT) : rv;
+    rv = rd_cmd(c, &q, "SET %b %b PX %lld XX", key, strlen(key), data, len, rd_msec(ttl));
+    if (rv == APR_SUCCESS) {
+        rv = rd_write(c, &q, RD_WRITE | RD_IDEMPOTENT);
+    }
+    /* XX answers nil when the key does not exist */
+    return rv == APR_EEXIST ? APR_NOTFOUND : rv;
 }
 
 static apr_status_t rd_cas(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
@@ -633,5 +637,5 @@ static const char *rd_error(skv_conn_t *c)
 }
 
 const skv_driver_t skv_driver_redis = {
-    "redis", rd_open, rd_get, rd_add, rd_cas, rd_set, rd_touch, rd_del, rd_ping, rd_error,
+    "redis", rd_open, rd_get, rd_add, rd_cas, rd_replace, rd_touch, rd_del, rd_ping, rd_error,
 };

@@ -92,7 +92,7 @@ void skv_store_count_rejected(skv_store_t *st)
 
 /* --- one backend operation: a connection from the pool, timing, error accounting ---------- */
 
-typedef enum { OP_GET, OP_ADD, OP_CAS, OP_SET, OP_TOUCH, OP_DEL, OP_PING } op_e;
+typedef enum { OP_GET, OP_ADD, OP_CAS, OP_REPLACE, OP_TOUCH, OP_DEL, OP_PING } op_e;
 
 typedef struct op_t {
     op_e kind;
@@ -104,7 +104,7 @@ typedef struct op_t {
     const char **info; /* OP_PING */
 } op_t;
 
-static const char *const op_names[] = {"get", "add", "cas", "set", "touch", "delete", "ping"};
+static const char *const op_names[] = {"get", "add", "cas", "replace", "touch", "delete", "ping"};
 
 static apr_status_t run(const char **why, skv_store_t *st, op_t *op, apr_pool_t *p)
 {
@@ -133,8 +133,8 @@ static apr_status_t run(const char **why, skv_store_t *st, op_t *op, apr_pool_t 
     case OP_CAS:
         rv = d->cas(pc->conn, op->key, op->data, op->len, ttl, op->cas);
         break;
-    case OP_SET:
-        rv = d->set(pc->conn, op->key, op->data, op->len, ttl);
+    case OP_REPLACE:
+        rv = d->replace(pc->conn, op->key, op->data, op->len, ttl);
         break;
     case OP_TOUCH:
         rv = d->touch(pc->conn, op->key, ttl);
@@ -287,7 +287,20 @@ static apr_status_t too_large(const char **why, skv_store_t *st, apr_size_t len,
     return APR_ENOSPC;
 }
 
-/* Write an existing session in place: compare-and-set with merging, or a plain set. */
+/* The session was ended by another request since this one loaded it: say why nothing is
+ * written. */
+static apr_status_t ended(const char **why, skv_store_t *st)
+{
+    COUNT(st, dropped);
+    *why = "the session was ended meanwhile by another request (a logout, a new session id, or "
+           "its expiry); this request's changes to it are dropped";
+    return APR_NOTFOUND;
+}
+
+/* Write an existing session in place: compare-and-set with merging, or a plain replace. Never
+ * where it is gone: a session deleted meanwhile (a logout in another tab, a login that gave it
+ * a new id, an expiry) stays deleted, or a request that began before the logout would log the
+ * user in again when it ends. */
 static apr_status_t update(skv_session_t *s, const char **why, skv_store_t *st, const char *data,
                            apr_size_t len, const char *user, skv_merge_cb *merge, void *baton,
                            apr_time_t now, apr_pool_t *p)
@@ -307,33 +320,32 @@ static apr_status_t update(skv_session_t *s, const char **why, skv_store_t *st, 
             return rv;
         }
         if (!st->conf.merge || !merge) {
-            return op_write(OP_SET, why, st, s->key, env, env_len, 0, p);
+            rv = op_write(OP_REPLACE, why, st, s->key, env, env_len, 0, p);
+            return rv == APR_NOTFOUND ? ended(why, st) : rv;
         }
         rv = op_write(OP_CAS, why, st, s->key, env, env_len, s->cas, p);
-        if (rv == APR_SUCCESS) {
+        if (rv == APR_NOTFOUND) {
+            return ended(why, st);
+        }
+        if (rv != APR_EEXIST) {
             return rv;
         }
-        if (rv != APR_EEXIST && rv != APR_NOTFOUND) {
-            return rv;
-        }
-        /* someone else wrote (or deleted) it since our load: take their version and apply our
-         * change to it */
+        /* someone else wrote it since our load: take their version and apply our change to it */
         COUNT(st, conflicts);
-        memset(&current, 0, sizeof(current));
-        current.data = "";
         rv = op_get(&val, why, st, s->key, p);
-        if (rv == APR_SUCCESS) {
-            rv = skv_envelope_decode(&current, why, val.data, val.len, st->conf.keys, s->key, p);
-            if (rv != APR_SUCCESS) {
-                COUNT(st, err_other);
-                return rv;
-            }
-            s->rec.created = current.created;
-            s->cas = val.cas;
+        if (rv == APR_NOTFOUND) {
+            return ended(why, st);
         }
-        else if (rv != APR_NOTFOUND) {
+        if (rv != APR_SUCCESS) {
             return rv;
         }
+        rv = skv_envelope_decode(&current, why, val.data, val.len, st->conf.keys, s->key, p);
+        if (rv != APR_SUCCESS) {
+            COUNT(st, err_other);
+            return rv;
+        }
+        s->rec.created = current.created;
+        s->cas = val.cas;
         rv = merge(&data, &len, &current, baton, p);
         if (rv != APR_SUCCESS) {
             *why = "the session cannot be merged";
@@ -343,12 +355,6 @@ static apr_status_t update(skv_session_t *s, const char **why, skv_store_t *st, 
             return too_large(why, st, len, p);
         }
         COUNT(st, merges);
-        if (!current.created) {
-            s->rec.created = now;
-            /* it was deleted meanwhile (a logout in another tab, or it expired): what this
-             * request changed starts a new session under a new id */
-            return add_new(s, why, st, data, len, user, now, p);
-        }
     }
     *why = apr_psprintf(p,
                         "the session changed under %d attempts in a row; this request's "
@@ -376,11 +382,20 @@ apr_status_t skv_store_save(skv_session_t *s, const char **why, skv_store_t *st,
 
         rv = add_new(s, why, st, data, len, user, now, p);
         if (rv == APR_SUCCESS) {
-            COUNT(st, regenerated);
-            /* the old id must stop working even if this delete fails: it would still expire,
-             * but say so in the counters */
-            if (op_write(OP_DEL, &ignored, st, old.key, NULL, 0, 0, p) == APR_SUCCESS) {
-                COUNT(st, deletes);
+            /* the old id must stop working even if this delete fails (it would still expire);
+             * if it was gone already, another request ended the session meanwhile (a logout)
+             * and the new one must not bring it back */
+            rv = op_write(OP_DEL, &ignored, st, old.key, NULL, 0, 0, p);
+            if (rv == APR_NOTFOUND) {
+                (void)op_write(OP_DEL, &ignored, st, s->key, NULL, 0, 0, p);
+                rv = ended(why, st);
+            }
+            else {
+                COUNT(st, regenerated);
+                if (rv == APR_SUCCESS) {
+                    COUNT(st, deletes);
+                }
+                rv = APR_SUCCESS;
             }
         }
     }

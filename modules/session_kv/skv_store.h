@@ -32,6 +32,7 @@ typedef struct skv_stats_t {
     apr_uint64_t merges;      /* ... and the change was merged into it */
     apr_uint64_t regenerated; /* new ids for existing sessions */
     apr_uint64_t oversize;    /* saves refused for size */
+    apr_uint64_t dropped;     /* saves of sessions ended meanwhile by another request */
     apr_uint64_t err_timeout; /* backend errors: timeouts */
     apr_uint64_t err_down;    /* ... unreachable */
     apr_uint64_t err_other;   /* ... anything else, and envelopes that do not decode */
@@ -69,7 +70,7 @@ typedef struct skv_session_t {
 /**
  * Produce the session text to store when the stored session changed since the load.
  * @param data out: the text, from @p p
- * @param current the session as it is stored now (data "" when it disappeared)
+ * @param current the session as it is stored now
  * @return APR_SUCCESS, or an error to give up the save with
  */
 typedef apr_status_t skv_merge_cb(const char **data, apr_size_t *len, const skv_record_t *current,
@@ -103,13 +104,16 @@ apr_status_t skv_store_load(skv_session_t **s, const char **why, skv_store_t *st
 /**
  * Store @p data as the new text of @p s: a new session gets a fresh id (s->id set); an existing
  * one is written with compare-and-set, calling @p merge when it changed meanwhile (and
- * retrying, at most max_attempts times), or plainly when merging is off or @p merge is NULL.
+ * retrying, at most max_attempts times), or with a plain replace when merging is off or
+ * @p merge is NULL. An existing session that another request deleted or moved to a new id
+ * since the load (a logout, a login, an expiry) is never written again: it stays ended.
  * @param user the authenticated user now, or NULL
  * @param regenerate whether to move an existing session to a new id (the old one is deleted)
  * @param why out on error: a short reason for the log, from @p p
  * On failure @p s is left as it was.
  * @return APR_SUCCESS; APR_ENOSPC when the text is larger than max_size (nothing written);
- *         APR_EEXIST when every attempt met a newer session; a backend error
+ *         APR_EEXIST when every attempt met a newer session; APR_NOTFOUND when the session
+ *         was ended meanwhile (nothing written, @p why says so); a backend error
  */
 apr_status_t skv_store_save(skv_session_t *s, const char **why, skv_store_t *st, const char *data,
                             apr_size_t len, const char *user, int regenerate, skv_merge_cb *merge,

@@ -3,6 +3,8 @@ change survives, because a write is a compare-and-set and a conflict merges only
 request changed into the newer session."""
 import concurrent.futures
 
+import pytest
+
 from harness import session
 
 
@@ -47,3 +49,100 @@ def test_last_write_wins_is_plain_set(httpd, logs, mpm, kv):
     # every write replaced the whole session: some keys may be lost, the session is intact
     assert got["a"] == "1" and 1 <= len(got) <= 6
     assert session.status_counters(srv)["Conflicts"] == 0
+
+
+# --- a request in flight across a logout or a login ------------------------------------------
+# The browser sends a slow request (a background poll), then logs out (or in) in another tab
+# while it runs; the slow request ends last. With file sessions PHP's lock made the logout wait;
+# here the stored session is ended and the slow request's changes are dropped: it neither brings
+# the old session back nor replaces the cookie the browser got from the newer request. The store
+# decides this, not the MPM: event only.
+
+def session_cookies(resp):
+    return [c for c in session.set_cookies(resp) if c.startswith("session=")]
+
+
+def held(c, hold, **q):
+    """Start c.app(hold=..., **q) in a thread; return (pool, future) once it has its session."""
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    slow = pool.submit(c.get, "/app/app.cgi?" + session.query(hold=hold.path, **q), timeout=30)
+    hold.wait_started()
+    return pool, slow
+
+
+def test_logout_during_a_slow_request_stays_a_logout(httpd, logs, mpm, kv):
+    if mpm != "event":
+        pytest.skip("the race is decided in the store, whatever the MPM")
+    srv = session.start(httpd, logs, mpm, kv.url, srv="SessionKVTouchInterval 0")
+    c = session.Client(srv)
+    c.app(set="user:alice", regen=1)
+    logged_in = c.sid
+    hold = session.Hold()
+    try:
+        pool, slow = held(c, hold, set="poll:1")
+        # the logout, in another tab: the cookie is expired, the stored session deleted
+        r = c.get("/app/app.cgi?" + session.query(clear=1))
+        assert r.status == 200 and c.sid is None
+        assert not kv.holds(logged_in)
+        hold.release()
+        r = slow.result(timeout=30)
+        pool.shutdown()
+    finally:
+        hold.cleanup()
+    # the slow request answers, and neither stores nor sends a session
+    assert r.status == 200 and r.json()["session"] == {"user": "alice"}
+    assert session_cookies(r) == []
+    assert not kv.holds(logged_in)
+    assert c.app() == {}
+    stale = session.Client(srv)
+    stale.sid = logged_in
+    assert stale.app() == {}
+    assert session.status_counters(srv)["Dropped"] == 1
+
+
+def test_login_during_a_slow_anonymous_request_stays_a_login(httpd, logs, mpm, kv):
+    if mpm != "event":
+        pytest.skip("the race is decided in the store, whatever the MPM")
+    srv = session.start(httpd, logs, mpm, kv.url, srv="SessionKVTouchInterval 0")
+    c = session.Client(srv)
+    c.app(set="csrf:t1")
+    anonymous = c.sid
+    hold = session.Hold()
+    try:
+        pool, slow = held(c, hold, set="poll:1")
+        # the login: a new id for the session, with the user in it
+        c.app(set="user:alice", regen=1)
+        logged_in = c.sid
+        assert logged_in not in (None, anonymous)
+        hold.release()
+        r = slow.result(timeout=30)
+        pool.shutdown()
+    finally:
+        hold.cleanup()
+    assert r.status == 200
+    assert session_cookies(r) == []
+    # still logged in; the anonymous request's change went with the anonymous session
+    assert c.sid == logged_in
+    assert c.app() == {"csrf": "t1", "user": "alice"}
+    assert kv.holds(logged_in) and not kv.holds(anonymous)
+
+
+def test_last_write_wins_does_not_bring_a_logged_out_session_back(httpd, logs, mpm, redis):
+    if mpm != "event":
+        pytest.skip("the race is decided in the store, whatever the MPM")
+    kv = session.KV("redis", redis)
+    srv = session.start(httpd, logs, mpm, kv.url, srv="SessionKVConcurrency last-write-wins")
+    c = session.Client(srv)
+    c.app(set="user:alice", regen=1)
+    hold = session.Hold()
+    try:
+        pool, slow = held(c, hold, set="poll:1")
+        c.app(clear=1)
+        hold.release()
+        r = slow.result(timeout=30)
+        pool.shutdown()
+    finally:
+        hold.cleanup()
+    assert r.status == 200 and session_cookies(r) == []
+    assert kv.keys() == []
+    assert c.app() == {}

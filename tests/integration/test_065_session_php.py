@@ -6,6 +6,7 @@ X-Replace-Session-N headers and arrives intact; a session over SessionKVMaxSize 
 the module (LF01001) or, with the handler's max_size set to match, by the handler itself, and
 the stored one stays. A session over 16 KB, which mod_proxy_fcgi could not hand PHP-FPM in one
 variable, reaches PHP in SessionKVEnvPartSize pieces."""
+import concurrent.futures
 import json
 import random
 import string
@@ -23,6 +24,15 @@ require __DIR__ . '/LampfarmSessionHandler.php';
 LampfarmSessionHandler::register(isset($_GET['max_size']) ? ['max_size' => (int) $_GET['max_size']] : []);
 session_start();
 $seen = $_SESSION;
+if (isset($_GET['hold'])) { // session.Hold: say the session is read, wait for the test's go
+    touch($_GET['hold'] . '.started');
+    for ($end = microtime(true) + 20; microtime(true) < $end; usleep(10000)) {
+        clearstatcache();
+        if (file_exists($_GET['hold'] . '.go')) {
+            break;
+        }
+    }
+}
 $in = json_decode((string) file_get_contents('php://input'), true) ?: [];
 foreach ($in['set'] ?? [] as $key => $value) {
     $_SESSION[$key] = $value;
@@ -330,3 +340,59 @@ def test_session_over_max_size_is_refused_by_the_handler(httpd, logs, mpm, php, 
     assert "over the limit of 40960 bytes" in errors, errors[-2000:]
     assert "LF01001" not in srv.error_log.read()
     assert call(c, php, query="max_size=40960")["session"] == {"user": "grace"}
+
+
+# --- a request in flight across a logout or a login (test_061 has the same without PHP) ------
+
+def race(c, php, slow_body, meanwhile):
+    """A slow call holding the session it read while meanwhile() runs: the slow response."""
+    hold = session.Hold()
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    path = "/php/app.php?" + session.query(hold=hold.path)
+    try:
+        slow = pool.submit(c.post, path, json.dumps(slow_body),
+                           headers={"Content-Type": "application/json"}, timeout=30)
+        hold.wait_started()
+        meanwhile()
+        hold.release()
+        r = slow.result(timeout=30)
+    finally:
+        pool.shutdown()
+        hold.cleanup()
+    assert r.status == 200, r
+    return r
+
+
+def fpm_on_event(mpm, php):
+    if mpm != "event" or php.kind != "fpm":
+        pytest.skip("the race is decided in the store: PHP-FPM under the event MPM is enough")
+
+
+def test_logout_during_a_slow_request_stays_a_logout(httpd, logs, mpm, php, kv):
+    fpm_on_event(mpm, php)
+    srv = start(httpd, logs, mpm, php, kv)
+    c = session.Client(srv)
+    call(c, php, {"set": {"user": "ivan"}, "op": "login"})
+    logged_in = c.sid
+    r = race(c, php, {"set": {"poll": 1}}, lambda: call(c, php, {"op": "logout"}))
+    assert r.json()["session"] == {"user": "ivan"}
+    assert [x for x in session.set_cookies(r) if x.startswith("session=")] == []
+    assert c.sid is None and not kv.holds(logged_in)
+    assert call(c, php)["session"] == {}
+    stale = session.Client(srv)
+    stale.sid = logged_in
+    assert call(stale, php)["session"] == {}
+
+
+def test_login_during_a_slow_anonymous_request_stays_a_login(httpd, logs, mpm, php, redis_kv):
+    fpm_on_event(mpm, php)
+    srv = start(httpd, logs, mpm, php, redis_kv)
+    c = session.Client(srv)
+    call(c, php, {"set": {"csrf": "t1"}})
+    anonymous = c.sid
+    r = race(c, php, {"set": {"poll": 1}},
+             lambda: call(c, php, {"set": {"user": "judy"}, "op": "login"}))
+    assert [x for x in session.set_cookies(r) if x.startswith("session=")] == []
+    assert c.sid not in (None, anonymous)
+    assert call(c, php)["session"] == {"csrf": "t1", "user": "judy"}
+    assert redis_kv.keys() == [session.backend_key(c.sid)]

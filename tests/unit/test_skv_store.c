@@ -21,7 +21,7 @@
 
 /* --- the fake driver ---------------------------------------------------------------------- */
 
-typedef enum { F_OPEN, F_GET, F_ADD, F_CAS, F_SET, F_TOUCH, F_DEL, F_PING, F_OPS } fake_op_e;
+typedef enum { F_OPEN, F_GET, F_ADD, F_CAS, F_REPLACE, F_TOUCH, F_DEL, F_PING, F_OPS } fake_op_e;
 
 typedef struct fake_entry_t {
     char *data;
@@ -51,6 +51,8 @@ static struct {
     /* the concurrent writer: runs at the start of the next @c hook_times cas() calls */
     void (*hook)(const char *key);
     int hook_times;
+    /* another request ends the session just before the next get() (after a conflict) */
+    int end_at_get;
     const skv_keyring_t *keys; /* of the store, for the hooks */
 } fake;
 
@@ -124,6 +126,10 @@ static apr_status_t fake_get_unlocked(skv_value_t *val, skv_conn_t *c, const cha
     if (rv != APR_SUCCESS) {
         return rv;
     }
+    if (fake.end_at_get) {
+        fake.end_at_get = 0;
+        apr_hash_set(fake.entries, key, APR_HASH_KEY_STRING, NULL);
+    }
     if (!(e = fake_find(key))) {
         return APR_NOTFOUND;
     }
@@ -176,17 +182,21 @@ static apr_status_t fake_cas_unlocked(skv_conn_t *c, const char *key, const char
     return APR_SUCCESS;
 }
 
-static apr_status_t fake_set_unlocked(skv_conn_t *c, const char *key, const char *data,
-                                      apr_size_t len, apr_interval_time_t ttl)
+static apr_status_t fake_replace_unlocked(skv_conn_t *c, const char *key, const char *data,
+                                          apr_size_t len, apr_interval_time_t ttl)
 {
-    apr_status_t rv = fake_fault(F_SET);
+    apr_status_t rv = fake_fault(F_REPLACE);
 
     (void)c;
-    ++fake.calls[F_SET];
-    if (rv == APR_SUCCESS) {
-        fake_store(key, data, len, ttl);
+    ++fake.calls[F_REPLACE];
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
-    return rv;
+    if (!fake_find(key)) {
+        return APR_NOTFOUND;
+    }
+    fake_store(key, data, len, ttl);
+    return APR_SUCCESS;
 }
 
 static apr_status_t fake_touch_unlocked(skv_conn_t *c, const char *key, apr_interval_time_t ttl)
@@ -270,10 +280,10 @@ static apr_status_t fake_cas(skv_conn_t *c, const char *key, const char *data, a
     FAKE_LOCKED(fake_cas_unlocked(c, key, data, len, ttl, cas));
 }
 
-static apr_status_t fake_set(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
-                             apr_interval_time_t ttl)
+static apr_status_t fake_replace(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
+                                 apr_interval_time_t ttl)
 {
-    FAKE_LOCKED(fake_set_unlocked(c, key, data, len, ttl));
+    FAKE_LOCKED(fake_replace_unlocked(c, key, data, len, ttl));
 }
 
 static apr_status_t fake_touch(skv_conn_t *c, const char *key, apr_interval_time_t ttl)
@@ -298,13 +308,13 @@ static const char *fake_error(skv_conn_t *c)
 }
 
 static const skv_driver_t fake_driver = {
-    "fake",   fake_open,  fake_get, fake_add,  fake_cas,
-    fake_set, fake_touch, fake_del, fake_ping, fake_error,
+    "fake",       fake_open,  fake_get, fake_add,  fake_cas,
+    fake_replace, fake_touch, fake_del, fake_ping, fake_error,
 };
 
 static int writes_seen(void)
 {
-    return fake.calls[F_ADD] + fake.calls[F_CAS] + fake.calls[F_SET];
+    return fake.calls[F_ADD] + fake.calls[F_CAS] + fake.calls[F_REPLACE];
 }
 
 /* --- the store under test ----------------------------------------------------------------- */
@@ -771,7 +781,7 @@ static void save_conflict_merges(void **state)
     assert_string_equal(s->id, id);
     assert_int_equal(fake.calls[F_CAS], 2);
     assert_int_equal(fake.calls[F_GET], 2);
-    assert_int_equal(fake.calls[F_SET] + fake.calls[F_ADD], 0);
+    assert_int_equal(fake.calls[F_REPLACE] + fake.calls[F_ADD], 0);
     assert_int_equal(stats.conflicts, 1);
     assert_int_equal(stats.merges, 1);
     assert_int_equal(stats.writes, 1);
@@ -815,43 +825,69 @@ static void save_conflict_retries(void **state)
     assert_int_equal(stats.writes, 1);
 }
 
-/* Another request deleted the session (a logout in another tab) between this one's load and its
- * save: what this request changed starts a new session under a new id. */
-static void save_deleted_meanwhile(void **state)
+/* Another request ended the session (a logout in another tab, a login that moved it to a new
+ * id, an expiry) between this one's load and its save: nothing is written, no new id is made,
+ * and the session stays ended, or a slow request would log the user in again. */
+static void save_ended_meanwhile(void **state)
 {
     apr_pool_t *p = *state;
     skv_store_t *st = store(p);
-    const char *id = put_new(T0 - 5 * MINUTE, T0 - MINUTE, "a=1", IDLE), *why, *old_key;
+    const char *id = put_new(T0 - 5 * MINUTE, T0 - MINUTE, "a=1", IDLE), *why = NULL;
     skv_session_t *s;
-    skv_record_t rec;
     merge_t m = {0};
 
     s = load_ok(st, id, p);
-    old_key = s->key;
     fake.now += MINUTE;
     fake.hook = hook_delete;
     fake.hook_times = 1;
-    assert_int_equal(save(s, &why, st, "a=1&cart=2", "ann", 0, merge_cb, &m, p), APR_SUCCESS);
-    assert_int_equal(m.calls, 1);
-    assert_string_equal(m.seen.data, "");
-    assert_int_equal(m.seen.len, 0);
-    assert_null(m.seen.user);
-    assert_true(m.seen.created == 0);
-    /* a new id, nothing under the old one */
-    assert_non_null(s->id);
-    assert_string_not_equal(s->id, id);
-    assert_true(skv_id_valid(s->id, strlen(s->id)));
-    assert_string_equal(s->key, skv_id_key(PREFIX, s->id, p));
-    assert_null(fake_find(old_key));
-    assert_true(stored(&rec, s->key));
-    assert_string_equal(rec.data, "&mine=1");
-    assert_string_equal(rec.user, "ann");
-    assert_true(rec.written == fake.now);
-    assert_int_equal(fake.calls[F_ADD], 1);
-    assert_int_equal(entries(), 1);
+    assert_int_equal(save(s, &why, st, "a=1&cart=2", "ann", 0, merge_cb, &m, p), APR_NOTFOUND);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "ended meanwhile"));
+    assert_int_equal(m.calls, 0);
+    /* the same id, nothing stored anywhere */
+    assert_string_equal(s->id, id);
+    assert_int_equal(entries(), 0);
+    assert_int_equal(fake.calls[F_ADD] + fake.calls[F_REPLACE], 0);
+    assert_int_equal(stats.dropped, 1);
+    assert_int_equal(stats.writes, 0);
+
+    /* ... also when it is ended after a conflict, before the newer copy is read */
+    id = put_new(T0 - 5 * MINUTE, T0 - MINUTE, "a=1", IDLE);
+    s = load_ok(st, id, p);
+    fake.hook = hook_rewrite;
+    fake.hook_times = 1;
+    fake.end_at_get = 1;
+    assert_int_equal(save(s, &why, st, "a=2", "ann", 0, merge_cb, &m, p), APR_NOTFOUND);
+    assert_int_equal(m.calls, 0);
+    assert_string_equal(s->id, id);
+    assert_int_equal(entries(), 0);
+    assert_int_equal(fake.calls[F_ADD], 0);
     assert_int_equal(stats.conflicts, 1);
-    assert_int_equal(stats.merges, 1);
-    assert_int_equal(stats.writes, 1);
+    assert_int_equal(stats.dropped, 2);
+    assert_int_equal(stats.writes, 0);
+}
+
+/* With last-write-wins the write is a replace: it never brings back an ended session either. */
+static void save_last_write_wins_ended(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_conf_t c = conf_default();
+    skv_store_t *st;
+    const char *id, *why = NULL;
+    skv_session_t *s;
+
+    c.merge = 0;
+    st = store_with(&c, p);
+    id = put_new(T0 - 5 * MINUTE, T0 - MINUTE, "a=1", IDLE);
+    s = load_ok(st, id, p);
+    hook_delete(s->key);
+    assert_int_equal(save(s, &why, st, "a=2", "ann", 0, NULL, NULL, p), APR_NOTFOUND);
+    assert_non_null(strstr(why, "ended meanwhile"));
+    assert_int_equal(fake.calls[F_REPLACE], 1);
+    assert_int_equal(entries(), 0);
+    assert_string_equal(s->id, id);
+    assert_int_equal(stats.dropped, 1);
+    assert_int_equal(stats.writes, 0);
 }
 
 static void save_last_write_wins(void **state)
@@ -871,7 +907,7 @@ static void save_last_write_wins(void **state)
     /* another request writes meanwhile: overwritten, no merge */
     put(s->key, T0 - 5 * MINUTE, T0, "bob", "other=1", IDLE);
     assert_int_equal(save(s, &why, st, "a=2", "ann", 0, merge_cb, &m, p), APR_SUCCESS);
-    assert_int_equal(fake.calls[F_SET], 1);
+    assert_int_equal(fake.calls[F_REPLACE], 1);
     assert_int_equal(fake.calls[F_CAS], 0);
     assert_int_equal(m.calls, 0);
     assert_true(stored(&rec, s->key));
@@ -886,7 +922,7 @@ static void save_last_write_wins(void **state)
     id = put_new(T0 - 5 * MINUTE, T0 - MINUTE, "a=1", IDLE);
     s = load_ok(st, id, p);
     assert_int_equal(save(s, &why, st, "a=3", "ann", 0, NULL, NULL, p), APR_SUCCESS);
-    assert_int_equal(fake.calls[F_SET], 1);
+    assert_int_equal(fake.calls[F_REPLACE], 1);
     assert_int_equal(fake.calls[F_CAS], 0);
     assert_true(stored(&rec, s->key));
     assert_string_equal(rec.data, "a=3");
@@ -1130,6 +1166,28 @@ static void regenerate_fails(void **state)
     assert_int_equal(m.calls, 0);
     assert_true(stored(&rec, old_key));
     assert_string_equal(rec.data, "a=3");
+}
+
+/* A request that asks for a new id for a session that another request ended meanwhile (a
+ * logout): the new id is not kept, nothing is stored, the session stays ended. */
+static void regenerate_ended(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *id = put_new(T0 - 5 * MINUTE, T0 - MINUTE, "a=1", IDLE), *why = NULL;
+    skv_session_t *s;
+    merge_t m = {0};
+
+    s = load_ok(st, id, p);
+    hook_delete(s->key);
+    assert_int_equal(save(s, &why, st, "a=1&user=ann", "ann", 1, merge_cb, &m, p), APR_NOTFOUND);
+    assert_non_null(strstr(why, "ended meanwhile"));
+    assert_string_equal(s->id, id);
+    assert_int_equal(entries(), 0);
+    assert_int_equal(fake.calls[F_ADD], 1);
+    assert_int_equal(fake.calls[F_DEL], 2);
+    assert_int_equal(stats.regenerated + stats.writes, 0);
+    assert_int_equal(stats.dropped, 1);
 }
 
 /* Without a TTL from the backend, the touch interval counts from the last write. */
@@ -1464,7 +1522,8 @@ int main(void)
         UNIT_TEST(save_unchanged_cas),
         UNIT_TEST(save_conflict_merges),
         UNIT_TEST(save_conflict_retries),
-        UNIT_TEST(save_deleted_meanwhile),
+        UNIT_TEST(save_ended_meanwhile),
+        UNIT_TEST(save_last_write_wins_ended),
         UNIT_TEST(save_last_write_wins),
         UNIT_TEST(save_oversize),
         UNIT_TEST(save_merge_oversize),
@@ -1473,6 +1532,7 @@ int main(void)
         UNIT_TEST(save_backend_errors),
         UNIT_TEST(regenerate),
         UNIT_TEST(regenerate_fails),
+        UNIT_TEST(regenerate_ended),
         UNIT_TEST(touch_by_written),
         UNIT_TEST(touch_by_expires_in),
         UNIT_TEST(touch_after_save_and_errors),

@@ -9,6 +9,7 @@ received in HTTP_SESSION (or HTTP_SESSION_1..N, joined) as JSON and changes it t
   big=N        set key "big" to N bytes          regen=1    ask for a new session id
   clear=1      remove every key it received      sleep=MS   wait before answering
   split=1      send the SessionHeader in numbered 8000-byte parts, as PHP-FPM has to
+  hold=PATH    once the session is read, create PATH.started and wait for PATH.go (Hold)
 
 With php= (a SetHandler target: PhpFpm.handler for PHP-FPM through mod_proxy_fcgi, or MOD_PHP),
 /php/ serves the PHP scripts a test writes into php_dir(logs) (which holds
@@ -20,6 +21,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import urllib.parse
 
@@ -59,6 +61,11 @@ if "clear" in q:
     out += [enc(k) + "=" for k in session if k != "expiry"]
 if "sleep" in q:
     time.sleep(int(q["sleep"][0]) / 1000.0)
+if "hold" in q:
+    open(q["hold"][0] + ".started", "w").close()
+    end = time.time() + 20
+    while not os.path.exists(q["hold"][0] + ".go") and time.time() < end:
+        time.sleep(0.01)
 headers = ["Content-Type: application/json"]
 value = "&".join(out)
 if value and "split" in q:
@@ -208,6 +215,37 @@ class Client:
         return r.json()["session"]
 
 
+class Hold:
+    """A request held inside the application after it has read its session, until the test
+    releases it: the app's hold=PATH (app.cgi here, app.php in test_065) creates PATH.started
+    and waits for PATH.go (at most 20 s). PATH is in /tmp: the application runs as nobody.
+
+        hold = session.Hold()
+        slow = pool.submit(c.app, hold=hold.path, set="poll:1")
+        hold.wait_started()      # the slow request has its session now
+        ...                      # what happens meanwhile (a logout on another node)
+        hold.release()
+    """
+
+    def __init__(self):
+        fd, self.path = tempfile.mkstemp(prefix="lf-hold-", dir="/tmp")
+        os.close(fd)
+        os.unlink(self.path)
+
+    def wait_started(self, timeout=10):
+        wait(lambda: os.path.exists(self.path + ".started"), timeout)
+
+    def release(self):
+        open(self.path + ".go", "w").close()
+
+    def cleanup(self):
+        for end in (".started", ".go"):
+            try:
+                os.unlink(self.path + end)
+            except OSError:
+                pass
+
+
 def backend_key(sid, prefix="skv:"):
     return prefix + hashlib.sha256(sid.encode()).hexdigest()
 
@@ -279,6 +317,14 @@ class KV:
 
     def exists(self, sid, prefix="skv:"):
         return backend_key(sid, prefix) in self.keys()
+
+    def holds(self, sid, prefix="skv:"):
+        """Whether the backend has sid's session now, by a read of its key (memcached's LRU
+        crawler, behind keys(), may not list an item written a moment ago)."""
+        key = backend_key(sid, prefix)
+        if self.kind == "redis":
+            return redis_cli(self.server.port, "EXISTS", key) == "1"
+        return self.server.command(b"get " + key.encode() + b"\r\n").startswith(b"VALUE")
 
     def raw(self, sid, prefix="skv:"):
         key = backend_key(sid, prefix)
