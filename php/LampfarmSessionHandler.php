@@ -15,33 +15,55 @@ declare(strict_types=1);
  *
  *     <prefix><key(K)> = <value(serialize($_SESSION[K]))>
  *
+ * except a split key (option split_keys; by default Symfony's attribute bag `_sf2_attributes`
+ * and flash bag `_symfony_flashes`) whose value is an array: each member A of it is an entry,
+ *
+ *     <prefix><key(K)>:<key(A)> = <value(serialize($_SESSION[K][A]))>
+ *
+ * and an empty array is no entry at all (read() then leaves K out; Symfony puts back []). httpd
+ * merges parallel requests per entry, so this makes it merge Symfony sessions per attribute and
+ * per flash type instead of per bag. Any other value of a split key is a plain entry.
+ *
  *   key(K)   bytes a-z 0-9 _ - stay as they are; every other byte (upper case letters, '.',
- *            anything else) becomes '.' and two lower-case hex digits: "userId" -> "user.49d",
- *            "cart.items" -> "cart.2eitems". mod_session keys are compared case-insensitively
- *            (APR tables), and a removal (`key=`) is matched against the key *as sent, without
- *            decoding it*: so keys are lower case and are sent unescaped, and every character
- *            in them means itself to httpd's decoder (never '%', '+', '&', '='). The prefix
- *            (default "php:") is letters, digits and "_ . : -".
+ *            ':', anything else) becomes '.' and two lower-case hex digits: "userId" ->
+ *            "user.49d", "cart.items" -> "cart.2eitems". mod_session keys are compared
+ *            case-insensitively (APR tables), and a removal (`key=`) is matched against the key
+ *            *as sent, without decoding it*: so keys are lower case and are sent unescaped, and
+ *            every character in them means itself to httpd's decoder (never '%', '+', '&', '=').
+ *            key() never makes a ':', so the first ':' after the prefix marks a member. The
+ *            prefix (default "php:") is letters, digits and "_ . : -".
  *   value(S) the serialization S itself, or "b64:" + base64(S) when S contains a NUL byte
  *            (objects with private or protected properties): httpd drops a value that decodes
  *            to a NUL. No serialization starts with "b6" (a boolean is "b:0;" / "b:1;"), so the
  *            marker cannot be mistaken for one.
+ *
+ * Member entries are read for any K, split key or not, so that split_keys can change (and a
+ * rolling deploy can mix versions, see php/README.md) without losing data; split_keys only
+ * decides how a changed value is written. A key stored both ways (a plain entry written by a
+ * handler that does not split, beside member entries) reads as the members with the plain
+ * entry's array laid over them (the plain entry wins for a member in both: it is the newer,
+ * since a handler that splits K removes it whenever it writes K), or as the plain value alone
+ * when that is not an array. A key whose value did not change is never written, whatever its
+ * form (a parallel request may be changing it): so a plain entry of a split key (the layout
+ * before split_keys) is converted only by a write that changes K, which sends the plain entry
+ * empty and every member.
  *
  * On the wire both directions use mod_session's encoding, which in httpd 2.4 is
  * application/x-www-form-urlencoded (ap_escape_urlencoded / ap_unescape_urlencoded): pairs
  * joined by '&', key and value separated by the first '=', percent-escapes, and '+' for a
  * space. Keys are sent as they are (they never need escaping), values with rawurlencode().
  *
- * write() sends only what changed against the session httpd handed in: `key=value` for a new or
- * changed key, `key=` (empty: removes it) for a key that disappeared, nothing for the rest, and
- * no header at all when nothing changed. Keys without the prefix, and `expiry`, belong to others
- * and are never touched. A header longer than 8000 bytes is sent as X-Replace-Session-1 .. -N
- * (8000-byte pieces, joined by mod_session_kv), because PHP-FPM's response header lines are
- * limited to 8 KB. A session bigger than `max_size` (httpd's encoding of the whole session) is
- * refused: write() returns false with an E_USER_WARNING, and nothing is sent.
+ * write() sends only what changed against the session httpd handed in: `entry=value` for a new
+ * or changed entry, `entry=` (empty: removes it) for an entry that disappeared, nothing for the
+ * rest, and no header at all when nothing changed. Keys without the prefix, and `expiry`,
+ * belong to others and are never touched. A header longer than 8000 bytes is sent as
+ * X-Replace-Session-1 .. -N (8000-byte pieces, joined by mod_session_kv), because PHP-FPM's
+ * response header lines are limited to 8 KB. A session bigger than `max_size` (httpd's encoding
+ * of the whole session) is refused: write() returns false with an E_USER_WARNING, and nothing is
+ * sent.
  *
  * session_regenerate_id() -> `X-Session-Regenerate: 1` (httpd makes the new id, moves the
- * session to it and drops the old one). session_destroy() -> every key of ours sent empty.
+ * session to it and drops the old one). session_destroy() -> every entry of ours sent empty.
  *
  * Requires session.serialize_handler = php_serialize and PHP not sending its own cookie
  * (session.use_cookies = 0): see register() and configureIni(), and php/README.md.
@@ -59,6 +81,12 @@ class LampfarmSessionHandler implements \SessionHandlerInterface, \SessionIdInte
     public const DEFAULT_HEADER = 'X-Replace-Session';
     public const DEFAULT_REGENERATE_HEADER = 'X-Session-Regenerate';
 
+    /** Symfony's attribute bag and flash bag: stored one entry per attribute / flash type. */
+    public const DEFAULT_SPLIT_KEYS = ['_sf2_attributes', '_symfony_flashes'];
+
+    /** Between a key and a member in an entry's name; key() never makes one. */
+    private const MEMBER_SEPARATOR = ':';
+
     /** mod_session's own key for SessionMaxAge: never ours, whatever the prefix. */
     private const EXPIRY_KEY = 'expiry';
 
@@ -66,6 +94,8 @@ class LampfarmSessionHandler implements \SessionHandlerInterface, \SessionIdInte
     private int $maxSize;
     private string $headerName;
     private string $regenerateHeader;
+    /** @var array<string|int, true> top-level keys whose array value is stored one entry per member */
+    private array $splitKeys;
     /** @var callable(string): void */
     private $header;
     /** @var callable(string): void */
@@ -77,9 +107,11 @@ class LampfarmSessionHandler implements \SessionHandlerInterface, \SessionIdInte
     private bool $loaded = false;
     /** @var array<string, string> every pair httpd handed in (decoded), ours included */
     private array $pairs = [];
-    /** @var array<string, string> our keys as handed in: PHP key => serialization */
+    /** @var array<string, string> our keys as handed in: PHP key => serialization (what read() gave) */
     private array $original = [];
-    /** @var array<string, string> our keys as handed in that hold a broken value: PHP key => mod_session key */
+    /** @var array<string, array<string, string>> their entries: PHP key => (mod_session key => serialization) */
+    private array $originalEntries = [];
+    /** @var array<string, true> our entries as handed in that hold a broken value: mod_session key => true */
     private array $broken = [];
     /** @var array<string, string> our keys as of the last write/destroy: PHP key => serialization */
     private array $current = [];
@@ -96,6 +128,7 @@ class LampfarmSessionHandler implements \SessionHandlerInterface, \SessionIdInte
      *     max_size?: int,
      *     header_name?: string,
      *     regenerate_header?: string,
+     *     split_keys?: list<string|int>,
      *     configure_ini?: bool,
      *     header?: callable(string): void,
      *     header_remove?: callable(string): void,
@@ -107,6 +140,9 @@ class LampfarmSessionHandler implements \SessionHandlerInterface, \SessionIdInte
      *                     session (default 65536, mod_session_kv's SessionKVMaxSize default)
      *   header_name       httpd's SessionHeader (default X-Replace-Session)
      *   regenerate_header default X-Session-Regenerate
+     *   split_keys        top-level keys whose array value is stored one entry per member, so
+     *                     that parallel requests merge per member (default DEFAULT_SPLIT_KEYS,
+     *                     Symfony's bags; [] writes every key whole, as before split_keys)
      *   configure_ini     call configureIni() now (for Symfony, where register() is not used)
      *   header, header_remove, headers_sent
      *                     stand-ins for PHP's header(), header_remove(), headers_sent(): tests
@@ -114,7 +150,7 @@ class LampfarmSessionHandler implements \SessionHandlerInterface, \SessionIdInte
     public function __construct(array $options = [])
     {
         $unknown = array_diff(array_keys($options), [
-            'prefix', 'max_size', 'header_name', 'regenerate_header', 'configure_ini',
+            'prefix', 'max_size', 'header_name', 'regenerate_header', 'split_keys', 'configure_ini',
             'header', 'header_remove', 'headers_sent',
         ]);
         if ($unknown) {
@@ -137,6 +173,12 @@ class LampfarmSessionHandler implements \SessionHandlerInterface, \SessionIdInte
                 throw new \InvalidArgumentException(sprintf('LampfarmSessionHandler: bad header name "%s"', $name));
             }
         }
+        $splitKeys = $options['split_keys'] ?? self::DEFAULT_SPLIT_KEYS;
+        if (!is_array($splitKeys)
+            || array_filter($splitKeys, static fn (mixed $k): bool => !is_string($k) && !is_int($k))) {
+            throw new \InvalidArgumentException('LampfarmSessionHandler: split_keys must be a list of $_SESSION keys');
+        }
+        $this->splitKeys = array_fill_keys($splitKeys, true);
         $this->header = $options['header'] ?? header(...);
         $this->headerRemove = $options['header_remove'] ?? header_remove(...);
         $this->headersSent = $options['headers_sent'] ?? headers_sent(...);
@@ -213,7 +255,7 @@ class LampfarmSessionHandler implements \SessionHandlerInterface, \SessionIdInte
     public function reset(): void
     {
         $this->loaded = false;
-        $this->pairs = $this->original = $this->broken = $this->current = $this->emitted = [];
+        $this->pairs = $this->original = $this->originalEntries = $this->broken = $this->current = $this->emitted = [];
         $this->currentData = $this->lastId = null;
         $this->regenerate = false;
     }
@@ -259,7 +301,7 @@ class LampfarmSessionHandler implements \SessionHandlerInterface, \SessionIdInte
     {
         $this->load();
         $this->lastId ??= $id;
-        if (!$this->send([], false)) {
+        if (!$this->send([], [], false)) {
             return false;
         }
         $this->current = [];
@@ -295,25 +337,51 @@ class LampfarmSessionHandler implements \SessionHandlerInterface, \SessionIdInte
 
     /* -------------------------------------------------------------------------- the layout */
 
-    /** The mod_session key of PHP key $key. */
-    public function storageKey(string|int $key): string
+    /** The mod_session key of PHP key $key, or of member $member of its (split) array. */
+    public function storageKey(string|int $key, string|int|null $member = null): string
     {
-        return $this->prefix . preg_replace_callback('/[^a-z0-9_-]/',
-            static fn (array $m): string => '.' . bin2hex($m[0]), (string) $key);
+        return $this->prefix . self::escapeKey($key)
+            . ($member === null ? '' : self::MEMBER_SEPARATOR . self::escapeKey($member));
     }
 
-    /** The PHP key of mod_session key $key, or null when it is not one of ours. */
-    public function phpKey(string $key): ?string
+    /**
+     * What mod_session key $key holds: [PHP key, null] for a whole top-level key, [PHP key,
+     * member] for a member of a split key, null when the key is not one of ours.
+     *
+     * @return array{0: string, 1: string|null}|null
+     */
+    public function parseStorageKey(string $key): ?array
     {
         if ($key === self::EXPIRY_KEY || strncasecmp($key, $this->prefix, strlen($this->prefix)) !== 0) {
             return null;
         }
         $rest = strtolower(substr($key, strlen($this->prefix)));
-        if (!preg_match('/^(?:[a-z0-9_-]|\.[0-9a-f]{2})*$/', $rest)) {
+        if (!preg_match('/^((?:[a-z0-9_-]|\.[0-9a-f]{2})*)(?::((?:[a-z0-9_-]|\.[0-9a-f]{2})*))?$/', $rest, $m,
+            PREG_UNMATCHED_AS_NULL)) {
             return null;
         }
 
-        return preg_replace_callback('/\.([0-9a-f]{2})/', static fn (array $m): string => chr(hexdec($m[1])), $rest);
+        return [self::unescapeKey($m[1]), $m[2] === null ? null : self::unescapeKey($m[2])];
+    }
+
+    /** The PHP key of mod_session key $key when it holds a whole top-level key, else null. */
+    public function phpKey(string $key): ?string
+    {
+        $entry = $this->parseStorageKey($key);
+
+        return $entry !== null && $entry[1] === null ? $entry[0] : null;
+    }
+
+    /** key() of the class comment. */
+    private static function escapeKey(string|int $key): string
+    {
+        return preg_replace_callback('/[^a-z0-9_-]/',
+            static fn (array $m): string => '.' . bin2hex($m[0]), (string) $key);
+    }
+
+    private static function unescapeKey(string $escaped): string
+    {
+        return preg_replace_callback('/\.([0-9a-f]{2})/', static fn (array $m): string => chr(hexdec($m[1])), $escaped);
     }
 
     /** The stored form of serialization $serialized (see the class comment). */
@@ -367,11 +435,12 @@ class LampfarmSessionHandler implements \SessionHandlerInterface, \SessionIdInte
         if ($this->currentData !== null && $data === $this->currentData) {
             return true; // nothing changed since read()
         }
-        $new = $this->decodeSessionData($data);
-        if ($new === null) {
+        $decoded = $this->decodeSessionData($data);
+        if ($decoded === null) {
             return false;
         }
-        if (!$this->send($new, true)) {
+        [$new, $entries] = $decoded;
+        if (!$this->send($new, $entries, true)) {
             return false;
         }
         $this->current = $new;
@@ -420,23 +489,38 @@ class LampfarmSessionHandler implements \SessionHandlerInterface, \SessionIdInte
         }
         $this->loaded = true;
         $this->pairs = self::parsePairs(self::sessionFromServer($_SERVER));
+        $plain = [];   // PHP key => [serialization, value]
+        $members = []; // PHP key => (member => value)
         foreach ($this->pairs as $storageKey => $value) {
-            $key = $this->phpKey((string) $storageKey);
-            if ($key === null) {
+            $entry = $this->parseStorageKey((string) $storageKey);
+            if ($entry === null) {
                 continue;
             }
+            [$key, $member] = $entry;
+            $name = $this->storageKey($key, $member); // as we send it: removals match it exactly
             $serialized = self::serializationOf($value);
             $ok = false;
-            if ($serialized !== null) {
-                $this->unserializeValue($serialized, $ok);
-            }
+            $unserialized = $serialized === null ? null : $this->unserializeValue($serialized, $ok);
             if (!$ok) {
                 trigger_error(sprintf('LampfarmSessionHandler: session key "%s" holds a value that does not unserialize; '
                     . 'it is dropped', $storageKey), E_USER_WARNING);
-                $this->broken[$key] = (string) $storageKey;
+                $this->broken[$name] = true;
                 continue;
             }
-            $this->original[$key] = $serialized;
+            $this->originalEntries[$key][$name] = $serialized;
+            if ($member === null) {
+                $plain[$key] = [$serialized, $unserialized];
+            } else {
+                $members[$key][$member] = $unserialized;
+            }
+        }
+        foreach (array_keys($this->originalEntries) as $key) {
+            if (isset($plain[$key]) && (!isset($members[$key]) || !is_array($plain[$key][1]))) {
+                $this->original[$key] = $plain[$key][0];
+            } else {
+                // the members, under a plain array if one is stored too (class comment)
+                $this->original[$key] = serialize(array_replace($members[$key] ?? [], $plain[$key][1] ?? []));
+            }
         }
         $this->current = $this->original;
     }
@@ -475,7 +559,11 @@ class LampfarmSessionHandler implements \SessionHandlerInterface, \SessionIdInte
         return serialize($session);
     }
 
-    /** @return array<string, string>|null PHP key => serialization; null (with a warning) if $data is not php_serialize */
+    /**
+     * @return array{0: array<string, string>, 1: array<string, array<string, string>>}|null
+     *   [PHP key => serialization, PHP key => its entries (mod_session key => serialization)];
+     *   null (with a warning) if $data is not php_serialize
+     */
     private function decodeSessionData(string $data): ?array
     {
         $session = $data === '' ? [] : $this->unserializeValue($data, $ok);
@@ -485,37 +573,62 @@ class LampfarmSessionHandler implements \SessionHandlerInterface, \SessionIdInte
 
             return null;
         }
-        $keys = [];
+        $keys = $entries = [];
         foreach ($session as $key => $value) {
-            $keys[(string) $key] = serialize($value);
+            $keys[$key] = serialize($value);
+            if (is_array($value) && isset($this->splitKeys[$key])) {
+                $entries[$key] = [];
+                foreach ($value as $member => $memberValue) {
+                    $entries[$key][$this->storageKey($key, $member)] = serialize($memberValue);
+                }
+            } else {
+                $entries[$key] = [$this->storageKey($key) => $keys[$key]];
+            }
         }
 
-        return $keys;
+        return [$keys, $entries];
     }
 
     /**
      * Send the header(s) that turn the session httpd handed in into $new (our keys), replacing
-     * whatever this handler sent before in this request.
+     * whatever this handler sent before in this request. Only the entries of keys whose value
+     * changed are written: a key that did not change keeps its entries as they are, in whatever
+     * form, so that a request never writes back a stale copy of what it did not change.
      *
      * @param array<string, string> $new PHP key => serialization
+     * @param array<string, array<string, string>> $newEntries PHP key => (mod_session key => serialization)
      */
-    private function send(array $new, bool $checkSize): bool
+    private function send(array $new, array $newEntries, bool $checkSize): bool
     {
-        $parts = [];
+        $sets = $removals = [];
+        $after = []; // our entries once httpd has applied the change: mod_session key => serialization
         foreach ($new as $key => $serialized) {
-            if (!isset($this->original[$key]) || $this->original[$key] !== $serialized) {
-                $parts[] = $this->storageKey($key) . '=' . rawurlencode(self::storedValue($serialized));
+            $before = $this->originalEntries[$key] ?? [];
+            if (isset($this->original[$key]) && $this->original[$key] === $serialized) {
+                $after += $before;
+                continue;
+            }
+            foreach ($newEntries[$key] as $name => $entry) {
+                if (($before[$name] ?? null) !== $entry) {
+                    $sets[$name] = $entry;
+                }
+            }
+            $removals += array_diff_key($before, $newEntries[$key]);
+            $after += $newEntries[$key];
+        }
+        foreach ($this->originalEntries as $key => $before) {
+            if (!array_key_exists($key, $new)) {
+                $removals += $before;
             }
         }
-        foreach ($this->original as $key => $serialized) {
-            if (!array_key_exists($key, $new)) {
-                $parts[] = $this->storageKey($key) . '=';
-            }
+        $removals += array_diff_key($this->broken, $sets);
+
+        $parts = [];
+        foreach ($sets as $name => $entry) {
+            $parts[] = $name . '=' . rawurlencode(self::storedValue($entry));
         }
-        foreach ($this->broken as $key => $storageKey) {
-            if (!array_key_exists($key, $new)) {
-                $parts[] = $this->storageKey($key) . '=';
-            }
+        foreach (array_keys($removals) as $name) {
+            $parts[] = $name . '=';
         }
 
         $value = implode('&', $parts);
@@ -531,7 +644,7 @@ class LampfarmSessionHandler implements \SessionHandlerInterface, \SessionIdInte
             return true; // already said
         }
 
-        if ($checkSize && ($size = $this->encodedSize($new)) > $this->maxSize) {
+        if ($checkSize && ($size = $this->encodedSize($after)) > $this->maxSize) {
             trigger_error(sprintf('LampfarmSessionHandler: the session would be %d bytes encoded, over the limit of %d bytes '
                 . '(max_size; mod_session_kv: SessionKVMaxSize); it is not saved and stays as it was', $size, $this->maxSize), E_USER_WARNING);
 
@@ -585,25 +698,26 @@ class LampfarmSessionHandler implements \SessionHandlerInterface, \SessionIdInte
     }
 
     /**
-     * Size of the whole session after $new, as httpd encodes it (the keys of others and
-     * `expiry` as handed in). PHP's urlencode() matches ap_escape_urlencoded() byte for byte
-     * except for '*', which httpd leaves alone: the estimate is never below httpd's.
+     * Size of the whole session once httpd has applied a change, as httpd encodes it: $after
+     * (every entry of ours, members one by one) and the keys of others and `expiry` as handed
+     * in. PHP's urlencode() matches ap_escape_urlencoded() byte for byte except for '*', which
+     * httpd leaves alone: the estimate is never below httpd's.
      *
-     * @param array<string, string> $new PHP key => serialization
+     * @param array<string, string> $after mod_session key => serialization
      */
-    private function encodedSize(array $new): int
+    private function encodedSize(array $after): int
     {
         $size = 0;
         $count = 0;
         foreach ($this->pairs as $key => $value) {
             $key = (string) $key;
-            if ($this->phpKey($key) === null) {
+            if ($this->parseStorageKey($key) === null) {
                 $size += strlen(urlencode($key)) + 1 + strlen(urlencode($value));
                 $count++;
             }
         }
-        foreach ($new as $key => $serialized) {
-            $size += strlen(urlencode($this->storageKey($key))) + 1 + strlen(urlencode(self::storedValue($serialized)));
+        foreach ($after as $name => $serialized) {
+            $size += strlen(urlencode((string) $name)) + 1 + strlen(urlencode(self::storedValue($serialized)));
             $count++;
         }
 

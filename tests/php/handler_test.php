@@ -8,7 +8,10 @@
  * in application/x-www-form-urlencoded form (lower-case %xx, '+' for a space); a header pair
  * `key=value` sets the decoded key, `key=` removes the key *as written* (not decoded); keys are
  * case-insensitive; a value that decodes to a NUL is dropped. The X-Replace-Session-N pieces
- * are joined the way mod_session_kv joins them.
+ * are joined the way mod_session_kv joins them, and parallel requests are merged the way it
+ * merges them (skv_merge: what each request changed against the session it loaded, applied to
+ * the stored session in turn). symfony() plays what Symfony's NativeSessionStorage does around
+ * a request.
  *
  * Output goes straight to STDOUT (fwrite), never through PHP's output layer, so that
  * headers_sent() stays false and session_start() works as under PHP-FPM.
@@ -257,6 +260,41 @@ final class ModSessionSim
         }
     }
 
+    /**
+     * What mod_session_kv's merge takes from a request that loaded this session and left it as
+     * $after (skv_merge_diff): the entries it set or changed, then the ones it removed (null).
+     *
+     * @return list<array{0: string, 1: ?string}>
+     */
+    public function changesTo(ModSessionSim $after): array
+    {
+        $changes = [];
+        foreach ($after->entries as [$k, $v]) {
+            if ($this->get($k) !== $v) {
+                $changes[] = [$k, $v];
+            }
+        }
+        foreach ($this->entries as [$k]) {
+            if ($after->get($k) === null) {
+                $changes[] = [$k, null];
+            }
+        }
+
+        return $changes;
+    }
+
+    /** skv_merge_apply(): a request's changes applied to the session as it is stored now. */
+    public function applyChanges(array $changes): void
+    {
+        foreach ($changes as [$k, $v]) {
+            if ($v === null) {
+                $this->unset($k);
+            } else {
+                $this->set($k, $v);
+            }
+        }
+    }
+
     /** @return array<string, string> */
     public function asArray(): array
     {
@@ -313,6 +351,73 @@ function request(ModSessionSim $sim, ?callable $body = null, array $options = []
 function data(array $session): string
 {
     return serialize($session);
+}
+
+/**
+ * Requests that all loaded the session $sim holds now and save one after the other, the way
+ * mod_session_kv merges a save that finds the session changed: what the request changed
+ * against the session it loaded (entries set or removed) is applied to the stored session.
+ *
+ * @param list<callable> $bodies
+ * @return list<FakeHeaders>
+ */
+function parallel(ModSessionSim $sim, array $bodies, array $options = []): array
+{
+    $changes = $headers = [];
+    foreach ($bodies as $body) {
+        $copy = clone $sim;
+        [$headers[]] = request($copy, $body, $options);
+        $changes[] = $sim->changesTo($copy);
+    }
+    foreach ($changes as $change) {
+        $sim->applyChanges($change);
+    }
+
+    return $headers;
+}
+
+/**
+ * $body inside what Symfony's NativeSessionStorage (5.4, 6, 7) does around it: on start each
+ * bag is an array (created empty when missing); on save the empty bags are left out, and
+ * `_sf2_meta` too when nothing else is left.
+ */
+function symfony(?callable $body = null): callable
+{
+    return function () use ($body): void {
+        foreach (['_sf2_attributes', '_symfony_flashes', '_sf2_meta'] as $key) {
+            $_SESSION[$key] = isset($_SESSION[$key]) && is_array($_SESSION[$key]) ? $_SESSION[$key] : [];
+        }
+        if ($body) {
+            $body();
+        }
+        foreach (['_sf2_attributes', '_symfony_flashes'] as $key) {
+            if (empty($_SESSION[$key])) {
+                unset($_SESSION[$key]);
+            }
+        }
+        if ($_SESSION && array_keys($_SESSION) === ['_sf2_meta']) {
+            unset($_SESSION['_sf2_meta']);
+        }
+    };
+}
+
+/** The session as a Symfony request sees it (after the bags are set up). */
+function symfonyView(ModSessionSim $sim, array $options = []): array
+{
+    $seen = null;
+    request($sim, symfony(function () use (&$seen) {
+        $seen = $_SESSION;
+    }), $options);
+
+    return $seen;
+}
+
+/** $a with its keys sorted: for comparing bags whose order does not matter. */
+function sorted(array $a): array
+{
+    ksort($a);
+
+    return $a;
 }
 
 /* ------------------------------------------------------------------------------ fixtures */
@@ -652,7 +757,7 @@ test('regenerate through a Symfony-like proxy (PHP makes the ids, no create_sid)
     }, [], fn ($handler) => new ProxyLikeSymfony($handler));
     same($seen, [], 'no warnings');
     same($h->get('X-Session-Regenerate'), '1', 'regenerate header');
-    same($sim->asArray(), ['php:_sf2_attributes' => serialize(['x' => 1])], 'stored');
+    same($sim->asArray(), ['php:_sf2_attributes:x' => 'i:1;'], 'stored');
 });
 
 test('PHP 8.2 calls the handler in this order (what regeneration detection relies on)', function () {
@@ -875,6 +980,322 @@ test('reset() forgets the request (long-running workers)', function () {
     $handler->reset();
     same(unserialize($handler->read('y')), ['a' => 2], 'HTTP_SESSION read again');
     same($h->get('X-Session-Regenerate'), null, 'a new request is not a regeneration');
+});
+
+/* ------------------------------------------------- Symfony's bags, one entry per member */
+
+test('split keys: each Symfony attribute and each flash type is its own entry; read back as the bags', function () {
+    $sim = new ModSessionSim(['user' => 'bob']);
+    $meta = ['u' => 1700000000, 'c' => 1700000000, 'l' => 0];
+    [$h, $seen] = request($sim, symfony(function () use ($meta) {
+        $_SESSION['_sf2_attributes']['_security_main'] = 'token';
+        $_SESSION['_sf2_attributes']['_csrf/https-authenticate'] = 'csrf';
+        $_SESSION['_sf2_attributes']['_security.last_username'] = 'Bob';
+        $_SESSION['_symfony_flashes']['notice'] = ['saved', 'really'];
+        $_SESSION['_symfony_flashes']['error'] = ['oops'];
+        $_SESSION['_sf2_meta'] = $meta;
+    }));
+    same($seen, [], 'no warnings');
+    same($h->get('X-Replace-Session'), implode('&', [
+        'php:_sf2_attributes:_security_main=' . rawurlencode(serialize('token')),
+        'php:_sf2_attributes:_csrf.2fhttps-authenticate=' . rawurlencode(serialize('csrf')),
+        'php:_sf2_attributes:_security.2elast_username=' . rawurlencode(serialize('Bob')),
+        'php:_symfony_flashes:notice=' . rawurlencode(serialize(['saved', 'really'])),
+        'php:_symfony_flashes:error=' . rawurlencode(serialize(['oops'])),
+        'php:_sf2_meta=' . rawurlencode(serialize($meta)),
+    ]), 'header: an entry per attribute and per flash type, _sf2_meta whole');
+    same(array_keys($sim->asArray()), ['user', 'php:_sf2_attributes:_security_main', 'php:_sf2_attributes:_csrf.2fhttps-authenticate',
+        'php:_sf2_attributes:_security.2elast_username', 'php:_symfony_flashes:notice', 'php:_symfony_flashes:error', 'php:_sf2_meta'], 'stored');
+    same(symfonyView($sim), [
+        '_sf2_attributes' => ['_security_main' => 'token', '_csrf/https-authenticate' => 'csrf', '_security.last_username' => 'Bob'],
+        '_symfony_flashes' => ['notice' => ['saved', 'really'], 'error' => ['oops']],
+        '_sf2_meta' => $meta,
+    ], 'what Symfony reads back');
+});
+
+test('split keys: 20 parallel requests that each set a different attribute keep all 20 (merged per attribute)', function () {
+    foreach (['split layout' => false, 'old layout, each request converts it' => true] as $how => $old) {
+        $sim = new ModSessionSim(['php:_sf2_meta' => serialize(['u' => 1000])]);
+        if ($old) {
+            $sim->set('php:_sf2_attributes', serialize(['_security_main' => 'token']));
+        } else {
+            $sim->set('php:_sf2_attributes:_security_main', serialize('token'));
+        }
+        $bodies = [];
+        for ($i = 1; $i <= 20; $i++) {
+            $bodies[] = symfony(function () use ($i) {
+                $_SESSION['_sf2_attributes']["attr$i"] = "value $i";
+                $_SESSION['_sf2_meta'] = ['u' => 1000 + $i];
+            });
+        }
+        $headers = parallel($sim, $bodies);
+        same($headers[4]->get('X-Replace-Session'), 'php:_sf2_meta=' . rawurlencode(serialize(['u' => 1005]))
+            . ($old ? '&php:_sf2_attributes:_security_main=' . rawurlencode(serialize('token')) : '')
+            . '&php:_sf2_attributes:attr5=' . rawurlencode(serialize('value 5')) . ($old ? '&php:_sf2_attributes=' : ''), "$how: one request's header");
+        $want = ['_security_main' => 'token'];
+        for ($i = 1; $i <= 20; $i++) {
+            $want["attr$i"] = "value $i";
+        }
+        $view = symfonyView($sim);
+        same(sorted($view['_sf2_attributes'] ?? []), sorted($want), "$how: all 20 attributes, and the one before");
+        same($view['_sf2_meta'] ?? null, ['u' => 1020], "$how: _sf2_meta is one entry, the last write wins");
+        same($sim->get('php:_sf2_attributes'), null, "$how: no whole-bag entry left");
+    }
+});
+
+test('split keys: flashes merge per type; two requests that change the same type: the last write wins', function () {
+    $sim = new ModSessionSim(['php:_symfony_flashes:warning' => serialize(['w1']), 'php:_symfony_flashes:notice' => serialize(['n0'])]);
+    parallel($sim, [
+        symfony(fn () => $_SESSION['_symfony_flashes']['error'][] = 'e1'),
+        symfony(function () {
+            unset($_SESSION['_symfony_flashes']['warning']); // FlashBag::get('warning') shows and removes them
+        }),
+        symfony(fn () => $_SESSION['_symfony_flashes']['info'][] = 'i1'),
+    ]);
+    same(sorted(symfonyView($sim)['_symfony_flashes']), ['error' => ['e1'], 'info' => ['i1'], 'notice' => ['n0']],
+        'a flash added in each of two requests, and one read in a third');
+    parallel($sim, [
+        symfony(fn () => $_SESSION['_symfony_flashes']['notice'][] = 'n1'),
+        symfony(fn () => $_SESSION['_symfony_flashes']['notice'][] = 'n2'),
+    ]);
+    same(symfonyView($sim)['_symfony_flashes']['notice'], ['n0', 'n2'], 'same type: the list is one entry, the last write wins');
+});
+
+test('split keys: an unchanged session sends nothing; an empty bag is no entry', function () {
+    $meta = ['u' => 1, 'c' => 1, 'l' => 0];
+    $sim = new ModSessionSim(['user' => 'bob', 'php:_sf2_attributes:a' => 'i:1;', 'php:_sf2_meta' => serialize($meta),
+        'php:_sf2_attributes:b' => 'i:2;']);
+    $before = $sim->asArray();
+    [$h] = request($sim, symfony(fn () => same($_SESSION['_sf2_attributes'] ?? null, ['a' => 1, 'b' => 2], 'attributes read')));
+    same($h->log, [], 'a Symfony request that changes nothing sends nothing');
+    [$handler, $h] = handler($sim);
+    $data = $handler->read('x');
+    same(unserialize($data), ['_sf2_attributes' => ['a' => 1, 'b' => 2], '_sf2_meta' => $meta], 'read(): the bag whole, no empty bag added');
+    check($handler->write('x', $data), 'write() of what read() gave');
+    $session = unserialize($data);
+    $session['_symfony_flashes'] = []; // the bags as Symfony holds them, before its save() drops the empty ones
+    check($handler->write('x', data($session)), 'write() with an empty flash bag');
+    check($handler->updateTimestamp('x', $data), 'updateTimestamp()');
+    same($h->log, [], 'nothing sent');
+    same($sim->asArray(), $before, 'stored session unchanged');
+    // Symfony drops an empty bag before saving; a bag with no entry reads as none, Symfony makes it []
+    $sim->set('php:_symfony_flashes:notice', serialize(['hi']));
+    [$h] = request($sim, symfony(function () {
+        $_SESSION['_sf2_attributes'] = [];
+    }));
+    same($h->get('X-Replace-Session'), 'php:_sf2_attributes:a=&php:_sf2_attributes:b=', 'emptying the bag removes its entries, nothing else');
+    [$handler] = handler($sim);
+    same(array_keys(unserialize($handler->read('x'))), ['_sf2_meta', '_symfony_flashes'], 'no entry, no key');
+    same(symfonyView($sim)['_sf2_attributes'], [], 'Symfony sees an empty bag');
+    // an old layout's empty bag (a Symfony that kept empty bags) stays as it is
+    $sim = new ModSessionSim(['php:_sf2_attributes' => 'a:0:{}', 'php:_sf2_meta' => serialize($meta)]);
+    [$handler, $h] = handler($sim);
+    $data = $handler->read('x');
+    same(unserialize($data), ['_sf2_attributes' => [], '_sf2_meta' => $meta], 'old empty bag read');
+    check($handler->write('x', $data), 'write()');
+    same($h->log, [], 'old empty bag unchanged: nothing sent');
+});
+
+test('split keys: a session of the old layout (whole bags) loads, and the first write that changes a bag converts it', function () {
+    $bag = ['_security_main' => 'token', '_csrf/https-authenticate' => 'csrf'];
+    $sim = new ModSessionSim(['user' => 'bob', 'php:_sf2_attributes' => serialize($bag), 'php:_sf2_meta' => serialize(['u' => 1]),
+        'php:_symfony_flashes' => serialize(['notice' => ['hi']])]);
+    [$h] = request($sim, symfony(fn () => same($_SESSION['_sf2_attributes'], $bag, 'attributes read as before')));
+    same($h->log, [], 'nothing changed: nothing sent, no conversion');
+    [$h] = request($sim, symfony(fn () => $_SESSION['_sf2_meta'] = ['u' => 2]));
+    same($h->get('X-Replace-Session'), 'php:_sf2_meta=' . rawurlencode(serialize(['u' => 2])),
+        'a change elsewhere leaves the whole bags alone (a parallel request may be changing them)');
+    [$h] = request($sim, symfony(fn () => $_SESSION['_sf2_attributes']['new'] = 1));
+    same($h->get('X-Replace-Session'), 'php:_sf2_attributes:_security_main=' . rawurlencode(serialize('token'))
+        . '&php:_sf2_attributes:_csrf.2fhttps-authenticate=' . rawurlencode(serialize('csrf'))
+        . '&php:_sf2_attributes:new=' . rawurlencode('i:1;') . '&php:_sf2_attributes=', 'converted: every member, and the whole bag emptied');
+    same($sim->asArray(), ['user' => 'bob', 'php:_sf2_meta' => serialize(['u' => 2]), 'php:_symfony_flashes' => serialize(['notice' => ['hi']]),
+        'php:_sf2_attributes:_security_main' => serialize('token'), 'php:_sf2_attributes:_csrf.2fhttps-authenticate' => serialize('csrf'),
+        'php:_sf2_attributes:new' => 'i:1;'], 'stored: attributes split, the flashes still whole');
+    [$h] = request($sim, symfony(fn () => same($_SESSION['_symfony_flashes'], ['notice' => ['hi']], 'old flashes read')));
+    same($h->log, [], 'nothing sent');
+    same(sorted(symfonyView($sim)), ['_sf2_attributes' => $bag + ['new' => 1], '_sf2_meta' => ['u' => 2], '_symfony_flashes' => ['notice' => ['hi']]], 'read back');
+    [$h] = request($sim, symfony(function () {
+        unset($_SESSION['_symfony_flashes']['notice']);
+    }));
+    same($h->get('X-Replace-Session'), 'php:_symfony_flashes=', 'an old bag emptied: its entry removed');
+});
+
+test('split keys: both forms of one bag present (an older handler wrote it whole beside the members): merged, the whole bag wins', function () {
+    $sim = new ModSessionSim(['php:_sf2_attributes:a' => serialize('member a'), 'php:_sf2_attributes:b' => serialize('member b'),
+        'php:_sf2_attributes' => serialize(['a' => 'whole a', 'c' => 'whole c']), 'php:_sf2_meta' => 'a:0:{}']);
+    [$handler, $h] = handler($sim);
+    $data = $handler->read('x');
+    same(unserialize($data), ['_sf2_attributes' => ['a' => 'whole a', 'b' => 'member b', 'c' => 'whole c'], '_sf2_meta' => []],
+        'read: members, the whole bag laid over them');
+    check($handler->write('x', $data), 'write() unchanged');
+    same($h->log, [], 'unchanged: nothing sent');
+    [$h] = request($sim, symfony(fn () => $_SESSION['_sf2_attributes']['d'] = 'new d'));
+    same($h->get('X-Replace-Session'), 'php:_sf2_attributes:a=' . rawurlencode(serialize('whole a'))
+        . '&php:_sf2_attributes:c=' . rawurlencode(serialize('whole c')) . '&php:_sf2_attributes:d=' . rawurlencode(serialize('new d'))
+        . '&php:_sf2_attributes=', 'a change converts: what differs from the members, and the whole bag emptied');
+    same(sorted($sim->asArray()), sorted(['php:_sf2_attributes:a' => serialize('whole a'), 'php:_sf2_attributes:b' => serialize('member b'),
+        'php:_sf2_attributes:c' => serialize('whole c'), 'php:_sf2_attributes:d' => serialize('new d'), 'php:_sf2_meta' => 'a:0:{}']), 'stored');
+    // a whole value that is not an array beside members: the whole value
+    $sim = new ModSessionSim(['php:_sf2_attributes:a' => 'i:1;', 'php:_sf2_attributes' => 's:1:"x";']);
+    [$handler, $h] = handler($sim);
+    same(unserialize($handler->read('x')), ['_sf2_attributes' => 'x'], 'read: the value that is not an array');
+    $handler->write('x', data(['_sf2_attributes' => 'y']));
+    same($h->get('X-Replace-Session'), 'php:_sf2_attributes=' . rawurlencode('s:1:"y";') . '&php:_sf2_attributes:a=', 'written whole, members removed');
+});
+
+test('split keys: removing one member sends only that entry empty; destroy removes every entry', function () {
+    $sim = new ModSessionSim(['php:_sf2_attributes:a' => 'i:1;', 'php:_sf2_attributes:b' => 'i:2;', 'php:_symfony_flashes:notice' => serialize(['hi']),
+        'php:_sf2_meta' => 'a:0:{}', 'user' => 'bob']);
+    [$h] = request($sim, symfony(function () {
+        unset($_SESSION['_sf2_attributes']['b']);
+    }));
+    same($h->get('X-Replace-Session'), 'php:_sf2_attributes:b=', 'one attribute removed');
+    [$h] = request($sim, symfony(fn () => $_SESSION['_symfony_flashes'] = [])); // FlashBag::all()
+    same($h->get('X-Replace-Session'), 'php:_symfony_flashes:notice=', 'flashes read: the type removed');
+    same($sim->asArray(), ['php:_sf2_attributes:a' => 'i:1;', 'php:_sf2_meta' => 'a:0:{}', 'user' => 'bob'], 'stored');
+    $sim->set('php:_symfony_flashes:error', serialize(['x']));
+    [$h] = request($sim, fn () => session_destroy());
+    same($h->get('X-Replace-Session'), 'php:_sf2_attributes:a=&php:_sf2_meta=&php:_symfony_flashes:error=', 'destroy: every entry of ours');
+    same($sim->asArray(), ['user' => 'bob'], 'stored: only the foreign key');
+    // a broken member is dropped with a warning and removed by the next write
+    $sim = new ModSessionSim(['php:_sf2_attributes:a' => 'i:1;', 'php:_sf2_attributes:bad' => 's:9:"x";']);
+    [$handler, $h] = handler($sim);
+    same(count(warnings(fn () => $handler->read('x'), $data)), 1, 'a warning');
+    same(unserialize($data), ['_sf2_attributes' => ['a' => 1]], 'read without it');
+    $handler->write('x', data(['_sf2_attributes' => ['a' => 1], 'k' => 1]));
+    same($h->get('X-Replace-Session'), 'php:k=' . rawurlencode('i:1;') . '&php:_sf2_attributes:bad=', 'removed on the next write');
+});
+
+test('split keys: member names of every kind (/ . : upper case, &, =, %, +, NUL, empty, integers) and values that need base64', function () {
+    $names = ['_csrf/https-authenticate', '_security.last_username', '_security_main', 'UPPER', 'a&b=c%d+e f', "nul\0byte",
+        "new\nline", "\u{e9}t\u{e9}", '', 'x:y', 'php:_sf2_attributes', 0, 7, -1, '07', '1.5', 'b64:', 'expiry'];
+    $o = new WithPrivate();
+    $bag = [];
+    foreach ($names as $i => $name) {
+        $bag[$name] = "value $i";
+    }
+    $bag['object'] = $o;
+    $bag['nul value'] = "a\0b";
+    $sim = new ModSessionSim(['user' => 'bob']);
+    [, $seen] = request($sim, symfony(fn () => $_SESSION['_sf2_attributes'] = $bag));
+    same($seen, [], 'no warnings');
+    $stored = $sim->asArray();
+    foreach (['php:_sf2_attributes:_csrf.2fhttps-authenticate', 'php:_sf2_attributes:_security.2elast_username', 'php:_sf2_attributes:.55.50.50.45.52',
+              'php:_sf2_attributes:x.3ay', 'php:_sf2_attributes:php.3a_sf2_attributes', 'php:_sf2_attributes:', 'php:_sf2_attributes:0',
+              'php:_sf2_attributes:7', 'php:_sf2_attributes:-1', 'php:_sf2_attributes:07', 'php:_sf2_attributes:1.2e5',
+              'php:_sf2_attributes:expiry'] as $key) {
+        check(isset($stored[$key]), "entry $key");
+    }
+    foreach ($stored as $key => $value) {
+        if (str_starts_with($key, 'php:_sf2_attributes')) {
+            check(preg_match('/^php:_sf2_attributes:[a-z0-9_.-]*$/', $key) === 1, "key $key: lower case, one ':', nothing httpd decodes");
+            check(!str_contains($value, "\0"), "no NUL stored in $key");
+        }
+    }
+    check(str_starts_with($stored['php:_sf2_attributes:object'] ?? '', 'b64:'), 'object with private properties: b64:');
+    same($stored['php:_sf2_attributes:nul.20value'] ?? null, 'b64:' . base64_encode(serialize("a\0b")), 'string with a NUL: b64:');
+    request($sim, symfony(function () use ($bag) {
+        $got = $_SESSION['_sf2_attributes'] ?? [];
+        check($got == $bag, 'the bag after the round trip', $got, $bag);
+        same(array_keys($got), array_keys($bag), 'member names, integers as integers, in order');
+        same($got['object']->secret(), "s\0cret & = % + \n", 'private property');
+    }));
+    [$h] = request($sim, symfony());
+    same($h->log, [], 'read back unchanged: nothing sent');
+    [$h] = request($sim, symfony(function () {
+        unset($_SESSION['_sf2_attributes']['a&b=c%d+e f'], $_SESSION['_sf2_attributes'][7], $_SESSION['_sf2_attributes']["nul\0byte"]);
+    }));
+    same($h->get('X-Replace-Session'), 'php:_sf2_attributes:a.26b.3dc.25d.2be.20f=&php:_sf2_attributes:nul.00byte=&php:_sf2_attributes:7=', 'removals by name as stored');
+    $left = array_diff_key($bag, ['a&b=c%d+e f' => 1, 7 => 1, "nul\0byte" => 1]);
+    check((symfonyView($sim)['_sf2_attributes'] ?? null) == $left, 'removed in the store');
+});
+
+test('split keys: a plain PHP application (no split key) is stored and sent exactly as before', function () {
+    $sim = new ModSessionSim(['user' => 'bob', 'php:a' => 'i:1;']);
+    [$h] = request($sim, function () {
+        $_SESSION['cart'] = [3, 7];
+        $_SESSION['userId'] = 42;
+        $_SESSION['attrs'] = ['x' => 1];
+        unset($_SESSION['a']);
+    });
+    same($h->get('X-Replace-Session'), 'php:cart=' . rawurlencode('a:2:{i:0;i:3;i:1;i:7;}') . '&php:user.49d=' . rawurlencode('i:42;')
+        . '&php:attrs=' . rawurlencode('a:1:{s:1:"x";i:1;}') . '&php:a=', 'header');
+    same($sim->asArray(), ['user' => 'bob', 'php:cart' => 'a:2:{i:0;i:3;i:1;i:7;}', 'php:user.49d' => 'i:42;', 'php:attrs' => 'a:1:{s:1:"x";i:1;}'], 'stored');
+    [$h] = request($sim, fn () => $_SESSION['cart'][] = 9);
+    same($h->get('X-Replace-Session'), 'php:cart=' . rawurlencode('a:3:{i:0;i:3;i:1;i:7;i:2;i:9;}'), 'an array changed: sent whole');
+});
+
+test('split keys: split_keys option; a split key whose value is not an array is one entry', function () {
+    // not an array: one entry, and it replaces the members
+    $sim = new ModSessionSim(['php:_sf2_attributes:a' => 'i:1;']);
+    [$h] = request($sim, fn () => $_SESSION['_sf2_attributes'] = 'not an array');
+    same($h->get('X-Replace-Session'), 'php:_sf2_attributes=' . rawurlencode(serialize('not an array')) . '&php:_sf2_attributes:a=', 'whole, members removed');
+    [$h] = request($sim, fn () => $_SESSION['_sf2_attributes'] = ['b' => 2]);
+    same($h->get('X-Replace-Session'), 'php:_sf2_attributes:b=' . rawurlencode('i:2;') . '&php:_sf2_attributes=', 'an array again: split');
+    // split_keys names the keys
+    $sim = new ModSessionSim();
+    [$h] = request($sim, function () {
+        $_SESSION['cart'] = ['x' => 1];
+        $_SESSION['_sf2_attributes'] = ['y' => 2];
+    }, ['split_keys' => ['cart']]);
+    same($h->get('X-Replace-Session'), 'php:cart:x=' . rawurlencode('i:1;') . '&php:_sf2_attributes=' . rawurlencode(serialize(['y' => 2])), 'split_keys [cart]');
+    // split_keys []: everything whole (the first step of a rolling deploy); members are still read,
+    // written back whole by a change, and removed by destroy
+    $sim = new ModSessionSim(['php:_sf2_attributes:a' => 'i:1;', 'php:_sf2_attributes:b' => 'i:2;', 'php:_symfony_flashes:n' => serialize(['x'])]);
+    $opts = ['split_keys' => []];
+    same(symfonyView($sim, $opts)['_sf2_attributes'], ['a' => 1, 'b' => 2], 'split_keys []: members read');
+    [$h] = request($sim, symfony(fn () => $_SESSION['_sf2_attributes']['c'] = 3), $opts);
+    same($h->get('X-Replace-Session'), 'php:_sf2_attributes=' . rawurlencode(serialize(['a' => 1, 'b' => 2, 'c' => 3]))
+        . '&php:_sf2_attributes:a=&php:_sf2_attributes:b=', 'split_keys []: a changed bag is written whole, its members removed');
+    [$h] = request($sim, fn () => session_destroy(), $opts);
+    same($sim->asArray(), [], 'split_keys []: destroy removes the members too');
+    foreach (['nope', [[1]], [1.5], [null], [true]] as $bad) {
+        $threw = false;
+        try {
+            new LampfarmSessionHandler(['split_keys' => $bad]);
+        } catch (\InvalidArgumentException) {
+            $threw = true;
+        }
+        check($threw, 'split_keys refused: ' . show($bad));
+    }
+});
+
+test('split keys: max_size counts every entry, members one by one, as httpd encodes the whole session', function () {
+    $sim = new ModSessionSim(['user' => 'bob b', 'php:_sf2_meta' => serialize(['u' => 1]), 'php:_symfony_flashes:notice' => serialize(['hi there']),
+        'php:_sf2_attributes' => serialize(['old' => str_repeat('o', 30), '_csrf/x' => 'c'])], '1700000000000000');
+    $session = [
+        '_sf2_attributes' => ['old' => str_repeat('o', 30), '_csrf/x' => 'c', 'Obj' => new WithPrivate(), 'k & v' => "\u{e9}"],
+        '_symfony_flashes' => ['notice' => ['hi there']],
+        '_sf2_meta' => ['u' => 2],
+    ];
+    [$handler, $h] = handler($sim, ['max_size' => 1 << 20]);
+    $handler->read('x');
+    check($handler->write('x', data($session)), 'write');
+    check(str_contains((string) $h->get('X-Replace-Session'), 'php:_sf2_attributes:.4fbj=b64%3A'), 'split, with a b64: member', $h->get('X-Replace-Session'));
+    $after = clone $sim;
+    $after->apply($h);
+    $exact = strlen($after->encode());
+    [$handler] = handler($sim, ['max_size' => $exact]);
+    $handler->read('x');
+    same(warnings(fn () => $handler->write('x', data($session)), $ok), [], "exactly max_size ($exact): no warning");
+    same($ok, true, "exactly max_size ($exact) is accepted");
+    [$handler] = handler($sim, ['max_size' => $exact - 1]);
+    $handler->read('x');
+    same(count(warnings(fn () => $handler->write('x', data($session)), $ok)), 1, 'one byte over: a warning');
+    same($ok, false, 'one byte over is refused');
+    // both forms of an unchanged bag stay, and count
+    $sim = new ModSessionSim(['php:_sf2_attributes' => serialize(['a' => str_repeat('a', 50)]), 'php:_sf2_attributes:b' => serialize(str_repeat('b', 50)),
+        'php:_sf2_meta' => 'i:1;']);
+    $exact = strlen((new ModSessionSim(['php:_sf2_attributes' => serialize(['a' => str_repeat('a', 50)]),
+        'php:_sf2_attributes:b' => serialize(str_repeat('b', 50)), 'php:_sf2_meta' => 'i:2;']))->encode());
+    foreach ([$exact => true, $exact - 1 => false] as $max => $want) {
+        [$handler] = handler($sim, ['max_size' => $max]);
+        $session = unserialize($handler->read('x'));
+        $session['_sf2_meta'] = 2;
+        warnings(fn () => $handler->write('x', data($session)), $ok);
+        same($ok, $want, "unchanged bag in both forms, max_size $max");
+    }
 });
 
 /* ------------------------------------------------------------------------------ summary */
