@@ -5,8 +5,9 @@
  * stream the body into S3, never whole in memory. The application can hand a download over with
  * an X-S3-Key response header. Writes need an authorization the application grants.
  *
- * This file: configuration, directives, the per-bucket runtimes, the handler's dispatch and the
- * mod_health check. Downloads are in mod_s3_get.c, uploads in mod_s3_put.c.
+ * This file: configuration, directives, the per-bucket runtimes, the handler's dispatch, which
+ * configuration a hand-off uses, and the mod_health check. Downloads and the hand-off filter are
+ * in mod_s3_get.c, uploads in mod_s3_put.c.
  */
 #include <apr_lib.h>
 #include <apr_strings.h>
@@ -25,6 +26,7 @@
 #include "lf_log.h"
 #include "lf_parse.h"
 #include "lf_secret.h"
+#include "s3_handoff.h"
 #include "s3_key.h"
 #include "s3_mime.h"
 #include "mod_health.h"
@@ -795,14 +797,101 @@ static int s3_handler(request_rec *r)
     }
 }
 
-/* The hand-off filter goes on every response of a location with S3HandOff on; it looks for
- * X-S3-Key when the first body data passes. */
+/* --- hand-off: which configuration counts ---------------------------------------------------
+ *
+ * An application behind a front controller (Symfony's index.php) answers URLs that are not its
+ * own, and httpd serves such a request with the front controller's configuration: S3HandOff in
+ * the <Location> of the route's URL (/download) is not what the final request sees. What each
+ * routing does, as measured with Apache 2.4 (tests/integration/test_051_*):
+ *  - FallbackResource /index.php (mod_dir, in a fixup), also below an Alias to the application's
+ *    directory: ap_internal_fast_redirect(). The same request_rec goes on with r->uri =
+ *    "/index.php" and /index.php's r->per_dir_config; there is no r->prev; r->parsed_uri,
+ *    r->unparsed_uri and r->request_config stay the client's.
+ *  - RewriteRule in a <Directory> or .htaccess: the client's request ends in mod_rewrite's
+ *    redirect-handler, whose ap_internal_redirect() makes a new request with r->prev = the
+ *    client's (which keeps its r->per_dir_config, <Location /download> included) and r->uri =
+ *    r->unparsed_uri = "/index.php".
+ *  - RewriteRule at server level with [PT]: r->uri is "/index.php" from translate_name on, so
+ *    the location walk after it misses <Location /download>; no r->prev.
+ *  - RewriteRule at server level without [PT], or an Alias straight to the front controller:
+ *    only r->filename changes; r->uri stays, and <Location /download> applies as it is.
+ * In every case httpd walks the <Location> sections of the client's URL just before
+ * translate_name (ap_process_request_internal), before any module rewrites it: the hook below
+ * notes the S3 configuration seen there in the request that the client sent (the first of the
+ * r->prev chain), which the hand-off filter then asks first. */
+
+/* S3 settings of the client's URL, kept when they say anything about S3HandOff. */
+static int s3_note_client_conf(request_rec *r)
+{
+    s3_dir_conf *c;
+
+    if (r->main || r->prev) {
+        return DECLINED; /* not what the client asked for */
+    }
+    c = ap_get_module_config(r->per_dir_config, &s3_module);
+    if (c && c->hand_off != UNSET) {
+        ap_set_module_config(r->request_config, &s3_module, c);
+    }
+    return DECLINED;
+}
+
+/* The client's URL path, decoded (r->uri may have been rewritten). */
+static const char *client_path(const request_rec *first)
+{
+    return first->parsed_uri.path ? first->parsed_uri.path : first->uri;
+}
+
+const s3_dir_conf *s3_handoff_conf(const char **section, request_rec *r)
+{
+    const request_rec *first = r;
+    const s3_dir_conf *seen[3];
+    const char *where[3];
+    int settings[3], i;
+
+    while (first->prev) {
+        first = first->prev;
+    }
+    /* most authoritative first: the <Location> sections of the client's URL, everything that
+     * applied to the client's request, then what serves the response */
+    seen[0] = ap_get_module_config(first->request_config, &s3_module);
+    where[0] = client_path(first);
+    seen[1] = ap_get_module_config(first->per_dir_config, &s3_module);
+    where[1] = first->uri;
+    seen[2] = ap_get_module_config(r->per_dir_config, &s3_module);
+    where[2] = r->uri;
+    for (i = 0; i < 3; ++i) {
+        settings[i] = seen[i] ? seen[i]->hand_off : UNSET;
+    }
+    if ((i = s3_handoff_decide(settings, 3)) < 0) {
+        return NULL;
+    }
+    *section = where[i];
+    return effective(seen[i], r->pool);
+}
+
+const char *s3_handoff_client_path(request_rec *r)
+{
+    const request_rec *first = r;
+
+    while (first->prev) {
+        first = first->prev;
+    }
+    return client_path(first);
+}
+
+/* Registered once at startup, read-only afterwards. */
+static ap_filter_rec_t *handoff_filter;
+
+/* The hand-off filter goes on every main response, wherever mod_s3 is loaded and whether or not
+ * hand-off is on there: an X-S3-Key that is not acted on must never reach the client, and the
+ * servers where S3HandOff is missing are exactly those where it would. What it costs a response
+ * that carries no X-S3-Key: one filter in the chain, and two table look-ups when the first
+ * data passes, after which it removes itself. Subrequests get none: their headers never reach
+ * the client, and they are never handed off. */
 static void s3_insert_filter(request_rec *r)
 {
-    const s3_dir_conf *c = ap_get_module_config(r->per_dir_config, &s3_module);
-
-    if (c->hand_off == 1) {
-        ap_add_output_filter("S3_HANDOFF", NULL, r, r->connection);
+    if (!r->main) {
+        ap_add_output_filter_handle(handoff_filter, NULL, r, r->connection);
     }
 }
 
@@ -987,8 +1076,11 @@ static void s3_register_hooks(apr_pool_t *p)
     ap_hook_check_config(s3_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(s3_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(s3_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* before mod_rewrite (APR_HOOK_FIRST) and mod_alias change what the client asked for */
+    ap_hook_translate_name(s3_note_client_conf, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_insert_filter(s3_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_register_output_filter("S3_HANDOFF", s3_handoff_filter, NULL, AP_FTYPE_CONTENT_SET);
+    handoff_filter =
+        ap_register_output_filter("S3_HANDOFF", s3_handoff_filter, NULL, AP_FTYPE_CONTENT_SET);
     ap_register_provider(p, HEALTH_PROVIDER_GROUP, "s3", HEALTH_PROVIDER_VERSION, &health_s3);
 }
 

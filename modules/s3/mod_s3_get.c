@@ -1,5 +1,6 @@
 /* mod_s3_get — downloads: GET and HEAD streamed from S3 through httpd's output filters, the
- * redirect to a presigned URL, and the hand-off of an application response carrying X-S3-Key.
+ * redirect to a presigned URL, and the hand-off of an application response carrying X-S3-Key
+ * (or its refusal where S3HandOff is not on).
  */
 #include <apr_strings.h>
 
@@ -12,7 +13,7 @@
 #include <util_filter.h>
 
 #include "lf_log.h"
-#include "s3_key.h"
+#include "s3_handoff.h"
 #include "s3_mime.h"
 #include "mod_s3_private.h"
 
@@ -232,56 +233,37 @@ static const char *take_header(request_rec *r, const char *name)
     return v;
 }
 
-apr_status_t s3_handoff_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+/* X-S3-Key where S3HandOff is not on: say so, and where S3HandOff belongs. */
+static void log_stray_key(request_rec *r)
+{
+    const char *client = s3_handoff_client_path(r);
+    const char *served =
+        strcmp(client, r->uri) ? apr_psprintf(r->pool, " (served by %s)", r->uri) : "";
+    const char *outcome =
+        r->status == HTTP_OK
+            ? "the response is refused with 500"
+            : apr_psprintf(r->pool, "the header is removed from its %d response", r->status);
+
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  LFLOGNO(02041) "X-S3-Key from the application, but %s is not On for %s%s: %s; "
+                                 "put %s On (with %s) in the <Location> of the URL the client "
+                                 "asks for, e.g. <Location %s>",
+                  S3_HAND_OFF, client, served, outcome, S3_HAND_OFF, S3_BUCKET,
+                  s3_handoff_route(client, r->pool));
+}
+
+/* Replace the application's response: with the object, or else (status != OK) an error page. */
+static void replace_response(ap_filter_t *f, int *state, int status, const s3_dir_conf *conf,
+                             const char *key, const char *disp)
 {
     request_rec *r = f->r;
-    int *state = f->ctx;
-    const s3_dir_conf *conf;
-    const char *raw, *disp, *key, *why;
-    int status;
 
-    if (state) {
-        if (*state == HANDOFF_ERROR_PAGE) {
-            return ap_pass_brigade(f->next, bb);
-        }
-        apr_brigade_cleanup(bb); /* the application's own body: replaced */
-        return APR_SUCCESS;
-    }
-    raw = take_header(r, S3_HANDOFF_KEY);
-    disp = take_header(r, S3_HANDOFF_DISPOSITION);
-    if (!raw || r->main || r->status != HTTP_OK) {
-        ap_remove_output_filter(f);
-        return ap_pass_brigade(f->next, bb);
-    }
-    state = apr_pcalloc(r->pool, sizeof(*state));
-    *state = HANDOFF_DISCARD;
-    f->ctx = state;
-    apr_brigade_cleanup(bb);
-    conf = s3_conf(r);
     /* The application's entity headers describe its own (discarded) body. */
     apr_table_unset(r->headers_out, "Content-Length");
     apr_table_unset(r->headers_out, "ETag");
     apr_table_unset(r->headers_out, "Last-Modified");
     apr_table_unset(r->headers_out, "Content-Encoding");
-    if (disp && strcasecmp(disp, "attachment") && strcasecmp(disp, "inline")
-        && strncasecmp(disp, "attachment;", 11) && strncasecmp(disp, "inline;", 7)) {
-        disp = NULL;
-    }
-    while (*raw == '/') {
-        ++raw; /* relative to the prefix, like the path below a location */
-    }
-    why = "the key is empty";
-    if (!*raw
-        || s3_key_from_path(&key, &why, conf->key_prefix, s3_key_url_path(raw, r->pool), 1, r->pool)
-               != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      LFLOGNO(02012) "the application handed off a bad key (%s): %s", raw, why);
-        status = HTTP_INTERNAL_SERVER_ERROR;
-    }
-    else {
-        if (disp && (!strcasecmp(disp, "attachment") || !strcasecmp(disp, "inline"))) {
-            disp = s3_mime_disposition(disp, key_basename(key), r->pool); /* name it */
-        }
+    if (status == OK) {
         status = stream_object(r, f->next, conf, key, disp);
     }
     if (status != OK) {
@@ -291,5 +273,59 @@ apr_status_t s3_handoff_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         ap_send_error_response(r, 0);
         *state = HANDOFF_DISCARD;
     }
+}
+
+apr_status_t s3_handoff_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    int *state = f->ctx;
+    const s3_dir_conf *conf;
+    const char *raw, *disp, *key = NULL, *why, *section = NULL;
+    int status = OK;
+
+    if (state) {
+        if (*state == HANDOFF_ERROR_PAGE) {
+            return ap_pass_brigade(f->next, bb);
+        }
+        apr_brigade_cleanup(bb); /* the application's own body: replaced */
+        return APR_SUCCESS;
+    }
+    /* Both headers go, whatever happens next: neither is meant for the client. CGI and FastCGI
+     * answers put them in err_headers_out, mod_proxy_http and mod_php in headers_out. */
+    raw = take_header(r, S3_HANDOFF_KEY);
+    disp = take_header(r, S3_HANDOFF_DISPOSITION);
+    if (!raw || r->main) {
+        ap_remove_output_filter(f);
+        return ap_pass_brigade(f->next, bb);
+    }
+    if (!(conf = s3_handoff_conf(&section, r))) {
+        /* Fail closed: the application meant this response to be replaced, so it is no answer
+         * for the client (often an empty 200). Its own error statuses pass, as with hand-off. */
+        log_stray_key(r);
+        if (r->status != HTTP_OK) {
+            ap_remove_output_filter(f);
+            return ap_pass_brigade(f->next, bb);
+        }
+        status = HTTP_INTERNAL_SERVER_ERROR;
+    }
+    else if (r->status != HTTP_OK) {
+        ap_remove_output_filter(f); /* the application's own answer: not handed off */
+        return ap_pass_brigade(f->next, bb);
+    }
+    else if (s3_handoff_parse(&key, &disp, &why, conf->key_prefix, raw, disp, r->pool)
+             != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      LFLOGNO(02012) "the application handed off a bad key (%s): %s", raw, why);
+        status = HTTP_INTERNAL_SERVER_ERROR;
+    }
+    else {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      LFLOGNO(02042) "hand-off of %s, with the S3 settings of %s", key, section);
+    }
+    state = apr_pcalloc(r->pool, sizeof(*state));
+    *state = HANDOFF_DISCARD;
+    f->ctx = state;
+    apr_brigade_cleanup(bb);
+    replace_response(f, state, status, conf, key, disp);
     return APR_SUCCESS;
 }

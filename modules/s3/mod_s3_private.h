@@ -116,6 +116,18 @@ int s3_log_failure(request_rec *r, const char *what, const char *key, apr_status
 /** The key of the object a request's URL names, or an HTTP error status (400, 404). */
 int s3_request_key(const char **key, request_rec *r, const s3_dir_conf *conf);
 
+/**
+ * The configuration a response carrying X-S3-Key is handed off with (defaults applied), or NULL
+ * when S3HandOff is not on for it. The URL the client asked for counts first (also after an
+ * internal redirect to a front controller), then what serves the response.
+ * @param section out: the URL whose sections turned hand-off on (for logs)
+ * @return allocated from r->pool
+ */
+const s3_dir_conf *s3_handoff_conf(const char **section, request_rec *r);
+
+/** The decoded URL path the client asked for, before any rewrite or internal redirect. */
+const char *s3_handoff_client_path(request_rec *r);
+
 /* Entry points of mod_s3_get.c and mod_s3_put.c. */
 int s3_handle_get(request_rec *r, const s3_dir_conf *conf, const char *key);
 int s3_handle_put(request_rec *r, const s3_dir_conf *conf, const char *key);
