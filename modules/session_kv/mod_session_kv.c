@@ -109,7 +109,9 @@ static const skv_srv_conf srv_defaults = {
     60 * APR_USEC_PER_SEC,   /* touch_interval: one expiry refresh a minute per session */
     64 * 1024,               /* max_size: 64 KiB; a bigger session is a bug in the app */
     1,                       /* merge */
-    10,                      /* attempts: a burst of 10 parallel writers merges */
+    32,                      /* attempts: each conflict means another request's write got
+                                through, so a burst of N parallel writers of one session
+                                needs at most N attempts; 32 covers a page's AJAX burst */
     NULL,
 };
 
