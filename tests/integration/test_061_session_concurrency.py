@@ -62,12 +62,9 @@ def session_cookies(resp):
     return [c for c in session.set_cookies(resp) if c.startswith("session=")]
 
 
-def held(c, hold, **q):
-    """Start c.app(hold=..., **q) in a thread; return (pool, future) once it has its session."""
-    pool = concurrent.futures.ThreadPoolExecutor(1)
-    slow = pool.submit(c.get, "/app/app.cgi?" + session.query(hold=hold.path, **q), timeout=30)
-    hold.wait_started()
-    return pool, slow
+def slow_app(c, **q):
+    """A request of c to the app, held in it (session.while_held) once it has its session."""
+    return lambda hold: c.get("/app/app.cgi?" + session.query(hold=hold, **q), timeout=30)
 
 
 def test_logout_during_a_slow_request_stays_a_logout(httpd, logs, mpm, kv):
@@ -77,18 +74,12 @@ def test_logout_during_a_slow_request_stays_a_logout(httpd, logs, mpm, kv):
     c = session.Client(srv)
     c.app(set="user:alice", regen=1)
     logged_in = c.sid
-    hold = session.Hold()
-    try:
-        pool, slow = held(c, hold, set="poll:1")
-        # the logout, in another tab: the cookie is expired, the stored session deleted
-        r = c.get("/app/app.cgi?" + session.query(clear=1))
-        assert r.status == 200 and c.sid is None
+
+    def logout():   # in another tab: the cookie is expired, the stored session deleted
+        assert c.app(clear=1) == {"user": "alice"} and c.sid is None
         assert not kv.holds(logged_in)
-        hold.release()
-        r = slow.result(timeout=30)
-        pool.shutdown()
-    finally:
-        hold.cleanup()
+
+    r = session.while_held(slow_app(c, set="poll:1"), logout)
     # the slow request answers, and neither stores nor sends a session
     assert r.status == 200 and r.json()["session"] == {"user": "alice"}
     assert session_cookies(r) == []
@@ -107,23 +98,15 @@ def test_login_during_a_slow_anonymous_request_stays_a_login(httpd, logs, mpm, k
     c = session.Client(srv)
     c.app(set="csrf:t1")
     anonymous = c.sid
-    hold = session.Hold()
-    try:
-        pool, slow = held(c, hold, set="poll:1")
-        # the login: a new id for the session, with the user in it
-        c.app(set="user:alice", regen=1)
-        logged_in = c.sid
-        assert logged_in not in (None, anonymous)
-        hold.release()
-        r = slow.result(timeout=30)
-        pool.shutdown()
-    finally:
-        hold.cleanup()
+    # the login, meanwhile: a new id for the session, with the user in it
+    r = session.while_held(slow_app(c, set="poll:1"), lambda: c.app(set="user:alice", regen=1))
+    logged_in = c.sid
+    assert logged_in not in (None, anonymous)
     assert r.status == 200
     assert session_cookies(r) == []
     # still logged in; the anonymous request's change went with the anonymous session
-    assert c.sid == logged_in
     assert c.app() == {"csrf": "t1", "user": "alice"}
+    assert c.sid == logged_in
     assert kv.holds(logged_in) and not kv.holds(anonymous)
 
 
@@ -134,15 +117,7 @@ def test_last_write_wins_does_not_bring_a_logged_out_session_back(httpd, logs, m
     srv = session.start(httpd, logs, mpm, kv.url, srv="SessionKVConcurrency last-write-wins")
     c = session.Client(srv)
     c.app(set="user:alice", regen=1)
-    hold = session.Hold()
-    try:
-        pool, slow = held(c, hold, set="poll:1")
-        c.app(clear=1)
-        hold.release()
-        r = slow.result(timeout=30)
-        pool.shutdown()
-    finally:
-        hold.cleanup()
+    r = session.while_held(slow_app(c, set="poll:1"), lambda: c.app(clear=1))
     assert r.status == 200 and session_cookies(r) == []
     assert kv.keys() == []
     assert c.app() == {}

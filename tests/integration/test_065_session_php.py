@@ -6,7 +6,6 @@ X-Replace-Session-N headers and arrives intact; a session over SessionKVMaxSize 
 the module (LF01001) or, with the handler's max_size set to match, by the handler itself, and
 the stored one stays. A session over 16 KB, which mod_proxy_fcgi could not hand PHP-FPM in one
 variable, reaches PHP in SessionKVEnvPartSize pieces."""
-import concurrent.futures
 import json
 import random
 import string
@@ -346,19 +345,10 @@ def test_session_over_max_size_is_refused_by_the_handler(httpd, logs, mpm, php, 
 
 def race(c, php, slow_body, meanwhile):
     """A slow call holding the session it read while meanwhile() runs: the slow response."""
-    hold = session.Hold()
-    pool = concurrent.futures.ThreadPoolExecutor(1)
-    path = "/php/app.php?" + session.query(hold=hold.path)
-    try:
-        slow = pool.submit(c.post, path, json.dumps(slow_body),
-                           headers={"Content-Type": "application/json"}, timeout=30)
-        hold.wait_started()
-        meanwhile()
-        hold.release()
-        r = slow.result(timeout=30)
-    finally:
-        pool.shutdown()
-        hold.cleanup()
+    r = session.while_held(
+        lambda hold: c.post("/php/app.php?" + session.query(hold=hold), json.dumps(slow_body),
+                            headers={"Content-Type": "application/json"}, timeout=30),
+        meanwhile)
     assert r.status == 200, r
     return r
 

@@ -15,6 +15,7 @@ With php= (a SetHandler target: PhpFpm.handler for PHP-FPM through mod_proxy_fcg
 /php/ serves the PHP scripts a test writes into php_dir(logs) (which holds
 php/LampfarmSessionHandler.php too), with the same session settings as /app.
 """
+import concurrent.futures
 import glob
 import hashlib
 import json
@@ -218,14 +219,7 @@ class Client:
 class Hold:
     """A request held inside the application after it has read its session, until the test
     releases it: the app's hold=PATH (app.cgi here, app.php in test_065) creates PATH.started
-    and waits for PATH.go (at most 20 s). PATH is in /tmp: the application runs as nobody.
-
-        hold = session.Hold()
-        slow = pool.submit(c.app, hold=hold.path, set="poll:1")
-        hold.wait_started()      # the slow request has its session now
-        ...                      # what happens meanwhile (a logout on another node)
-        hold.release()
-    """
+    and waits for PATH.go (at most 20 s). PATH is in /tmp: the application runs as nobody."""
 
     def __init__(self):
         fd, self.path = tempfile.mkstemp(prefix="lf-hold-", dir="/tmp")
@@ -244,6 +238,28 @@ class Hold:
                 os.unlink(self.path + end)
             except OSError:
                 pass
+
+
+def while_held(send, meanwhile):
+    """A slow request in flight while something else happens: send(hold_path) in a thread
+    (a request with hold=hold_path); once the application has read its session, meanwhile();
+    then the slow request is released. Returns its response.
+
+        r = session.while_held(lambda h: c.get("/app/app.cgi?" + session.query(hold=h)),
+                               lambda: c.app(clear=1))      # a logout while it runs
+    """
+    hold = Hold()
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    try:
+        slow = pool.submit(send, hold.path)
+        hold.wait_started()
+        meanwhile()
+        hold.release()
+        return slow.result(timeout=30)
+    finally:
+        hold.release()
+        pool.shutdown()
+        hold.cleanup()
 
 
 def backend_key(sid, prefix="skv:"):
