@@ -8,11 +8,15 @@
 #   php-fpm                        one pool on a unix socket (not the system service)
 #   two Apache nodes (event MPM)   each loading build/mod_health.so, build/mod_s3.so,
 #                                  build/mod_session_kv.so and build/mod_cloudwatch.so, serving
-#                                  the demo PHP app (scripts/farm/htdocs) through mod_proxy_fcgi
-#                                  with its sessions in redis (mod_session + mod_session_kv,
+#                                  the demo PHP app (scripts/farm/htdocs) and, under /symfony/,
+#                                  the Symfony app of tests/symfony through mod_proxy_fcgi, both
+#                                  with their sessions in redis (mod_session + mod_session_kv,
 #                                  shared by both nodes), uploads to/from the bucket under /files
 #                                  (mod_s3), and request metrics to moto's CloudWatch every 10 s
 #                                  (mod_cloudwatch)
+#   the Symfony app                installed into build/farm/symfony when php-fpm starts
+#                                  (tests/symfony/bin/install.sh, as the tests install it: the
+#                                  session handler in its lib/, its container built once as nobody)
 #   HAProxy on :8080               round robin, `option httpchk GET /health/ready`, stats page
 # Configs are rendered from scripts/farm/*.tmpl. Every process is started with setsid, its PID
 # kept in build/farm/run/<name>.pid, and stopped by that PID (and its process group).
@@ -24,7 +28,8 @@ Usage: scripts/farm.sh start|stop|status|--help
 
   start    start whatever part of the farm is not running, wait until every component answers
            and HAProxy sees both nodes ready, then print what runs where (a second start only
-           says it is running)
+           says it is running). The nodes serve the demo page at / and the Symfony app of
+           tests/symfony at /symfony/, installed into build/farm/symfony whenever php-fpm starts
   stop     stop every component by PID (safe to run twice)
   status   what runs, readiness of each node, HAProxy's view; exit 0 all running, 3 none, 1 some
 
@@ -50,6 +55,9 @@ health_so="$repo/build/mod_health.so"
 s3_so="$repo/build/mod_s3.so"
 session_kv_so="$repo/build/mod_session_kv.so"
 cloudwatch_so="$repo/build/mod_cloudwatch.so"
+# The Symfony app as the nodes serve it: app/ (a copy of tests/symfony) and var/ (its cache, logs).
+symfony_src="$repo/tests/symfony"
+symfony_dir="$farm_dir/symfony"
 # mod_s3's S3 key file (also mod_cloudwatch's), and the upload token secret shared by mod_s3 (S3UploadTokenSecret) and
 # PHP (which mints the tokens): written once, kept across stop/start.
 s3_keys_file="$farm_dir/s3.keys"
@@ -291,6 +299,23 @@ PY
     touch "$run_dir/moto.bootstrapped"
 }
 
+# --- the Symfony app (/symfony/ on the nodes) ----------------------------------------------------
+# A fresh copy of tests/symfony with the session handler in its lib/ and its container built once,
+# as the php-fpm workers' user, so that no request builds it: what the integration tests do
+# (tests/symfony/bin/install.sh). Not while php-fpm runs: a running pool keeps the copy it has.
+install_symfony() {
+    local out
+    if running_pid php-fpm >/dev/null && [ -d "$symfony_dir/var/cache" ]; then
+        return 0
+    fi
+    if ! out=$("$symfony_src/bin/install.sh" "$symfony_dir/app" "$symfony_dir/var" \
+        nobody:nogroup 2>&1); then
+        echo "$out" >&2
+        die "installing the Symfony app ($symfony_src) into $symfony_dir"
+    fi
+    say "Symfony app installed into ${symfony_dir#"$repo"/} (container built)"
+}
+
 # --- start ---------------------------------------------------------------------------------------
 started_any=0
 
@@ -348,7 +373,7 @@ do_start() {
     libexecdir=$("$apxs" -q LIBEXECDIR)
     httpd="$("$apxs" -q SBINDIR)/$("$apxs" -q TARGET)"
     fpm=$(find_php_fpm)
-    local -a need=(redis-server memcached haproxy curl "$httpd")
+    local -a need=(redis-server memcached haproxy curl php setpriv "$httpd")
     for n in "${need[@]}"; do
         command -v "$n" >/dev/null 2>&1 || die "$n not found: run scripts/install-deps.sh"
     done
@@ -366,7 +391,7 @@ do_start() {
                      LIBEXECDIR="$libexecdir" HEALTH_SO="$health_so" FPM_SOCK="$fpm_sock"
                      S3_SO="$s3_so" S3_BUCKET="$s3_bucket" S3_KEYS="$s3_keys_file"
                      SESSION_KV_SO="$session_kv_so" CLOUDWATCH_SO="$cloudwatch_so"
-                     UPLOAD_SECRET="$upload_secret_file"
+                     UPLOAD_SECRET="$upload_secret_file" SYMFONY_DIR="$symfony_dir"
                      REDIS_PORT="$REDIS_PORT" MEMCACHED_PORT="$MEMCACHED_PORT"
                      MOTO_PORT="$MOTO_PORT" HTTP_PORT="$HTTP_PORT" STATS_PORT="$STATS_PORT"
                      NODEA_PORT="$NODEA_PORT" NODEB_PORT="$NODEB_PORT"
@@ -389,6 +414,7 @@ do_start() {
             { echo "$out" >&2; die "Apache config of $n ($conf_dir/$n.conf)"; }
     done
 
+    install_symfony
     start_one redis 10 probe_line "$REDIS_PORT" PING +PONG -- \
         redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
         --daemonize no --dir "$run_dir" --protected-mode yes
@@ -450,6 +476,8 @@ print_summary() {
         nodeB "http://127.0.0.1:$NODEB_PORT  (mod_health, mod_s3, mod_session_kv, mod_cloudwatch)" \
         "nodeB.error.log nodeB.access.log" \
         php-fpm "unix:$rel/run/php-fpm.sock" php-fpm.log \
+        symfony "http://127.0.0.1:$HTTP_PORT/symfony/  (tests/symfony, in $rel/symfony/)" \
+        "php-fpm.log" \
         redis "127.0.0.1:$REDIS_PORT  (sessions; check: critical)" redis.log \
         memcached "127.0.0.1:$MEMCACHED_PORT  (check: degraded)" memcached.log \
         moto "http://127.0.0.1:$MOTO_PORT  S3, CloudWatch $moto_note" moto.log
@@ -457,6 +485,8 @@ print_summary() {
 
   Open:    http://127.0.0.1:$HTTP_PORT/   (log in with any name, reload: the session counter
            goes on across both nodes; uploads files into moto's $s3_bucket, /files/)
+  Symfony: http://127.0.0.1:$HTTP_PORT/symfony/   (a Symfony app: log in, reload, set an attribute;
+           its session, in redis, follows you from node to node)
   Metrics: curl -s http://127.0.0.1:$NODEA_PORT/cloudwatch-status   (published to moto every 10 s;
            namespace Lampfarm/Farm, AutoScalingGroupName lampfarm-local)
   Drain:   touch $farm_dir/nodeA.drain     (undo: rm $farm_dir/nodeA.drain)

@@ -7,7 +7,8 @@ What a user of such an application sees: a login with a CSRF token on one node h
 other, and a wrong token is refused; a logout stays a logout and a login stays a login although
 a slow request of the same browser (a background poll) was in flight and changed the session
 when it ended; twenty parallel requests that each set an attribute all keep theirs; flash
-messages set on one node are read on the other. And a download that the application hands to
+messages set on one node are read on the other; the HTML page (what `make run` shows at
+/symfony/) logs in, sets an attribute and logs out through its forms, each coming back to it. And a download that the application hands to
 mod_s3 (X-S3-Key) behind the front controller, through FallbackResource and through a
 RewriteRule, reaches the browser as the object's bytes.
 
@@ -17,7 +18,9 @@ container once per run (harness/symfony.py). A slow request says when it has rea
 time. PHP runs in PHP-FPM, so the MPM does not matter: one MPM (event).
 """
 import concurrent.futures
+import html
 import os
+import re
 import sys
 
 import pytest
@@ -244,6 +247,44 @@ def test_flashes_set_on_one_node_are_read_on_the_other(farm):
     r = b.get("/flashes", to="b")
     assert r.json()["flashes"] == {}, r
     assert b.sid is None and symfony.keys(farm.kv, b.seen) == []
+
+
+@redis_only
+def test_the_page_logs_in_sets_an_attribute_and_logs_out_through_its_forms(farm):
+    """The forms of GET / post with _target_path: each answers 303 back to the page, whose flash
+    names the node that did it, instead of JSON. A target elsewhere leads back to the page."""
+    user = user_name("erin <&>")
+    b = symfony.Browser(farm)
+    page = b.get("/", to="a")
+    assert page.status == 200 and 'id="anonymous"' in page.text, page
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)
+
+    r = b.post("/login", {"_username": user, "_csrf_token": token, "_target_path": "/"}, to="b")
+    assert (r.status, r.header("Location")) == (303, "/"), r
+    page = b.get("/", to="a")
+    logged_in = '<strong id="user">%s</strong>' % html.escape(user)
+    assert logged_in in page.text and "b: Logged in as %s." % html.escape(user) in page.text, \
+        page.text
+    page = b.get("/", to="b")
+    assert logged_in in page.text and 'class="flash' not in page.text, "a flash is shown once"
+
+    r = b.post("/attr", {"name": "colour", "value": "<blue>", "_target_path": "//evil.example/"},
+               to="a")
+    assert (r.status, r.header("Location")) == (303, "/"), r
+    assert "&lt;blue&gt;" in b.get("/", to="b").text
+    # the framework's own attributes are not the form's to set
+    r = b.post("/attr", {"name": "_security_main", "value": "x", "_target_path": "/"}, to="b")
+    assert r.status == 303, r
+    page = b.get("/", to="a")
+    assert "b: Not set: " in page.text and logged_in in page.text, page.text
+    me = b.me(to="a")
+    assert (me["user"], me["attributes"]["colour"]) == (user, "<blue>"), me
+
+    r = b.post("/logout", {"_target_path": "/"}, to="a")
+    assert (r.status, r.header("Location")) == (303, "/"), r
+    page = b.get("/", to="b")
+    assert 'id="anonymous"' in page.text and "a: Logged out." in page.text, page.text
+    assert symfony.holding(farm.kv, user, b.seen) == []
 
 
 # --- a download handed to mod_s3 (the X-S3-Key pattern) behind Symfony's front controller ---

@@ -22,6 +22,9 @@
 // to CloudWatch (moto) per group — requests, p50/p99 latency, 5xx — and when and how the last
 // PutMetricData went, from the node's own /cloudwatch-status (JSON).
 //
+// On the farm it links to the Symfony app that the nodes serve under /symfony/ (tests/symfony,
+// see scripts/farm/node.conf.tmpl).
+//
 // Outside the farm (no LAMPFARM_NODE, e.g. tests/integration/test_049_s3_browser.py) only the
 // upload part is shown; it needs LAMPFARM_UPLOAD_SECRET_FILE, the file of S3UploadTokenSecret.
 
@@ -375,6 +378,8 @@ if ($csvCode === 200) {
 </div>
 <?php endif; ?>
 <?php if ($onFarm): ?>
+<p id="symfony">And a Symfony application on the same two nodes, its sessions in redis too:
+  <a href="/symfony/">/symfony/</a>.</p>
 <p class="muted">
   Apache node on 127.0.0.1:<?= $port ?>,
   <?= $via !== null ? 'reached through HAProxy (X-Forwarded-For: ' . h($via) . ')' : 'reached directly, not through HAProxy' ?>.

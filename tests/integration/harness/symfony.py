@@ -12,17 +12,15 @@ farm.
 
 The app (tests/symfony/src/Controller/SessionController.php has its pages) runs with
 APP_ENV=prod and debug off. Its cache and logs live in <base>/var, owned by nobody (the FPM
-workers), and the container is built by App.install(), once, as nobody: no request builds it.
+workers), and the container is built by App.install(), once, as nobody: no request builds it
+(tests/symfony/bin/install.sh, which the dev farm of `make run` uses too).
 A slow request (`sleep=MS&mark=M&until=U`) writes <var>/marks/M.in once it has read the session
 and waits until <var>/marks/U.go exists: Marks.wait_in() and Marks.release() drive it, so a test
 knows that the request is in flight rather than hoping so.
 """
 import base64
-import grp
 import os
-import pwd
 import re
-import shutil
 import socket
 import subprocess
 import time
@@ -38,7 +36,7 @@ from .proc import wait_until
 from .session import HEADER, backend_key
 
 APP_SRC = os.path.join(paths.REPO, "tests", "symfony")
-HANDLER = os.path.join(paths.REPO, "php", "LampfarmSessionHandler.php")
+INSTALL = os.path.join(APP_SRC, "bin", "install.sh")
 FPM_USER, FPM_GROUP = "nobody", "nogroup"
 COOKIE = "session"
 
@@ -92,14 +90,6 @@ def _sub_dir(base, name):
     return d
 
 
-def _chown_tree(path, user, group):
-    uid, gid = pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid
-    for root, _, files in os.walk(path):
-        os.chown(root, uid, gid)
-        for f in files:
-            os.chown(os.path.join(root, f), uid, gid)
-
-
 class Marks:
     """The app's marker directory: which slow requests are waiting, and releasing them."""
 
@@ -134,33 +124,16 @@ class App:
         self.var = os.path.join(base, "var")
         self.marks = Marks(os.path.join(self.var, "marks"))
 
-    def env(self):
-        return {"APP_ENV": "prod", "APP_DEBUG": "0", "APP_CACHE_DIR": self.var + "/cache",
-                "APP_LOG_DIR": self.var + "/log", "APP_MARK_DIR": self.marks.path}
-
     def install(self):
-        """Copy the app, add the handler (php/README.md: "copy it into the application"), and
-        build the container with every cache warmed, as the FPM user."""
-        shutil.rmtree(self.dir, ignore_errors=True)
-        shutil.rmtree(self.var, ignore_errors=True)
-        shutil.copytree(APP_SRC, self.dir)
-        os.makedirs(os.path.join(self.dir, "lib"), exist_ok=True)
-        shutil.copy(HANDLER, os.path.join(self.dir, "lib"))
-        for root, _, files in os.walk(self.dir):
-            os.chmod(root, 0o755)
-            for f in files:
-                os.chmod(os.path.join(root, f), 0o644)
-        paths.make_traversable(self.dir)
-        for d in ("cache", "log", "marks"):
-            os.makedirs(os.path.join(self.var, d))
-        _chown_tree(self.var, FPM_USER, FPM_GROUP)
-        os.chmod(self.var, 0o755)
-        env = dict(os.environ, **self.env())
-        out = subprocess.run(["php", os.path.join(self.dir, "bin", "warmup.php")], env=env,
-                             user=FPM_USER, group=FPM_GROUP, extra_groups=[], cwd=self.var,
+        """tests/symfony/bin/install.sh: copy the app, add the handler (php/README.md: "copy it
+        into the application"), and build the container with every cache warmed, as the FPM
+        user."""
+        os.makedirs(self.base, exist_ok=True)
+        paths.make_traversable(self.base)      # the FPM user reaches the app and var in it
+        out = subprocess.run([INSTALL, self.dir, self.var, "%s:%s" % (FPM_USER, FPM_GROUP)],
                              capture_output=True, timeout=120)
         if out.returncode != 0 or out.stderr:
-            raise RuntimeError("the Symfony app's warm-up failed (%d):\n%s%s"
+            raise RuntimeError("installing the Symfony app failed (%d):\n%s%s"
                                % (out.returncode, out.stdout.decode(errors="replace"),
                                   out.stderr.decode(errors="replace")))
         self.containers_at_install = self.container_files()

@@ -2,9 +2,10 @@
 
 /*
  * A small Symfony 5.4 application for lampfarm's integration tests
- * (tests/integration/test_068_session_symfony.py): a login form with a CSRF token, login and
- * logout as Symfony's security component does them, session attributes and flash messages,
- * and a download handed to mod_s3. Its session is kept by httpd (mod_session + mod_session_kv)
+ * (tests/integration/test_068_session_symfony.py) and the dev farm (`make run`, at /symfony/):
+ * a login form with a CSRF token, login and logout as Symfony's security component does them,
+ * session attributes and flash messages, a download handed to mod_s3, and an HTML page that
+ * shows all this to a person. Its session is kept by httpd (mod_session + mod_session_kv)
  * through LampfarmSessionHandler, configured as php/README.md tells a Symfony user to; the
  * configuration is in PHP here because Debian ships no symfony/yaml with this Symfony.
  */
@@ -71,6 +72,7 @@ final class Kernel extends BaseKernel
     private function configureRoutes(RoutingConfigurator $routes): void
     {
         $c = SessionController::class;
+        $routes->add('home', '/')->controller([$c, 'home'])->methods(['GET']);
         $routes->add('login_form', '/login')->controller([$c, 'loginForm'])->methods(['GET']);
         $routes->add('login', '/login')->controller([$c, 'login'])->methods(['POST']);
         $routes->add('logout', '/logout')->controller([$c, 'logout'])->methods(['POST']);
