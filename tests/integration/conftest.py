@@ -37,6 +37,24 @@ def _selected_mpms():
     return out or list(MPMS)
 
 
+def pytest_collection_modifyitems(config, items):
+    """A test marked one_mpm runs under the first selected MPM only: what it checks is decided
+    outside the MPM (in the store, in the backend, in libcurl's timeouts), and running it twice
+    costs suite time (make test stays under about 12 minutes)."""
+    first = _selected_mpms()[0]
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        mpm = callspec.params.get("mpm") if callspec else None
+        if mpm and mpm != first and item.get_closest_marker("one_mpm"):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def _test_dir_name(node):
     mod = os.path.splitext(os.path.basename(str(node.fspath)))[0]
     return "%s.%s" % (mod, node.name)

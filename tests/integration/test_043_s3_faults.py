@@ -84,6 +84,7 @@ def test_complete_answering_200_with_an_error_is_a_failure(httpd, moto, logs, bu
     assert moto.s3.list_multipart_uploads(bucket) == []
 
 
+@pytest.mark.one_mpm  # libcurl times the stall out, whatever the MPM
 @pytest.mark.expect_log("LF02003")
 def test_stalled_part_times_out_as_504_and_is_aborted(httpd, moto, logs, bucket, faultproxy):
     srv = start(httpd, moto, logs, bucket, faultproxy, extra="S3Attempts 2")
@@ -95,6 +96,7 @@ def test_stalled_part_times_out_as_504_and_is_aborted(httpd, moto, logs, bucket,
     assert s3.wait_no_uploads(moto, bucket) == []
 
 
+@pytest.mark.one_mpm  # libcurl times the stall out, whatever the MPM
 @pytest.mark.expect_log("LF02003")
 def test_stalled_get_times_out_as_504(httpd, moto, logs, bucket, faultproxy):
     moto.s3.put_object(bucket, "s", b"slow", content_type="text/plain")

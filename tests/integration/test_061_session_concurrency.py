@@ -56,7 +56,7 @@ def test_last_write_wins_is_plain_set(httpd, logs, mpm, kv):
 # while it runs; the slow request ends last. With file sessions PHP's lock made the logout wait;
 # here the stored session is ended and the slow request's changes are dropped: it neither brings
 # the old session back nor replaces the cookie the browser got from the newer request. The store
-# decides this, not the MPM: event only.
+# decides this, not the MPM: one MPM.
 
 def session_cookies(resp):
     return [c for c in session.set_cookies(resp) if c.startswith("session=")]
@@ -67,9 +67,8 @@ def slow_app(c, **q):
     return lambda hold: c.get("/app/app.cgi?" + session.query(hold=hold, **q), timeout=30)
 
 
+@pytest.mark.one_mpm
 def test_logout_during_a_slow_request_stays_a_logout(httpd, logs, mpm, kv):
-    if mpm != "event":
-        pytest.skip("the race is decided in the store, whatever the MPM")
     srv = session.start(httpd, logs, mpm, kv.url, srv="SessionKVTouchInterval 0")
     c = session.Client(srv)
     c.app(set="user:alice", regen=1)
@@ -91,9 +90,8 @@ def test_logout_during_a_slow_request_stays_a_logout(httpd, logs, mpm, kv):
     assert session.status_counters(srv)["Dropped"] == 1
 
 
+@pytest.mark.one_mpm
 def test_login_during_a_slow_anonymous_request_stays_a_login(httpd, logs, mpm, kv):
-    if mpm != "event":
-        pytest.skip("the race is decided in the store, whatever the MPM")
     srv = session.start(httpd, logs, mpm, kv.url, srv="SessionKVTouchInterval 0")
     c = session.Client(srv)
     c.app(set="csrf:t1")
@@ -110,9 +108,8 @@ def test_login_during_a_slow_anonymous_request_stays_a_login(httpd, logs, mpm, k
     assert kv.holds(logged_in) and not kv.holds(anonymous)
 
 
+@pytest.mark.one_mpm
 def test_last_write_wins_does_not_bring_a_logged_out_session_back(httpd, logs, mpm, redis):
-    if mpm != "event":
-        pytest.skip("the race is decided in the store, whatever the MPM")
     kv = session.KV("redis", redis)
     srv = session.start(httpd, logs, mpm, kv.url, srv="SessionKVConcurrency last-write-wins")
     c = session.Client(srv)

@@ -4,7 +4,12 @@ refreshing its expiry (memcached touch, redis PEXPIRE) at most once per interval
 rewritten: its stored bytes stay the same."""
 import time
 
+import pytest
+
 from harness import session
+
+# the store and the backend keep the time, whatever the MPM
+pytestmark = pytest.mark.one_mpm
 
 
 def test_idle_session_expires(httpd, logs, mpm, kv):
