@@ -474,7 +474,9 @@ def test_wrong_credentials(dns, named, zone, aws):
     r = dns("import", "--zone", zone, "--old-ns", old.address, env=env)
     assert r.returncode == 1
     assert "the credentials were refused" in r.stderr
-    env = dict(aws, AWS_SECRET_ACCESS_KEY="x" + aws["AWS_SECRET_ACCESS_KEY"][1:])
+    # a wrong secret for the right key: its first character changed (to one it is not)
+    secret = aws["AWS_SECRET_ACCESS_KEY"]
+    env = dict(aws, AWS_SECRET_ACCESS_KEY=("y" if secret[0] == "x" else "x") + secret[1:])
     r = dns("import", "--zone", zone, "--old-ns", old.address, env=env)
     assert r.returncode == 1 and "the credentials were refused" in r.stderr
     assert dns.zones(zone) == []
