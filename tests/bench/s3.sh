@@ -17,6 +17,13 @@
 #        resident memory above idle (expectation <= 64 MiB) and httpd's CPU seconds per GiB,
 #        compared with the CPU of curl uploading the same body to moto directly (one PutObject).
 #        The stored objects are checked (size and MD5), so a failed upload cannot pass.
+# Before those, without moto: what mod_s3 costs a request that has nothing to do with S3. Its
+# hand-off filter goes on every main response wherever the module is loaded (it looks for
+# X-S3-Key when the first data passes, then removes itself), so two more servers serve the same
+# 1 KB static file, one with mod_s3 loaded (a bucket location elsewhere, no S3HandOff anywhere)
+# and one without it, under wrk in alternating rounds (tests/bench/lib.sh, shared with
+# tests/bench/cloudwatch.sh): the medians, their ratio (expectation >= 0.97) and httpd's CPU
+# per request on each. BENCH_ONLY=filter runs only that part, BENCH_ONLY=stream only GET and PUT.
 # Never part of `make test` (`make bench` runs it). Exit 0 whatever the figures; 1 on errors.
 set -euo pipefail
 
@@ -33,7 +40,13 @@ Environment:
   BENCH_MOTO_PORT=      port for moto (default: a free one from 18500 up)
   LAMPFARM_MOTO_PYTHON= the python3 that has moto (default: the first python3 on PATH, then
                         ~/.pyenv/versions/*, that can import moto)
-Needs root (httpd serves as nobody), curl, /usr/bin/python3, moto, and build/mod_s3.so (`make`).
+  BENCH_FILTER_ROUNDS=3 rounds of the static-file comparison with and without mod_s3 (0 skips
+                        it); each runs both servers once
+  BENCH_FILTER_DURATION=10s  wrk -d per run of that comparison (wrk -t2 -c32)
+  BENCH_FILTER_PORT=    first of its three ports (default: free ones from 18450 up)
+  BENCH_ONLY=           filter: only that comparison; stream: only GET and PUT; empty: all
+Needs root (httpd serves as nobody), curl, /usr/bin/python3, moto (GET and PUT), wrk (the
+comparison), and build/mod_s3.so (`make`).
 Logs, configuration and reports go to build/bench/s3/.
 EOF
 }
@@ -48,12 +61,21 @@ get_mib=${BENCH_GET_MIB:-256}
 put_mib=${BENCH_PUT_MIB:-1024}
 rounds=${BENCH_ROUNDS:-6}
 put_rounds=${BENCH_PUT_ROUNDS:-2}
+filter_rounds=${BENCH_FILTER_ROUNDS:-3}
+only=${BENCH_ONLY:-}
+case $only in
+    "" | filter | stream) ;;
+    *) echo "bench: ERROR: BENCH_ONLY must be filter or stream" >&2; exit 2 ;;
+esac
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 so="$repo/build/mod_s3.so"
 work="$repo/build/bench/s3"
 sampler="$repo/tests/bench/procsample.py"
+bucket=lampfarm-bench
 syspy=/usr/bin/python3
+# shellcheck source=tests/bench/lib.sh
+. "$repo/tests/bench/lib.sh"
 
 die() { echo "bench: ERROR: $*" >&2; exit 1; }
 
@@ -64,6 +86,9 @@ command -v curl >/dev/null || die "curl not found"
 apxs=$(command -v apxs 2>/dev/null || command -v apxs2 2>/dev/null) || die "apxs not found"
 libexecdir=$("$apxs" -q LIBEXECDIR)
 httpd="$("$apxs" -q SBINDIR)/$("$apxs" -q TARGET)"
+if [ "$only" = stream ]; then filter_rounds=0; fi
+if [ "$only" = filter ] && ((filter_rounds == 0)); then die "BENCH_ONLY=filter with BENCH_FILTER_ROUNDS=0"; fi
+((filter_rounds == 0)) || command -v wrk >/dev/null || die "wrk not found: run scripts/install-deps.sh"
 
 # The interpreter with moto: not Debian's python3 (see docs/testing.md).
 moto_python() {
@@ -79,7 +104,9 @@ moto_python() {
     done
     return 1
 }
-motopy=$(moto_python) || die "no python3 with moto found: set LAMPFARM_MOTO_PYTHON"
+if [ "$only" != filter ]; then
+    motopy=$(moto_python) || die "no python3 with moto found: set LAMPFARM_MOTO_PYTHON"
+fi
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # free_port FROM: the first port from FROM up (100 tried) that nobody listens on.
@@ -100,6 +127,7 @@ mkdir -p "$work/run"
 moto_pid='' pid=''
 cleanup() {
     local i
+    ab_stop
     if [ -n "$pid" ]; then
         kill -TERM "$pid" 2>/dev/null || true
         for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -115,6 +143,51 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM   # so that the EXIT trap runs
 
+# --- 0. what mod_s3 costs a request that has nothing to do with S3 ------------------------------
+# Two servers from one configuration serve the same 1 KB file; one loads mod_s3 with a bucket at
+# /files (an endpoint nobody listens on: no request goes there) and S3HandOff nowhere. Every
+# response of that server still passes the hand-off filter once, and the module's other
+# per-request work (its translate_name hook, its per-directory configuration) is counted too.
+filter_bench() {
+    local closed
+    ab_work="$work/filter"
+    ab_httpd=$httpd
+    ab_libexecdir=$libexecdir
+    ab_duration=${BENCH_FILTER_DURATION:-10s}
+    ab_nrounds=$filter_rounds
+    ab_free_ports 3 "${BENCH_FILTER_PORT:-18450}"
+    closed=${ab_free[2]}
+    ab_init
+    printf 'AKIDBENCH\nbenchsecretbenchsecretbenchsecret\n' >"$ab_work/s3.key"
+    chmod 600 "$ab_work/s3.key"
+    ab_conf baseline "${ab_free[0]}" "" "# mod_s3 not loaded"
+    ab_conf s3 "${ab_free[1]}" "" "LoadModule s3_module $so
+# A bucket where a site would have one, away from /static.txt; nobody listens at the endpoint,
+# and no request of the benchmark goes there.
+<Location /files>
+    SetHandler s3
+    S3Bucket $bucket
+    S3Region us-east-1
+    S3Endpoint http://127.0.0.1:$closed
+    S3Credentials keyfile \"$ab_work/s3.key\"
+</Location>
+# No S3HandOff anywhere: the hand-off filter is on every main response all the same."
+    ab_start baseline "${ab_free[0]}"
+    ab_start s3 "${ab_free[1]}"
+    echo "bench: the hand-off filter on responses without X-S3-Key: httpd" \
+         "$("$httpd" -v | sed -n 's/^Server version: //p'), event MPM, 1 KB static file;" \
+         "baseline 127.0.0.1:${ab_free[0]} (no mod_s3), s3 127.0.0.1:${ab_free[1]} (mod_s3 loaded)"
+    ab_rounds baseline s3 0.97
+    ab_log_warnings baseline s3
+    ab_stop
+    echo "bench: wrk output in $ab_work/wrk.log"
+}
+if ((filter_rounds > 0)); then
+    filter_bench
+    if [ "$only" = filter ]; then exit 0; fi
+    echo
+fi
+
 # --- moto ------------------------------------------------------------------------------------
 # Signature checking stays off (no INITIAL_NO_AUTH_ACTION_COUNT): moto then accepts any
 # credentials. It still answers 403 to a request without an Authorization header, so direct
@@ -123,7 +196,6 @@ env -u INITIAL_NO_AUTH_ACTION_COUNT setsid "$motopy" -m moto.server -H 127.0.0.1
     >"$work/moto.log" 2>&1 </dev/null &
 moto_pid=$!
 moto="http://127.0.0.1:$moto_port"
-bucket=lampfarm-bench
 auth="Authorization: AWS4-HMAC-SHA256 Credential=AKIDBENCH/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
 for ((i = 0; i < 300; i++)); do
     port_open "$moto_port" && break
@@ -263,10 +335,7 @@ for i in 0 1 2; do get_mibs "${urls[$i]}" "${hdrs[$i]}" >/dev/null; done
 
 # group_ticks: user+system CPU of the httpd processes so far, in clock ticks (no child starts
 # or exits during one download: the server has spare threads).
-group_ticks() {
-    { cat /proc/[0-9]*/stat 2>/dev/null || true; } |   # processes come and go meanwhile
-        awk -v g="$pid" '{ sub(/^.*\) /, ""); if ($3 == g) t += $12 + $13 } END { print t + 0 }'
-}
+group_ticks() { ab_group_ticks "$pid"; }
 tick=$(getconf CLK_TCK)
 
 via=() proxied=() direct=() cpu_ticks=(0 0 0)
