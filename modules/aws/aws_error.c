@@ -24,14 +24,25 @@ static const char *text(const apr_xml_elem *e, apr_pool_t *p)
 {
     const apr_text *t;
     const char *all, *s, *end;
+    apr_size_t total = 0;
+    char *at;
 
     if (!e || !e->first_cdata.first) {
         return NULL;
     }
-    all = e->first_cdata.first->text;
-    for (t = e->first_cdata.first->next; t; t = t->next) {
-        all = apr_pstrcat(p, all, t->text, NULL);
+    /* The parser hands the text over in pieces (every line break and entity is one): join them
+     * in one allocation. Appending piece by piece copied everything gathered so far each time,
+     * so a body of many short lines took time and memory quadratic in its size. */
+    for (t = e->first_cdata.first; t; t = t->next) {
+        total += strlen(t->text);
     }
+    all = at = apr_palloc(p, total + 1);
+    for (t = e->first_cdata.first; t; t = t->next) {
+        apr_size_t n = strlen(t->text);
+        memcpy(at, t->text, n);
+        at += n;
+    }
+    *at = '\0';
     for (s = all; apr_isspace(*s); ++s) {
     }
     for (end = s + strlen(s); end > s && apr_isspace(end[-1]); --end) {

@@ -128,6 +128,22 @@ def statistics(moto, ns, metric, dims, stats=("SampleCount", "Sum", "Minimum", "
     return out
 
 
+def statistics_reaching(moto, ns, metric, dims, stat, want, timeout=20, **kw):
+    """statistics() once its stat reached want (a count the test made: requests published in
+    the interval after the one it waited for arrive later); the last seen, or None, when it did
+    not within timeout. The caller asserts the exact value: more than want is a failure too."""
+    seen = {}
+
+    def reached():
+        seen["v"] = statistics(moto, ns, metric, dims, **kw)
+        return seen["v"] is not None and seen["v"].get(stat, 0) >= want
+    try:
+        wait_until(reached, timeout, what="%s %s to reach %s" % (metric, stat, want))
+    except TimeoutError:
+        pass
+    return seen.get("v")
+
+
 def metrics(moto, ns):
     """ListMetrics of the namespace: [(name, {dimension: value})], each once (moto lists a
     metric once per datum)."""
