@@ -142,11 +142,7 @@ def logs(request):
     return paths.log_dir(_test_dir_name(request.node))
 
 
-def _sub_log_dir(base, name):
-    d = os.path.join(base, name)
-    os.makedirs(d, exist_ok=True)
-    paths.make_traversable(d)
-    return d
+_sub_log_dir = paths.sub_dir
 
 
 class HttpdFactory:

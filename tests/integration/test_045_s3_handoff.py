@@ -35,14 +35,8 @@ ScriptAlias /app/ "%(cgi)s/"
 <Directory "%(cgi)s">
     Require all granted
 </Directory>
-<Location /app>
-    S3HandOff On
-    S3Bucket %(bucket)s
-    S3Endpoint %(endpoint)s
-    S3Credentials keyfile %(keys)s
-    S3KeyPrefix private/
-</Location>
-""" % {"cgi": cgi, "bucket": bucket, "endpoint": moto.endpoint, "keys": s3.keyfile(logs, moto)}
+%(location)s""" % {"cgi": cgi, "location": s3.handoff_location(bucket, moto.endpoint,
+                                                                 s3.keyfile(logs, moto), "/app")}
     return httpd.start(conf, modules=("s3",), apache_modules=DEFAULT_APACHE_MODULES + (mod,))
 
 

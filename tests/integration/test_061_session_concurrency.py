@@ -58,10 +58,6 @@ def test_last_write_wins_is_plain_set(httpd, logs, mpm, kv):
 # the old session back nor replaces the cookie the browser got from the newer request. The store
 # decides this, not the MPM: one MPM.
 
-def session_cookies(resp):
-    return [c for c in session.set_cookies(resp) if c.startswith("session=")]
-
-
 def slow_app(c, **q):
     """A request of c to the app, held in it (session.while_held) once it has its session."""
     return lambda hold: c.get("/app/app.cgi?" + session.query(hold=hold, **q), timeout=30)
@@ -81,7 +77,7 @@ def test_logout_during_a_slow_request_stays_a_logout(httpd, logs, mpm, kv):
     r = session.while_held(slow_app(c, set="poll:1"), logout)
     # the slow request answers, and neither stores nor sends a session
     assert r.status == 200 and r.json()["session"] == {"user": "alice"}
-    assert session_cookies(r) == []
+    assert session.set_cookies(r, "session") == []
     assert not kv.holds(logged_in)
     assert c.app() == {}
     stale = session.Client(srv)
@@ -101,7 +97,7 @@ def test_login_during_a_slow_anonymous_request_stays_a_login(httpd, logs, mpm, k
     logged_in = c.sid
     assert logged_in not in (None, anonymous)
     assert r.status == 200
-    assert session_cookies(r) == []
+    assert session.set_cookies(r, "session") == []
     # still logged in; the anonymous request's change went with the anonymous session
     assert c.app() == {"csrf": "t1", "user": "alice"}
     assert c.sid == logged_in
@@ -115,6 +111,6 @@ def test_last_write_wins_does_not_bring_a_logged_out_session_back(httpd, logs, m
     c = session.Client(srv)
     c.app(set="user:alice", regen=1)
     r = session.while_held(slow_app(c, set="poll:1"), lambda: c.app(clear=1))
-    assert r.status == 200 and session_cookies(r) == []
+    assert r.status == 200 and session.set_cookies(r, "session") == []
     assert kv.keys() == []
     assert c.app() == {}

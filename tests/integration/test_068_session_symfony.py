@@ -49,7 +49,7 @@ def farm_of_store(request, app):
     """The farm on one store, started once for the module."""
     base = paths.log_dir("%s.farm-%s" % (NAME, request.param))
     server = (Redis if request.param == "redis" else Memcached)(
-        sub_dir(base, request.param)).start()
+        paths.sub_dir(base, request.param)).start()
     try:
         f = symfony.Farm(base, app, session.KV(request.param, server), mpm=MPM).start()
     except BaseException:
@@ -76,13 +76,6 @@ def farm(request, farm_of_store):
     assert not errors.strip(), "PHP logged:\n" + errors[-4000:]
     assert f.app.container_files() == f.app.containers_at_install, \
         "a request rebuilt the container"
-
-
-def sub_dir(base, name):
-    d = os.path.join(base, name)
-    os.makedirs(d, exist_ok=True)
-    paths.make_traversable(d)
-    return d
 
 
 def show_lines_of_a_failed_test(request, servers):
@@ -290,15 +283,6 @@ def test_the_page_logs_in_sets_an_attribute_and_logs_out_through_its_forms(farm)
 # --- a download handed to mod_s3 (the X-S3-Key pattern) behind Symfony's front controller ---
 
 DOWNLOAD = os.urandom(200 * 1024 + 3)
-S3_LOCATION = """
-<Location /download>
-    S3HandOff On
-    S3Bucket %(bucket)s
-    S3Endpoint %(endpoint)s
-    S3Credentials keyfile %(keys)s
-    S3KeyPrefix private/
-</Location>
-"""
 
 
 @pytest.fixture(scope="module")
@@ -309,13 +293,12 @@ def s3_nodes(app, moto):
     bucket = moto.s3.new_bucket("lf-symfony")
     moto.s3.put_object(bucket, "private/u1/invoice 7.pdf", DOWNLOAD,
                        content_type="application/pdf")
-    store = Redis(sub_dir(base, "redis")).start()
-    location = S3_LOCATION % {"bucket": bucket, "endpoint": moto.endpoint,
-                              "keys": s3.keyfile(base, moto)}
+    store = Redis(paths.sub_dir(base, "redis")).start()
+    location = s3.handoff_location(bucket, moto.endpoint, s3.keyfile(base, moto), "/download")
     nodes = {}
     try:
         for front in ("fallback", "rewrite"):
-            nodes[front] = symfony.Node(front, sub_dir(base, front), app,
+            nodes[front] = symfony.Node(front, paths.sub_dir(base, front), app,
                                         "redis://127.0.0.1:%d" % store.port, MPM, workers=2,
                                         modules=("session_kv", "s3"), front=front,
                                         srv_extra=location)

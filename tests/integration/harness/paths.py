@@ -40,6 +40,15 @@ def log_dir(name, clean=True):
     return d
 
 
+def sub_dir(base, name):
+    """base/name, made if missing and reachable by httpd children (nobody): a server's own
+    directory below a test's log directory."""
+    d = os.path.join(base, name)
+    os.makedirs(d, exist_ok=True)
+    make_traversable(d)
+    return d
+
+
 def make_traversable(path):
     """chmod 0755 the directory and add o+rx to its parents inside the repository or the temp
     directory, so that httpd children running as nobody can reach files in it."""

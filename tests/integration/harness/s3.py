@@ -39,13 +39,13 @@ def keyfile(logs, moto, secret=None):
 
 
 def location(bucket, endpoint, keys, path="/files", region="us-east-1", extra="",
-             upload=True):
-    """A <Location path> mapped onto bucket; uploads on with tokens unless upload=False."""
-    lines = ["<Location %s>" % path,
-             "    SetHandler s3",
-             "    S3Bucket %s" % bucket,
-             "    S3Region %s" % region,
-             "    S3Endpoint %s" % endpoint]
+             upload=True, handler=True):
+    """A <Location path> mapped onto bucket; uploads on with tokens unless upload=False; with
+    handler=False no `SetHandler s3` (the application answers: the hand-off's sections)."""
+    lines = ["<Location %s>" % path] + (["    SetHandler s3"] if handler else [])
+    lines += ["    S3Bucket %s" % bucket,
+              "    S3Region %s" % region,
+              "    S3Endpoint %s" % endpoint]
     if keys:
         lines.append("    S3Credentials keyfile %s" % keys)
     if upload:
@@ -55,6 +55,13 @@ def location(bucket, endpoint, keys, path="/files", region="us-east-1", extra=""
     lines += ["    " + l.strip() for l in extra.strip().splitlines() if l.strip()]
     lines.append("</Location>")
     return "\n".join(lines) + "\n"
+
+
+def handoff_location(bucket, endpoint, keys, path, prefix="private/"):
+    """A <Location path> whose application's X-S3-Key answers are handed off to bucket, keys
+    below prefix (no SetHandler: the application answers)."""
+    return location(bucket, endpoint, keys, path=path, upload=False, handler=False,
+                    extra="S3HandOff On\nS3KeyPrefix %s" % prefix)
 
 
 def start(httpd, moto, logs, bucket, endpoint=None, extra="", conf_extra="", env=None,

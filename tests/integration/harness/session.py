@@ -177,8 +177,10 @@ def query(**kw):
     return urllib.parse.urlencode(kw, doseq=True)
 
 
-def set_cookies(resp):
-    return resp.headers.get_all("Set-Cookie") or []
+def set_cookies(resp, name=None):
+    """The response's Set-Cookie lines; with name, only those of that cookie."""
+    lines = resp.headers.get_all("Set-Cookie") or []
+    return [c for c in lines if c.startswith(name + "=")] if name else lines
 
 
 class Client:

@@ -33,7 +33,7 @@ from .http import request
 from .httpd import DEFAULT_APACHE_MODULES, Httpd
 from .php import PhpFpm
 from .proc import wait_until
-from .session import HEADER, backend_key
+from .session import HEADER, backend_key, set_cookies
 
 APP_SRC = os.path.join(paths.REPO, "tests", "symfony")
 INSTALL = os.path.join(APP_SRC, "bin", "install.sh")
@@ -81,13 +81,6 @@ DocumentRoot "%(public)s"
     SetHandler "%(handler)s"
 </FilesMatch>
 """
-
-
-def _sub_dir(base, name):
-    d = os.path.join(base, name)
-    os.makedirs(d, exist_ok=True)
-    paths.make_traversable(d)
-    return d
 
 
 class Marks:
@@ -164,7 +157,7 @@ class Node:
     def __init__(self, name, log_dir, app, store, mpm, workers, modules=("health", "session_kv"),
                  **conf):
         self.name = name
-        self.fpm = PhpFpm(_sub_dir(log_dir, "php-fpm"), workers=workers)
+        self.fpm = PhpFpm(paths.sub_dir(log_dir, "php-fpm"), workers=workers)
         self.app = app
         self.store = store
         self.conf = conf
@@ -207,14 +200,14 @@ class Farm:
     def start(self):
         try:
             for name in ("a", "b"):
-                node = Node(name, _sub_dir(self.log_dir, name), self.app, self.kv.url, self.mpm,
-                            self.workers, srv_extra=HEALTH)
+                node = Node(name, paths.sub_dir(self.log_dir, name), self.app, self.kv.url,
+                            self.mpm, self.workers, srv_extra=HEALTH)
                 self.nodes[name] = node
                 node.start()
             for node in self.nodes.values():
                 health.wait_ready(node.httpd, 200)
             # a connection to a node per request, as in test_066
-            self.lb = HAProxy(_sub_dir(self.log_dir, "haproxy"),
+            self.lb = HAProxy(paths.sub_dir(self.log_dir, "haproxy"),
                               [(n.name, n.port) for n in self.nodes.values()], inter="300ms",
                               fall=2, rise=1, extra_backend="    option http-server-close")
             self.lb.start()
@@ -310,7 +303,7 @@ class Browser:
 
 
 def session_cookies(r):
-    return [c for c in (r.headers.get_all("Set-Cookie") or []) if c.startswith(COOKIE + "=")]
+    return set_cookies(r, COOKIE)
 
 
 def query(**kw):
