@@ -111,6 +111,8 @@ class LampfarmSessionHandler implements \SessionHandlerInterface, \SessionIdInte
     private array $original = [];
     /** @var array<string, array<string, string>> their entries: PHP key => (mod_session key => serialization) */
     private array $originalEntries = [];
+    /** @var array<string, mixed> our keys as handed in, unserialized once: PHP key => value */
+    private array $originalValues = [];
     /** @var array<string, true> our entries as handed in that hold a broken value: mod_session key => true */
     private array $broken = [];
     /** @var array<string, string> our keys as of the last write/destroy: PHP key => serialization */
@@ -255,7 +257,7 @@ class LampfarmSessionHandler implements \SessionHandlerInterface, \SessionIdInte
     public function reset(): void
     {
         $this->loaded = false;
-        $this->pairs = $this->original = $this->originalEntries = $this->broken = $this->current = $this->emitted = [];
+        $this->pairs = $this->original = $this->originalEntries = $this->originalValues = $this->broken = $this->current = $this->emitted = [];
         $this->currentData = $this->lastId = null;
         $this->regenerate = false;
     }
@@ -516,10 +518,11 @@ class LampfarmSessionHandler implements \SessionHandlerInterface, \SessionIdInte
         }
         foreach (array_keys($this->originalEntries) as $key) {
             if (isset($plain[$key]) && (!isset($members[$key]) || !is_array($plain[$key][1]))) {
-                $this->original[$key] = $plain[$key][0];
+                [$this->original[$key], $this->originalValues[$key]] = $plain[$key];
             } else {
                 // the members, under a plain array if one is stored too (class comment)
-                $this->original[$key] = serialize(array_replace($members[$key] ?? [], $plain[$key][1] ?? []));
+                $this->originalValues[$key] = array_replace($members[$key] ?? [], $plain[$key][1] ?? []);
+                $this->original[$key] = serialize($this->originalValues[$key]);
             }
         }
         $this->current = $this->original;
@@ -553,7 +556,9 @@ class LampfarmSessionHandler implements \SessionHandlerInterface, \SessionIdInte
     {
         $session = [];
         foreach ($keys as $key => $serialized) {
-            $session[$key] = $this->unserializeValue($serialized, $ok);
+            // a key as handed in was unserialized by load() already
+            $session[$key] = ($this->original[$key] ?? null) === $serialized
+                ? $this->originalValues[$key] : $this->unserializeValue($serialized, $ok);
         }
 
         return serialize($session);
