@@ -835,6 +835,15 @@ static int s3_note_client_conf(request_rec *r)
     return DECLINED;
 }
 
+/* The request the client sent: the first of the internal-redirect chain. */
+static const request_rec *client_request(const request_rec *r)
+{
+    while (r->prev) {
+        r = r->prev;
+    }
+    return r;
+}
+
 /* The client's URL path, decoded (r->uri may have been rewritten). */
 static const char *client_path(const request_rec *first)
 {
@@ -843,14 +852,11 @@ static const char *client_path(const request_rec *first)
 
 const s3_dir_conf *s3_handoff_conf(const char **section, request_rec *r)
 {
-    const request_rec *first = r;
+    const request_rec *first = client_request(r);
     const s3_dir_conf *seen[3];
     const char *where[3];
     int settings[3], i;
 
-    while (first->prev) {
-        first = first->prev;
-    }
     /* most authoritative first: the <Location> sections of the client's URL, everything that
      * applied to the client's request, then what serves the response */
     seen[0] = ap_get_module_config(first->request_config, &s3_module);
@@ -871,12 +877,7 @@ const s3_dir_conf *s3_handoff_conf(const char **section, request_rec *r)
 
 const char *s3_handoff_client_path(request_rec *r)
 {
-    const request_rec *first = r;
-
-    while (first->prev) {
-        first = first->prev;
-    }
-    return client_path(first);
+    return client_path(client_request(r));
 }
 
 /* Registered once at startup, read-only afterwards. */

@@ -14,6 +14,7 @@
 
 #include "lf_log.h"
 #include "s3_handoff.h"
+#include "s3_key.h"
 #include "s3_mime.h"
 #include "mod_s3_private.h"
 
@@ -62,21 +63,13 @@ static void copy_headers(apr_table_t *to, const apr_table_t *from, const s3_dir_
     }
 }
 
-/* The name a download is saved under: the key's last segment. */
-static const char *key_basename(const char *key)
-{
-    const char *slash = strrchr(key, '/');
-
-    return slash ? slash + 1 : key;
-}
-
 static const char *wanted_disposition(const stream_ctx *sc)
 {
     if (sc->disposition) {
         return sc->disposition;
     }
     if (strcmp(sc->conf->disposition, "none")) {
-        return s3_mime_disposition(sc->conf->disposition, key_basename(sc->key), sc->r->pool);
+        return s3_mime_disposition(sc->conf->disposition, s3_key_basename(sc->key), sc->r->pool);
     }
     return NULL;
 }
@@ -194,7 +187,7 @@ static int redirect(request_rec *r, const s3_dir_conf *conf, const char *key)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (strcmp(conf->disposition, "none")) {
-        disp = s3_mime_disposition(conf->disposition, key_basename(key), r->pool);
+        disp = s3_mime_disposition(conf->disposition, s3_key_basename(key), r->pool);
     }
     rv = s3_object_presign(&url, &why, rt->client, key, disp, conf->redirect_expires, r->pool);
     if (rv != APR_SUCCESS) {

@@ -30,7 +30,7 @@ apr_status_t s3_handoff_parse(const char **key, const char **disposition, const 
                               const char *prefix, const char *raw_key, const char *raw_disposition,
                               apr_pool_t *p)
 {
-    const char *k, *slash;
+    const char *k;
 
     while (*raw_key == '/') {
         ++raw_key; /* relative to the prefix, like the path below a location */
@@ -49,8 +49,7 @@ apr_status_t s3_handoff_parse(const char **key, const char **disposition, const 
     if (raw_disposition && disposition_ok(raw_disposition)) {
         *disposition = raw_disposition;
         if (!strchr(raw_disposition, ';')) { /* a bare type: name the file */
-            slash = strrchr(k, '/');
-            *disposition = s3_mime_disposition(raw_disposition, slash ? slash + 1 : k, p);
+            *disposition = s3_mime_disposition(raw_disposition, s3_key_basename(k), p);
         }
     }
     return APR_SUCCESS;

@@ -122,6 +122,13 @@ apr_status_t s3_key_from_path(const char **key, const char **why, const char *pr
     return APR_SUCCESS;
 }
 
+const char *s3_key_basename(const char *key)
+{
+    const char *slash = strrchr(key, '/');
+
+    return slash ? slash + 1 : key;
+}
+
 const char *s3_key_extension(const char *filename, apr_pool_t *p)
 {
     const char *base, *dot, *c;

@@ -51,6 +51,12 @@ apr_status_t s3_key_generate(const char **key, const char *prefix, const char *f
 const char *s3_key_extension(const char *filename, apr_pool_t *p);
 
 /**
+ * The name a download of @p key is saved under: its last segment (after the last '/').
+ * @return a pointer into @p key
+ */
+const char *s3_key_basename(const char *key);
+
+/**
  * Encode a key for the path of an S3 URL: every byte but A-Z a-z 0-9 - . _ ~ and '/' becomes
  * %XX, as SigV4 signs it (aws_sigv4_uri_encode()).
  * @return the encoded key, allocated from @p p

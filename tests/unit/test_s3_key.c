@@ -213,6 +213,9 @@ static void extension(void **state)
 {
     apr_pool_t *p = *state;
 
+    assert_string_equal(s3_key_basename("u1/invoice 7.pdf"), "invoice 7.pdf");
+    assert_string_equal(s3_key_basename("top.txt"), "top.txt");
+    assert_string_equal(s3_key_basename("dir/"), "");
     assert_string_equal(s3_key_extension("a.tar.gz", p), ".gz");
     assert_string_equal(s3_key_extension(".htaccess", p), "");
     assert_string_equal(s3_key_extension("x.PHP", p), ".php");
