@@ -46,8 +46,12 @@ ZLIB_LIBS = $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
 LIBS_cloudwatch = $(CURL_LIBS) $(OPENSSL_LIBS) $(ZLIB_LIBS)
 AWS_MODULES := s3 cloudwatch
 
-COMMON_SRC := $(wildcard modules/common/*.c)
+COMMON_SRC := $(filter-out modules/common/mod_%,$(wildcard modules/common/*.c))
 COMMON_LIB := $(BUILD)/lib/liblfcommon.a
+# Glue every module shares (the lifecycle kit): compiled against httpd, linked into each .so
+# with the libraries it initialises.
+COMMON_GLUE = $(call obj,$(wildcard modules/common/mod_*.c))
+COMMON_GLUE_LIBS = $(CURL_LIBS)
 # The AWS core (SigV4, credentials, transport): linked into the modules that talk to AWS, the
 # CLI tools and the unit tests.
 AWS_SRC := $(wildcard modules/aws/*.c)
@@ -106,11 +110,11 @@ $(BUILD)/mod_$(1).map:
 	@mkdir -p $$(dir $$@)
 	@printf '{ global: $(1)_module; local: *; };\n' > $$@
 
-$(BUILD)/mod_$(1).so: $(call obj,$(call glue_src,$(1))) $(call core_lib,$(1)) $(if $(filter $(1),$(AWS_MODULES)),$(AWS_LIB)) $(COMMON_LIB) $(BUILD)/mod_$(1).map
+$(BUILD)/mod_$(1).so: $(call obj,$(call glue_src,$(1))) $(COMMON_GLUE) $(call core_lib,$(1)) $(if $(filter $(1),$(AWS_MODULES)),$(AWS_LIB)) $(COMMON_LIB) $(BUILD)/mod_$(1).map
 	@echo "  LD $$@"
-	@$$(CC) -shared -o $$@ $(call obj,$(call glue_src,$(1))) $(call core_lib,$(1)) \
+	@$$(CC) -shared -o $$@ $(call obj,$(call glue_src,$(1))) $(COMMON_GLUE) $(call core_lib,$(1)) \
 	    $(if $(filter $(1),$(AWS_MODULES)),$(AWS_LIB)) $(COMMON_LIB) \
-	    $$(LIBS_$(1)) -Wl,--version-script=$(BUILD)/mod_$(1).map
+	    $$(LIBS_$(1)) $$(COMMON_GLUE_LIBS) -Wl,--version-script=$(BUILD)/mod_$(1).map
 endef
 $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
 

@@ -10,7 +10,6 @@
  */
 #include <httpd.h>
 
-#include <apr_shm.h>
 #include <apr_strings.h>
 #include <http_config.h>
 #include <http_core.h>
@@ -27,13 +26,14 @@
 #include "mod_cloudwatch_private.h"
 
 APLOG_USE_MODULE(cloudwatch);
+#include "mod_lf_life.h"
 #include "mod_lf_log.h"
 
 #define UNSET                      -1
 #define DEFAULT(c, d, f, unset)    ((c)->f != (unset) ? (c)->f : (d).f)
 #define MERGE(add, base, f, unset) ((add)->f != (unset) ? (add)->f : (base)->f)
 
-#define CW_SHM_KEY "lampfarm-cloudwatch-shm"
+#define CW_SHM_KEY "lampfarm:cloudwatch"
 
 cw_shared *cw_shm;
 
@@ -517,35 +517,24 @@ static apr_status_t shm_setup(server_rec *s, int max_groups)
 {
     apr_size_t size = sizeof(cw_shared) + (apr_size_t)max_groups * sizeof(cw_slot);
     apr_uint64_t layout = ((apr_uint64_t)sizeof(cw_slot) << 32) | (apr_uint64_t)max_groups;
-    apr_shm_t *shm = NULL;
+    mod_lf_shm_e how;
     apr_status_t rv;
 
-    /* In the process pool: it outlives graceful restarts, and with it the figures of the
-     * interval under way (nothing is lost or counted twice across a restart). */
-    apr_pool_userdata_get((void **)&shm, CW_SHM_KEY, s->process->pool);
-    if (shm
-        && (apr_shm_size_get(shm) != size
-            || ((cw_shared *)apr_shm_baseaddr_get(shm))->layout != layout)) {
+    /* It outlives graceful restarts, and with it the figures of the interval under way
+     * (nothing is lost or counted twice across a restart). */
+    rv = mod_lf_shm_attach((void **)&cw_shm, &how, CW_SHM_KEY, size, layout, s);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     LFLOGNO(03002) "cannot create %" APR_SIZE_T_FMT " bytes of shared memory",
+                     size);
+        return rv;
+    }
+    if (how == MOD_LF_SHM_REPLACED) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                      LFLOGNO(03001) "%s changed: the measurements of the current interval are "
                                     "dropped",
                      CW_MAX_GROUPS);
-        apr_shm_destroy(shm);
-        shm = NULL;
     }
-    if (!shm) {
-        if ((rv = apr_shm_create(&shm, size, NULL, s->process->pool)) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                         LFLOGNO(03002) "cannot create %" APR_SIZE_T_FMT " bytes of shared "
-                                        "memory",
-                         size);
-            return rv;
-        }
-        memset(apr_shm_baseaddr_get(shm), 0, size);
-        apr_pool_userdata_set(shm, CW_SHM_KEY, apr_pool_cleanup_null, s->process->pool);
-    }
-    cw_shm = apr_shm_baseaddr_get(shm);
-    cw_shm->layout = layout;
     cw_shm->nslots = (apr_uint32_t)max_groups;
     {
         cw_slot *other = &cw_shm->slots[max_groups];
@@ -895,6 +884,7 @@ static int cw_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
 
     (void)pconf;
     (void)plog;
+    mod_lf_log_install(s);
     if (!configured) {
         return OK;
     }
@@ -923,7 +913,6 @@ static int cw_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     const cw_srv_conf *c;
 
     (void)plog;
-    mod_lf_log_install(s);
     cw_shm = NULL;
     if (!configured || ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK; /* not used, or the first, dry run of post_config */
@@ -934,7 +923,7 @@ static int cw_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     log_cost(s, c, ptemp);
-    if (cw_publisher_start(s, c, pconf) != APR_SUCCESS) {
+    if (cw_publisher_create(s, c, pconf) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
@@ -946,7 +935,14 @@ static int cw_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     (void)plog;
     (void)ptemp;
     configured = 0;
-    return OK;
+    /* aws_creds and aws_http use libcurl */
+    return mod_lf_libs_init() == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
+}
+
+static void cw_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    (void)s;
+    cw_publisher_child_init(pchild);
 }
 
 static void cw_register_hooks(apr_pool_t *p)
@@ -955,6 +951,7 @@ static void cw_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(cw_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(cw_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(cw_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(cw_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_filter(cw_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(cw_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(cw_log_transaction, NULL, NULL, APR_HOOK_MIDDLE);

@@ -117,7 +117,6 @@ typedef struct cw_pub_status {
 } cw_pub_status;
 
 typedef struct cw_shared {
-    apr_uint64_t layout; /* identifies the layout (sizes) the memory was made for */
     apr_uint32_t nslots; /* group slots; one more, the last, is "other" */
     apr_uint32_t pad;
     cw_pub_status pub;
@@ -131,10 +130,14 @@ extern cw_shared *cw_shm;
 cw_slot *cw_slot_get(cw_shared *sh, const char *vhost, const char *group);
 
 /**
- * Start the publisher: a mod_watchdog singleton that measures intervals and sends them.
+ * Make the publisher (post_config): a singleton thread of the lifecycle kit that measures
+ * intervals and sends them.
  * @param s the main server (its cw_srv_conf is the publisher's)
  */
-apr_status_t cw_publisher_start(server_rec *s, const cw_srv_conf *conf, apr_pool_t *pconf);
+apr_status_t cw_publisher_create(server_rec *s, const cw_srv_conf *conf, apr_pool_t *pconf);
+
+/** Start the publisher's thread in a child (child_init); it stops when @p pchild goes. */
+void cw_publisher_child_init(apr_pool_t *pchild);
 
 /**
  * The credentials provider of @p c's CloudWatchCredentials (and CloudWatchIMDSEndpoint).

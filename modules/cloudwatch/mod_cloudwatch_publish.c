@@ -1,6 +1,6 @@
-/* mod_cloudwatch_publish.c — the publisher: one background thread per httpd (a mod_watchdog
- * singleton, so N child processes do not send N copies) that every interval empties the shared
- * memory into PutMetricData requests and sends them.
+/* mod_cloudwatch_publish.c — the publisher: one background thread per httpd (a singleton
+ * thread of the lifecycle kit, so N child processes do not send N copies) that every interval
+ * empties the shared memory into PutMetricData requests and sends them.
  *
  * Each interval becomes request bodies at once (cw_put) and waits in a bounded backlog
  * (cw_backlog) until CloudWatch accepts it: while CloudWatch is unreachable or throttles, the
@@ -10,10 +10,10 @@
  */
 #include <httpd.h>
 
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include <http_config.h>
 #include <http_log.h>
-#include <mod_watchdog.h>
 #include <scoreboard.h>
 #include <ap_mpm.h>
 
@@ -24,12 +24,12 @@
 #include "cw_backlog.h"
 #include "cw_put.h"
 #include "lf_log.h"
+#include "mod_lf_life.h"
 #include "mod_cloudwatch_private.h"
 
 APLOG_USE_MODULE(cloudwatch);
 
-#define CW_WATCHDOG "_lampfarm_cloudwatch_"
-/* The watchdog's tick: the worker saturation is sampled this often. */
+/* The thread's tick: the worker saturation is sampled this often. */
 #define CW_TICK apr_time_from_sec(1)
 /* Bodies over this size are sent gzip-compressed (CloudWatch accepts Content-Encoding: gzip). */
 #define CW_GZIP_OVER (32 * 1024)
@@ -53,6 +53,8 @@ typedef struct cw_pub {
     server_rec *s;
     const cw_srv_conf *conf;
     const apr_array_header_t *sets;
+    mod_lf_thread_spec spec; /* the thread, as this configuration wants it */
+    mod_lf_thread_t *thread;
     apr_pool_t *pool; /* the thread's, with its own allocator */
     aws_creds_provider_t *creds;
     aws_http_client_t *http;
@@ -70,6 +72,15 @@ typedef struct cw_pub {
     double sat_sum, sat_min, sat_max;
     apr_uint64_t sat_n;
 } cw_pub;
+
+/* This generation's publisher, from post_config; NULL when not configured. */
+static cw_pub *publisher;
+
+static apr_status_t forget(void *ptr)
+{
+    *(cw_pub **)ptr = NULL;
+    return APR_SUCCESS;
+}
 
 /* What one slot held during the interval. */
 typedef struct cw_taken {
@@ -542,6 +553,10 @@ static void send_backlog(cw_pub *w, apr_time_t now, int attempts)
     apr_pool_create(&p, w->pool);
     while ((iv = cw_backlog_head(w->backlog))) {
         while (iv->next < iv->bodies->nelts) {
+            /* the child is exiting: the rest waits for stop(), which sends it in one try */
+            if (attempts > 1 && mod_lf_thread_stopping(w->thread)) {
+                goto done;
+            }
             int sent =
                 send_body(w, &APR_ARRAY_IDX(iv->bodies, iv->next, cw_put_body_t), attempts, p);
 
@@ -582,22 +597,15 @@ static apr_time_t next_after(cw_pub *w, apr_time_t now)
            + (j ? (apr_interval_time_t)(next_random(w) % (apr_uint64_t)j) : 0);
 }
 
-static apr_status_t pub_start(cw_pub *w, apr_pool_t *parent)
+static apr_status_t pub_start(void *data, apr_pool_t *pool)
 {
+    cw_pub *w = data;
     const cw_srv_conf *c = w->conf;
-    apr_allocator_t *allocator;
     aws_http_config_t hc;
     apr_status_t rv;
     int s, k;
 
-    if ((rv = apr_allocator_create(&allocator)) != APR_SUCCESS) {
-        return rv;
-    }
-    if ((rv = apr_pool_create_ex(&w->pool, parent, NULL, allocator)) != APR_SUCCESS) {
-        apr_allocator_destroy(allocator);
-        return rv;
-    }
-    apr_allocator_owner_set(allocator, w->pool);
+    w->pool = pool;
 
     memset(&hc, 0, sizeof(hc));
     hc.timeout = c->timeout;
@@ -637,71 +645,40 @@ static apr_status_t pub_start(cw_pub *w, apr_pool_t *parent)
     return APR_SUCCESS;
 }
 
-static apr_status_t watchdog_callback(int state, void *data, apr_pool_t *pool)
+static void pub_run(void *data, apr_pool_t *ptemp)
 {
     cw_pub *w = data;
-    apr_time_t now;
+    apr_time_t now = apr_time_now();
 
-    (void)pool;
-    switch (state) {
-    case AP_WATCHDOG_STATE_STARTING:
-        /* @p pool is destroyed when STARTING returns; its parent lives as long as the thread */
-        if (pub_start(w, apr_pool_parent_get(pool)) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, w->s,
-                         LFLOGNO(03018) "the CloudWatch publisher cannot start: nothing will be "
-                                        "sent");
-            w->backlog = NULL;
-        }
-        break;
-    case AP_WATCHDOG_STATE_RUNNING:
-        if (!w->backlog) {
-            break;
-        }
-        now = apr_time_now();
-        sample_saturation(w);
-        if (now >= w->next_measure) {
-            measure(w, now);
-            w->next_measure = next_after(w, now);
-        }
-        send_backlog(w, now, w->conf->attempts);
-        break;
-    case AP_WATCHDOG_STATE_STOPPING:
-        /* A restart or stop: what was measured since the last interval goes now, in one try
-         * each, so that a restart loses at most what CloudWatch did not take. The new
-         * generation's publisher empties the same shared memory: nothing is sent twice. */
-        if (w->backlog) {
-            now = apr_time_now();
-            measure(w, now);
-            w->retry_at = 0;
-            send_backlog(w, now, 1);
-        }
-        if (w->pool) {
-            apr_pool_destroy(w->pool);
-            w->pool = NULL;
-            w->backlog = NULL;
-        }
-        break;
+    (void)ptemp;
+    sample_saturation(w);
+    if (now >= w->next_measure) {
+        measure(w, now);
+        w->next_measure = next_after(w, now);
     }
-    return APR_SUCCESS;
+    send_backlog(w, now, w->conf->attempts);
 }
 
-apr_status_t cw_publisher_start(server_rec *s, const cw_srv_conf *conf, apr_pool_t *pconf)
+/* The child exits (a restart, a stop, MaxConnectionsPerChild, an idle child reaped): what was
+ * measured since the last interval goes now, in one try each, so that an exit loses at most
+ * what CloudWatch did not take. The next publisher (the new generation's, or another child's)
+ * empties the same shared memory: nothing is sent twice. */
+static void pub_stop(void *data)
 {
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * get_instance;
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) * register_callback;
-    ap_watchdog_t *wd;
+    cw_pub *w = data;
+    apr_time_t now = apr_time_now();
+
+    measure(w, now);
+    w->retry_at = 0;
+    send_backlog(w, now, 1);
+}
+
+apr_status_t cw_publisher_create(server_rec *s, const cw_srv_conf *conf, apr_pool_t *pconf)
+{
     const char *why = NULL;
     cw_pub *w;
     apr_status_t rv;
 
-    get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
-    register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
-    if (!get_instance || !register_callback) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     LFLOGNO(03019) "mod_watchdog is required "
-                                    "(LoadModule watchdog_module, unless it is compiled in)");
-        return APR_ENOTIMPL;
-    }
     w = apr_pcalloc(pconf, sizeof(*w));
     w->s = s;
     w->conf = conf;
@@ -713,13 +690,25 @@ apr_status_t cw_publisher_start(server_rec *s, const cw_srv_conf *conf, apr_pool
                      why ? why : "cannot be used");
         return rv;
     }
-    rv = get_instance(&wd, CW_WATCHDOG, 0, 1, pconf);
-    if (rv == APR_SUCCESS) {
-        rv = register_callback(wd, CW_TICK, w, watchdog_callback);
+    w->spec.name = "the CloudWatch publisher";
+    w->spec.tick = CW_TICK;
+    w->spec.singleton = 1;
+    /* A child that exits while another publishes waits until that one's last send is over
+     * (one attempt): what its own last requests measured is then sent by itself. */
+    w->spec.last_turn = conf->timeout + apr_time_from_sec(1);
+    w->spec.start = pub_start;
+    w->spec.run = pub_run;
+    w->spec.stop = pub_stop;
+    publisher = w;
+    apr_pool_cleanup_register(pconf, &publisher, forget, apr_pool_cleanup_null);
+    return mod_lf_thread_create(&w->thread, &w->spec, w, s, pconf);
+}
+
+void cw_publisher_child_init(apr_pool_t *pchild)
+{
+    if (publisher && mod_lf_thread_start(publisher->thread, pchild) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, publisher->s,
+                     LFLOGNO(03018) "the CloudWatch publisher cannot start: nothing will be "
+                                    "sent");
     }
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                     LFLOGNO(03020) "cannot register the CloudWatch publisher with mod_watchdog");
-    }
-    return rv;
 }

@@ -1,7 +1,7 @@
 /* lf_log — logging for the pure core files of every lampfarm module.
  *
  * Core files never call ap_log_error(): they log through a callback that the module's glue
- * installs at post_config (so messages land in httpd's error log with the module's name), and
+ * installs in check_config (so messages land in httpd's error log with the module's name), and
  * that defaults to stderr for the CLI tools and unit tests. Each .so links its own copy of this
  * file (symbols are local), so every module has its own callback.
  */
@@ -34,7 +34,7 @@ typedef void lf_log_print_cb(const char *file, int line, int level, apr_status_t
 typedef int lf_log_level_cb(int level, void *baton);
 
 /**
- * Install the log callbacks. Call once, before any thread starts (post_config); NULL restores
+ * Install the log callbacks. Call once, before any thread starts (check_config); NULL restores
  * the stderr default.
  */
 void lf_log_set(lf_log_print_cb *print, lf_log_level_cb *level, void *baton);

@@ -1,6 +1,7 @@
 /* mod_lf_log.h — for glue files only: send the core's log lines (lf_log) to httpd's error log
  * under the including module's name. Each module links its own lf_log, so each installs this
- * once (check_config / post_config, before any thread starts).
+ * first thing in its check_config hook: the first hook that has the server, run on every
+ * reading of the configuration (`httpd -t` included), before any thread starts.
  * Include after APLOG_USE_MODULE(x): APLOG_MODULE_INDEX names the including module.
  */
 #ifndef MOD_LF_LOG_H

@@ -14,11 +14,6 @@
 /* Enough for any greeting: we stop reading after the version string anyway. */
 #define HC_MYSQL_GREETING_MAX 1024
 
-apr_status_t hc_probe_global_init(void)
-{
-    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? APR_SUCCESS : APR_EGENERAL;
-}
-
 static apr_status_t curl_handle_cleanup(void *data)
 {
     curl_easy_cleanup(data);

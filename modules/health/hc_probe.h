@@ -10,9 +10,6 @@
 #include <apr_pools.h>
 #include <apr_time.h>
 
-/** Initialise libcurl; call once per process before any thread starts. */
-apr_status_t hc_probe_global_init(void);
-
 /**
  * Connect to @p host : @p port within @p timeout, then close.
  * @param error out on failure, allocated from @p p

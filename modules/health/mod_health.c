@@ -27,14 +27,16 @@
 #include "lf_json.h"
 #include "lf_log.h"
 #include "lf_parse.h"
-#include "lf_secret.h"
 #include "hc_probe.h"
 #include "mod_health_private.h"
 
 APLOG_USE_MODULE(health);
+#include "mod_lf_life.h"
 #include "mod_lf_log.h"
 
-#define HEALTH_SHM_KEY "lampfarm-health-shm"
+#define HEALTH_SHM_KEY "lampfarm:health"
+/* Bump when the meaning of health_shared changes (its size is checked anyway). */
+#define HEALTH_SHM_LAYOUT 1
 
 health_shared *health_shm;
 
@@ -183,21 +185,9 @@ static const char *set_drain_file(cmd_parms *cmd, void *dc, const char *arg)
 static const char *set_drain_token(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    health_srv_conf *c = conf_of(cmd->server);
-    const char *why;
 
     (void)dc;
-    if (err) {
-        return err;
-    }
-    if (!strncmp(arg, "file:", 5)) {
-        arg =
-            apr_pstrcat(cmd->temp_pool, "file:", ap_server_root_relative(cmd->pool, arg + 5), NULL);
-    }
-    if (lf_secret_load(&c->drain_token, &why, arg, cmd->pool) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "%s: %s", HEALTH_DRAIN_TOKEN, why);
-    }
-    return NULL;
+    return err ? err : mod_lf_secret(&conf_of(cmd->server)->drain_token, cmd, arg);
 }
 
 static const char *set_env(cmd_parms *cmd, void *dc, const char *arg)
@@ -400,7 +390,7 @@ static int health_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
             APR_ARRAY_PUSH(loopback_allow, apr_ipsubnet_t *) = net;
         }
     }
-    return hc_probe_global_init() == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
+    return mod_lf_libs_init() == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
 /* The segment lives in the process pool: a graceful restart keeps it, with the check states
@@ -408,20 +398,14 @@ static int health_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
 static apr_status_t attach_shared(server_rec *s)
 {
     health_srv_conf *c = conf_of(s);
-    apr_shm_t *shm = NULL;
     apr_status_t rv;
     int i;
 
-    apr_pool_userdata_get((void **)&shm, HEALTH_SHM_KEY, s->process->pool);
-    if (!shm) {
-        rv = apr_shm_create(&shm, sizeof(health_shared), NULL, s->process->pool);
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
-        memset(apr_shm_baseaddr_get(shm), 0, sizeof(health_shared));
-        apr_pool_userdata_set(shm, HEALTH_SHM_KEY, apr_pool_cleanup_null, s->process->pool);
+    rv = mod_lf_shm_attach((void **)&health_shm, NULL, HEALTH_SHM_KEY, sizeof(health_shared),
+                           HEALTH_SHM_LAYOUT, s);
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
-    health_shm = apr_shm_baseaddr_get(shm);
     __atomic_add_fetch(&health_shm->generation, 1, __ATOMIC_SEQ_CST);
     health_shm->started = apr_time_now();
     /* A slot keeps its state if it still belongs to the same check. */
@@ -436,6 +420,16 @@ static apr_status_t attach_shared(server_rec *s)
     return APR_SUCCESS;
 }
 
+static int health_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                               server_rec *s)
+{
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    mod_lf_log_install(s);
+    return OK;
+}
+
 static int health_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     apr_status_t rv;
@@ -445,16 +439,21 @@ static int health_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK; /* the dry run at startup: the next pass does the work */
     }
-    mod_lf_log_install(s);
     if ((rv = attach_shared(s)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      LFLOGNO(04001) "cannot create the shared memory for check results");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if ((rv = health_watchdog_start(s, pconf)) != APR_SUCCESS) {
+    if (health_thread_create(s, pconf) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
+}
+
+static void health_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    (void)s;
+    health_thread_start(pchild);
 }
 
 /* --- the handler ---------------------------------------------------------------------------- */
@@ -749,7 +748,9 @@ static void health_register_hooks(apr_pool_t *p)
 {
     health_register_builtin_checks(p);
     ap_hook_pre_config(health_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(health_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(health_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(health_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* First among quick handlers: a health answer must not depend on a cache or anything else. */
     ap_hook_quick_handler(health_handler, NULL, NULL, APR_HOOK_FIRST);
 }

@@ -72,7 +72,10 @@ const char *health_dir_error(const char *path, apr_pool_t *p);
 /** Register the built-in check types (tcp, http, mysql, file) as providers. */
 void health_register_builtin_checks(apr_pool_t *p);
 
-/** Start the check thread: a singleton mod_watchdog callback, in post_config. */
-apr_status_t health_watchdog_start(server_rec *s, apr_pool_t *pconf);
+/** Make the check thread's handle (a singleton of the lifecycle kit), in post_config. */
+apr_status_t health_thread_create(server_rec *s, apr_pool_t *pconf);
+
+/** Start the check thread in a child (child_init); it stops when @p pchild goes. */
+void health_thread_start(apr_pool_t *pchild);
 
 #endif /* MOD_HEALTH_PRIVATE_H */

@@ -1,9 +1,12 @@
 /* mod_health_run — the thread that runs the checks, and the built-in check types.
  *
- * One process of the server runs the checks (a mod_watchdog singleton, so N children do not
- * multiply the load on the database): every tick it hands each check that is due to a thread
- * pool, so a hanging dependency delays only its own check. Results go to the shared segment,
- * where every child's request threads read them.
+ * One process of the server runs the checks (a singleton thread of the lifecycle kit, so N
+ * children do not multiply the load on the database): every tick it hands each check that is
+ * due to a thread pool, so a hanging dependency delays only its own check. Results go to the
+ * shared segment, where every child's request threads read them. When that child exits, the
+ * kit stops the thread, which waits for the checks in flight (each bounded by its timeout)
+ * before the child may exit: no check thread is still in a TLS handshake when OpenSSL is torn
+ * down.
  */
 #include <apr_strings.h>
 #include <apr_thread_pool.h>
@@ -13,23 +16,22 @@
 #include <http_config.h>
 #include <http_log.h>
 #include <ap_provider.h>
-#include <mod_watchdog.h>
 
 #include "lf_log.h"
 #include "lf_parse.h"
+#include "mod_lf_life.h"
 #include "hc_probe.h"
 #include "mod_health_private.h"
 
 APLOG_USE_MODULE(health);
 
-#define HEALTH_WATCHDOG "lampfarm-health"
-/* The watchdog's tick: the granularity of intervals and of the liveness heartbeat. */
+/* The thread's tick: the granularity of intervals and of the liveness heartbeat. */
 #define HEALTH_TICK apr_time_from_msec(100)
 /* Checks run in parallel up to this many at a time. */
 #define HEALTH_MAX_THREADS 16
 
-/* A check as the check thread sees it; lives in the watchdog's pool of the one process that
- * runs checks. */
+/* A check as the check thread sees it; lives in the thread's pool of the one process that runs
+ * checks. */
 typedef struct runner {
     const health_check *check;
     server_rec *s;
@@ -43,27 +45,13 @@ typedef struct runner {
 
 typedef struct watch_ctx {
     server_rec *s;
-    apr_pool_t *pool;            /* ours, own allocator, from STARTING to STOPPING */
+    mod_lf_thread_t *thread;     /* per generation, from post_config */
+    apr_pool_t *pool;            /* the thread's (own allocator), from start to stop */
     apr_array_header_t *runners; /* runner */
     apr_thread_pool_t *tp;
     const char *drain_file; /* HealthDrainFile, or NULL */
     int drain_file_seen;    /* whether it existed at the last tick */
 } watch_ctx;
-
-/* A pool with its own allocator: the check tasks run on different threads. */
-static apr_status_t own_pool(apr_pool_t **out, apr_pool_t *parent)
-{
-    apr_allocator_t *allocator;
-    apr_status_t rv = apr_allocator_create(&allocator);
-
-    if (rv == APR_SUCCESS && (rv = apr_pool_create_ex(out, parent, NULL, allocator))) {
-        apr_allocator_destroy(allocator);
-    }
-    if (rv == APR_SUCCESS) {
-        apr_allocator_owner_set(allocator, *out);
-    }
-    return rv;
-}
 
 static void *APR_THREAD_FUNC run_check(apr_thread_t *thread, void *data)
 {
@@ -102,19 +90,15 @@ static void *APR_THREAD_FUNC run_check(apr_thread_t *thread, void *data)
     return NULL;
 }
 
-/* @p ptemp is destroyed when STARTING returns; its parent lives as long as the watchdog thread. */
-static apr_status_t watch_start(watch_ctx *w, apr_pool_t *ptemp)
+static apr_status_t watch_start(void *data, apr_pool_t *pool)
 {
+    watch_ctx *w = data;
     const health_srv_conf *c = ap_get_module_config(w->s->module_config, &health_module);
     apr_uint32_t gen = __atomic_load_n(&health_shm->generation, __ATOMIC_ACQUIRE);
     int i, n = c->checks ? c->checks->nelts : 0;
-    apr_pool_t *pool;
     apr_status_t rv;
 
-    if ((rv = own_pool(&w->pool, apr_pool_parent_get(ptemp))) != APR_SUCCESS) {
-        return rv;
-    }
-    pool = w->pool;
+    w->pool = pool;
     w->drain_file = c->drain_file;
     w->drain_file_seen = -1;
     w->runners = apr_array_make(pool, n ? n : 1, sizeof(runner));
@@ -130,7 +114,8 @@ static apr_status_t watch_start(watch_ctx *w, apr_pool_t *ptemp)
         if (strcmp(rn->status.name, rn->check->name)) {
             hc_status_init(&rn->status, rn->check->name);
         }
-        if ((rv = own_pool(&rn->pool, pool)) != APR_SUCCESS) {
+        /* its own allocator: the check tasks run on different threads */
+        if ((rv = mod_lf_pool_create(&rn->pool, pool)) != APR_SUCCESS) {
             return rv;
         }
     }
@@ -174,8 +159,9 @@ static void watch_drain_file(watch_ctx *w, apr_pool_t *ptemp)
     w->drain_file_seen = seen;
 }
 
-static void watch_tick(watch_ctx *w, apr_pool_t *ptemp)
+static void watch_tick(void *data, apr_pool_t *ptemp)
 {
+    watch_ctx *w = data;
     apr_time_t now = apr_time_now();
     apr_status_t rv;
     int i;
@@ -200,71 +186,37 @@ static void watch_tick(watch_ctx *w, apr_pool_t *ptemp)
     }
 }
 
-static apr_status_t watchdog_callback(int state, void *data, apr_pool_t *pool)
+/* The child exits: wait for the checks in flight, each bounded by its own timeout. */
+static void watch_stop(void *data)
 {
     watch_ctx *w = data;
-    apr_status_t rv = APR_SUCCESS;
 
-    switch (state) {
-    case AP_WATCHDOG_STATE_STARTING:
-        rv = watch_start(w, pool);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(
-                APLOG_MARK, APLOG_CRIT, rv, w->s,
-                LFLOGNO(04004) "cannot start the "
-                               "check thread; liveness will fail after " HEALTH_STALL_TIMEOUT);
-        }
-        break;
-    case AP_WATCHDOG_STATE_RUNNING:
-        if (w->runners) {
-            watch_tick(w, pool);
-        }
-        break;
-    case AP_WATCHDOG_STATE_STOPPING:
-        if (w->tp) {
-            /* Waits for the running checks, each bounded by its timeout. */
-            apr_thread_pool_destroy(w->tp);
-            w->tp = NULL;
-        }
-        if (w->pool) {
-            apr_pool_destroy(w->pool);
-            w->pool = NULL;
-            w->runners = NULL;
-        }
-        break;
+    if (w->tp) {
+        apr_thread_pool_destroy(w->tp);
+        w->tp = NULL;
     }
-    return rv;
 }
 
-apr_status_t health_watchdog_start(server_rec *s, apr_pool_t *pconf)
-{
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * get_instance;
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) * register_callback;
-    ap_watchdog_t *wd;
-    watch_ctx *w;
-    apr_status_t rv;
+static const mod_lf_thread_spec check_thread = {
+    "the health check thread", HEALTH_TICK, 1, 0, watch_start, watch_tick, watch_stop,
+};
 
-    get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
-    register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
-    if (!get_instance || !register_callback) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     LFLOGNO(04005) "mod_watchdog is required "
-                                    "(LoadModule watchdog_module, unless it is compiled in)");
-        return APR_ENOTIMPL;
+static watch_ctx *watch;
+
+apr_status_t health_thread_create(server_rec *s, apr_pool_t *pconf)
+{
+    watch = apr_pcalloc(pconf, sizeof(*watch));
+    watch->s = s;
+    return mod_lf_thread_create(&watch->thread, &check_thread, watch, s, pconf);
+}
+
+void health_thread_start(apr_pool_t *pchild)
+{
+    if (watch && mod_lf_thread_start(watch->thread, pchild) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, watch->s,
+                     LFLOGNO(04004) "cannot start the check thread; liveness will fail "
+                                    "after " HEALTH_STALL_TIMEOUT);
     }
-    /* A child-process singleton: one process runs the checks, another takes over if it exits. */
-    rv = get_instance(&wd, HEALTH_WATCHDOG, 0, 1, pconf);
-    if (rv == APR_SUCCESS) {
-        w = apr_pcalloc(pconf, sizeof(*w));
-        w->s = s;
-        rv = register_callback(wd, HEALTH_TICK, w, watchdog_callback);
-    }
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                     LFLOGNO(04006) "cannot register the health "
-                                    "check thread with mod_watchdog");
-    }
-    return rv;
 }
 
 /* --- built-in check types ------------------------------------------------------------------ */

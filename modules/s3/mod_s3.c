@@ -12,8 +12,6 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
-#include <apr_shm.h>
-#include <curl/curl.h>
 
 #include <httpd.h>
 #include <http_config.h>
@@ -25,7 +23,6 @@
 
 #include "lf_log.h"
 #include "lf_parse.h"
-#include "lf_secret.h"
 #include "s3_handoff.h"
 #include "s3_key.h"
 #include "s3_mime.h"
@@ -33,9 +30,10 @@
 #include "mod_s3_private.h"
 
 APLOG_USE_MODULE(s3);
+#include "mod_lf_life.h"
 #include "mod_lf_log.h"
 
-#define S3_SHM_KEY "lampfarm-s3-shm"
+#define S3_SHM_KEY "lampfarm:s3"
 
 /* The defaults, applied when a value is read (httpd never merges the main server's own). */
 static const s3_dir_conf defaults = {
@@ -491,17 +489,12 @@ static const char *set_token_secret(cmd_parms *cmd, void *dc, const char *arg)
 {
     s3_dir_conf *c = dc;
     const char *err;
-    const char *why;
 
     if ((err = note_location(cmd, c))) {
         return err;
     }
-    if (!strncmp(arg, "file:", 5)) {
-        arg =
-            apr_pstrcat(cmd->temp_pool, "file:", ap_server_root_relative(cmd->pool, arg + 5), NULL);
-    }
-    if (lf_secret_load(&c->token_secret, &why, arg, cmd->pool) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "%s: %s", S3_UPLOAD_TOKEN_KEY, why);
+    if ((err = mod_lf_secret(&c->token_secret, cmd, arg))) {
+        return err;
     }
     if (strlen(c->token_secret) < 16) {
         return apr_psprintf(cmd->pool, "%s: the secret is shorter than 16 bytes",
@@ -903,8 +896,7 @@ static int s3_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     (void)pconf;
     (void)plog;
     (void)ptemp;
-    /* Once per process, before any thread: curl's global state is not thread-safe to set up. */
-    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? OK : HTTP_INTERNAL_SERVER_ERROR;
+    return mod_lf_libs_init() == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
 /* What is wrong with a section's configuration, or NULL. With @p keep, its runtime is made
@@ -979,19 +971,12 @@ static int s3_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
 
 static apr_status_t attach_shared(server_rec *s)
 {
-    apr_shm_t *shm = NULL;
     apr_status_t rv;
 
-    apr_pool_userdata_get((void **)&shm, S3_SHM_KEY, s->process->pool);
-    if (!shm) {
-        if ((rv = apr_shm_create(&shm, sizeof(apr_uint64_t), NULL, s->process->pool))
-            != APR_SUCCESS) {
-            return rv;
-        }
-        memset(apr_shm_baseaddr_get(shm), 0, sizeof(apr_uint64_t));
-        apr_pool_userdata_set(shm, S3_SHM_KEY, apr_pool_cleanup_null, s->process->pool);
+    rv = mod_lf_shm_attach((void **)&memory_used, NULL, S3_SHM_KEY, sizeof(apr_uint64_t), 1, s);
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
-    memory_used = apr_shm_baseaddr_get(shm);
     memory_cap = s3_memory_limit(s);
     return APR_SUCCESS;
 }
@@ -1003,7 +988,6 @@ static int s3_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
 
     (void)plog;
     (void)ptemp;
-    mod_lf_log_install(s);
     runtime_pool = pconf;
     runtimes = apr_hash_make(pconf);
     if ((rv = apr_thread_mutex_create(&runtimes_lock, APR_THREAD_MUTEX_DEFAULT, pconf))

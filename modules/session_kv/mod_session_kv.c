@@ -16,7 +16,6 @@
  */
 #include <stddef.h>
 
-#include <apr_shm.h>
 #include <apr_strings.h>
 
 #include <httpd.h>
@@ -34,7 +33,6 @@
 
 #include "lf_log.h"
 #include "lf_parse.h"
-#include "lf_secret.h"
 #include "mod_health.h"
 #include "skv_backend.h"
 #include "skv_cookie.h"
@@ -43,7 +41,10 @@
 #include "skv_store.h"
 
 APLOG_USE_MODULE(session_kv);
+#include "mod_lf_life.h"
 #include "mod_lf_log.h"
+
+#define SKV_SHM_KEY "lampfarm:session_kv"
 
 #define SKV_ENABLE          "SessionKV"
 #define SKV_STORE           "SessionKVStore"
@@ -249,13 +250,8 @@ static const char *set_store(cmd_parms *cmd, void *dc, const char *arg)
 
 static const char *set_password(cmd_parms *cmd, void *dc, const char *arg)
 {
-    const char *why;
-
     (void)dc;
-    if (lf_secret_load(&srv_of(cmd)->password, &why, arg, cmd->pool) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "%s: %s", SKV_PASSWORD, why);
-    }
-    return NULL;
+    return mod_lf_secret(&srv_of(cmd)->password, cmd, arg);
 }
 
 static const char *set_duration(cmd_parms *cmd, void *dc, const char *arg)
@@ -1066,14 +1062,13 @@ static int skv_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
 
 static int skv_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
-    apr_shm_t *shm;
+    skv_stats_t *stats;
     const char *err;
     apr_status_t rv;
     int i;
 
     (void)plog;
     (void)ptemp;
-    mod_lf_log_install(s);
     runtimes = apr_array_make(pconf, 2, sizeof(skv_runtime *));
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
@@ -1085,17 +1080,19 @@ static int skv_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     if (!runtimes->nelts) {
         return OK;
     }
-    /* the counters of all children, for server-status */
-    rv = apr_shm_create(&shm, sizeof(skv_stats_t) * (apr_size_t)runtimes->nelts, NULL, pconf);
+    /* the counters of all children, for server-status; they count on across graceful restarts
+     * while the stores stay the same */
+    rv = mod_lf_shm_attach((void **)&stats, NULL, SKV_SHM_KEY,
+                           sizeof(skv_stats_t) * (apr_size_t)runtimes->nelts,
+                           (apr_uint64_t)runtimes->nelts, s);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      LFLOGNO(01008) "cannot create the shared memory for session counters");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    memset(apr_shm_baseaddr_get(shm), 0, sizeof(skv_stats_t) * (apr_size_t)runtimes->nelts);
     for (i = 0; i < runtimes->nelts; ++i) {
         skv_runtime *rt = APR_ARRAY_IDX(runtimes, i, skv_runtime *);
-        rt->stats = (skv_stats_t *)apr_shm_baseaddr_get(shm) + i;
+        rt->stats = stats + i;
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                      LFLOGNO(01009) "sessions in %s: idle timeout %s, %d connections per child%s",
                      rt->display, lf_format_duration(rt->conf.idle_timeout, ptemp),

@@ -13,13 +13,15 @@ from harness import cloudwatch as cw
 FLEET_ONLY = "CloudWatchDimensions AutoScalingGroupName"
 
 # The server's latency is the client's less the connection set-up and the network (on
-# loopback: well under a millisecond), within the histogram's 5 % (3.1 % by construction).
+# loopback: well under a millisecond), within the histogram's 5 % (3.1 % by construction). It
+# can also be a little more: the server stops its clock when it logs the request, after the
+# client has the last byte (2.8 ms later seen on a busy 2-core machine).
 REL = 0.05
-SLACK = 0.004  # seconds: what the client waits that the server does not see
+SLACK = 0.004  # seconds: what one side waits that the other does not see
 
 
 def within(server_ms, client_s):
-    return client_s * (1 - REL) - SLACK <= server_ms / 1000.0 <= client_s * (1 + REL)
+    return client_s * (1 - REL) - SLACK <= server_ms / 1000.0 <= client_s * (1 + REL) + SLACK
 
 
 def test_latency_statistics_match_the_client(httpd, logs, mpm, moto):

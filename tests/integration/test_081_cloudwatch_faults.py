@@ -144,7 +144,8 @@ def test_memory_stays_bounded_while_cloudwatch_is_down(httpd, logs, mpm, moto, f
     srv = cw.start(httpd, logs, mpm, moto, ns, endpoint=faultproxy.endpoint,
                    srv="CloudWatchBacklog 2\nCloudWatchAttempts 1\nCloudWatchMaxGroups 100",
                    loc='SetEnvIf Request_URI "^/g/(.*)$" CLOUDWATCH_GROUP=$1')
-    srv.expect_log("LF03015", "LF03013")
+    # LF03014: at the end the proxy goes before httpd, whose stop still sends the last interval
+    srv.expect_log("LF03015", "LF03013", "LF03014")
     faultproxy.add_rule("POST", r"^/$", status=503)
 
     def rss_total():
