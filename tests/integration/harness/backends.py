@@ -344,3 +344,35 @@ def mysql_error_packet(code, message, seq=0):
     """A MySQL protocol error packet as a server sends it in place of the greeting."""
     payload = b"\xff" + code.to_bytes(2, "little") + message.encode()
     return len(payload).to_bytes(3, "little") + bytes([seq]) + payload
+
+
+class TlsFront(Server):
+    """HAProxy terminating TLS in front of a plain backend on 127.0.0.1 (TCP mode: the bytes,
+    the Host header too, pass unchanged, so SigV4 signatures stay valid): https://127.0.0.1:.port
+    with a certificate from harness/tls.make_test_ca()."""
+
+    name = "haproxy-tls"
+
+    def __init__(self, log_dir, backend_port, crt, key):
+        super().__init__(log_dir)
+        self.pem = os.path.join(log_dir, "tls-front.pem")
+        with open(self.pem, "w") as out:
+            for part in (crt, key):
+                with open(part) as f:
+                    out.write(f.read())
+        self.cfg_path = os.path.join(log_dir, "tls-front.cfg")
+        with open(self.cfg_path, "w") as f:
+            f.write("\n".join([
+                "global", "    maxconn 2000",
+                "defaults", "    mode tcp", "    timeout connect 2s", "    timeout client 30s",
+                "    timeout server 30s",
+                "frontend fe", "    bind 127.0.0.1:%d ssl crt %s" % (self.port, self.pem),
+                "    default_backend be",
+                "backend be", "    server b 127.0.0.1:%d" % backend_port, ""]))
+
+    def argv(self):
+        return [paths.which("haproxy"), "-db", "-f", self.cfg_path]
+
+    @property
+    def endpoint(self):
+        return "https://127.0.0.1:%d" % self.port
