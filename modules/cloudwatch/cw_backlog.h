@@ -4,6 +4,8 @@
  * memory goes back when it leaves): while CloudWatch is unreachable, new intervals queue up to
  * a limit, after which the oldest is dropped and counted. Memory therefore stays bounded by the
  * limit times the size of one interval. Used by the publisher thread only (not thread-safe).
+ * When a publisher stops with intervals still queued, it saves them to files that the next
+ * publisher (the new generation's after a graceful restart, or the next start's) adopts.
  * Pure core: APR.
  */
 #ifndef CW_BACKLOG_H
@@ -58,5 +60,24 @@ int cw_backlog_size(const cw_backlog_t *b);
 
 /** Intervals dropped so far because the backlog was full. */
 apr_uint64_t cw_backlog_dropped(const cw_backlog_t *b);
+
+/**
+ * Hand what is queued to the next publisher: write each interval (the bodies not yet accepted)
+ * to a file of its own in @p dir, then empty the backlog. A file is written under a temporary
+ * name and renamed, so that cw_backlog_adopt() never sees half of one. Used when the publisher
+ * stops (a graceful restart, a stop) while CloudWatch does not take what it has.
+ * @param saved out: intervals written
+ * @return APR_SUCCESS, or the first error (intervals not written stay queued)
+ */
+apr_status_t cw_backlog_save(int *saved, cw_backlog_t *b, const char *dir, apr_pool_t *p);
+
+/**
+ * Queue the intervals that an earlier publisher saved in @p dir, oldest first, and remove their
+ * files. The limit holds as for cw_backlog_push(): beyond it the oldest are dropped and counted.
+ * A file that does not read back whole (truncated, not ours) is removed and counted as dropped.
+ * @param adopted out: intervals queued
+ * @return APR_SUCCESS (also when @p dir does not exist), or the error reading @p dir
+ */
+apr_status_t cw_backlog_adopt(int *adopted, cw_backlog_t *b, const char *dir, apr_pool_t *p);
 
 #endif /* CW_BACKLOG_H */

@@ -2,6 +2,9 @@
  * dropped and counted), and the memory of an interval given back when it leaves. */
 #include "unit.h"
 
+#include <apr_file_info.h>
+#include <apr_file_io.h>
+
 #include "cw_backlog.h"
 #include "cw_put.h"
 
@@ -171,10 +174,155 @@ static void churn(void **state)
     assert_int_equal(freed, 10000);
 }
 
+/* A fresh directory under the system's temporary one. */
+static const char *temp_dir(apr_pool_t *p)
+{
+    char *d = apr_pstrdup(p, "/tmp/lf-cw-backlog-XXXXXX");
+
+    assert_non_null(mkdtemp(d));
+    return d;
+}
+
+static void remove_dir(const char *dir, apr_pool_t *p)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+
+    if (apr_dir_open(&d, dir, p) == APR_SUCCESS) {
+        while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS) {
+            if (strcmp(fi.name, ".") && strcmp(fi.name, "..")) {
+                apr_file_remove(apr_pstrcat(p, dir, "/", fi.name, NULL), p);
+            }
+        }
+        apr_dir_close(d);
+    }
+    apr_dir_remove(dir, p);
+}
+
+static int files_in(const char *dir, apr_pool_t *p)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    int n = 0;
+
+    assert_int_equal(apr_dir_open(&d, dir, p), APR_SUCCESS);
+    while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS) {
+        n += fi.name[0] != '.';
+    }
+    apr_dir_close(d);
+    return n;
+}
+
+/* What a stopping publisher saves, the next one adopts: the same intervals in the same order,
+ * only the bodies not yet accepted, gzip flags, datums and bytes (a NUL and high bytes too). */
+static void save_and_adopt(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *dir = temp_dir(p);
+    static const char binary[] = {'\x1f', '\x8b', 0, 'x', '\xff', '\n'};
+    cw_backlog_t *old, *next;
+    cw_interval_t *iv;
+    cw_put_body_t *body;
+    int saved, adopted, i;
+
+    assert_int_equal(cw_backlog_create(&old, 5, p), APR_SUCCESS);
+    for (i = 1; i <= 3; ++i) {
+        cw_backlog_push(old, interval(old, apr_time_from_sec(1000 + i), NULL));
+    }
+    /* the head was half sent: one body accepted, a gzip one left */
+    iv = cw_backlog_head(old);
+    body = apr_array_push(iv->bodies);
+    body->data = binary;
+    body->len = sizeof(binary);
+    body->datums = 7;
+    body->gzip = 1;
+    iv->next = 1;
+    assert_int_equal(cw_backlog_save(&saved, old, dir, p), APR_SUCCESS);
+    assert_int_equal(saved, 3);
+    assert_int_equal(cw_backlog_size(old), 0);
+    assert_int_equal(files_in(dir, p), 3);
+
+    assert_int_equal(cw_backlog_create(&next, 5, p), APR_SUCCESS);
+    assert_int_equal(cw_backlog_adopt(&adopted, next, dir, p), APR_SUCCESS);
+    assert_int_equal(adopted, 3);
+    assert_int_equal(files_in(dir, p), 0);
+    iv = cw_backlog_head(next);
+    assert_true(iv->end == apr_time_from_sec(1001));
+    assert_int_equal(iv->next, 0);
+    assert_int_equal(iv->bodies->nelts, 1);
+    assert_int_equal(iv->datums, 7);
+    body = &APR_ARRAY_IDX(iv->bodies, 0, cw_put_body_t);
+    assert_int_equal(body->gzip, 1);
+    assert_int_equal(body->len, sizeof(binary));
+    assert_memory_equal(body->data, binary, sizeof(binary));
+    for (i = 2; i <= 3; ++i) {
+        cw_backlog_pop(next);
+        iv = cw_backlog_head(next);
+        assert_true(iv->end == apr_time_from_sec(1000 + i));
+        body = &APR_ARRAY_IDX(iv->bodies, 0, cw_put_body_t);
+        assert_int_equal(body->len, strlen(apr_psprintf(p, "interval %" APR_TIME_T_FMT,
+                                                        apr_time_from_sec(1000 + i))));
+        assert_memory_equal(body->data, apr_psprintf(p, "interval %" APR_TIME_T_FMT, iv->end),
+                            body->len);
+    }
+    /* nothing left to adopt; a directory that is not there is not an error */
+    assert_int_equal(cw_backlog_adopt(&adopted, next, dir, p), APR_SUCCESS);
+    assert_int_equal(adopted, 0);
+    assert_int_equal(cw_backlog_adopt(&adopted, next, "/nonexistent/lf-cw", p), APR_SUCCESS);
+    assert_int_equal(adopted, 0);
+    remove_dir(dir, p);
+}
+
+/* The limit holds for adopted intervals (oldest dropped, counted); a file that does not read
+ * back whole is removed and counted as dropped; temporary and foreign files are left alone. */
+static void adopt_bounded_and_checked(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *dir = temp_dir(p);
+    cw_backlog_t *old, *next;
+    apr_file_t *f;
+    int saved, adopted, i;
+
+    assert_int_equal(cw_backlog_create(&old, 6, p), APR_SUCCESS);
+    for (i = 1; i <= 6; ++i) {
+        cw_backlog_push(old, interval(old, apr_time_from_sec(i), NULL));
+    }
+    assert_int_equal(cw_backlog_save(&saved, old, dir, p), APR_SUCCESS);
+    assert_int_equal(saved, 6);
+    /* truncate one: its last body is short */
+    assert_int_equal(apr_file_open(&f, apr_pstrcat(p, dir, "/bad", NULL),
+                                   APR_FOPEN_WRITE | APR_FOPEN_CREATE, APR_FPROT_OS_DEFAULT, p),
+                     APR_SUCCESS);
+    apr_file_puts("LFCW1 9 1\n0 1 100\nshort", f);
+    apr_file_close(f);
+    assert_int_equal(apr_file_rename(apr_pstrcat(p, dir, "/bad", NULL),
+                                     apr_pstrcat(p, dir, "/cw-ffffffffffffffff-1-0.iv", NULL), p),
+                     APR_SUCCESS);
+    assert_int_equal(apr_file_open(&f, apr_pstrcat(p, dir, "/.cw-half.iv.tmp", NULL),
+                                   APR_FOPEN_WRITE | APR_FOPEN_CREATE, APR_FPROT_OS_DEFAULT, p),
+                     APR_SUCCESS);
+    apr_file_close(f);
+
+    assert_int_equal(cw_backlog_create(&next, 4, p), APR_SUCCESS);
+    assert_int_equal(cw_backlog_adopt(&adopted, next, dir, p), APR_SUCCESS);
+    assert_int_equal(adopted, 6);
+    assert_int_equal(cw_backlog_size(next), 4);
+    assert_int_equal(cw_backlog_dropped(next), 3); /* 2 over the limit, 1 broken */
+    assert_true(cw_backlog_head(next)->end == apr_time_from_sec(3));
+    assert_int_equal(files_in(dir, p), 0); /* the temporary one is still there, hidden */
+    remove_dir(dir, p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        UNIT_TEST(create), UNIT_TEST(fifo), UNIT_TEST(limit), UNIT_TEST(memory), UNIT_TEST(churn),
+        UNIT_TEST(create),
+        UNIT_TEST(fifo),
+        UNIT_TEST(limit),
+        UNIT_TEST(memory),
+        UNIT_TEST(churn),
+        UNIT_TEST(save_and_adopt),
+        UNIT_TEST(adopt_bounded_and_checked),
     };
     return UNIT_RUN("cw_backlog", tests);
 }
