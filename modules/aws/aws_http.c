@@ -219,12 +219,49 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *baton)
     return n;
 }
 
-int aws_http_should_retry(int status, const char *error_code, int transport_failed, int idempotent)
+/* Whether a transfer that failed with @p rc meets the same failure on every attempt. These say
+ * something about our configuration, the URL or the peer's identity, which no retry changes:
+ * three handshakes against a certificate we do not trust, and the backoff between them, would
+ * only delay the answer. Everything else (resolving, connecting, a reset, a timeout, a handshake
+ * cut short: CURLE_SSL_CONNECT_ERROR is also what a connection dropped mid-handshake gives) may
+ * go otherwise next time, and is retried. */
+static int transport_permanent(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_UNSUPPORTED_PROTOCOL: /* a scheme we do not allow (CURLOPT_PROTOCOLS) */
+    case CURLE_URL_MALFORMAT:
+    case CURLE_NOT_BUILT_IN:          /* a feature this libcurl lacks */
+    case CURLE_BAD_FUNCTION_ARGUMENT: /* our options: a bug, the same every time */
+    case CURLE_UNKNOWN_OPTION:
+    case CURLE_PEER_FAILED_VERIFICATION: /* untrusted, expired, or for another name */
+    case CURLE_SSL_CACERT_BADFILE:       /* the CA file is missing or not PEM */
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS: /* the OCSP answer stapled to the certificate */
+    case CURLE_SSL_CERTPROBLEM:       /* our own certificate, if we had one */
+    case CURLE_SSL_CIPHER:            /* no cipher in common with the peer */
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+#if LIBCURL_VERSION_NUM >= 0x074d00 /* 7.77 */
+    case CURLE_SSL_CLIENTCERT:      /* the peer wants a client certificate */
+#endif
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int aws_http_should_retry(int status, const char *error_code, int transport_code, int idempotent)
 {
     if (!idempotent) {
         return 0; /* it may have taken effect: only the caller knows whether to repeat it */
     }
-    return transport_failed || aws_error_is_retryable(status, error_code);
+    if (transport_code != CURLE_OK) {
+        return !transport_permanent((CURLcode)transport_code);
+    }
+    return aws_error_is_retryable(status, error_code);
 }
 
 apr_interval_time_t aws_http_backoff(int attempt, apr_interval_time_t base, apr_interval_time_t cap,
@@ -428,7 +465,7 @@ apr_status_t aws_http_perform(aws_http_response_t **resp, aws_http_client_t *cli
          * sent a second time, or when the policy says no. */
         if (a.sinking || (a.body_read && !req->rewind) || r->attempts >= max_attempts
             || !aws_http_should_retry(r->status, r->error ? r->error->code : NULL,
-                                      r->transport_error != NULL, req->idempotent)) {
+                                      r->transport_error ? (int)rc : CURLE_OK, req->idempotent)) {
             break;
         }
         if (req->read && req->rewind && (rv = req->rewind(req->read_baton)) != APR_SUCCESS) {

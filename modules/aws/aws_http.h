@@ -2,8 +2,9 @@
  *
  * One curl handle per thread, reused so connections stay alive between requests; connect,
  * total and low-speed timeouts; TLS verification always on (CA file configurable); retries
- * with jittered exponential backoff on 500/502/503/504, throttling and connection errors, only
- * for requests that are safe to repeat, each attempt signed anew; AWS error bodies parsed.
+ * with jittered exponential backoff on 500/502/503/504, throttling and connection errors (not on
+ * failures that would recur, such as an untrusted certificate), only for requests that are safe
+ * to repeat, each attempt signed anew; AWS error bodies parsed.
  * Pure core: APR, libcurl, no httpd.
  */
 #ifndef AWS_HTTP_H
@@ -111,8 +112,13 @@ apr_status_t aws_http_client_create(aws_http_client_t **client, const aws_http_c
 apr_status_t aws_http_perform(aws_http_response_t **resp, aws_http_client_t *client,
                               const aws_http_request_t *req, apr_pool_t *p);
 
-/** Whether an attempt that ended so may be repeated (pure policy, see aws_http.c). */
-int aws_http_should_retry(int status, const char *error_code, int transport_failed, int idempotent);
+/**
+ * Whether an attempt that ended so may be repeated (pure policy, see aws_http.c).
+ * @param transport_code curl's CURLcode when no answer came, 0 (CURLE_OK) when one did. A
+ *        failure that every attempt would meet again (certificate verification, the CA file, the
+ *        URL, TLS settings) is not retried; resolving, connecting, resets and timeouts are.
+ */
+int aws_http_should_retry(int status, const char *error_code, int transport_code, int idempotent);
 
 /**
  * The wait before retry number @p attempt (1 = first retry): "full jitter", a random share of

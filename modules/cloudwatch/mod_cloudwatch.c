@@ -901,8 +901,8 @@ static int cw_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     }
     /* the credentials settings themselves (a key file that is missing or malformed) */
     if ((rv = cw_creds_create(&creds, &err, c, ptemp)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, LFLOGNO(03006) "%s: %s", CW_CREDENTIALS,
-                     err ? err : "cannot be used");
+        ap_log_error(APLOG_MARK, APLOG_CRIT, lf_log_status(rv), s, LFLOGNO(03006) "%s: %s",
+                     CW_CREDENTIALS, err ? err : "cannot be used");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;

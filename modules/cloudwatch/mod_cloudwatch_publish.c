@@ -148,7 +148,7 @@ static void resolve_dimensions(cw_pub *w, apr_time_t now, apr_pool_t *p)
             w->asg = apr_pstrdup(w->pool, v);
         }
         else {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, w->s,
+            ap_log_error(APLOG_MARK, APLOG_WARNING, lf_log_status(rv), w->s,
                          LFLOGNO(03010) "the AutoScalingGroupName dimension is left out: the "
                                         "instance metadata has no usable aws:autoscaling:groupName "
                                         "tag (%s; allow tags in the instance metadata, or set %s)",
@@ -161,7 +161,7 @@ static void resolve_dimensions(cw_pub *w, apr_time_t now, apr_pool_t *p)
             w->instance_id = apr_pstrdup(w->pool, v);
         }
         else {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, w->s,
+            ap_log_error(APLOG_MARK, APLOG_WARNING, lf_log_status(rv), w->s,
                          LFLOGNO(03011) "the InstanceId dimension is left out: no instance id "
                                         "from the instance metadata (%s; or set %s)",
                          why ? why : "not a dimension value", CW_INSTANCE_ID);
@@ -516,7 +516,8 @@ static int send_body(cw_pub *w, const cw_put_body_t *b, int attempts, apr_pool_t
         why = apr_psprintf(p, "no answer from %s: %s", w->url,
                            resp && resp->transport_error ? resp->transport_error : "failed");
         pub_error(why);
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, w->s,
+        /* why holds the cause (curl's words); rv was only derived from it */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, w->s,
                      LFLOGNO(03014) "PutMetricData: %s (after %d attempts); kept for later", why,
                      resp ? resp->attempts : attempts);
         return -1;
@@ -686,8 +687,8 @@ apr_status_t cw_publisher_create(server_rec *s, const cw_srv_conf *conf, apr_poo
     /* Made here, as root: a key file may be readable by root only. The provider is
      * thread-safe and serves the publisher wherever it runs. */
     if ((rv = cw_creds_create(&w->creds, &why, conf, pconf)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, LFLOGNO(03017) "%s: %s", CW_CREDENTIALS,
-                     why ? why : "cannot be used");
+        ap_log_error(APLOG_MARK, APLOG_CRIT, lf_log_status(rv), s, LFLOGNO(03017) "%s: %s",
+                     CW_CREDENTIALS, why ? why : "cannot be used");
         return rv;
     }
     w->spec.name = "the CloudWatch publisher";

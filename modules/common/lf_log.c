@@ -60,5 +60,5 @@ void lf_log_perror(const char *file, int line, int level, apr_status_t rv, const
     va_start(ap, fmt);
     apr_vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    log_print(file, line, level, rv, msg, log_baton);
+    log_print(file, line, level, lf_log_status(rv), msg, log_baton);
 }

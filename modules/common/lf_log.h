@@ -42,7 +42,21 @@ void lf_log_set(lf_log_print_cb *print, lf_log_level_cb *level, void *baton);
 /** Whether a message at @p level would be logged now. */
 int lf_log_is_level(int level);
 
-/** Format and log a message; @p rv, when not APR_SUCCESS, is appended by the sink. */
+/**
+ * The status to log beside a message that says why something failed: @p rv, except
+ * APR_EGENERAL, which carries no information and which httpd would print as a misleading
+ * "(20014)Internal error (specific information not available)" prefix. Glue files pass their
+ * ap_log_*error() statuses through it wherever a sentence carries the cause.
+ */
+static inline apr_status_t lf_log_status(apr_status_t rv)
+{
+    return rv == APR_EGENERAL ? APR_SUCCESS : rv;
+}
+
+/**
+ * Format and log a message; @p rv, when it says something (see lf_log_status()), is appended by
+ * the sink.
+ */
 void lf_log_perror(const char *file, int line, int level, apr_status_t rv, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 

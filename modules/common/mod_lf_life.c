@@ -123,6 +123,9 @@ struct mod_lf_thread_t {
     int module_index;
     server_rec *s;
     apr_proc_mutex_t *turn; /* singleton: who runs it; NULL otherwise */
+    /* singleton: in shared memory, whether the process that holds the turn has begun its last
+     * stop() (set by it; reset by the next one to take the turn) */
+    apr_uint32_t *holder_stopping;
     /* per child, from mod_lf_thread_start() */
     apr_thread_t *thread;
     apr_thread_mutex_t *lock; /* guards stopping, with wake */
@@ -153,31 +156,42 @@ static int nap(mod_lf_thread_t *t, apr_interval_time_t wait)
     return stop;
 }
 
-/* A singleton's turn: wait for it while the child lives. A child told to stop while waiting
- * tries for at most spec->last_turn more, and then runs only start() and stop() (*last).
- * Whether we hold it. */
+/* Got the turn: say whether we hold it only for a last stop(). */
+static int took_turn(mod_lf_thread_t *t, int *last)
+{
+    *last = mod_lf_thread_stopping(t);
+    __atomic_store_n(t->holder_stopping, (apr_uint32_t)*last, __ATOMIC_RELEASE);
+    return 1;
+}
+
+/* A singleton's turn: wait for it while the child lives. Whether we hold it.
+ * A child told to stop while waiting (its requests may have left data in shared memory) takes
+ * a last turn (*last: start() and stop() only) if spec->last_turn asks for it, and only while
+ * the holder is stopping too: a holder that lives on handles that data in its next run(); one
+ * that has begun its last stop() may have looked already, so we wait (at most
+ * spec->last_turn) for it to finish and look ourselves. */
 static int take_turn(mod_lf_thread_t *t, int *last)
 {
     apr_time_t until;
 
     for (;;) {
         if (apr_proc_mutex_trylock(t->turn) == APR_SUCCESS) {
-            *last = mod_lf_thread_stopping(t);
-            return 1;
+            return took_turn(t, last);
         }
         if (nap(t, TURN_POLL)) {
             break;
         }
     }
-    *last = 1;
     until = apr_time_now() + t->spec->last_turn;
-    while (apr_time_now() < until) {
-        apr_sleep(apr_time_from_msec(20));
+    for (;;) {
         if (apr_proc_mutex_trylock(t->turn) == APR_SUCCESS) {
-            return 1;
+            return took_turn(t, last);
         }
+        if (!__atomic_load_n(t->holder_stopping, __ATOMIC_ACQUIRE) || apr_time_now() >= until) {
+            return 0;
+        }
+        apr_sleep(apr_time_from_msec(20));
     }
-    return 0;
 }
 
 static void *APR_THREAD_FUNC thread_main(apr_thread_t *thread, void *data)
@@ -206,6 +220,9 @@ static void *APR_THREAD_FUNC thread_main(apr_thread_t *thread, void *data)
             spec->run(t->data, ptemp);
             apr_pool_clear(ptemp);
         }
+    }
+    if (held) {
+        __atomic_store_n(t->holder_stopping, 1, __ATOMIC_RELEASE);
     }
     if (spec->stop) {
         spec->stop(t->data);
@@ -251,10 +268,16 @@ apr_status_t mod_lf_thread_create_(mod_lf_thread_t **out, const mod_lf_thread_sp
      * child killed while holding it does not block the others: APR's default mechanism on
      * Linux (a robust process-shared pthread mutex, or SysV semaphores with SEM_UNDO) is
      * released by the kernel. */
-    if (spec->singleton
-        && (rv = apr_proc_mutex_create(&t->turn, NULL, APR_LOCK_DEFAULT, pconf)) != APR_SUCCESS) {
-        LOG(t, APLOG_CRIT, rv, LFLOGNO(00303) "cannot create the mutex of %s", spec->name);
-        return rv;
+    if (spec->singleton) {
+        apr_shm_t *shm;
+
+        if ((rv = apr_proc_mutex_create(&t->turn, NULL, APR_LOCK_DEFAULT, pconf)) != APR_SUCCESS
+            || (rv = apr_shm_create(&shm, sizeof(apr_uint32_t), NULL, pconf)) != APR_SUCCESS) {
+            LOG(t, APLOG_CRIT, rv, LFLOGNO(00303) "cannot create the mutex of %s", spec->name);
+            return rv;
+        }
+        t->holder_stopping = apr_shm_baseaddr_get(shm);
+        *t->holder_stopping = 0;
     }
     *out = t;
     return APR_SUCCESS;

@@ -82,10 +82,11 @@ typedef struct mod_lf_thread_spec {
     /* One process of the server runs it at a time (the others wait for their turn, and one
      * takes over when it exits), so N children do not multiply the work. */
     int singleton;
-    /* Singleton only: a child that exits while waiting for its turn still takes it once, waiting
-     * at most this long (microseconds), to run start() and stop(): what its own requests left
-     * in shared memory is handed on even when every child is exiting (apachectl stop).
-     * 0: it just leaves. */
+    /* Singleton only: a child that exits while waiting for its turn, at a time when the holder
+     * is in its last stop() too, waits at most this long (microseconds) for the turn and runs
+     * start() and stop(): what its own last requests left in shared memory is handled even
+     * when every child is exiting (apachectl stop). A holder that lives on handles it in its
+     * next run(), so then the child just leaves. 0: it always just leaves. */
     apr_interval_time_t last_turn;
     /* Sets up; @p pool is the thread's (own allocator), alive until stop() returns. Not
      * APR_SUCCESS: the thread logs that and ends (run() and stop() are not called). */

@@ -31,10 +31,21 @@ apr_status_t hc_probe_mysql(const char **version, const char **error, const char
 /**
  * GET @p url (http or https, TLS verified, no proxy, no redirects followed) within
  * @p timeout; succeeds when the status is @p expect.
+ * @param ca_file the CA certificates (PEM) that an https peer's certificate is verified
+ *        against; NULL for the system's store. Verification is never turned off.
  * @param error out on failure, allocated from @p p
  */
-apr_status_t hc_probe_http(const char **error, const char *url, int expect,
+apr_status_t hc_probe_http(const char **error, const char *url, int expect, const char *ca_file,
                            apr_interval_time_t timeout, apr_pool_t *p);
+
+/**
+ * Whether @p path can serve as hc_probe_http()'s CA file: a file that can be read and holds at
+ * least one PEM certificate. For the configuration, so that a wrong path stops startup instead
+ * of failing every run.
+ * @param why out on failure: what is wrong, without the path, allocated from @p p
+ * @return APR_SUCCESS, the error reading it, or APR_EINVAL when it holds no PEM certificate
+ */
+apr_status_t hc_probe_ca_file_check(const char **why, const char *path, apr_pool_t *p);
 
 /**
  * Succeeds when @p path exists (@p want_present) or does not (!@p want_present).

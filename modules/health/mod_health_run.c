@@ -229,6 +229,7 @@ typedef struct endpoint_ctx {
 typedef struct http_ctx {
     const char *url;
     int expect;
+    const char *ca_file; /* cafile=: the CA certificates of an https target; NULL: the system's */
 } http_ctx;
 
 typedef struct file_ctx {
@@ -273,6 +274,7 @@ static const char *configure_http(void **ctx, const char *target, apr_table_t *o
 {
     http_ctx *h = apr_pcalloc(p, sizeof(*h));
     const char *expect = apr_table_get(options, "expect");
+    const char *ca_file = apr_table_get(options, "cafile"), *why;
     apr_uri_t uri;
 
     if (apr_uri_parse(p, target, &uri) != APR_SUCCESS || !uri.scheme || !uri.hostname
@@ -285,6 +287,21 @@ static const char *configure_http(void **ctx, const char *target, apr_table_t *o
         return apr_psprintf(p, "bad expect '%s' (an HTTP status, 100 to 599)", expect);
     }
     apr_table_unset(options, "expect");
+    if (ca_file) {
+        /* Read here, as root, only to refuse a wrong path at startup: the check itself runs in
+         * a child, so the file must be readable by httpd's User too. */
+        if (strcasecmp(uri.scheme, "https")) {
+            return "cafile= is for https:// targets";
+        }
+        h->ca_file = ap_server_root_relative(p, ca_file);
+        if (!h->ca_file) {
+            return apr_psprintf(p, "bad cafile '%s'", ca_file);
+        }
+        if (hc_probe_ca_file_check(&why, h->ca_file, p) != APR_SUCCESS) {
+            return apr_psprintf(p, "bad cafile '%s': %s", h->ca_file, why);
+        }
+        apr_table_unset(options, "cafile");
+    }
     *ctx = h;
     return NULL;
 }
@@ -295,7 +312,7 @@ static apr_status_t run_http(const char **error, void *ctx, server_rec *s,
     http_ctx *h = ctx;
 
     (void)s;
-    return hc_probe_http(error, h->url, h->expect, timeout, p);
+    return hc_probe_http(error, h->url, h->expect, h->ca_file, timeout, p);
 }
 
 static const char *configure_file(void **ctx, const char *target, apr_table_t *options,

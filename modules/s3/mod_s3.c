@@ -12,6 +12,7 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
+#include <unistd.h>
 
 #include <httpd.h>
 #include <http_config.h>
@@ -19,12 +20,14 @@
 #include <http_log.h>
 #include <http_protocol.h>
 #include <http_request.h>
+#include <ap_mpm.h>
 #include <ap_provider.h>
 
 #include "lf_log.h"
 #include "lf_parse.h"
 #include "s3_handoff.h"
 #include "s3_key.h"
+#include "s3_memacct.h"
 #include "s3_mime.h"
 #include "mod_health.h"
 #include "mod_s3_private.h"
@@ -654,23 +657,33 @@ s3_runtime *s3_runtime_get(request_rec *r, const s3_dir_conf *conf)
 
 /* --- shared memory accounting ------------------------------------------------------------ */
 
-static apr_uint64_t *memory_used; /* in shared memory: spool bytes reserved by all children */
+/* In shared memory: the spool bytes each child has reserved (s3_memacct.c), so that a child
+ * killed during an upload takes its reservations with it. Set in post_config, before the
+ * children fork; read-only pointers afterwards. */
+static s3_memacct_t *memory;
 static apr_off_t memory_cap;
 
-int s3_memory_reserve(apr_off_t bytes)
+apr_status_t s3_memory_reserve(int *slot, apr_off_t bytes)
 {
-    apr_uint64_t now = __atomic_add_fetch(memory_used, (apr_uint64_t)bytes, __ATOMIC_SEQ_CST);
-
-    if (now > (apr_uint64_t)memory_cap) {
-        __atomic_sub_fetch(memory_used, (apr_uint64_t)bytes, __ATOMIC_SEQ_CST);
-        return 0;
-    }
-    return 1;
+    return s3_memacct_reserve(slot, memory, (apr_int64_t)getpid(), (apr_uint64_t)bytes,
+                              (apr_uint64_t)memory_cap, s3_memacct_pid_alive);
 }
 
-void s3_memory_release(apr_off_t bytes)
+void s3_memory_release(int slot, apr_off_t bytes)
 {
-    __atomic_sub_fetch(memory_used, (apr_uint64_t)bytes, __ATOMIC_SEQ_CST);
+    s3_memacct_release(memory, slot, (apr_uint64_t)bytes);
+}
+
+/* Slots of the accounting: one per child process httpd may run at once (ServerLimit, which a
+ * restart does not change), twice over, since two threads of a process may each take one. */
+static int memory_slots(void)
+{
+    int limit = 0;
+
+    if (ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &limit) != APR_SUCCESS || limit < 1) {
+        limit = 256;
+    }
+    return 2 * limit;
 }
 
 /* --- request helpers --------------------------------------------------------------------- */
@@ -694,12 +707,14 @@ int s3_log_failure(request_rec *r, const char *what, const char *key, apr_status
                       resp->error->request_id ? resp->error->request_id : "-");
     }
     else if (resp && resp->transport_error) {
-        ap_log_rerror(APLOG_MARK, level, rv, r, LFLOGNO(02003) "%s %s: no answer from S3: %s", what,
+        /* The sentence is the cause (curl's, or the credentials provider's); rv was only
+         * derived from it. */
+        ap_log_rerror(APLOG_MARK, level, 0, r, LFLOGNO(02003) "%s %s: no answer from S3: %s", what,
                       key, resp->transport_error);
     }
     else {
-        ap_log_rerror(APLOG_MARK, level, rv, r, LFLOGNO(02004) "%s %s: S3 answered %d", what, key,
-                      resp ? resp->status : 0);
+        ap_log_rerror(APLOG_MARK, level, lf_log_status(rv), r,
+                      LFLOGNO(02004) "%s %s: S3 answered %d", what, key, resp ? resp->status : 0);
     }
     return status;
 }
@@ -973,10 +988,17 @@ static apr_status_t attach_shared(server_rec *s)
 {
     apr_status_t rv;
 
-    rv = mod_lf_shm_attach((void **)&memory_used, NULL, S3_SHM_KEY, sizeof(apr_uint64_t), 1, s);
+    void *base;
+    mod_lf_shm_e how;
+
+    /* one slot per process that may reserve (s3_memacct), kept across graceful restarts while
+     * their number stays the same */
+    rv = mod_lf_shm_attach(&base, &how, S3_SHM_KEY, s3_memacct_size(memory_slots()),
+                           (apr_uint64_t)memory_slots(), s);
     if (rv != APR_SUCCESS) {
         return rv;
     }
+    memory = how == MOD_LF_SHM_KEPT ? base : s3_memacct_init(base, memory_slots());
     memory_cap = s3_memory_limit(s);
     return APR_SUCCESS;
 }

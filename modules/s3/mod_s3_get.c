@@ -191,7 +191,7 @@ static int redirect(request_rec *r, const s3_dir_conf *conf, const char *key)
     }
     rv = s3_object_presign(&url, &why, rt->client, key, disp, conf->redirect_expires, r->pool);
     if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, lf_log_status(rv), r,
                       LFLOGNO(02011) "cannot presign a URL for %s: %s", key, why);
         return HTTP_SERVICE_UNAVAILABLE;
     }

@@ -105,9 +105,14 @@ apr_off_t s3_memory_limit(server_rec *s);
 /** The runtime for @p conf (created on first use); NULL with a log line when it cannot be. */
 s3_runtime *s3_runtime_get(request_rec *r, const s3_dir_conf *conf);
 
-/** Reserve @p bytes of the server's spool memory; 0 when the limit would be exceeded. */
-int s3_memory_reserve(apr_off_t bytes);
-void s3_memory_release(apr_off_t bytes);
+/**
+ * Reserve @p bytes of the server's spool memory (S3MemoryLimit) for this process.
+ * @param slot out: what s3_memory_release() needs
+ * @return APR_SUCCESS; APR_ENOSPC when the limit would be exceeded; APR_EAGAIN when the
+ *         accounting has no slot left for this process (more processes than it was sized for)
+ */
+apr_status_t s3_memory_reserve(int *slot, apr_off_t bytes);
+void s3_memory_release(int slot, apr_off_t bytes);
 
 /** Log what S3 answered (code, message, request id; never a signature) and map it to a status. */
 int s3_log_failure(request_rec *r, const char *what, const char *key, apr_status_t rv,

@@ -384,9 +384,10 @@ static int read_body(request_rec *r, body_sink_fn *sink, void *baton)
     return rc;
 }
 
-/* Set up what every upload request needs: runtime, spool memory, spool. */
-static int upload_setup(s3_runtime **rt, s3_spool_t **spool, apr_off_t *reserved, request_rec *r,
-                        const s3_dir_conf *conf)
+/* Set up what every upload request needs: runtime, spool memory, spool. On OK, the caller
+ * gives the spool memory back with s3_memory_release(*slot, *reserved). */
+static int upload_setup(s3_runtime **rt, s3_spool_t **spool, apr_off_t *reserved, int *slot,
+                        request_rec *r, const s3_dir_conf *conf)
 {
     apr_off_t mem = conf->spool_memory < conf->part_size ? conf->spool_memory : conf->part_size;
     const char *tmp = conf->temp_dir;
@@ -396,23 +397,33 @@ static int upload_setup(s3_runtime **rt, s3_spool_t **spool, apr_off_t *reserved
     if (!(*rt = s3_runtime_get(r, conf))) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (!s3_memory_reserve(mem)) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      LFLOGNO(02031) "upload refused for now: the spool memory of all uploads "
-                                     "(%s %" APR_OFF_T_FMT ") is taken",
-                      S3_MEMORY_LIMIT, s3_memory_limit(r->server));
+    if ((rv = s3_memory_reserve(slot, mem)) != APR_SUCCESS) {
+        if (rv == APR_ENOSPC) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          LFLOGNO(02031) "upload refused for now: the spool memory of all uploads "
+                                         "(%s %" APR_OFF_T_FMT ") is taken",
+                          S3_MEMORY_LIMIT, s3_memory_limit(r->server));
+        }
+        else {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          LFLOGNO(02043) "upload refused for now: the accounting of %s has no "
+                                         "slot left for this process (more processes than "
+                                         "ServerLimit?)",
+                          S3_MEMORY_LIMIT);
+        }
         apr_table_setn(r->err_headers_out, "Retry-After", RETRY_AFTER);
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    *reserved = mem;
     if (!tmp && (rv = apr_temp_dir_get(&tmp, r->pool)) != APR_SUCCESS) {
         tmp = "/tmp";
     }
     if ((rv = s3_spool_create(spool, (apr_size_t)mem, tmp, r->pool)) != APR_SUCCESS) {
+        s3_memory_release(*slot, mem); /* the caller gives back only what setup leaves reserved */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, LFLOGNO(02032) "cannot create a spool in %s",
                       tmp);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    *reserved = mem;
     return OK;
 }
 
@@ -429,6 +440,7 @@ int s3_handle_put(request_rec *r, const s3_dir_conf *conf, const char *key)
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
     const char *inm = apr_table_get(r->headers_in, "If-None-Match");
     apr_off_t length = -1, reserved;
+    int slot;
     s3_runtime *rt;
     s3_spool_t *spool;
     upload_t u;
@@ -459,7 +471,7 @@ int s3_handle_put(request_rec *r, const s3_dir_conf *conf, const char *key)
     if (inm && strcmp(inm, "*")) {
         return HTTP_NOT_IMPLEMENTED; /* only "*" (create-only) has a meaning for an upload */
     }
-    if ((rc = upload_setup(&rt, &spool, &reserved, r, conf)) != OK) {
+    if ((rc = upload_setup(&rt, &spool, &reserved, &slot, r, conf)) != OK) {
         return rc;
     }
     upload_init(&u, r, conf, rt, spool, length);
@@ -472,7 +484,7 @@ int s3_handle_put(request_rec *r, const s3_dir_conf *conf, const char *key)
     if (rc != OK) {
         upload_abort(&u);
     }
-    s3_memory_release(reserved);
+    s3_memory_release(slot, reserved);
     if (rc != OK) {
         return rc;
     }
@@ -645,6 +657,7 @@ int s3_handle_form(request_rec *r, const s3_dir_conf *conf)
     static const s3_form_callbacks_t callbacks = {form_begin, form_data, form_end};
     const char *cl = apr_table_get(r->headers_in, "Content-Length"), *why;
     apr_off_t length = -1, reserved;
+    int slot;
     form_t f;
     grant_t g;
     int rc;
@@ -674,7 +687,7 @@ int s3_handle_form(request_rec *r, const s3_dir_conf *conf)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, LFLOGNO(02037) "form upload refused: %s", why);
         return HTTP_BAD_REQUEST;
     }
-    if ((rc = upload_setup(&f.rt, &f.spool, &reserved, r, conf)) != OK) {
+    if ((rc = upload_setup(&f.rt, &f.spool, &reserved, &slot, r, conf)) != OK) {
         return rc;
     }
     rc = read_body(r, form_sink, &f);
@@ -691,6 +704,6 @@ int s3_handle_form(request_rec *r, const s3_dir_conf *conf)
     if (rc != OK) {
         form_undo(&f);
     }
-    s3_memory_release(reserved);
+    s3_memory_release(slot, reserved);
     return rc == OK ? form_answer(r, conf, &f) : rc;
 }

@@ -636,8 +636,8 @@ static skv_req *memo_get(request_rec *r)
 static int log_store_error(request_rec *r, int level, apr_status_t rv, const char *what,
                            const char *why, const skv_runtime *rt)
 {
-    ap_log_rerror(APLOG_MARK, level, rv, r, LFLOGNO(01001) "session %s failed (%s): %s", what,
-                  rt->display, why ? why : "");
+    ap_log_rerror(APLOG_MARK, level, lf_log_status(rv), r,
+                  LFLOGNO(01001) "session %s failed (%s): %s", what, rt->display, why ? why : "");
     return level;
 }
 

@@ -283,6 +283,16 @@ def hang_server():
     s.stop()
 
 
+@pytest.fixture
+def tls_server(logs):
+    """An HTTPS endpoint (harness/tls.py TLSServer) with a certificate from its own test CA:
+    .url, .ca (the CA file), .accepted, .handshakes, .failures, .requests."""
+    from harness.tls import TLSServer
+    s = TLSServer(_sub_log_dir(logs, "tls")).start()
+    yield s
+    s.stop()
+
+
 # --- S3 stand-ins: fault proxy, IMDS, browser --------------------------------------------------
 
 @pytest.fixture

@@ -134,6 +134,21 @@ def test_hang_server(hang_server):
     wait_until(lambda: hang_server.accepted >= 1, 2)
 
 
+def test_tls_server_counts_handshakes(tls_server):
+    import ssl
+    import urllib.error
+    import urllib.request
+    with pytest.raises(urllib.error.URLError) as e:       # its CA is nobody's
+        urllib.request.urlopen(tls_server.url + "/x", timeout=5)
+    assert "CERTIFICATE_VERIFY_FAILED" in str(e.value)
+    ctx = ssl.create_default_context(cafile=tls_server.ca)  # told to trust it: verified
+    with urllib.request.urlopen(tls_server.url + "/y", timeout=5, context=ctx) as r:
+        assert r.status == 200 and r.read() == b"tls ok\n"
+    wait_until(lambda: len(tls_server.failures) == 1, 5)
+    assert tls_server.accepted == 2 and tls_server.handshakes == 1
+    assert tls_server.requests == ["GET /y HTTP/1.1"]
+
+
 # --- the error-log scan ------------------------------------------------------------------------
 
 def test_errorlog_classifier():

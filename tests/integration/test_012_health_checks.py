@@ -86,6 +86,26 @@ HealthCheck plain http http://127.0.0.1:@PORT@/index.html %(f)s
     assert "certificate" in err or "ssl" in err or "tls" in err, err
 
 
+# The option is no concern of the MPM's.
+@pytest.mark.one_mpm
+def test_http_check_tls_private_ca(httpd, tls_server):
+    """An https endpoint with a certificate from a private CA: cafile= names the CA and the check
+    is up (verification stays on: the name and the chain are checked against that CA); the same
+    endpoint without cafile= is down, and its details say why in curl's words."""
+    srv = httpd.start("""
+HealthCheck private http %(url)s/ping cafile=%(ca)s %(f)s
+HealthCheck system http %(url)s/ping %(f)s severity=degraded
+""" % {"url": tls_server.url, "ca": tls_server.ca, "f": FAST})
+    httpd.expect_log("LF04010")
+    wait_check(srv, "private", "up")
+    doc = wait_check(srv, "system", "down")
+    err = check(doc, "system")["error"]
+    assert "SSL certificate problem" in err, err
+    assert check(doc, "private")["error"] is None
+    assert srv.get(READY).status == 200
+    assert "GET /ping HTTP/1.1" in tls_server.requests
+
+
 def test_http_check_connection_refused(httpd):
     srv = httpd.start("HealthCheck api http http://127.0.0.1:%d/ %s" % (free_port(), FAST))
     httpd.expect_log("LF04010")

@@ -33,6 +33,7 @@ HealthDrainPath /lb/drain
 HealthCheck a tcp 127.0.0.1:3306
 HealthCheck b http http://127.0.0.1:8080/status interval=10s timeout=3s rise=1 fall=5 expect=204
 HealthCheck c http https://127.0.0.1:8443/ severity=degraded
+HealthCheck c2 http https://127.0.0.1:8443/ cafile=/etc/ssl/certs/ca-certificates.crt
 HealthCheck d mysql 127.0.0.1:3306 interval=250ms timeout=250ms
 HealthCheck e file %(logs)s/flag want=absent interval=1h timeout=2m
 HealthCheck f file %(logs)s/other want=present severity=critical interval=7 timeout=7
@@ -65,6 +66,24 @@ def test_drain_token_env_accepted(httpd):
 
 
 # --- errors -----------------------------------------------------------------------------------
+
+def test_cafile_missing(httpd):
+    fails(httpd, "HealthCheck x http https://127.0.0.1:1/ cafile=/nonexistent/ca.pem",
+          "HealthCheck: bad cafile '/nonexistent/ca.pem': cannot read it")
+
+
+def test_cafile_not_pem(httpd, logs):
+    junk = os.path.join(logs, "junk.pem")
+    with open(junk, "w") as f:
+        f.write("not a certificate\n")
+    fails(httpd, "HealthCheck x http https://127.0.0.1:1/ cafile=%s" % junk,
+          "HealthCheck: bad cafile '%s': no PEM certificate in it" % junk)
+
+
+def test_cafile_for_plain_http(httpd):
+    fails(httpd, "HealthCheck x http http://127.0.0.1:1/ cafile=/etc/ssl/certs/ca-certificates.crt",
+          "HealthCheck: cafile= is for https:// targets")
+
 
 def test_unknown_check_type(httpd):
     fails(httpd, "HealthCheck x foo 127.0.0.1:1", "HealthCheck: unknown check type 'foo'")

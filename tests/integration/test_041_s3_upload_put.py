@@ -3,6 +3,7 @@ threshold and a chunked body of unknown length arrive byte for byte (read back w
 writes need a valid token; limits are enforced before the body is read; a client that vanishes
 mid-upload leaves no multipart upload behind."""
 import os
+import signal
 import threading
 import time
 
@@ -10,6 +11,8 @@ import pytest
 
 from harness import s3
 from harness.http import request
+from harness.proc import wait_until
+from harness.procfs import connection_owner, pids_in_group
 
 OCTETS = {"Content-Type": "application/octet-stream"}
 
@@ -189,3 +192,34 @@ def test_spool_memory_cap_gives_503_with_retry_after(httpd, moto, logs, bucket):
     s.close()
     r = s3.put(srv, "/files/third", b"z" * 10, s3.mint(prefix=""), headers=OCTETS)
     assert r.status == 201
+
+
+@pytest.mark.expect_log("LF02031", "AH00051")  # refusals; the child killed on purpose
+def test_spool_memory_of_a_killed_child_is_given_back(httpd, moto, logs, bucket):
+    """S3MemoryLimit holds two uploads' spool memory. A child killed (kill -9) during an upload
+    never releases its reservation: the limit must not count it, and admits two uploads after
+    the kill as before."""
+    srv = s3.start(httpd, moto, logs, bucket, conf_extra="S3MemoryLimit 10M\n",
+                   extra="S3SpoolMemory 5M")
+    token, size = s3.mint(prefix=""), 100000
+
+    def two_admitted_then_full(tag):
+        a, sa = s3.start_held_put(srv, "/files/%s-a" % tag, token, size)
+        b, sb = s3.start_held_put(srv, "/files/%s-b" % tag, token, size)
+        _, sc = s3.start_held_put(srv, "/files/%s-c" % tag, token, size)
+        assert (sa, sb, sc) == (100, 100, 503), tag
+        assert (s3.finish_held_put(a, size), s3.finish_held_put(b, size)) == (201, 201), tag
+
+    two_admitted_then_full("before")
+    victim, status = s3.start_held_put(srv, "/files/victim", token, size)
+    assert status == 100
+    pid = wait_until(lambda: connection_owner(srv.port, victim.getsockname()[1],
+                                              pids_in_group(srv.pid)), 10, 0.02,
+                     what="the child holding the upload")
+    assert pid != srv.pid
+    os.kill(pid, signal.SIGKILL)
+    victim.close()
+    wait_until(lambda: not os.path.exists("/proc/%d" % pid), 10, 0.02,
+               what="the killed child reaped")
+    two_admitted_then_full("after")
+    assert moto.s3.list_keys(bucket) == sorted(["before-a", "before-b", "after-a", "after-b"])

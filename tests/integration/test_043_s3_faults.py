@@ -128,3 +128,20 @@ def test_endpoint_down_is_502(httpd, moto, logs, bucket):
     httpd.expect_log("LF02003")
     r = srv.get("/files/x")
     assert r.status == 502
+
+
+@pytest.mark.expect_log("LF02003")
+def test_untrusted_certificate_fails_at_once_with_the_reason(httpd, moto, logs, bucket,
+                                                             tls_server):
+    """An endpoint whose certificate is not trusted fails the same way every time: one TLS
+    connection, no retries (S3Attempts 3 is the default), 502, and the log names the
+    certificate problem (curl's words), not an APR status that says nothing."""
+    srv = s3.start(httpd, moto, logs, bucket, endpoint=tls_server.url, upload=False)
+    r = srv.get("/files/x")
+    assert r.status == 502
+    assert tls_server.accepted == 1, tls_server.failures
+    assert tls_server.handshakes == 0 and tls_server.requests == []
+    line = srv.error_log.wait_for("LF02003")
+    assert "GET x: no answer from S3: SSL certificate problem" in line, line
+    assert "(20014)" not in line and "Internal error" not in line, line
+    assert "LF00200" not in srv.error_log.read()  # no "retrying"

@@ -124,3 +124,18 @@ def test_redis_failover_to_a_promoted_replica(httpd, logs, mpm):
             proxy.stop()
         a.stop()
         b.stop()
+
+
+@pytest.mark.expect_log("LF01001")
+def test_redis_error_reply_is_logged_as_the_cause(httpd, logs, mpm, redis):
+    """Redis refuses the write with an error reply (out of memory: maxmemory reached under
+    noeviction): LF01001 carries redis's own words, without the "(20014)Internal error (specific
+    information not available)" prefix that the APR status behind it would add."""
+    srv = session.start(httpd, logs, mpm, "redis://127.0.0.1:%d" % redis.port)
+    session.redis_cli(redis.port, "CONFIG", "SET", "maxmemory-policy", "noeviction")
+    session.redis_cli(redis.port, "CONFIG", "SET", "maxmemory", "1")
+    c = session.Client(srv)
+    assert c.get("/app/app.cgi?" + session.query(set="user:alice")).status == 200
+    line = srv.error_log.wait_for("LF01001")
+    assert "session save failed" in line and "OOM command not allowed" in line, line
+    assert "(20014)" not in line and "Internal error" not in line, line

@@ -192,6 +192,28 @@ def test_throttling_is_retried_with_backoff(httpd, logs, mpm, moto, faultproxy):
     assert got["Sum"] == 5
 
 
+@pytest.mark.one_mpm  # the publisher's transport, whatever the MPM
+def test_untrusted_certificate_is_not_retried_and_the_log_says_why(httpd, logs, mpm, moto,
+                                                                   tls_server):
+    """A CloudWatch endpoint whose certificate is not trusted: each PutMetricData is one TLS
+    connection (CloudWatchAttempts 3 is the default: a certificate does not get better in 100 ms),
+    the interval stays queued, and LF03014 names the certificate problem in curl's words, without
+    the meaningless "(20014)Internal error" prefix."""
+    ns = cw.namespace()
+    srv = cw.start(httpd, logs, mpm, moto, ns, endpoint=tls_server.url, srv=FLEET_ONLY)
+    srv.expect_log("LF03014")
+    assert srv.get("/index.html").status == 200
+    line = srv.error_log.wait_for("LF03014", timeout=10)
+    assert "PutMetricData: no answer from %s/: SSL certificate problem" % tls_server.url in line, \
+        line
+    assert "(after 1 attempts)" in line, line
+    assert "(20014)" not in line and "Internal error" not in line, line
+    assert tls_server.handshakes == 0 and tls_server.requests == []
+    st = cw.status(srv)
+    assert "SSL certificate problem" in st["last_error"], st
+    assert st["RequestsSent"] == 0 and st["Backlog"] >= 1, st
+
+
 def test_graceful_restart_counts_everything_once(httpd, logs, mpm, moto):
     ns = cw.namespace()
     srv = cw.start(httpd, logs, mpm, moto, ns, srv=FLEET_ONLY, interval="3")

@@ -436,17 +436,87 @@ static void retries_only_what_is_safe(void **state)
 {
     (void)state;
     /* connection errors and timeouts, 5xx and throttling: retried when idempotent */
-    assert_true(aws_http_should_retry(0, NULL, 1, 1));
+    assert_true(aws_http_should_retry(0, NULL, CURLE_COULDNT_CONNECT, 1));
+    assert_true(aws_http_should_retry(0, NULL, CURLE_OPERATION_TIMEDOUT, 1));
     assert_true(aws_http_should_retry(500, NULL, 0, 1));
     assert_true(aws_http_should_retry(503, "SlowDown", 0, 1));
     assert_true(aws_http_should_retry(400, "Throttling", 0, 1));
     /* never when the request may have taken effect */
-    assert_false(aws_http_should_retry(0, NULL, 1, 0));
+    assert_false(aws_http_should_retry(0, NULL, CURLE_COULDNT_CONNECT, 0));
     assert_false(aws_http_should_retry(503, "SlowDown", 0, 0));
     /* client errors are final */
     assert_false(aws_http_should_retry(403, "SignatureDoesNotMatch", 0, 1));
     assert_false(aws_http_should_retry(404, "NoSuchKey", 0, 1));
     assert_false(aws_http_should_retry(200, NULL, 0, 1));
+}
+
+/* A failure that the same request meets again every time (the peer's certificate, the CA file,
+ * the URL) is final; what the network or the peer may do differently next time is retried. */
+static void transport_failures_classified(void **state)
+{
+    static const CURLcode transient[] = {
+        CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT,    CURLE_OPERATION_TIMEDOUT,
+        CURLE_SSL_CONNECT_ERROR,    CURLE_SEND_ERROR,         CURLE_RECV_ERROR,
+        CURLE_GOT_NOTHING,          CURLE_PARTIAL_FILE,       CURLE_HTTP2,
+        CURLE_HTTP2_STREAM,         CURLE_WEIRD_SERVER_REPLY,
+    };
+    static const CURLcode permanent[] = {
+        CURLE_UNSUPPORTED_PROTOCOL,
+        CURLE_URL_MALFORMAT,
+        CURLE_NOT_BUILT_IN,
+        CURLE_PEER_FAILED_VERIFICATION,
+        CURLE_SSL_CACERT_BADFILE,
+        CURLE_SSL_CERTPROBLEM,
+        CURLE_SSL_CIPHER,
+        CURLE_SSL_ENGINE_NOTFOUND,
+        CURLE_SSL_ENGINE_SETFAILED,
+        CURLE_SSL_ENGINE_INITFAILED,
+        CURLE_SSL_CRL_BADFILE,
+        CURLE_SSL_ISSUER_ERROR,
+        CURLE_SSL_PINNEDPUBKEYNOTMATCH,
+        CURLE_SSL_INVALIDCERTSTATUS,
+        CURLE_SSL_CLIENTCERT,
+        CURLE_BAD_FUNCTION_ARGUMENT,
+        CURLE_UNKNOWN_OPTION,
+    };
+    apr_size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(transient) / sizeof(transient[0]); ++i) {
+        assert_true(aws_http_should_retry(0, NULL, transient[i], 1));
+    }
+    for (i = 0; i < sizeof(permanent) / sizeof(permanent[0]); ++i) {
+        assert_false(aws_http_should_retry(0, NULL, permanent[i], 1));
+    }
+}
+
+/* A permanent failure ends the request at its first attempt, with curl's reason: a URL of a
+ * scheme that is not allowed (no connection at all), and a CA file that cannot be read (after the
+ * connection, before the handshake: one connection, not three). */
+static void permanent_failure_not_retried(void **state)
+{
+    apr_pool_t *p = *state;
+    server_t *srv = server_start(NULL, 0, p);
+    aws_http_config_t cfg = {0};
+    aws_http_client_t *c = client(0, p), *badca = NULL;
+    aws_http_response_t *r;
+    aws_http_request_t req = request("GET", srv);
+
+    req.url = "ftp://127.0.0.1/bucket/a";
+    assert_int_equal(aws_http_perform(&r, c, &req, p), APR_EGENERAL);
+    assert_int_equal(r->attempts, 1);
+    assert_non_null(r->transport_error);
+    assert_non_null(strstr(r->transport_error, "ftp"));
+
+    cfg.backoff_base = cfg.backoff_max = apr_time_from_msec(1);
+    cfg.ca_file = "/nonexistent/lampfarm-ca.pem";
+    assert_int_equal(aws_http_client_create(&badca, &cfg, p), APR_SUCCESS);
+    req.url = apr_pstrcat(p, "https", srv->url + 4, NULL);
+    assert_int_equal(aws_http_perform(&r, badca, &req, p), APR_EGENERAL);
+    assert_int_equal(r->attempts, 1);
+    assert_non_null(strstr(r->transport_error, "/nonexistent/lampfarm-ca.pem"));
+    server_stop(srv);
+    assert_int_equal(srv->requests, 1);
 }
 
 static void backoff_is_jittered_exponential_and_capped(void **state)
@@ -928,6 +998,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         UNIT_TEST(retries_only_what_is_safe),
+        UNIT_TEST(transport_failures_classified),
+        TEST(permanent_failure_not_retried),
         UNIT_TEST(backoff_is_jittered_exponential_and_capped),
         TEST(source_body_sent_byte_for_byte),
         TEST(source_rewound_for_retry),

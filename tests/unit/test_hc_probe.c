@@ -86,11 +86,33 @@ static void file_present_and_absent(void **state)
     assert_non_null(strstr(error, "does not exist"));
 }
 
+/* cafile= of the http check: a readable file holding a PEM certificate, or a clear reason. */
+static void ca_file_checked(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *why = NULL;
+    const char *good = unit_write_temp(p, "# a private CA\n-----BEGIN CERTIFICATE-----\nMIIB\n"
+                                          "-----END CERTIFICATE-----\n");
+    const char *junk = unit_write_temp(p, "not a certificate\n");
+    const char *empty = unit_write_temp(p, "");
+
+    assert_int_equal(hc_probe_ca_file_check(&why, good, p), APR_SUCCESS);
+    assert_int_not_equal(hc_probe_ca_file_check(&why, "/nonexistent/ca.pem", p), APR_SUCCESS);
+    assert_non_null(strstr(why, "cannot read it"));
+    assert_int_equal(hc_probe_ca_file_check(&why, junk, p), APR_EINVAL);
+    assert_string_equal(why, "no PEM certificate in it");
+    assert_int_equal(hc_probe_ca_file_check(&why, empty, p), APR_EINVAL);
+    assert_int_not_equal(hc_probe_ca_file_check(&why, "/tmp", p), APR_SUCCESS);
+    unlink(good);
+    unlink(junk);
+    unlink(empty);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         UNIT_TEST(parses_version), UNIT_TEST(needs_more_bytes),        UNIT_TEST(error_packet),
-        UNIT_TEST(not_mysql),      UNIT_TEST(file_present_and_absent),
+        UNIT_TEST(not_mysql),      UNIT_TEST(file_present_and_absent), UNIT_TEST(ca_file_checked),
     };
     return UNIT_RUN("hc_probe", tests);
 }

@@ -79,15 +79,16 @@ static void secret_errors_never_echo_the_value(void **state)
 
 static char last_msg[256];
 static int last_level = -1;
+static apr_status_t last_rv = -1;
 
 static void capture(const char *file, int line, int level, apr_status_t rv, const char *msg,
                     void *baton)
 {
     (void)file;
     (void)line;
-    (void)rv;
     (void)baton;
     last_level = level;
+    last_rv = rv;
     apr_cpystrn(last_msg, msg, sizeof(last_msg));
 }
 
@@ -112,6 +113,25 @@ static void log_callback(void **state)
     lf_log_set(NULL, NULL, NULL);
 }
 
+/* A status that says something goes to the sink; APR_EGENERAL, which httpd prints as
+ * "(20014)Internal error (specific information not available)", does not: the message says why. */
+static void log_status_only_with_information(void **state)
+{
+    (void)state;
+    lf_log_set(capture, up_to_notice, NULL);
+    lf_log_perror(LF_LOG_MARK, LF_LOG_WARNING, APR_EGENERAL, "the cause, in words");
+    assert_int_equal(last_rv, APR_SUCCESS);
+    assert_string_equal(last_msg, "the cause, in words");
+    lf_log_perror(LF_LOG_MARK, LF_LOG_WARNING, APR_ENOENT, "no such file");
+    assert_int_equal(last_rv, APR_ENOENT);
+    lf_log_perror(LF_LOG_MARK, LF_LOG_WARNING, APR_TIMEUP, "too slow");
+    assert_int_equal(last_rv, APR_TIMEUP);
+    assert_int_equal(lf_log_status(APR_EGENERAL), APR_SUCCESS);
+    assert_int_equal(lf_log_status(APR_ECONNREFUSED), APR_ECONNREFUSED);
+    assert_int_equal(lf_log_status(APR_SUCCESS), APR_SUCCESS);
+    lf_log_set(NULL, NULL, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -121,6 +141,7 @@ int main(void)
         UNIT_TEST(secret_from_env),
         UNIT_TEST(secret_errors_never_echo_the_value),
         UNIT_TEST(log_callback),
+        UNIT_TEST(log_status_only_with_information),
     };
     return UNIT_RUN("lf_common", tests);
 }

@@ -120,6 +120,41 @@ def put_and_vanish(srv, path, token, declared, send, headers=None):
     s.close()
 
 
+def start_held_put(srv, path, token, length):
+    """Start a PUT of length bytes with `Expect: 100-continue` and send no body yet: returns
+    (socket, status) where status is 100 once mod_s3 has reserved its spool memory and reads the
+    body (httpd sends 100 Continue then), or the refusal (503 when S3MemoryLimit is taken, the
+    socket then closed). finish_held_put() sends the body."""
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+    s.sendall(("PUT %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: %d\r\n"
+               "Expect: 100-continue\r\nX-Upload-Token: %s\r\n"
+               "Content-Type: application/octet-stream\r\n\r\n"
+               % (path, srv.port, length, token)).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    status = int(head.split(b" ", 2)[1])
+    if status != 100:
+        s.close()
+    return s, status
+
+
+def finish_held_put(s, length):
+    """Send the body of a start_held_put() upload; the final status."""
+    s.sendall(b"x" * length)
+    head = b""
+    while b"\r\n" not in head:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    s.close()
+    return int(head.split(b" ", 2)[1])
+
+
 def form_body(files, fields=None, boundary="----lampfarmTestBoundary7MA4YWxkTrZu0gW"):
     """A multipart/form-data body as a browser builds it: files = [(field, filename, type,
     bytes)]; returns (content_type, body)."""
