@@ -112,6 +112,7 @@ typedef struct cw_pub_status {
     apr_uint64_t dropped;    /* intervals dropped because the backlog was full */
     apr_uint64_t backlog;    /* intervals waiting */
     apr_uint64_t bytes_sent; /* request bodies, as sent (compressed or not) */
+    apr_uint64_t handovers;  /* times a stopping publisher saved its backlog for the next */
     apr_int32_t last_status; /* HTTP status of the last attempt; 0: no answer */
     char last_error[200];    /* why the last attempt failed; "" after a success */
 } cw_pub_status;
@@ -135,6 +136,9 @@ cw_slot *cw_slot_get(cw_shared *sh, const char *vhost, const char *group);
  * @param s the main server (its cw_srv_conf is the publisher's)
  */
 apr_status_t cw_publisher_create(server_rec *s, const cw_srv_conf *conf, apr_pool_t *pconf);
+
+/** Where a stopping publisher leaves the backlog for the next one (DefaultRuntimeDir). */
+#define CW_HANDOVER_DIR "lampfarm-cloudwatch"
 
 /** Start the publisher's thread in a child (child_init); it stops when @p pchild goes. */
 void cw_publisher_child_init(apr_pool_t *pchild);

@@ -60,6 +60,8 @@ typedef struct cw_pub {
     aws_http_client_t *http;
     aws_signer_t signer;
     cw_backlog_t *backlog;
+    const char *handover_dir;    /* where a stopping publisher saves its backlog for the next */
+    apr_uint64_t handovers_seen; /* cw_shm->pub.handovers when we last adopted */
     const char *url;
     const char *asg, *instance_id; /* dimension values; NULL: unknown (left out) */
     int need_asg, need_instance;
@@ -583,6 +585,65 @@ done:
     apr_pool_destroy(p);
 }
 
+/* --- the backlog across restarts ----------------------------------------------------------- */
+
+/* What CloudWatch did not take when we stop goes to files for the next publisher: the new
+ * generation's after a graceful restart (which adopts it at its next tick), the next start's
+ * after a stop. The backlog's bound holds: the next publisher adopts into its own backlog. */
+static void handover(cw_pub *w)
+{
+    apr_pool_t *p;
+    apr_status_t rv;
+    int saved;
+
+    if (!cw_backlog_size(w->backlog) || apr_pool_create(&p, w->pool) != APR_SUCCESS) {
+        return;
+    }
+    rv = cw_backlog_save(&saved, w->backlog, w->handover_dir, p);
+    if (saved) {
+        __atomic_add_fetch(&cw_shm->pub.handovers, 1, __ATOMIC_ACQ_REL);
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, w->s,
+                     LFLOGNO(03021) "%d interval(s) CloudWatch did not take are left in %s for "
+                                    "the next publisher",
+                     saved, w->handover_dir);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, w->s,
+                     LFLOGNO(03022) "cannot leave the backlog in %s: %d interval(s) are lost",
+                     w->handover_dir, cw_backlog_size(w->backlog));
+    }
+    set64(&cw_shm->pub.backlog, 0);
+    apr_pool_destroy(p);
+}
+
+/* Take what a stopped publisher left. */
+static void adopt(cw_pub *w)
+{
+    apr_pool_t *p;
+    apr_status_t rv;
+    int adopted;
+
+    apr_uint64_t dropped = cw_backlog_dropped(w->backlog);
+
+    w->handovers_seen = __atomic_load_n(&cw_shm->pub.handovers, __ATOMIC_ACQUIRE);
+    if (apr_pool_create(&p, w->pool) != APR_SUCCESS) {
+        return;
+    }
+    rv = cw_backlog_adopt(&adopted, w->backlog, w->handover_dir, p);
+    /* over the backlog's bound, or not readable */
+    pub_add(&cw_shm->pub.dropped, cw_backlog_dropped(w->backlog) - dropped);
+    if (adopted) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, w->s,
+                     LFLOGNO(03023) "took over %d interval(s) a stopped publisher left", adopted);
+        set64(&cw_shm->pub.backlog, (apr_uint64_t)cw_backlog_size(w->backlog));
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, w->s,
+                     LFLOGNO(03024) "cannot read the backlog left in %s", w->handover_dir);
+    }
+    apr_pool_destroy(p);
+}
+
 /* --- the thread ----------------------------------------------------------------------------- */
 
 static apr_time_t next_after(cw_pub *w, apr_time_t now)
@@ -626,6 +687,7 @@ static apr_status_t pub_start(void *data, apr_pool_t *pool)
     if ((rv = cw_backlog_create(&w->backlog, c->backlog, w->pool)) != APR_SUCCESS) {
         return rv;
     }
+    adopt(w);
     for (s = 0; s < w->sets->nelts; ++s) {
         const apr_array_header_t *set = APR_ARRAY_IDX(w->sets, s, const apr_array_header_t *);
 
@@ -652,6 +714,10 @@ static void pub_run(void *data, apr_pool_t *ptemp)
     apr_time_t now = apr_time_now();
 
     (void)ptemp;
+    /* a publisher of the old generation stopped after we started (a graceful restart) */
+    if (__atomic_load_n(&cw_shm->pub.handovers, __ATOMIC_ACQUIRE) != w->handovers_seen) {
+        adopt(w);
+    }
     sample_saturation(w);
     if (now >= w->next_measure) {
         measure(w, now);
@@ -672,6 +738,7 @@ static void pub_stop(void *data)
     measure(w, now);
     w->retry_at = 0;
     send_backlog(w, now, 1);
+    handover(w);
 }
 
 apr_status_t cw_publisher_create(server_rec *s, const cw_srv_conf *conf, apr_pool_t *pconf)
@@ -689,6 +756,12 @@ apr_status_t cw_publisher_create(server_rec *s, const cw_srv_conf *conf, apr_poo
     if ((rv = cw_creds_create(&w->creds, &why, conf, pconf)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, lf_log_status(rv), s, LFLOGNO(03017) "%s: %s",
                      CW_CREDENTIALS, why ? why : "cannot be used");
+        return rv;
+    }
+    if ((rv = mod_lf_runtime_dir(&w->handover_dir, CW_HANDOVER_DIR, pconf)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     LFLOGNO(03025) "cannot make the directory %s in DefaultRuntimeDir",
+                     CW_HANDOVER_DIR);
         return rv;
     }
     w->spec.name = "the CloudWatch publisher";

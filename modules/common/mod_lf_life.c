@@ -2,8 +2,10 @@
  * across restarts, background threads stopped before their child exits, pools, secrets.
  * Glue: linked into every module.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <apr_proc_mutex.h>
@@ -15,6 +17,7 @@
 #include <curl/curl.h>
 
 #include <http_main.h>
+#include <unixd.h>
 
 #include "lf_log.h"
 #include "lf_secret.h"
@@ -109,6 +112,31 @@ apr_status_t mod_lf_shm_attach(void **base, mod_lf_shm_e *how, const char *key, 
     if (how) {
         *how = what;
     }
+    return APR_SUCCESS;
+}
+
+/* --- runtime directory --------------------------------------------------------------------- */
+
+apr_status_t mod_lf_runtime_dir(const char **path, const char *name, apr_pool_t *p)
+{
+    const char *dir = ap_runtime_dir_relative(p, name);
+    apr_status_t rv;
+
+    if (!dir) {
+        return APR_EBADPATH;
+    }
+    rv = apr_dir_make(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE, p);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
+        return rv;
+    }
+    /* the children write there, and no one else reads it */
+    if (geteuid() == 0 && chown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
+        return errno;
+    }
+    if (chmod(dir, 0700) != 0) {
+        return errno;
+    }
+    *path = dir;
     return APR_SUCCESS;
 }
 

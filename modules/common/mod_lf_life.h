@@ -73,6 +73,16 @@ typedef enum {
 apr_status_t mod_lf_shm_attach(void **base, mod_lf_shm_e *how, const char *key, apr_size_t size,
                                apr_uint64_t layout, server_rec *s);
 
+/* --- runtime directory --------------------------------------------------------------------- */
+
+/**
+ * A directory of the module's own, DefaultRuntimeDir/@p name, for what a child hands to the
+ * next one (across a graceful restart or a stop): made if missing, mode 0700, and owned by the
+ * User that children run as when httpd starts as root. Call from post_config.
+ * @param path out, from @p p
+ */
+apr_status_t mod_lf_runtime_dir(const char **path, const char *name, apr_pool_t *p);
+
 /* --- background threads --------------------------------------------------------------------- */
 
 /** What a background thread does. Every callback runs on the thread itself. */
