@@ -264,6 +264,28 @@ int aws_http_should_retry(int status, const char *error_code, int transport_code
     return aws_error_is_retryable(status, error_code);
 }
 
+/* Whether the caller wants no more attempts. */
+static int give_up(const aws_http_request_t *req)
+{
+    return req->give_up && req->give_up(req->give_up_baton);
+}
+
+/* Wait @p wait before the next attempt, in slices, so a caller that gives up meanwhile does not
+ * wait it out; whether it gave up. */
+static int backoff(const aws_http_request_t *req, apr_interval_time_t wait)
+{
+    const apr_interval_time_t slice = apr_time_from_msec(50);
+
+    while (wait > 0) {
+        if (give_up(req)) {
+            return 1;
+        }
+        apr_sleep(wait < slice ? wait : slice);
+        wait -= slice;
+    }
+    return give_up(req);
+}
+
 apr_interval_time_t aws_http_backoff(int attempt, apr_interval_time_t base, apr_interval_time_t cap,
                                      apr_uint32_t random)
 {
@@ -464,6 +486,7 @@ apr_status_t aws_http_perform(aws_http_response_t **resp, aws_http_client_t *cli
         /* Not again when the sink already has part of this answer, when the body cannot be
          * sent a second time, or when the policy says no. */
         if (a.sinking || (a.body_read && !req->rewind) || r->attempts >= max_attempts
+            || give_up(req)
             || !aws_http_should_retry(r->status, r->error ? r->error->code : NULL,
                                       r->transport_error ? (int)rc : CURLE_OK, req->idempotent)) {
             break;
@@ -483,8 +506,10 @@ apr_status_t aws_http_perform(aws_http_response_t **resp, aws_http_client_t *cli
                       : r->error         ? r->error->code
                                          : apr_itoa(p, r->status),
                       r->attempts, max_attempts);
-        apr_sleep(aws_http_backoff(r->attempts, client->cfg.backoff_base, client->cfg.backoff_max,
-                                   random));
+        if (backoff(req, aws_http_backoff(r->attempts, client->cfg.backoff_base,
+                                          client->cfg.backoff_max, random))) {
+            break;
+        }
     }
     if (r->cancelled) {
         return r->cancelled;

@@ -81,6 +81,10 @@ struct aws_http_request_t {
     apr_interval_time_t timeout; /* 0: the client's; -1: none (long streams: only the
                                     low-speed limit applies) */
     int max_attempts;            /* 0: the client's */
+    /* Asked before another attempt and while waiting for it: nonzero ends the retries at
+     * once (the last answer stands). NULL: never. For a background thread told to stop. */
+    int (*give_up)(void *baton);
+    void *give_up_baton;
 };
 
 /** What came back; allocated from the pool given to aws_http_perform(). */

@@ -75,6 +75,11 @@ typedef struct cw_pub {
     apr_uint64_t sat_n;
 } cw_pub;
 
+static int thread_stopping(void *thread)
+{
+    return mod_lf_thread_stopping(thread);
+}
+
 /* This generation's publisher, from post_config; NULL when not configured. */
 static cw_pub *publisher;
 
@@ -501,6 +506,9 @@ static int send_body(cw_pub *w, const cw_put_body_t *b, int attempts, apr_pool_t
      * on the way back would count one interval twice: rare, and better than losing it. */
     req.idempotent = 1;
     req.max_attempts = attempts;
+    /* the child is exiting: no retry, no backoff; stop() sends what is left in one try */
+    req.give_up = thread_stopping;
+    req.give_up_baton = w->thread;
 
     __atomic_store_n(&cw_shm->pub.last_attempt, apr_time_now(), __ATOMIC_RELAXED);
     rv = aws_sign_perform(&resp, w->http, &w->signer, &req, NULL, p);

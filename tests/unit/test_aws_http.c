@@ -756,6 +756,39 @@ static void request_max_attempts(void **state)
     assert_int_equal(srv->requests, 1);
 }
 
+/* give_up: while it says no, retries go ahead; once it says yes (a background thread told to
+ * stop), the answer at hand stands and no more attempts are made. */
+static int give_up_when(void *baton)
+{
+    return *(int *)baton;
+}
+
+static void give_up_ends_retries(void **state)
+{
+    apr_pool_t *p = *state;
+    const answer_t answers[] = {
+        {503, NULL, s3_slow_down, strlen(s3_slow_down), 0, 0},
+        {200, NULL, NULL, 10, 0, 0},
+    };
+    aws_http_client_t *c = client(0, p);
+    aws_http_response_t *r;
+    int stop, round;
+
+    for (round = 0; round < 2; ++round) {
+        server_t *srv = server_start(answers, 2, p);
+        aws_http_request_t req = request("GET", srv);
+
+        stop = round;
+        req.give_up = give_up_when;
+        req.give_up_baton = &stop;
+        assert_int_equal(aws_http_perform(&r, c, &req, p), APR_SUCCESS);
+        assert_int_equal(r->status, stop ? 503 : 200);
+        assert_int_equal(r->attempts, stop ? 1 : 2);
+        server_stop(srv);
+        assert_int_equal(srv->requests, stop ? 1 : 2);
+    }
+}
+
 /* An error answer is kept and parsed as without a sink; the sink never hears of it. */
 static void sink_skips_error_answers(void **state)
 {
@@ -1007,6 +1040,7 @@ int main(void)
         TEST(source_cancel_aborts),
         TEST(sink_gets_success_in_chunks),
         TEST(request_max_attempts),
+        TEST(give_up_ends_retries),
         TEST(sink_skips_error_answers),
         TEST(sink_gets_partial_content),
         TEST(sink_head_without_body),
