@@ -14,65 +14,25 @@ def pids_in_group(pgid):
     return out
 
 
-def _inodes_with_local_port(port):
-    inodes = set()
+def _tcp_sockets():
+    """(local port, remote port, inode) of every TCP socket of the machine."""
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(table) as f:
                 next(f)
-                for line in f:
-                    cols = line.split()
-                    local = cols[1]
-                    if int(local.rsplit(":", 1)[1], 16) == port:
-                        inodes.add(cols[9])
+                rows = [line.split() for line in f]
         except OSError:
-            pass
-    inodes.discard("0")
-    return inodes
+            continue
+        for cols in rows:
+            if cols[9] != "0":
+                yield (int(cols[1].rsplit(":", 1)[1], 16), int(cols[2].rsplit(":", 1)[1], 16),
+                       cols[9])
 
 
-def _inodes_of_connection(local_port, remote_port):
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as f:
-                next(f)
-                for line in f:
-                    cols = line.split()
-                    if (int(cols[1].rsplit(":", 1)[1], 16) == local_port
-                            and int(cols[2].rsplit(":", 1)[1], 16) == remote_port):
-                        inodes.add(cols[9])
-        except OSError:
-            pass
-    inodes.discard("0")
-    return inodes
-
-
-def connection_owner(server_port, client_port, pids):
-    """The pid among pids that holds the server's end of the TCP connection from client_port
-    (a test's socket) to server_port, or None. (socket_owner() would also find the listener,
-    which every child holds.)"""
-    want = {"socket:[%s]" % i for i in _inodes_of_connection(server_port, client_port)}
-    for pid in pids if want else ():
-        try:
-            for fd in os.listdir("/proc/%d/fd" % pid):
-                try:
-                    if os.readlink("/proc/%d/fd/%s" % (pid, fd)) in want:
-                        return pid
-                except OSError:
-                    pass
-        except OSError:
-            pass
-    return None
-
-
-def socket_owner(local_port, pids):
-    """The pid among pids that has a TCP socket bound to local_port open, or None."""
-    inodes = _inodes_with_local_port(local_port)
-    if not inodes:
-        return None
+def _owner(inodes, pids):
+    """The pid among pids that has one of the sockets (inodes) open, or None."""
     want = {"socket:[%s]" % i for i in inodes}
-    for pid in pids:
+    for pid in pids if want else ():
         fd_dir = "/proc/%d/fd" % pid
         try:
             for fd in os.listdir(fd_dir):
@@ -84,3 +44,16 @@ def socket_owner(local_port, pids):
         except OSError:
             pass
     return None
+
+
+def connection_owner(server_port, client_port, pids):
+    """The pid among pids that holds the server's end of the TCP connection from client_port
+    (a test's socket) to server_port, or None. (socket_owner() would also find the listener,
+    which every child holds.)"""
+    return _owner({i for local, remote, i in _tcp_sockets()
+                   if local == server_port and remote == client_port}, pids)
+
+
+def socket_owner(local_port, pids):
+    """The pid among pids that has a TCP socket bound to local_port open, or None."""
+    return _owner({i for local, _, i in _tcp_sockets() if local == local_port}, pids)

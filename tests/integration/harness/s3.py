@@ -130,13 +130,7 @@ def start_held_put(srv, path, token, length):
                "Expect: 100-continue\r\nX-Upload-Token: %s\r\n"
                "Content-Type: application/octet-stream\r\n\r\n"
                % (path, srv.port, length, token)).encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        head += chunk
-    status = int(head.split(b" ", 2)[1])
+    status = _read_status(s, b"\r\n\r\n")
     if status != 100:
         s.close()
     return s, status
@@ -145,13 +139,19 @@ def start_held_put(srv, path, token, length):
 def finish_held_put(s, length):
     """Send the body of a start_held_put() upload; the final status."""
     s.sendall(b"x" * length)
+    status = _read_status(s, b"\r\n")
+    s.close()
+    return status
+
+
+def _read_status(s, until):
+    """Read from s until the bytes `until` came; the status code of the status line."""
     head = b""
-    while b"\r\n" not in head:
+    while until not in head:
         chunk = s.recv(4096)
         if not chunk:
             break
         head += chunk
-    s.close()
     return int(head.split(b" ", 2)[1])
 
 
