@@ -83,7 +83,7 @@ typedef struct skv_srv_conf {
     const char *password;                /* SessionKVPassword: the secret itself */
     apr_interval_time_t connect_timeout; /* microseconds */
     apr_interval_time_t timeout;         /* microseconds, per backend operation */
-    apr_interval_time_t retry_interval;  /* microseconds, memcached ejected servers */
+    apr_interval_time_t retry_interval;  /* microseconds, servers marked down */
     int connections;                     /* per child; 0 = the MPM's threads per child */
     const char *prefix;                  /* of backend keys */
     const char *key_file;                /* AES-256-GCM keys; NULL = clear */
@@ -101,7 +101,7 @@ static const skv_srv_conf srv_defaults = {
     NULL,                    /* password: none (or in the URL) */
     200 * 1000,              /* connect_timeout: 200 ms, a LAN backend answers in one */
     500 * 1000,              /* timeout: 500 ms, then the failure policy applies */
-    10 * APR_USEC_PER_SEC,   /* retry_interval: a failed memcached server after 10 s */
+    10 * APR_USEC_PER_SEC,   /* retry_interval: a server marked down is retried after 10 s */
     0,                       /* connections: one per worker thread */
     "skv:",                  /* prefix */
     NULL,                    /* key_file */
@@ -451,7 +451,8 @@ static const command_rec skv_cmds[] = {
     AP_INIT_TAKE1(SKV_TIMEOUT, set_duration, NULL, RSRC_CONF,
                   "time for one backend operation (ms unless a unit is given)"),
     AP_INIT_TAKE1(SKV_RETRY_INTERVAL, set_duration, NULL, RSRC_CONF,
-                  "how long a failed memcached server is left out"),
+                  "how long a server that did not answer is left out before one request "
+                  "tries it again"),
     AP_INIT_TAKE1(SKV_CONNECTIONS, set_connections, NULL, RSRC_CONF,
                   "backend connections per child process (default: one per thread)"),
     AP_INIT_TAKE1(SKV_KEY_PREFIX, set_prefix, NULL, RSRC_CONF, "prefix of the backend keys"),
@@ -615,6 +616,7 @@ typedef struct skv_req {
     skv_runtime *rt;
     const skv_dir_conf *dc;
     int failed;     /* the store failed at load: nothing is written this request */
+    int down;       /* ... at once, its server marked down (LF01012 said so once) */
     int regenerate; /* a new id is wanted */
     int done;       /* saved, destroyed or touched */
 } skv_req;
@@ -636,6 +638,11 @@ static skv_req *memo_get(request_rec *r)
 static int log_store_error(request_rec *r, int level, apr_status_t rv, const char *what,
                            const char *why, const skv_runtime *rt)
 {
+    if (rv == SKV_STORE_DOWN) {
+        /* failed at once while the server is marked down: LF01012 said so once, a line per
+         * request would flood the log during an outage */
+        level = APLOG_DEBUG;
+    }
     ap_log_rerror(APLOG_MARK, level, lf_log_status(rv), r,
                   LFLOGNO(01001) "session %s failed (%s): %s", what, rt->display, why ? why : "");
     return level;
@@ -712,6 +719,7 @@ static skv_req *session_memo(request_rec *r)
     else if (rv != APR_NOTFOUND) {
         m->s = NULL;
         m->failed = 1;
+        m->down = rv == SKV_STORE_DOWN;
         log_store_error(r, APLOG_ERR, rv, "load", why, m->rt);
     }
     return m;
@@ -808,7 +816,7 @@ static apr_status_t skv_session_save(request_rec *r, session_rec *z)
     }
     m->done = 1;
     if (m->failed) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+        ap_log_rerror(APLOG_MARK, m->down ? APLOG_DEBUG : APLOG_WARNING, 0, r,
                       LFLOGNO(01005) "session not saved: the store failed when it was loaded, "
                                      "and the stored session is left as it was");
         return OK;
@@ -1018,7 +1026,8 @@ static int skv_status(request_rec *r, int flags)
             "Loads",       "Hits",     "Misses",         "Expired",           "Rejected",
             "Writes",      "Touches",  "Deletes",        "Conflicts",         "Merges",
             "Regenerated", "Oversize", "Dropped",        "ErrorsTimeout",     "ErrorsDown",
-            "ErrorsOther", "Ops",      "OpMicroseconds", "OpMaxMicroseconds",
+            "ErrorsOther", "Ops",      "OpMicroseconds", "OpMaxMicroseconds", "ErrorsMarkedDown",
+            "MarkedDown",
         };
         apr_uint64_t *v = (apr_uint64_t *)&st;
         int k;
@@ -1063,7 +1072,9 @@ static int skv_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
 static int skv_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     skv_stats_t *stats;
+    skv_breaker_t *breakers;
     const char *err;
+    apr_size_t servers = 0;
     apr_status_t rv;
     int i;
 
@@ -1080,19 +1091,31 @@ static int skv_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     if (!runtimes->nelts) {
         return OK;
     }
-    /* the counters of all children, for server-status; they count on across graceful restarts
-     * while the stores stay the same */
+    for (i = 0; i < runtimes->nelts; ++i) {
+        servers +=
+            (apr_size_t)APR_ARRAY_IDX(runtimes, i, skv_runtime *)->conf.backend->servers->nelts;
+    }
+    /* Shared by all children: the counters for server-status (they count on across graceful
+     * restarts while the stores stay the same), then the down state of every store's servers
+     * (skv_breaker.h), so that a server that hangs costs one timeout per retry interval for
+     * the whole httpd, not one per child (with prefork, one per process). */
     rv = mod_lf_shm_attach((void **)&stats, NULL, SKV_SHM_KEY,
-                           sizeof(skv_stats_t) * (apr_size_t)runtimes->nelts,
-                           (apr_uint64_t)runtimes->nelts, s);
+                           sizeof(skv_stats_t) * (apr_size_t)runtimes->nelts
+                               + sizeof(skv_breaker_t) * servers,
+                           ((apr_uint64_t)runtimes->nelts << 32) | servers, s);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      LFLOGNO(01008) "cannot create the shared memory for session counters");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    /* a (re)start begins with every server up: the servers may have changed */
+    breakers = (skv_breaker_t *)(stats + runtimes->nelts);
+    memset(breakers, 0, sizeof(skv_breaker_t) * servers);
     for (i = 0; i < runtimes->nelts; ++i) {
         skv_runtime *rt = APR_ARRAY_IDX(runtimes, i, skv_runtime *);
         rt->stats = stats + i;
+        rt->conf.breakers = breakers;
+        breakers += rt->conf.backend->servers->nelts;
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                      LFLOGNO(01009) "sessions in %s: idle timeout %s, %d connections per child%s",
                      rt->display, lf_format_duration(rt->conf.idle_timeout, ptemp),

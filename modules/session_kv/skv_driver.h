@@ -5,7 +5,9 @@
  * them per child process. A connection heals itself: after an I/O error, a timeout, or a reply
  * saying the server cannot take writes now (redis READONLY, LOADING, MASTERDOWN: a failover),
  * the driver drops what it has and connects afresh on the next call, so nothing above it ever
- * has to restart httpd. Connecting is lazy: open() never touches the network.
+ * has to restart httpd. Connecting is lazy: open() never touches the network. A server that
+ * times out is left alone by the store for a while (skv_breaker.h), not by the driver: the state
+ * must be shared by all connections, and a driver's connection knows only itself.
  *
  * Every operation answers with an apr_status_t the store can act on:
  *   APR_SUCCESS      done
@@ -45,7 +47,8 @@ typedef struct skv_backend_t {
     int db;                              /* redis SELECT index; 0 = the default database */
     apr_interval_time_t connect_timeout; /* microseconds, per connection attempt */
     apr_interval_time_t io_timeout;      /* microseconds, per operation */
-    apr_interval_time_t retry_interval;  /* microseconds; memcached: an ejected server is
+    apr_interval_time_t retry_interval;  /* microseconds; a server marked down (no answer in
+                                            time), or one memcached could not connect to, is
                                             tried again after this */
 } skv_backend_t;
 
@@ -103,6 +106,13 @@ typedef struct skv_driver_t {
 
     /** The text of the last error on @p c ("" when none); valid until the next call. */
     const char *(*error)(skv_conn_t *c);
+
+    /**
+     * Which server holds @p key: its index in the backend's servers (redis: 0), so that the
+     * store can keep a down state per server (skv_breaker.h); -1 when the driver cannot tell.
+     * No network I/O.
+     */
+    int (*server)(skv_conn_t *c, const char *key);
 } skv_driver_t;
 
 /** The memcached driver (skv_memcached.c). */

@@ -9,12 +9,13 @@
  * (APR_ECONNREFUSED, no waiting for a connect timeout each time) while the keys of the other
  * servers are served as before; once retry_interval has passed (libmemcached counts in whole
  * seconds: up to a second later) the next operation on one of its keys tries it again. A server
- * that accepts connections but does not answer is not put in timeout by libmemcached: each
- * operation on its keys waits io_timeout (APR_TIMEUP). An idempotent operation (get, replace,
- * touch, del) that finds its connection broken (a restarted server) is sent once more on a new one;
- * add and cas are not, they might have been done. Failed servers are NOT
- * removed from the ring (MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS off), on purpose: removing
- * one would move its sessions to the other servers, and back when it returns, so a session
+ * that accepts connections but does not answer is not put in timeout by libmemcached: an
+ * operation on its keys waits io_timeout (APR_TIMEUP), and the store then marks that server down
+ * for all connections (skv_breaker.h; server() tells it which server a key is on). An idempotent
+ * operation (get, replace, touch, del) that finds its connection broken (a restarted server) is
+ * sent once more on a new one; add and cas are not, they might have been done. Failed servers
+ * are NOT removed from the ring (MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS off), on purpose:
+ * removing one would move its sessions to the other servers, and back when it returns, so a session
  * changed or deleted (logout) during the outage would come back in its old state from the
  * returning server. Failing instead lets the store apply its documented outage behaviour.
  *
@@ -534,6 +535,35 @@ static const char *mc_error(skv_conn_t *c)
     return c->err;
 }
 
+/* The server of @p key on the ring, found by its name and port among the backend's servers
+ * (libmemcached keeps its own copies of them). */
+static int mc_server(skv_conn_t *c, const char *key)
+{
+    const memcached_instance_st *inst;
+    memcached_return_t rc;
+    const char *host;
+    in_port_t port;
+    int i;
+
+    if (c->be->servers->nelts == 1) {
+        return 0;
+    }
+    if (!(inst = memcached_server_by_key(c->mc, key, strlen(key), &rc))) {
+        return -1;
+    }
+    host = memcached_server_name(inst);
+    port = memcached_server_port(inst);
+    for (i = 0; i < c->be->servers->nelts; i++) {
+        const skv_server_t *s = &APR_ARRAY_IDX(c->be->servers, i, skv_server_t);
+
+        if (s->port == port && !strcmp(s->host, host)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 const skv_driver_t skv_driver_memcached = {
-    "memcached", mc_open, mc_get, mc_add, mc_cas, mc_replace, mc_touch, mc_del, mc_ping, mc_error,
+    "memcached", mc_open, mc_get,  mc_add,   mc_cas,    mc_replace,
+    mc_touch,    mc_del,  mc_ping, mc_error, mc_server,
 };

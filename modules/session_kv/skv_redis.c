@@ -13,7 +13,9 @@
  * connection kept from an earlier call, a non-blocking peek checks that the server has not closed
  * it meanwhile (a restart, an idle timeout, a middlebox); one that dies while the command is on
  * its way is retried once on a new connection when the command is safe to send twice (get, replace,
- * touch, del, ping; not add and cas, which might have been done).
+ * touch, del, ping; not add and cas, which might have been done). After a timeout the store
+ * leaves the server alone for the retry interval (skv_breaker.h), so that a server that hangs is
+ * not waited for by every connection in turn.
  *
  * Compare-and-set: the token of a value is the first 64 bits of its SHA-1, and cas() runs a
  * Lua script that compares the token with the stored value's (redis.sha1hex) and writes only
@@ -636,6 +638,15 @@ static const char *rd_error(skv_conn_t *c)
     return c->err;
 }
 
+/* One server holds every key. */
+static int rd_server(skv_conn_t *c, const char *key)
+{
+    (void)c;
+    (void)key;
+    return 0;
+}
+
 const skv_driver_t skv_driver_redis = {
-    "redis", rd_open, rd_get, rd_add, rd_cas, rd_replace, rd_touch, rd_del, rd_ping, rd_error,
+    "redis",  rd_open, rd_get,  rd_add,   rd_cas,    rd_replace,
+    rd_touch, rd_del,  rd_ping, rd_error, rd_server,
 };

@@ -7,6 +7,7 @@
 #include "lf_log.h"
 #include "lf_parse.h"
 #include "skv_backend.h"
+#include "skv_breaker.h"
 #include "skv_id.h"
 #include "skv_store.h"
 
@@ -15,6 +16,9 @@ struct skv_store_t {
     const skv_driver_t *driver;
     apr_reslist_t *conns;
     skv_stats_t *stats;
+    skv_breaker_t *breakers; /* one per backend server: conf.breakers, or the store's own */
+    const char **names;      /* of the servers, for messages: "memcached 10.0.1.10:11211" */
+    apr_time_t (*now)(void);
 };
 
 /* A pooled connection with the pool that owns its handles. */
@@ -64,11 +68,23 @@ apr_status_t skv_store_create(skv_store_t **out, const skv_store_conf_t *conf, s
                               apr_pool_t *p)
 {
     skv_store_t *st = apr_pcalloc(p, sizeof(*st));
+    int n = conf->backend->servers->nelts, i;
     apr_status_t rv;
 
     st->conf = *conf;
     st->driver = conf->driver ? conf->driver : skv_backend_driver(conf->backend);
     st->stats = stats;
+    st->now = conf->now ? conf->now : apr_time_now;
+    /* without shared memory from the caller, the down state is this process's (skv_store.h) */
+    st->breakers =
+        conf->breakers ? conf->breakers : apr_pcalloc(p, sizeof(skv_breaker_t) * (apr_size_t)n);
+    st->names = apr_palloc(p, sizeof(const char *) * (apr_size_t)n);
+    for (i = 0; i < n; i++) {
+        const skv_server_t *s = &APR_ARRAY_IDX(conf->backend->servers, i, skv_server_t);
+
+        st->names[i] = apr_psprintf(p, strchr(s->host, ':') ? "%s [%s]:%u" : "%s %s:%u",
+                                    st->driver->name, s->host, (unsigned)s->port);
+    }
     rv = apr_reslist_create(&st->conns, 0, conf->max_conns, conf->max_conns, 0, conn_make,
                             conn_drop, st, p);
     if (rv != APR_SUCCESS) {
@@ -106,14 +122,63 @@ typedef struct op_t {
 
 static const char *const op_names[] = {"get", "add", "cas", "replace", "touch", "delete", "ping"};
 
+/* What @p rv says about the server: only a timeout marks it down (see skv_breaker.h). */
+static skv_breaker_outcome_e outcome(apr_status_t rv)
+{
+    switch (rv) {
+    case APR_TIMEUP:
+        return SKV_BREAKER_NO_ANSWER;
+    case APR_ECONNREFUSED:
+    case APR_ENOMEM:
+        return SKV_BREAKER_UNKNOWN;
+    default:
+        return SKV_BREAKER_ANSWERED; /* a value, "not found", "exists", an error reply */
+    }
+}
+
+/* Log what a report on server @p i changed; @p what is the operation and its error. */
+static void log_change(skv_store_t *st, int i, skv_breaker_change_e change, const char *what,
+                       apr_interval_time_t down_for, apr_uint64_t refused, apr_pool_t *p)
+{
+    const char *retry = lf_format_duration(st->conf.backend->retry_interval, p);
+
+    switch (change) {
+    case SKV_BREAKER_DOWN:
+        COUNT(st, marked_down);
+        lf_log_perror(LF_LOG_MARK, LF_LOG_WARNING, APR_SUCCESS,
+                      LFLOGNO(01012) "%s marked down, no answer in time (%s): requests for its "
+                                     "sessions get the failure policy at once, without waiting, "
+                                     "until one tries it again in %s",
+                      st->names[i], what, retry);
+        break;
+    case SKV_BREAKER_STILL_DOWN:
+        lf_log_perror(LF_LOG_MARK, LF_LOG_INFO, APR_SUCCESS,
+                      LFLOGNO(01014) "%s still down, no answer to a retry (%s): tried again in %s",
+                      st->names[i], what, retry);
+        break;
+    case SKV_BREAKER_UP:
+        lf_log_perror(LF_LOG_MARK, LF_LOG_INFO, APR_SUCCESS,
+                      LFLOGNO(01013) "%s back up: answered again after %.1fs marked down; "
+                                     "%" APR_UINT64_T_FMT " operations failed at once meanwhile",
+                      st->names[i], (double)down_for / APR_USEC_PER_SEC, refused);
+        break;
+    case SKV_BREAKER_SAME:
+        break;
+    }
+}
+
 static apr_status_t run(const char **why, skv_store_t *st, op_t *op, apr_pool_t *p)
 {
     const skv_driver_t *d = st->driver;
-    apr_interval_time_t ttl = st->conf.idle_timeout;
-    apr_time_t start = apr_time_now();
-    apr_uint64_t took, max;
+    apr_interval_time_t ttl = st->conf.idle_timeout, down_for = 0;
+    apr_interval_time_t retry = st->conf.backend->retry_interval;
+    apr_time_t start = st->now();
+    apr_uint64_t took, max, refused = 0;
+    skv_breaker_admit_e admitted = SKV_BREAKER_PASS;
+    skv_breaker_change_e change;
     pooled_t *pc;
     apr_status_t rv;
+    int server;
 
     rv = apr_reslist_acquire(st->conns, (void **)&pc);
     if (rv != APR_SUCCESS) {
@@ -122,6 +187,17 @@ static apr_status_t run(const char **why, skv_store_t *st, op_t *op, apr_pool_t 
                             lf_format_duration(st->conf.backend->io_timeout, p));
         COUNT(st, err_other);
         return APR_TIMEUP;
+    }
+    /* the health check's ping always goes out: it is not on the request path */
+    server = op->kind == OP_PING ? -1 : d->server(pc->conn, op->key);
+    if (server >= 0
+        && (admitted = skv_breaker_admit(&st->breakers[server], start, retry))
+               == SKV_BREAKER_REFUSE) {
+        apr_reslist_release(st->conns, pc);
+        *why = apr_psprintf(p, "%s: %s is marked down (no answer in time; retried every %s)",
+                            op_names[op->kind], st->names[server], lf_format_duration(retry, p));
+        COUNT(st, err_marked);
+        return SKV_STORE_DOWN;
     }
     switch (op->kind) {
     case OP_GET:
@@ -160,7 +236,16 @@ static apr_status_t run(const char **why, skv_store_t *st, op_t *op, apr_pool_t 
     }
     apr_reslist_release(st->conns, pc);
 
-    took = (apr_uint64_t)(apr_time_now() - start);
+    if (server >= 0) {
+        change = skv_breaker_report(&st->breakers[server], admitted, outcome(rv), st->now(), retry,
+                                    &down_for, &refused);
+        if (change != SKV_BREAKER_SAME) {
+            /* down only ever after a timeout, which set *why */
+            log_change(st, server, change, change == SKV_BREAKER_UP ? "" : *why, down_for, refused,
+                       p);
+        }
+    }
+    took = (apr_uint64_t)(st->now() - start);
     COUNT(st, ops);
     __atomic_fetch_add(&st->stats->op_usec, took, __ATOMIC_RELAXED);
     max = __atomic_load_n(&st->stats->op_max_usec, __ATOMIC_RELAXED);

@@ -1,11 +1,19 @@
 /* skv_store — sessions in one backend: load, save (compare-and-set with a per-key merge),
- * regenerate, touch, destroy; a bounded pool of connections per process; counters.
+ * regenerate, touch, destroy; a bounded pool of connections per process; a down state per
+ * backend server (skv_breaker.h); counters.
  *
  * This is everything mod_session_kv does with a session that does not need httpd: the glue
  * brings the cookie's id and mod_session's encoded text, and the store decides what reaches the
  * backend. Timeouts are enforced here, not trusted to the backend alone: a session idle for
  * longer than the idle timeout, or older than the absolute lifetime, is expired (and deleted)
  * when it is read.
+ *
+ * A server that does not answer within the timeouts is marked down: until the retry interval
+ * has passed, operations on its keys fail at once with SKV_STORE_DOWN, without a connection or
+ * a wait, and then one operation at a time tries it again (skv_breaker.h). The state is in
+ * skv_store_conf_t.breakers, which mod_session_kv places in shared memory for all children;
+ * without it, each store keeps its own, shared by the threads of its process.
+ * Ping (the health check) always asks the server.
  * Pure core: APR, APR-util (apr_reslist), the drivers; no httpd. Thread-safe: one store is
  * shared by the threads of a process.
  */
@@ -15,8 +23,15 @@
 #include <apr_pools.h>
 #include <apr_time.h>
 
+#include "skv_breaker.h"
 #include "skv_driver.h"
 #include "skv_envelope.h"
+
+/**
+ * What an operation answers, at once and without touching the network, while the server of
+ * its key is marked down (APR_EAGAIN: "try again later"; no driver answers it).
+ */
+#define SKV_STORE_DOWN APR_EAGAIN
 
 /** Counters, updated with atomics; the glue puts them in shared memory for all children. */
 typedef struct skv_stats_t {
@@ -39,6 +54,8 @@ typedef struct skv_stats_t {
     apr_uint64_t ops;         /* backend operations */
     apr_uint64_t op_usec;     /* ... their total time, microseconds */
     apr_uint64_t op_max_usec; /* ... the slowest one */
+    apr_uint64_t err_marked;  /* operations failed at once: their server was marked down */
+    apr_uint64_t marked_down; /* servers marked down (no answer in time) */
 } skv_stats_t;
 
 /** How a store behaves; every field is set by the caller. */
@@ -54,6 +71,10 @@ typedef struct skv_store_conf_t {
     const skv_keyring_t *keys;          /* NULL = no encryption */
     int max_conns;                      /* connections per process */
     const skv_driver_t *driver;         /* NULL = the backend's own; unit tests bring a fake */
+    skv_breaker_t *breakers;            /* one per backend server, zeroed, shared by every
+                                           process (shared memory); NULL = the store keeps its
+                                           own, shared by the threads of its process */
+    apr_time_t (*now)(void);            /* the clock; NULL = apr_time_now; tests bring a fake */
 } skv_store_conf_t;
 
 typedef struct skv_store_t skv_store_t;
@@ -96,7 +117,8 @@ void skv_store_count_rejected(skv_store_t *st);
  * @param s out, from @p p
  * @param why out on an error other than APR_NOTFOUND: a short reason for the log
  * @return APR_SUCCESS; APR_NOTFOUND when there is none, or it expired (then it is deleted);
- *         a backend error (skv_driver.h)
+ *         a backend error (skv_driver.h); SKV_STORE_DOWN while its server is marked down
+ *         (so may the other operations)
  */
 apr_status_t skv_store_load(skv_session_t **s, const char **why, skv_store_t *st, const char *id,
                             apr_time_t now, apr_pool_t *p);
@@ -130,7 +152,8 @@ apr_status_t skv_store_touch(skv_session_t *s, const char **why, skv_store_t *st
 apr_status_t skv_store_destroy(skv_session_t *s, const char **why, skv_store_t *st, apr_pool_t *p);
 
 /**
- * Check the backend (skv_driver_t.ping()).
+ * Check the backend (skv_driver_t.ping()), also while a server is marked down: the health
+ * check runs off the request path, and says what the server says.
  * @param info out: what the backend said, from @p p
  */
 apr_status_t skv_store_ping(const char **info, skv_store_t *st, apr_pool_t *p);

@@ -1,7 +1,9 @@
 """mod_s3 when S3 misbehaves, through a fault-injecting proxy in front of moto: throttling is
 retried, a persistent failure ends in the documented status with the multipart upload aborted,
 a CompleteMultipartUpload that answers 200 with an <Error> is a failure, a stalled answer times
-out, and a wrong secret is a clear 502 naming SignatureDoesNotMatch in the log."""
+out (holding no request but its own), and a wrong secret is a clear 502 naming
+SignatureDoesNotMatch in the log."""
+import concurrent.futures
 import os
 
 import pytest
@@ -104,6 +106,26 @@ def test_stalled_get_times_out_as_504(httpd, moto, logs, bucket, faultproxy):
     faultproxy.add_rule("GET", r"/s$", action="stall", seconds=30)
     r = srv.get("/files/s", timeout=30)
     assert r.status == 504
+
+
+@pytest.mark.one_mpm  # libcurl times the stall out, whatever the MPM
+@pytest.mark.expect_log("LF02003")
+def test_stalled_object_holds_only_its_own_requests(httpd, moto, logs, bucket, faultproxy):
+    """While requests to one object stall, each waits for its own timeout and nothing else does:
+    the other objects of the same endpoint are served meanwhile as fast as ever."""
+    moto.s3.put_object(bucket, "s", b"slow", content_type="text/plain")
+    moto.s3.put_object(bucket, "f", b"fast", content_type="text/plain")
+    srv = start(httpd, moto, logs, bucket, faultproxy, extra="S3Attempts 1")
+    faultproxy.add_rule("GET", r"/s$", action="stall", seconds=30)
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        stalled = [pool.submit(srv.get, "/files/s", timeout=30) for _ in range(4)]
+        faultproxy.wait_for("GET", r"/s$", n=4)
+        fast = [srv.get("/files/f") for _ in range(20)]
+        stalled = [f.result() for f in stalled]
+    assert all(r.status == 200 and r.body == b"fast" for r in fast), fast
+    assert max(r.elapsed for r in fast) < 1.0, [round(r.elapsed, 3) for r in fast]
+    # S3Timeout 2s each, not one after the other
+    assert all(r.status == 504 and 1.5 < r.elapsed < 4.0 for r in stalled), stalled
 
 
 @pytest.mark.expect_log("LF02002")

@@ -1,6 +1,7 @@
 /* Unit tests of modules/session_kv/skv_store.c over an in-memory fake driver (skv_driver.h
- * semantics: cas tokens, TTLs on an injected clock, fault injection and a "concurrent writer"
- * that changes or deletes a session between a request's load and its compare-and-set). */
+ * semantics: cas tokens, TTLs on an injected clock, fault injection, servers that hang, and a
+ * "concurrent writer" that changes or deletes a session between a request's load and its
+ * compare-and-set). */
 #include "unit.h"
 
 #include <apr_hash.h>
@@ -17,6 +18,7 @@
 #define TOUCH    (2 * MINUTE)
 #define MAX_SIZE 256
 #define T0       APR_INT64_C(1700000000000000) /* the fake clock's start, microseconds */
+#define RETRY    apr_time_from_sec(10)         /* the backend's retry interval */
 #define KEY_HEX  "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
 /* --- the fake driver ---------------------------------------------------------------------- */
@@ -48,6 +50,11 @@ static struct {
     apr_status_t fail_rv;
     fake_op_e fail_op;
     const char *error;
+    /* servers: keys are on server (last hex digit & 1) when there are two; the servers whose
+     * bit is set in @c hung answer every call with APR_TIMEUP (the call is counted) */
+    int servers;
+    int hung;
+    apr_interval_time_t io_timeout; /* what a call to a hung server takes on the clock */
     /* the concurrent writer: runs at the start of the next @c hook_times cas() calls */
     void (*hook)(const char *key);
     int hook_times;
@@ -66,13 +73,29 @@ static void fake_reset(apr_pool_t *p)
     fake.report_ttl = 1;
     fake.fail_op = F_OPS;
     fake.error = "";
+    fake.servers = 1;
 }
 
-/* Whether an injected fault hits this call of @p op; the fault is used up. */
-static apr_status_t fake_fault(fake_op_e op)
+/* The server that holds @p key. */
+static int fake_server_of(const char *key)
+{
+    const char *last = key + strlen(key) - 1;
+
+    return fake.servers == 1 ? 0
+                             : (int)(strchr("0123456789abcdef", *last) - "0123456789abcdef") & 1;
+}
+
+/* Whether an injected fault hits this call of @p op on @p key (NULL: every server; a ping);
+ * the fault is used up. */
+static apr_status_t fake_fault(fake_op_e op, const char *key)
 {
     apr_status_t rv = fake.fail_rv;
 
+    if (fake.hung && (!key || fake.hung & (1 << fake_server_of(key)))) {
+        fake.now += fake.io_timeout; /* a hung server costs the whole timeout */
+        fake.error = "fake: timed out (hung)";
+        return APR_TIMEUP;
+    }
     if (rv == APR_SUCCESS || (fake.fail_op != F_OPS && fake.fail_op != op)) {
         return APR_SUCCESS;
     }
@@ -118,7 +141,7 @@ static apr_status_t fake_open_unlocked(skv_conn_t **conn, const skv_backend_t *b
 static apr_status_t fake_get_unlocked(skv_value_t *val, skv_conn_t *c, const char *key,
                                       apr_pool_t *p)
 {
-    apr_status_t rv = fake_fault(F_GET);
+    apr_status_t rv = fake_fault(F_GET, key);
     fake_entry_t *e;
 
     (void)c;
@@ -143,7 +166,7 @@ static apr_status_t fake_get_unlocked(skv_value_t *val, skv_conn_t *c, const cha
 static apr_status_t fake_add_unlocked(skv_conn_t *c, const char *key, const char *data,
                                       apr_size_t len, apr_interval_time_t ttl)
 {
-    apr_status_t rv = fake_fault(F_ADD);
+    apr_status_t rv = fake_fault(F_ADD, key);
 
     (void)c;
     ++fake.calls[F_ADD];
@@ -160,7 +183,7 @@ static apr_status_t fake_add_unlocked(skv_conn_t *c, const char *key, const char
 static apr_status_t fake_cas_unlocked(skv_conn_t *c, const char *key, const char *data,
                                       apr_size_t len, apr_interval_time_t ttl, apr_uint64_t cas)
 {
-    apr_status_t rv = fake_fault(F_CAS);
+    apr_status_t rv = fake_fault(F_CAS, key);
     fake_entry_t *e;
 
     (void)c;
@@ -185,7 +208,7 @@ static apr_status_t fake_cas_unlocked(skv_conn_t *c, const char *key, const char
 static apr_status_t fake_replace_unlocked(skv_conn_t *c, const char *key, const char *data,
                                           apr_size_t len, apr_interval_time_t ttl)
 {
-    apr_status_t rv = fake_fault(F_REPLACE);
+    apr_status_t rv = fake_fault(F_REPLACE, key);
 
     (void)c;
     ++fake.calls[F_REPLACE];
@@ -201,7 +224,7 @@ static apr_status_t fake_replace_unlocked(skv_conn_t *c, const char *key, const 
 
 static apr_status_t fake_touch_unlocked(skv_conn_t *c, const char *key, apr_interval_time_t ttl)
 {
-    apr_status_t rv = fake_fault(F_TOUCH);
+    apr_status_t rv = fake_fault(F_TOUCH, key);
     fake_entry_t *e;
 
     (void)c;
@@ -220,7 +243,7 @@ static apr_status_t fake_touch_unlocked(skv_conn_t *c, const char *key, apr_inte
 
 static apr_status_t fake_del_unlocked(skv_conn_t *c, const char *key)
 {
-    apr_status_t rv = fake_fault(F_DEL);
+    apr_status_t rv = fake_fault(F_DEL, key);
 
     (void)c;
     ++fake.calls[F_DEL];
@@ -236,7 +259,7 @@ static apr_status_t fake_del_unlocked(skv_conn_t *c, const char *key)
 
 static apr_status_t fake_ping_unlocked(const char **info, skv_conn_t *c, apr_pool_t *p)
 {
-    apr_status_t rv = fake_fault(F_PING);
+    apr_status_t rv = fake_fault(F_PING, NULL);
 
     ++fake.calls[F_PING];
     if (rv == APR_SUCCESS) {
@@ -307,10 +330,22 @@ static const char *fake_error(skv_conn_t *c)
     return fake.error;
 }
 
+static int fake_server(skv_conn_t *c, const char *key)
+{
+    (void)c;
+    return fake_server_of(key);
+}
+
 static const skv_driver_t fake_driver = {
-    "fake",       fake_open,  fake_get, fake_add,  fake_cas,
-    fake_replace, fake_touch, fake_del, fake_ping, fake_error,
+    "fake",     fake_open, fake_get,  fake_add,   fake_cas,    fake_replace,
+    fake_touch, fake_del,  fake_ping, fake_error, fake_server,
 };
+
+/* The store's clock. */
+static apr_time_t fake_now(void)
+{
+    return fake.now;
+}
 
 static int writes_seen(void)
 {
@@ -320,8 +355,22 @@ static int writes_seen(void)
 /* --- the store under test ----------------------------------------------------------------- */
 
 static skv_backend_t backend = {
-    SKV_BACKEND_REDIS, "fake://127.0.0.1", NULL, NULL, NULL, 0, 200000, 500000, 10000000,
+    SKV_BACKEND_REDIS, "fake://127.0.0.1", NULL, NULL, NULL, 0, 200000, 500000, RETRY,
 };
+
+/* Give the backend @p n servers, 127.0.0.1:1001 and on. */
+static void backend_servers(int n, apr_pool_t *p)
+{
+    int i;
+
+    backend.servers = apr_array_make(p, n, sizeof(skv_server_t));
+    for (i = 0; i < n; i++) {
+        skv_server_t *srv = apr_array_push(backend.servers);
+
+        srv->host = "127.0.0.1";
+        srv->port = (apr_port_t)(1001 + i);
+    }
+}
 
 static skv_stats_t stats;
 
@@ -341,15 +390,22 @@ static skv_store_conf_t conf_default(void)
     c.keys = NULL;
     c.max_conns = 2;
     c.driver = &fake_driver;
+    c.now = fake_now;
     return c;
 }
 
-static skv_store_t *store_with(const skv_store_conf_t *c, apr_pool_t *p)
+/* A store over a fake backend of @p servers servers. */
+static skv_store_t *store_servers(const skv_store_conf_t *c, int servers, apr_pool_t *p)
 {
     skv_store_t *st = NULL;
 
     fake_reset(p);
     fake.keys = c->keys;
+    fake.servers = servers;
+    fake.io_timeout = c->backend->io_timeout;
+    unit_log_capture(); /* what the store logs, for unit_logged() */
+    unit_log_clear();
+    backend_servers(servers, p);
     memset(&stats, 0, sizeof(stats));
     assert_int_equal(skv_store_create(&st, c, &stats, p), APR_SUCCESS);
     assert_non_null(st);
@@ -357,6 +413,11 @@ static skv_store_t *store_with(const skv_store_conf_t *c, apr_pool_t *p)
     /* connections are made on first use only */
     assert_int_equal(fake.calls[F_OPEN], 0);
     return st;
+}
+
+static skv_store_t *store_with(const skv_store_conf_t *c, apr_pool_t *p)
+{
+    return store_servers(c, 1, p);
 }
 
 static skv_store_t *store(apr_pool_t *p)
@@ -701,12 +762,16 @@ static void load_backend_errors(void **state)
     assert_non_null(why);
     assert_non_null(strstr(why, "fake: timed out"));
     assert_int_equal(stats.err_timeout, 1);
+    /* a timeout marks the server down: the next operation goes out after the retry interval */
+    fake.now += RETRY;
 
     fake.fail_rv = APR_ECONNREFUSED;
     why = NULL;
     assert_int_equal(skv_store_load(&s, &why, st, id, fake.now, p), APR_ECONNREFUSED);
     assert_non_null(strstr(why, "fake: down"));
     assert_int_equal(stats.err_down, 1);
+    /* that was the retry, and a refusal does not say the server is back */
+    fake.now += RETRY;
 
     fake.fail_rv = APR_EGENERAL;
     why = NULL;
@@ -1069,6 +1134,7 @@ static void save_backend_errors(void **state)
     assert_int_equal(m.calls, 0);
     assert_true(stored(&rec, s->key));
     assert_string_equal(rec.data, "a=1");
+    fake.now += RETRY; /* the timeout marked the server down for that long */
 
     /* a new session that cannot be stored keeps no id: nothing to send as a cookie */
     fake.fail_rv = APR_ECONNREFUSED;
@@ -1078,6 +1144,7 @@ static void save_backend_errors(void **state)
     assert_null(fresh->key);
     assert_int_equal(stats.err_down, 1);
     assert_int_equal(entries(), 1);
+    fake.now += RETRY; /* that was the retry, and a refusal does not say the server is back */
 
     /* the get after a conflict fails */
     fake.hook = hook_rewrite;
@@ -1161,7 +1228,8 @@ static void regenerate_fails(void **state)
     assert_int_equal(stats.regenerated + stats.deletes + stats.writes, 0);
     assert_int_equal(stats.err_timeout, 1);
 
-    /* a save after it still finds the stored session */
+    /* a save after it (once the server is tried again) still finds the stored session */
+    fake.now += RETRY;
     assert_int_equal(save(s, &why, st, "a=3", "ann", 0, merge_cb, &m, p), APR_SUCCESS);
     assert_int_equal(m.calls, 0);
     assert_true(stored(&rec, old_key));
@@ -1284,6 +1352,7 @@ static void touch_after_save_and_errors(void **state)
     assert_non_null(why);
     assert_int_equal(stats.err_timeout, 1);
     assert_int_equal(stats.touches, 0);
+    fake.now += RETRY; /* the timeout marked the server down for that long */
     assert_int_equal(skv_store_touch(s, &why, st, fake.now, p), APR_SUCCESS);
     assert_int_equal(stats.touches, 1);
 
@@ -1338,6 +1407,211 @@ static void ping(void **state)
     assert_non_null(strstr(info, "timed out"));
     assert_int_equal(stats.err_timeout, 1);
     assert_int_equal(stats.ops, 2);
+}
+
+/* --- servers that do not answer -------------------------------------------------------------- */
+
+#define IO_TIMEOUT apr_time_from_msec(500) /* the backend's */
+
+/* A stored session's id whose key lives on @p server (of two). */
+static const char *put_on(int server)
+{
+    const char *id;
+
+    do {
+        id = put_new(T0, T0, "a=1", IDLE);
+    } while (fake_server_of(skv_id_key(PREFIX, id, fake.pool)) != server);
+    return id;
+}
+
+/* A server that hangs: its first timeout marks it down (once, logged), then loads and saves
+ * fail at once, without reaching the driver, until the retry interval has passed; then one
+ * operation tries it again, and the answer marks it up (logged). */
+static void hung_server_fails_fast(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *id = put_new(T0, T0, "a=1", IDLE), *why = NULL;
+    skv_session_t *s = NULL, *fresh = session_new(p);
+    merge_t m = {0};
+
+    fake.hung = 1;
+    assert_int_equal(skv_store_load(&s, &why, st, id, fake.now, p), APR_TIMEUP);
+    assert_true(fake.now == T0 + IO_TIMEOUT);
+    assert_int_equal(fake.calls[F_GET], 1);
+    assert_int_equal(stats.err_timeout, 1);
+    assert_int_equal(stats.marked_down, 1);
+    assert_true(unit_logged("[4] LF01012: fake 127.0.0.1:1001 marked down, no answer in time "
+                            "(get: fake: timed out (hung))"));
+    assert_true(unit_logged("tries it again in 10s"));
+
+    /* meanwhile: at once, nothing reaches the driver, nothing is logged */
+    unit_log_clear();
+    fake.now += RETRY - 1;
+    why = NULL;
+    assert_int_equal(skv_store_load(&s, &why, st, id, fake.now, p), SKV_STORE_DOWN);
+    assert_non_null(strstr(why, "get: fake 127.0.0.1:1001 is marked down"));
+    assert_int_equal(save(fresh, &why, st, "b=1", "ann", 0, merge_cb, &m, p), SKV_STORE_DOWN);
+    assert_null(fresh->id);
+    assert_true(fake.now == T0 + IO_TIMEOUT + RETRY - 1);
+    assert_int_equal(fake.calls[F_GET] + writes_seen() + fake.calls[F_DEL], 1);
+    assert_int_equal(stats.err_marked, 2);
+    assert_int_equal(stats.err_timeout + stats.err_down + stats.err_other, 1);
+    assert_int_equal(stats.ops, 1); /* a failure at once is no backend operation */
+    assert_int_equal(stats.marked_down, 1);
+    assert_false(unit_logged("LF0101"));
+
+    /* the interval has passed and the server answers: the next load tries it, and gets it */
+    fake.hung = 0;
+    fake.now += 1;
+    s = load_ok(st, id, p);
+    assert_int_equal(fake.calls[F_GET], 2);
+    assert_true(unit_logged("[6] LF01013: fake 127.0.0.1:1001 back up: answered again after "
+                            "10.0s marked down; 2 operations failed at once meanwhile"));
+    assert_int_equal(save(s, &why, st, "a=2", "ann", 0, merge_cb, &m, p), APR_SUCCESS);
+    assert_int_equal(stats.err_marked, 2);
+    assert_int_equal(stats.marked_down, 1);
+}
+
+/* While it keeps hanging, one operation per interval waits for it, the interval counted from
+ * the end of the failed retry; the failed retries are logged at info. */
+static void hung_server_retried_once_per_interval(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *id = put_new(T0, T0, "a=1", IDLE), *why = NULL;
+    skv_session_t *s = NULL;
+    apr_time_t failed;
+    int i, timeouts = 0, refused = 0;
+
+    fake.hung = 1;
+    assert_int_equal(skv_store_load(&s, &why, st, id, fake.now, p), APR_TIMEUP);
+    failed = fake.now;
+    /* a minute of requests, one every 100 ms */
+    for (i = 0; i < 600; i++) {
+        apr_status_t rv;
+
+        fake.now += apr_time_from_msec(100);
+        rv = skv_store_load(&s, &why, st, id, fake.now, p);
+        if (rv == APR_TIMEUP) {
+            /* a retry: due an interval after the last failure */
+            assert_true(fake.now - IO_TIMEOUT - failed >= RETRY);
+            failed = fake.now;
+            ++timeouts;
+        }
+        else {
+            assert_int_equal(rv, SKV_STORE_DOWN);
+            ++refused;
+        }
+    }
+    /* 63.5 seconds on the clock (60 of requests, 3.5 waiting for timeouts): after the first
+     * timeout, one retry every 10.5 seconds (the interval, then the retry's own timeout) */
+    assert_int_equal(timeouts, 6);
+    assert_int_equal(fake.calls[F_GET], 7);
+    assert_int_equal(refused, 600 - 6);
+    assert_int_equal(stats.marked_down, 1);
+    assert_int_equal(stats.err_timeout, 7);
+    assert_int_equal(stats.err_marked, 600 - 6);
+    assert_true(unit_logged("[6] LF01014: fake 127.0.0.1:1001 still down, no answer to a retry "
+                            "(get: fake: timed out (hung)): tried again in 10s"));
+}
+
+/* A refused connection is fast anyway: the server is not marked down, the next operation goes
+ * to it again. */
+static void refused_is_not_marked_down(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *id = put_new(T0, T0, "a=1", IDLE), *why = NULL;
+    skv_session_t *s = NULL;
+
+    fake.fail_rv = APR_ECONNREFUSED;
+    assert_int_equal(skv_store_load(&s, &why, st, id, fake.now, p), APR_ECONNREFUSED);
+    load_ok(st, id, p);
+    assert_int_equal(fake.calls[F_GET], 2);
+    assert_int_equal(stats.marked_down + stats.err_marked, 0);
+    assert_false(unit_logged("LF0101"));
+}
+
+/* Two servers (memcached): the one that hangs is marked down, the sessions of the other are
+ * served as before. */
+static void down_per_server(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_conf_t c = conf_default();
+    skv_store_t *st = store_servers(&c, 2, p);
+    const char *on0 = put_on(0), *on1 = put_on(1), *why = NULL;
+    skv_session_t *s = NULL;
+    merge_t m = {0};
+
+    fake.hung = 2;
+    assert_int_equal(skv_store_load(&s, &why, st, on1, fake.now, p), APR_TIMEUP);
+    assert_true(unit_logged("LF01012: fake 127.0.0.1:1002 marked down"));
+    assert_int_equal(skv_store_load(&s, &why, st, on1, fake.now, p), SKV_STORE_DOWN);
+    s = load_ok(st, on0, p);
+    assert_int_equal(save(s, &why, st, "a=2", "ann", 0, merge_cb, &m, p), APR_SUCCESS);
+    assert_int_equal(fake.calls[F_GET], 2);
+    assert_int_equal(stats.marked_down, 1);
+    assert_int_equal(stats.err_marked, 1);
+}
+
+/* The down state in memory shared by two stores (two child processes): what one learned by a
+ * timeout, the other knows without one, and only one of them tries the server again. */
+static void shared_between_processes(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_conf_t c = conf_default();
+    skv_breaker_t *shared = apr_pcalloc(p, sizeof(*shared));
+    skv_store_t *child1, *child2 = NULL;
+    skv_stats_t stats2;
+    const char *id, *why = NULL;
+    skv_session_t *s = NULL;
+
+    c.breakers = shared;
+    child1 = store_with(&c, p);
+    memset(&stats2, 0, sizeof(stats2));
+    assert_int_equal(skv_store_create(&child2, &c, &stats2, p), APR_SUCCESS);
+    id = put_new(T0, T0, "a=1", IDLE);
+
+    fake.hung = 1;
+    assert_int_equal(skv_store_load(&s, &why, child1, id, fake.now, p), APR_TIMEUP);
+    assert_int_equal(skv_store_load(&s, &why, child2, id, fake.now, p), SKV_STORE_DOWN);
+    assert_int_equal(fake.calls[F_GET], 1);
+    assert_int_equal(stats2.err_marked, 1);
+
+    /* due: child2 retries (and, the server still hanging, fails); child1 is refused meanwhile */
+    fake.now += RETRY;
+    assert_int_equal(skv_store_load(&s, &why, child2, id, fake.now, p), APR_TIMEUP);
+    assert_int_equal(skv_store_load(&s, &why, child1, id, fake.now, p), SKV_STORE_DOWN);
+    assert_int_equal(fake.calls[F_GET], 2);
+
+    /* back: whichever child asks first after the interval marks it up for both */
+    fake.hung = 0;
+    fake.now += RETRY;
+    load_ok(child1, id, p);
+    load_ok(child2, id, p);
+    assert_int_equal(fake.calls[F_GET], 4);
+    assert_false(skv_breaker_is_down(shared));
+}
+
+/* The health check's ping always asks the server, and does not change its state. */
+static void ping_while_down(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    const char *id = put_new(T0, T0, "a=1", IDLE), *why = NULL, *info = NULL;
+    skv_session_t *s = NULL;
+
+    fake.hung = 1;
+    assert_int_equal(skv_store_ping(&info, st, p), APR_TIMEUP);
+    assert_int_equal(stats.marked_down, 0);
+    assert_int_equal(skv_store_load(&s, &why, st, id, fake.now, p), APR_TIMEUP);
+    assert_int_equal(stats.marked_down, 1);
+    assert_int_equal(skv_store_ping(&info, st, p), APR_TIMEUP);
+    fake.hung = 0;
+    assert_int_equal(skv_store_ping(&info, st, p), APR_SUCCESS);
+    assert_int_equal(fake.calls[F_PING], 3);
+    assert_int_equal(skv_store_load(&s, &why, st, id, fake.now, p), SKV_STORE_DOWN);
 }
 
 static void counters(void **state)
@@ -1538,6 +1812,12 @@ int main(void)
         UNIT_TEST(touch_after_save_and_errors),
         UNIT_TEST(destroy),
         UNIT_TEST(ping),
+        UNIT_TEST(hung_server_fails_fast),
+        UNIT_TEST(hung_server_retried_once_per_interval),
+        UNIT_TEST(refused_is_not_marked_down),
+        UNIT_TEST(down_per_server),
+        UNIT_TEST(shared_between_processes),
+        UNIT_TEST(ping_while_down),
         UNIT_TEST(counters),
         UNIT_TEST(encrypted),
         UNIT_TEST(threads_no_lost_update),

@@ -1,8 +1,12 @@
-"""Load with wrk in the background; every non-2xx answer and every socket error is counted."""
+"""Load on a server: wrk in the background (every non-2xx answer and every socket error is
+counted), or threads of the test process that time every request (Timed)."""
+import math
 import os
 import re
 import signal
 import subprocess
+import threading
+import time
 
 from . import paths
 
@@ -77,3 +81,79 @@ class Wrk:
     def failures(self):
         r = self.result
         return r["bad"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
+
+
+class Timed:
+    """Load from threads of the test process, each sending one request after another (one
+    connection each, as harness.http does) and timing every one: for assertions on per-request
+    latencies, which wrk only summarises. Thread i asks paths[i % len(paths)].
+
+        load = Timed(srv, ["/a", "/b"], threads=16, headers={"Cookie": "session=..."}).start()
+        ...
+        samples = load.stop()        # [Sample], in the order they ended
+        slow = percentile([s.elapsed for s in load.between(t0, t1)], 99)
+    """
+
+    class Sample:
+        __slots__ = ("path", "start", "elapsed", "status", "headers")
+
+        def __init__(self, path, start, elapsed, status, headers):
+            self.path = path
+            self.start = start          # time.monotonic() when it was sent
+            self.elapsed = elapsed      # seconds to the last byte of the answer
+            self.status = status        # None when no answer came (socket error, timeout)
+            self.headers = headers
+
+        def __repr__(self):
+            return "<%s %s %.3fs>" % (self.path, self.status, self.elapsed)
+
+    def __init__(self, srv, paths, threads=16, headers=None, timeout=10.0):
+        self.srv = srv
+        self.paths = list(paths)
+        self.threads = threads
+        self.headers = dict(headers or {})
+        self.timeout = timeout
+        self.samples = []
+        self._stop = threading.Event()
+        self._workers = []
+        self._lock = threading.Lock()
+
+    def _run(self, path):
+        while not self._stop.is_set():
+            t0 = time.monotonic()
+            try:
+                r = self.srv.get(path, headers=self.headers, timeout=self.timeout)
+                s = Timed.Sample(path, t0, r.elapsed, r.status, r.headers)
+            except OSError:
+                s = Timed.Sample(path, t0, time.monotonic() - t0, None, None)
+            with self._lock:
+                self.samples.append(s)
+
+    def start(self):
+        for i in range(self.threads):
+            t = threading.Thread(target=self._run, args=(self.paths[i % len(self.paths)],),
+                                 name="timed-load-%d" % i, daemon=True)
+            t.start()
+            self._workers.append(t)
+        return self
+
+    def stop(self):
+        self._stop.set()
+        for t in self._workers:
+            t.join(self.timeout + 5)
+        return self.samples
+
+    def between(self, t0, t1, path=None):
+        """The samples sent in [t0, t1) (time.monotonic()), optionally of one path only."""
+        with self._lock:
+            return [s for s in self.samples
+                    if t0 <= s.start < t1 and (path is None or s.path == path)]
+
+
+def percentile(values, p):
+    """The p-th percentile (nearest rank) of values; None for none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, int(math.ceil(p / 100.0 * len(ordered))))
+    return ordered[rank - 1]

@@ -293,17 +293,24 @@ def memcached_stats(mc):
     return stats
 
 
-def status_counters(srv, index=0):
-    """The SessionKV counters of server-status?auto (needs mod_status and /server-status)."""
+def server_status(srv):
+    """Every "Name: value" line of server-status?auto, values as text (needs mod_status and
+    /server-status): BusyWorkers, IdleWorkers, the SessionKV counters, ..."""
     r = srv.get("/server-status?auto")
     assert r.status == 200, r
     out = {}
-    prefix = "SessionKV%d" % index
     for line in r.text.splitlines():
-        if line.startswith(prefix):
-            k, _, v = line.partition(":")
-            out[k[len(prefix):]] = int(v)
+        k, sep, v = line.partition(":")
+        if sep:
+            out[k.strip()] = v.strip()
     return out
+
+
+def status_counters(srv, index=0):
+    """The SessionKV counters of server-status?auto (needs mod_status and /server-status)."""
+    prefix = "SessionKV%d" % index
+    return {k[len(prefix):]: int(v) for k, v in server_status(srv).items()
+            if k.startswith(prefix)}
 
 
 def wait(cond, timeout=10, interval=0.05):
