@@ -734,6 +734,24 @@ static void pub_run(void *data, apr_pool_t *ptemp)
     send_backlog(w, now, w->conf->attempts);
 }
 
+/* Whether requests were counted that no publisher took yet. */
+static int pub_pending(void *data)
+{
+    apr_uint32_t i, c;
+
+    (void)data;
+    for (i = 0; i <= cw_shm->nslots; ++i) {
+        const cw_slot *slot = &cw_shm->slots[i];
+
+        for (c = 0; c < CW_CLASSES; ++c) {
+            if (__atomic_load_n(&slot->classes[c], __ATOMIC_ACQUIRE)) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* The child exits (a restart, a stop, MaxConnectionsPerChild, an idle child reaped): what was
  * measured since the last interval goes now, in one try each, so that an exit loses at most
  * what CloudWatch did not take. The next publisher (the new generation's, or another child's)
@@ -778,6 +796,7 @@ apr_status_t cw_publisher_create(server_rec *s, const cw_srv_conf *conf, apr_poo
     /* A child that exits while another publishes waits until that one's last send is over
      * (one attempt): what its own last requests measured is then sent by itself. */
     w->spec.last_turn = conf->timeout + apr_time_from_sec(1);
+    w->spec.pending = pub_pending;
     w->spec.start = pub_start;
     w->spec.run = pub_run;
     w->spec.stop = pub_stop;

@@ -184,6 +184,12 @@ static int nap(mod_lf_thread_t *t, apr_interval_time_t wait)
     return stop;
 }
 
+/* Whether a last turn has anything to do. */
+static int pending(const mod_lf_thread_t *t)
+{
+    return !t->spec->pending || t->spec->pending(t->data);
+}
+
 /* Got the turn: say whether we hold it only for a last stop(). */
 static int took_turn(mod_lf_thread_t *t, int *last)
 {
@@ -215,7 +221,8 @@ static int take_turn(mod_lf_thread_t *t, int *last)
         if (apr_proc_mutex_trylock(t->turn) == APR_SUCCESS) {
             return took_turn(t, last);
         }
-        if (!__atomic_load_n(t->holder_stopping, __ATOMIC_ACQUIRE) || apr_time_now() >= until) {
+        if (!__atomic_load_n(t->holder_stopping, __ATOMIC_ACQUIRE) || apr_time_now() >= until
+            || !pending(t)) {
             return 0;
         }
         apr_sleep(apr_time_from_msec(20));
@@ -232,7 +239,7 @@ static void *APR_THREAD_FUNC thread_main(apr_thread_t *thread, void *data)
 
     (void)thread;
     if (t->turn) {
-        if (!(held = take_turn(t, &last))) {
+        if (!(held = take_turn(t, &last)) || (last && !pending(t))) {
             goto done;
         }
     }
@@ -244,10 +251,10 @@ static void *APR_THREAD_FUNC thread_main(apr_thread_t *thread, void *data)
     LOG(t, APLOG_DEBUG, 0, LFLOGNO(00301) "%s runs in pid %" APR_PID_T_FMT "%s", spec->name,
         getpid(), last ? " for its last turn" : "");
     if (!last && apr_pool_create(&ptemp, t->pool) == APR_SUCCESS) {
-        while (!nap(t, spec->tick)) {
+        do {
             spec->run(t->data, ptemp);
             apr_pool_clear(ptemp);
-        }
+        } while (!nap(t, spec->tick));
     }
     if (held) {
         __atomic_store_n(t->holder_stopping, 1, __ATOMIC_RELEASE);

@@ -98,10 +98,15 @@ typedef struct mod_lf_thread_spec {
      * when every child is exiting (apachectl stop). A holder that lives on handles it in its
      * next run(), so then the child just leaves. 0: it always just leaves. */
     apr_interval_time_t last_turn;
+    /* With last_turn: whether a last turn would have anything to do (shared memory holds
+     * something); NULL: always. Checked before waiting and again once the turn is ours, so
+     * that when every child exits at once only those with work left wait, one after the
+     * other. */
+    int (*pending)(void *data);
     /* Sets up; @p pool is the thread's (own allocator), alive until stop() returns. Not
      * APR_SUCCESS: the thread logs that and ends (run() and stop() are not called). */
     apr_status_t (*start)(void *data, apr_pool_t *pool);
-    /* Every tick while not stopping; @p ptemp is cleared after each call. */
+    /* At once, then every tick while not stopping; @p ptemp is cleared after each call. */
     void (*run)(void *data, apr_pool_t *ptemp);
     /* Once, last, when the child exits (or NULL): must be bounded in time — the child waits. */
     void (*stop)(void *data);

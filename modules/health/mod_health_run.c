@@ -198,7 +198,12 @@ static void watch_stop(void *data)
 }
 
 static const mod_lf_thread_spec check_thread = {
-    "the health check thread", HEALTH_TICK, 1, 0, watch_start, watch_tick, watch_stop,
+    .name = "the health check thread",
+    .tick = HEALTH_TICK,
+    .singleton = 1,
+    .start = watch_start,
+    .run = watch_tick,
+    .stop = watch_stop,
 };
 
 static watch_ctx *watch;

@@ -30,14 +30,14 @@ MPM_SOAK = {
     MaxRequestWorkers 32
     MinSpareThreads 4
     MaxSpareThreads 12
-    MaxConnectionsPerChild 50
+    MaxConnectionsPerChild 200
 </IfModule>""",
     "prefork": """
 <IfModule mpm_prefork_module>
     StartServers 2
     MinSpareServers 1
     MaxSpareServers 3
-    MaxConnectionsPerChild 30
+    MaxConnectionsPerChild 60
 </IfModule>""",
 }
 
