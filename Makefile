@@ -71,7 +71,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ALL_CORE_LIBS = $(foreach m,$(MODULES),$(call core_lib,$(m))) $(if $(AWS_SRC),$(AWS_LIB)) $(COMMON_LIB)
 
 .PHONY: all deps install test unit unit-build integration check run stop bench format clean \
-        conformance
+        conformance fuzz
 .DELETE_ON_ERROR:
 
 all: $(SOS) $(TOOLS)
@@ -187,3 +187,6 @@ bench: all
 
 clean:
 	rm -rf $(BUILD)
+
+# --- fuzzing (libFuzzer) and the replay of its findings in `make unit` ---------------------------
+include tests/fuzz/fuzz.mk

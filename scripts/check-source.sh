@@ -24,7 +24,8 @@ if [ -n "$dups" ]; then
   echo "check: log ids used at more than one call site:"; echo "$dups"; status=1
 fi
 
-src=$(git ls-files 'modules/*.c' 'modules/*.h' 'tests/unit/*.c' 'tests/unit/*.h')
+src=$(git ls-files 'modules/*.c' 'modules/*.h' 'tests/unit/*.c' 'tests/unit/*.h' 'tests/fuzz/*.c' \
+      'tests/fuzz/*.h')
 if command -v clang-format >/dev/null; then
   # shellcheck disable=SC2086
   if ! clang-format --dry-run -Werror $src 2>/dev/null; then

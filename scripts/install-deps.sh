@@ -14,12 +14,14 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-Usage: scripts/install-deps.sh [--build-only] [--check] [--help]
+Usage: scripts/install-deps.sh [--build-only] [--fuzz] [--check] [--help]
 
 Install the system packages lampfarm needs (only those that are missing).
 
   --build-only   only what building and running the modules needs (httpd, its headers, APR,
                  libcurl, OpenSSL, a compiler): the machine-image path (scripts/build-ami.sh)
+  --fuzz         also clang with its sanitizer and libFuzzer runtimes: what `make fuzz` needs
+                 (which runs this with --build-only --fuzz)
   --check        install nothing; list what is missing and exit 1 if anything is
   --help         this text
 
@@ -31,9 +33,11 @@ EOF
 
 build_only=0
 check_only=0
+fuzz=0
 for arg in "$@"; do
     case "$arg" in
         --build-only) build_only=1 ;;
+        --fuzz) fuzz=1 ;;
         --check) check_only=1 ;;
         -h | --help) usage; exit 0 ;;
         *) echo "install-deps: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
@@ -63,6 +67,9 @@ DEB_TEST=(libcmocka-dev python3-pytest redis-server memcached mariadb-server mar
 # compares with mod_session_dbd on SQLite and PHP's own redis session handler), `make format`,
 # and a linter for the scripts (shellcheck).
 DEB_FARM=(haproxy php-fpm php-cli wrk clang-format shellcheck libaprutil1-dbd-sqlite3 php-redis)
+# fuzz: `make fuzz` (--fuzz): clang and its compiler-rt, which holds libFuzzer and the ASan and
+#       UBSan runtimes (Debian 12's clang is 14; its runtime is not a dependency of clang).
+DEB_FUZZ=(clang libclang-rt-14-dev)
 
 # Amazon Linux 2023 / RHEL 9 family. Same purposes, mapped names. Packages that live outside the
 # base repositories (EPEL/CRB on RHEL; absent on AL2023) are "best effort": a failure is a warning.
@@ -78,6 +85,7 @@ rpm_lists() {
     RPM_TEST=(python3-pytest "$redis" memcached "$mariadb-server" "$mariadb" haproxy curl
               nmap-ncat jq bind bind-utils postfix cyrus-sasl-plain)
     RPM_FARM=(haproxy php-fpm php-cli)
+    RPM_FUZZ=(clang compiler-rt)
     # cmocka is in CRB (RHEL 9) / not shipped on AL2023; wrk, ShellCheck and Chromium (with its
     # chromedriver) come from EPEL.
     RPM_OPTIONAL=(libcmocka-devel wrk clang-tools-extra ShellCheck chromium chromedriver)
@@ -176,6 +184,9 @@ install_debian() {
     else
         mapfile -t want < <(dedup "${DEB_BUILD[@]}" "${DEB_TEST[@]}" "${DEB_FARM[@]}")
     fi
+    if [ "$fuzz" -eq 1 ]; then
+        want+=("${DEB_FUZZ[@]}")
+    fi
     mapfile -t missing < <(deb_missing "${want[@]}")
     if [ "${#missing[@]}" -eq 0 ]; then
         log "all ${#want[@]} packages present"
@@ -201,6 +212,9 @@ install_rpm() {
     else
         mapfile -t want < <(dedup "${RPM_BUILD[@]}" "${RPM_TEST[@]}" "${RPM_FARM[@]}")
         optional=("${RPM_OPTIONAL[@]}")
+    fi
+    if [ "$fuzz" -eq 1 ]; then
+        want+=("${RPM_FUZZ[@]}")
     fi
     mapfile -t missing < <(rpm_missing "${want[@]}")
     missing_opt=()

@@ -391,10 +391,9 @@ static apr_status_t from_env(aws_creds_t *out, const char **why, aws_creds_provi
     return APR_SUCCESS;
 }
 
-/* The keys of @p profile in the ini text @p content (modified). Messages never quote a line:
- * a mangled line may hold a secret. */
-static apr_status_t profile_parse(aws_creds_t *out, const char **why, char *content,
-                                  const char *profile, const char *path, apr_pool_t *p)
+/* Messages never quote a line: a mangled line may hold a secret. */
+apr_status_t aws_creds_profile_parse(aws_creds_t *out, const char **why, char *content,
+                                     const char *profile, const char *path, apr_pool_t *p)
 {
     const char *ak = NULL, *sk = NULL, *token = NULL, *key, *value;
     char *line, *cursor, *eq, *end;
@@ -469,7 +468,7 @@ static apr_status_t from_profile(aws_creds_t *out, const char **why, aws_creds_p
         *why = apr_psprintf(p, "cannot read %s: %s", prov->credentials_file, strerr(rv, p));
         return rv;
     }
-    return profile_parse(out, why, content, prov->profile, prov->credentials_file, p);
+    return aws_creds_profile_parse(out, why, content, prov->profile, prov->credentials_file, p);
 }
 
 /* Credentials from the JSON answer of the ECS or EC2 metadata endpoint at @p url. Never quotes
@@ -675,21 +674,14 @@ static const struct {
 
 /* --- the provider ----------------------------------------------------------------------------- */
 
-/* Explicit credentials from a key file: two lines, or aws_*= lines. Never quotes the content. */
-static apr_status_t key_file_parse(aws_creds_t *out, const char **why, const char *path,
-                                   apr_pool_t *p)
+/* Never quotes the content. */
+apr_status_t aws_creds_key_file_parse(aws_creds_t *out, const char **why, char *content,
+                                      const char *path, apr_pool_t *p)
 {
-    const char *lines[2] = {NULL, NULL}, *key, *value, *text, *err = NULL;
-    char *content, *line, *cursor, *eq;
+    const char *lines[2] = {NULL, NULL}, *key, *value;
+    char *line, *cursor, *eq;
     int n = 0, named = 0;
-    apr_status_t rv;
 
-    rv = lf_secret_load(&text, &err, apr_pstrcat(p, "file:", path, NULL), p);
-    if (rv != APR_SUCCESS) {
-        *why = apr_psprintf(p, "key file: %s", err);
-        return rv;
-    }
-    content = apr_pstrdup(p, text);
     for (cursor = content; (line = next_config_line(&cursor));) {
         if (*line == '[') {
             *why = apr_psprintf(p,
@@ -744,6 +736,21 @@ static apr_status_t key_file_parse(aws_creds_t *out, const char **why, const cha
     return APR_SUCCESS;
 }
 
+/* Explicit credentials from the key file at @p path (aws_creds_key_file_parse()). */
+static apr_status_t key_file_load(aws_creds_t *out, const char **why, const char *path,
+                                  apr_pool_t *p)
+{
+    const char *text, *err = NULL;
+    apr_status_t rv;
+
+    rv = lf_secret_load(&text, &err, apr_pstrcat(p, "file:", path, NULL), p);
+    if (rv != APR_SUCCESS) {
+        *why = apr_psprintf(p, "key file: %s", err);
+        return rv;
+    }
+    return aws_creds_key_file_parse(out, why, apr_pstrdup(p, text), path, p);
+}
+
 /* The configuration and a snapshot of the environment into @p prov. */
 static apr_status_t provider_settings(const char **why, aws_creds_provider_t *prov,
                                       const aws_creds_config_t *cfg, apr_pool_t *p)
@@ -774,7 +781,7 @@ static apr_status_t provider_settings(const char **why, aws_creds_provider_t *pr
             cfg->session_token && *cfg->session_token ? apr_pstrdup(p, cfg->session_token) : NULL;
     }
     else if (cfg->key_file) {
-        if ((rv = key_file_parse(&prov->config, why, cfg->key_file, p)) != APR_SUCCESS) {
+        if ((rv = key_file_load(&prov->config, why, cfg->key_file, p)) != APR_SUCCESS) {
             return rv;
         }
     }

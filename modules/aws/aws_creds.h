@@ -158,4 +158,35 @@ void aws_creds_provider_invalidate(aws_creds_provider_t *prov, const char *acces
 apr_status_t aws_creds_imds_get(const char **body, const char **why, aws_creds_provider_t *prov,
                                 const char *path, apr_pool_t *p);
 
+/**
+ * Read the keys of @p profile from the text of a shared credentials file: "[name]" sections of
+ * "key = value" lines (aws_access_key_id, aws_secret_access_key, aws_session_token or its older
+ * name aws_security_token), comments starting with '#' or ';'. What the "profile" source does
+ * with the file it read; public for the fuzzer (tests/fuzz/fuzz_aws_creds.c) and the tests.
+ * @param out out: the credentials (expiration 0), pointing into @p content
+ * @param why out on error: what is wrong, naming @p profile and @p path, never a line of the
+ *        file (a mangled line may hold a secret), from @p p
+ * @param content the file's text, NUL-terminated; cut into lines in place
+ * @param path the file's name, for messages
+ * @return APR_SUCCESS; APR_NOTFOUND when the file has no such profile, or one without keys;
+ *         APR_EINVAL for a profile with only one of the two keys
+ */
+apr_status_t aws_creds_profile_parse(aws_creds_t *out, const char **why, char *content,
+                                     const char *profile, const char *path, apr_pool_t *p);
+
+/**
+ * Read explicit credentials from the text of a key file (aws_creds_config_t.key_file): two
+ * lines (access key, secret key), or aws_access_key_id=, aws_secret_access_key= and optionally
+ * aws_session_token= lines; blank lines and comments are skipped. Public for the fuzzer
+ * (tests/fuzz/fuzz_aws_creds.c) and the tests.
+ * @param out out: access_key, secret_key and session_token (others untouched), pointing into
+ *        @p content
+ * @param why out on APR_EINVAL: what is wrong, naming @p path, never the content, from @p p
+ * @param content the file's text, NUL-terminated; cut into lines in place
+ * @param path the file's name, for messages
+ * @return APR_SUCCESS, or APR_EINVAL ([profile] sections, not two lines, a key missing)
+ */
+apr_status_t aws_creds_key_file_parse(aws_creds_t *out, const char **why, char *content,
+                                      const char *path, apr_pool_t *p);
+
 #endif /* AWS_CREDS_H */

@@ -278,6 +278,11 @@ apr_status_t skv_envelope_decode(skv_record_t *rec, const char **why, const char
     else {
         memcpy(plain, b + head, body);
     }
+    /* the encoder writes a C string's length: a NUL inside would make it another name */
+    if (memchr(plain, '\0', ulen)) {
+        *why = "malformed envelope: the user name holds a NUL byte";
+        return APR_EINVAL;
+    }
     plain[body] = '\0';
     rec->created = (apr_time_t)get64(b + 4);
     rec->written = (apr_time_t)get64(b + 12);

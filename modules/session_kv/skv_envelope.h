@@ -69,8 +69,8 @@ apr_status_t skv_envelope_encode(const char **out, apr_size_t *outlen, const skv
  * @param kr the key ring, or NULL when not configured (then an encrypted envelope is an error);
  *        with a key ring a clear envelope is an error too (else clearing the flag byte would
  *        pass forged text as a session), so turning encryption on ends the existing sessions
- * @return APR_SUCCESS, or APR_EINVAL (not an envelope, truncated, unknown key, failed
- *         authentication)
+ * @return APR_SUCCESS, or APR_EINVAL (not an envelope, truncated, a NUL byte in the user name,
+ *         unknown key, failed authentication)
  */
 apr_status_t skv_envelope_decode(skv_record_t *rec, const char **why, const char *in,
                                  apr_size_t inlen, const skv_keyring_t *kr, const char *key,

@@ -29,6 +29,8 @@
  * under-reports the remaining time, which makes the store touch a little early, never late.
  * del() removes the marker too (deletes are rare).
  *
+ * What the driver makes of the results of that multi-get is skv_memcached_take(), which the
+ * fuzzer runs on results made from any bytes.
  * Pure core: APR and libmemcached.
  */
 #include <errno.h>
@@ -40,6 +42,7 @@
 
 #include "lf_log.h"
 #include "skv_driver.h"
+#include "skv_memcached.h"
 
 /* Suffix of the expiry marker of a key. */
 #define MC_MARKER     "#t"
@@ -299,6 +302,24 @@ static int mc_retry(skv_conn_t *c, memcached_return_t rc, const char *key)
     return 1;
 }
 
+void skv_memcached_take(skv_value_t *val, int *found, const char *key, const char *mkey,
+                        const char *rkey, apr_size_t rklen, const char *data, apr_size_t len,
+                        apr_uint64_t cas, apr_time_t now, apr_pool_t *p)
+{
+    if (rklen == strlen(key) && !memcmp(rkey, key, rklen)) {
+        val->data = apr_pstrmemdup(p, data, len);
+        val->len = len;
+        val->cas = cas;
+        *found = 1;
+    }
+    else if (rklen == strlen(mkey) && !memcmp(rkey, mkey, rklen)) {
+        char *s = apr_pstrmemdup(p, data, len);
+        apr_time_t expires = (apr_time_t)apr_atoi64(s);
+
+        val->expires_in = expires > 0 ? expires - now : -1;
+    }
+}
+
 /* One multi-get of @p key and its marker @p mkey into @p val; the libmemcached outcome. */
 static memcached_return_t mc_fetch(skv_value_t *val, int *found, skv_conn_t *c, const char *key,
                                    const char *mkey, apr_pool_t *p)
@@ -321,21 +342,9 @@ static memcached_return_t mc_fetch(skv_value_t *val, int *found, skv_conn_t *c, 
         return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
     }
     while ((r = memcached_fetch_result(c->mc, &res, &rc))) {
-        const char *k = memcached_result_key_value(r);
-        size_t klen = memcached_result_key_length(r);
-
-        if (klen == lens[0] && !memcmp(k, key, klen)) {
-            val->data = apr_pstrmemdup(p, memcached_result_value(r), memcached_result_length(r));
-            val->len = memcached_result_length(r);
-            val->cas = memcached_result_cas(r);
-            *found = 1;
-        }
-        else if (klen == lens[1] && !memcmp(k, mkey, klen)) {
-            char *s = apr_pstrmemdup(p, memcached_result_value(r), memcached_result_length(r));
-            apr_time_t expires = (apr_time_t)apr_atoi64(s);
-
-            val->expires_in = expires > 0 ? expires - apr_time_now() : -1;
-        }
+        skv_memcached_take(val, found, key, mkey, memcached_result_key_value(r),
+                           memcached_result_key_length(r), memcached_result_value(r),
+                           memcached_result_length(r), memcached_result_cas(r), apr_time_now(), p);
     }
     memcached_result_free(&res);
     if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND) {

@@ -23,6 +23,8 @@
  * does not know it yet (NOSCRIPT), which also caches it there.
  *
  * The password never appears in an error text: error() scrubs it even from server replies.
+ * What the driver makes of the replies is in the rd_*_replies() functions, which
+ * skv_redis_replies() also runs on replies a test or the fuzzer made, without a server.
  * Pure core: APR, hiredis and OpenSSL.
  */
 #include <errno.h>
@@ -36,6 +38,7 @@
 
 #include "lf_log.h"
 #include "skv_driver.h"
+#include "skv_redis.h"
 
 /* The compare-and-set script: 1 written, 0 no such key, -1 the value changed. */
 static const char rd_cas_script[] =
@@ -85,24 +88,49 @@ static void rd_drop(skv_conn_t *c)
     }
 }
 
-/* Set the error text "redis host:port: <message>", with any copy of the password masked. */
+/*
+ * Set the error text "redis host:port: <message>", with every copy of the password masked as
+ * "***". In one pass over the text, copied into the buffer: a mask is never searched again (a
+ * password such as "*" was replaced in place over and over, and one shorter than the mask made
+ * the text grow past the buffer), and the copy stops at the buffer's end. The text is formatted
+ * in a larger buffer first, so that a server's long message cut short still has every copy of
+ * the password whole; one cut by that larger buffer's end is masked as well.
+ */
 static void rd_set_err(skv_conn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void rd_set_err(skv_conn_t *c, const char *fmt, ...)
 {
-    const char *pw = c->be->password;
-    char msg[sizeof(c->err)], *hit;
+    const char *pw = c->be->password, *s;
+    apr_size_t pwlen = pw ? strlen(pw) : 0, max = sizeof(c->err) - 1, o = 0, k;
+    char text[4 * sizeof(c->err)];
     va_list ap;
+    int n;
 
+    n = apr_snprintf(text, sizeof(text), "redis %s: ", c->server);
     va_start(ap, fmt);
-    apr_vsnprintf(msg, sizeof(msg), fmt, ap);
+    apr_vsnprintf(text + n, sizeof(text) - (apr_size_t)n, fmt, ap);
     va_end(ap);
-    apr_snprintf(c->err, sizeof(c->err), "redis %s: %s", c->server, msg);
-    while (pw && *pw && (hit = strstr(c->err, pw))) {
-        apr_size_t tail = strlen(hit + strlen(pw));
-
-        memmove(hit + 3, hit + strlen(pw), tail + 1);
-        memcpy(hit, "***", 3);
+    for (s = text; *s && o < max;) {
+        if (pwlen && !strncmp(s, pw, pwlen)) {
+            for (k = 0; k < 3 && o < max; k++) {
+                c->err[o++] = '*';
+            }
+            s += pwlen;
+        }
+        else {
+            c->err[o++] = *s++;
+        }
     }
+    /* all of the text copied, but it was cut short when formatted: a copy of the password cut
+     * with it shows its start at the end */
+    if (!*s && pwlen > 1 && strlen(text) == sizeof(text) - 1) {
+        for (k = pwlen - 1; k > 0; k--) {
+            if (k <= o && !memcmp(c->err + o - k, pw, k)) {
+                memset(c->err + o - k, '*', k);
+                break;
+            }
+        }
+    }
+    c->err[o] = '\0';
 }
 
 /* A timeval of @p t, at least a millisecond (0 means "no timeout" to hiredis). */
@@ -207,6 +235,36 @@ static apr_status_t rd_reply_fail(skv_conn_t *c, const redisReply *r)
     return APR_EGENERAL;
 }
 
+/* Whether one of the @p n replies says that the server cannot serve now: APR_EGENERAL with the
+ * error set, else APR_SUCCESS. */
+static apr_status_t rd_failover_replies(skv_conn_t *c, redisReply **r, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (rd_failover_reply(r[i])) {
+            rd_set_err(c, "%s", r[i]->str);
+            return APR_EGENERAL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* The replies to AUTH and/or SELECT. */
+static apr_status_t rd_connect_replies(skv_conn_t *c, redisReply **r, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (r[i]->type == REDIS_REPLY_ERROR) {
+            /* AUTH comes first when there is one */
+            rd_set_err(c, "%s failed: %s", c->be->password && !i ? "AUTH" : "SELECT", r[i]->str);
+            return APR_EGENERAL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 /* Append a command formatted as hiredis' redisFormatCommand() does (%s, %b, %d, %lld). */
 static apr_status_t rd_cmd(skv_conn_t *c, rd_cmds_t *q, const char *fmt, ...)
 {
@@ -268,7 +326,7 @@ static apr_status_t rd_connect(skv_conn_t *c)
     redisReply *r[RD_MAX_CMDS];
     rd_cmds_t q = {0};
     apr_status_t rv = APR_SUCCESS;
-    int err, i;
+    int err;
 
     c->ctx = redisConnectWithTimeout(s->host, s->port, rd_timeval(be->connect_timeout));
     err = errno;
@@ -290,13 +348,7 @@ static apr_status_t rd_connect(skv_conn_t *c)
         rv = rd_cmd(c, &q, "SELECT %d", be->db);
     }
     if (rv == APR_SUCCESS && q.n && (rv = rd_roundtrip(r, c, &q)) == APR_SUCCESS) {
-        for (i = 0; i < q.n; i++) {
-            if (rv == APR_SUCCESS && r[i]->type == REDIS_REPLY_ERROR) {
-                /* AUTH comes first when there is one */
-                rd_set_err(c, "%s failed: %s", be->password && !i ? "AUTH" : "SELECT", r[i]->str);
-                rv = APR_EGENERAL;
-            }
-        }
+        rv = rd_connect_replies(c, r, q.n);
         rd_free_replies(r, q.n);
     }
     if (rv != APR_SUCCESS) {
@@ -330,7 +382,7 @@ static int rd_idle_alive(const redisContext *ctx)
 static apr_status_t rd_run(redisReply **r, skv_conn_t *c, const rd_cmds_t *q, int flags)
 {
     apr_status_t rv = APR_EGENERAL;
-    int attempt, i;
+    int attempt;
 
     for (attempt = 0; attempt < 2; attempt++) {
         int reused;
@@ -350,13 +402,10 @@ static apr_status_t rd_run(redisReply **r, skv_conn_t *c, const rd_cmds_t *q, in
             }
             return rv;
         }
-        for (i = 0; i < q->n && !rd_failover_reply(r[i]); i++) {
-        }
-        if (i == q->n) {
+        if (rd_failover_replies(c, r, q->n) == APR_SUCCESS) {
             c->err[0] = '\0'; /* healed, if a first attempt failed */
             return APR_SUCCESS;
         }
-        rd_set_err(c, "%s", r[i]->str);
         rd_free_replies(r, q->n);
         rd_drop(c);
         rv = APR_EGENERAL;
@@ -408,6 +457,27 @@ static apr_status_t rd_open(skv_conn_t **out, const skv_backend_t *be, apr_pool_
     return APR_SUCCESS;
 }
 
+/* The replies to GET and PTTL. */
+static apr_status_t rd_get_replies(skv_value_t *val, skv_conn_t *c, redisReply **r, apr_pool_t *p)
+{
+    if (r[0]->type == REDIS_REPLY_NIL) {
+        return APR_NOTFOUND;
+    }
+    if (r[0]->type != REDIS_REPLY_STRING) {
+        return rd_reply_fail(c, r[0]);
+    }
+    val->data = apr_pstrmemdup(p, r[0]->str, r[0]->len);
+    val->len = r[0]->len;
+    val->cas = rd_token(r[0]->str, r[0]->len);
+    /* PTTL: milliseconds, or -1 (no expiry), -2 (gone meanwhile); more than microseconds can
+     * count is not known either */
+    val->expires_in = r[1]->type == REDIS_REPLY_INTEGER && r[1]->integer >= 0
+                              && r[1]->integer <= APR_INT64_MAX / 1000
+                          ? (apr_interval_time_t)r[1]->integer * 1000
+                          : -1;
+    return APR_SUCCESS;
+}
+
 static apr_status_t rd_get(skv_value_t *val, skv_conn_t *c, const char *key, apr_pool_t *p)
 {
     apr_size_t klen = strlen(key);
@@ -424,25 +494,21 @@ static apr_status_t rd_get(skv_value_t *val, skv_conn_t *c, const char *key, apr
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    if (r[0]->type == REDIS_REPLY_NIL) {
-        rv = APR_NOTFOUND;
-    }
-    else if (r[0]->type != REDIS_REPLY_STRING) {
-        rv = rd_reply_fail(c, r[0]);
-    }
-    else {
-        val->data = apr_pstrmemdup(p, r[0]->str, r[0]->len);
-        val->len = r[0]->len;
-        val->cas = rd_token(r[0]->str, r[0]->len);
-        val->expires_in = r[1]->type == REDIS_REPLY_INTEGER && r[1]->integer >= 0
-                              ? (apr_interval_time_t)r[1]->integer * 1000
-                              : -1;
-    }
+    rv = rd_get_replies(val, c, r, p);
     rd_free_replies(r, 2);
     return rv;
 }
 
-/* Run one write command whose reply is OK, or nil when a condition failed (APR_EEXIST). */
+/* The reply of a write: OK, or nil when a condition failed (APR_EEXIST). */
+static apr_status_t rd_write_reply(skv_conn_t *c, const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_NIL) {
+        return APR_EEXIST;
+    }
+    return r->type == REDIS_REPLY_STATUS ? APR_SUCCESS : rd_reply_fail(c, r);
+}
+
+/* Run one write command (SET ... NX or XX). */
 static apr_status_t rd_write(skv_conn_t *c, rd_cmds_t *q, int flags)
 {
     redisReply *r[RD_MAX_CMDS];
@@ -452,12 +518,7 @@ static apr_status_t rd_write(skv_conn_t *c, rd_cmds_t *q, int flags)
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    if (r[0]->type == REDIS_REPLY_NIL) {
-        rv = APR_EEXIST;
-    }
-    else if (r[0]->type != REDIS_REPLY_STATUS) {
-        rv = rd_reply_fail(c, r[0]);
-    }
+    rv = rd_write_reply(c, r[0]);
     rd_free_replies(r, 1);
     return rv;
 }
@@ -486,6 +547,15 @@ static apr_status_t rd_replace(skv_conn_t *c, const char *key, const char *data,
     }
     /* XX answers nil when the key does not exist */
     return rv == APR_EEXIST ? APR_NOTFOUND : rv;
+}
+
+/* The reply of the compare-and-set script: 1 written, 0 no such key, -1 the value changed. */
+static apr_status_t rd_cas_reply(skv_conn_t *c, const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_INTEGER) {
+        return rd_reply_fail(c, r);
+    }
+    return r->integer == 1 ? APR_SUCCESS : r->integer == 0 ? APR_NOTFOUND : APR_EEXIST;
 }
 
 static apr_status_t rd_cas(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
@@ -517,17 +587,21 @@ static apr_status_t rd_cas(skv_conn_t *c, const char *key, const char *data, apr
         }
         rd_free_replies(r, 1); /* the server does not know the script yet */
     }
-    if (r[0]->type != REDIS_REPLY_INTEGER) {
-        rv = rd_reply_fail(c, r[0]);
-    }
-    else {
-        rv = r[0]->integer == 1 ? APR_SUCCESS : r[0]->integer == 0 ? APR_NOTFOUND : APR_EEXIST;
-    }
+    rv = rd_cas_reply(c, r[0]);
     rd_free_replies(r, 1);
     return rv;
 }
 
-/* Run one command answering 1 when it did something, 0 when the key does not exist. */
+/* The reply of a command answering 1 when it did something, 0 when the key does not exist. */
+static apr_status_t rd_int_reply(skv_conn_t *c, const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_INTEGER) {
+        return rd_reply_fail(c, r);
+    }
+    return r->integer == 0 ? APR_NOTFOUND : APR_SUCCESS;
+}
+
+/* Run one command answering an integer (PEXPIRE, DEL). */
 static apr_status_t rd_int(skv_conn_t *c, rd_cmds_t *q)
 {
     redisReply *r[RD_MAX_CMDS];
@@ -537,12 +611,7 @@ static apr_status_t rd_int(skv_conn_t *c, rd_cmds_t *q)
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    if (r[0]->type != REDIS_REPLY_INTEGER) {
-        rv = rd_reply_fail(c, r[0]);
-    }
-    else if (r[0]->integer == 0) {
-        rv = APR_NOTFOUND;
-    }
+    rv = rd_int_reply(c, r[0]);
     rd_free_replies(r, 1);
     return rv;
 }
@@ -584,6 +653,29 @@ static const char *rd_info_field(const redisReply *r, const char *field, apr_poo
     return NULL;
 }
 
+/* The replies to PING, INFO server and ROLE; APR_EAGAIN (with the error set) when the server
+ * is not the primary. */
+static apr_status_t rd_ping_replies(const char **info, skv_conn_t *c, redisReply **r, apr_pool_t *p)
+{
+    const char *version, *role;
+
+    if (r[0]->type != REDIS_REPLY_STATUS) {
+        return rd_reply_fail(c, r[0]);
+    }
+    version = rd_info_field(r[1], "redis_version", p);
+    role = r[2]->type == REDIS_REPLY_ARRAY && r[2]->elements > 0
+                   && r[2]->element[0]->type == REDIS_REPLY_STRING
+               ? apr_pstrdup(p, r[2]->element[0]->str)
+               : NULL;
+    *info =
+        apr_pstrcat(p, "redis ", version ? version : "?", role ? " " : "", role ? role : "", NULL);
+    if (!role || !strcmp(role, "master")) {
+        return APR_SUCCESS;
+    }
+    rd_set_err(c, "connected to a %s, not a primary", role);
+    return APR_EAGAIN;
+}
+
 /*
  * PING, with the version (INFO server) and the role (ROLE) in the same round trip. A user
  * without the right to INFO or ROLE still gets a healthy answer. Connected to a replica, the
@@ -593,7 +685,6 @@ static const char *rd_info_field(const redisReply *r, const char *field, apr_poo
 static apr_status_t rd_ping(const char **info, skv_conn_t *c, apr_pool_t *p)
 {
     redisReply *r[RD_MAX_CMDS];
-    const char *version = NULL, *role = NULL;
     apr_status_t rv = APR_EGENERAL;
     int attempt;
 
@@ -611,23 +702,11 @@ static apr_status_t rd_ping(const char **info, skv_conn_t *c, apr_pool_t *p)
         if (rv != APR_SUCCESS) {
             return rv;
         }
-        if (r[0]->type != REDIS_REPLY_STATUS) {
-            rv = rd_reply_fail(c, r[0]);
-            rd_free_replies(r, 3);
+        rv = rd_ping_replies(info, c, r, p);
+        rd_free_replies(r, 3);
+        if (rv != APR_EAGAIN) {
             return rv;
         }
-        version = rd_info_field(r[1], "redis_version", p);
-        role = r[2]->type == REDIS_REPLY_ARRAY && r[2]->elements > 0
-                       && r[2]->element[0]->type == REDIS_REPLY_STRING
-                   ? apr_pstrdup(p, r[2]->element[0]->str)
-                   : NULL;
-        rd_free_replies(r, 3);
-        *info = apr_pstrcat(p, "redis ", version ? version : "?", role ? " " : "", role ? role : "",
-                            NULL);
-        if (!role || !strcmp(role, "master")) {
-            return APR_SUCCESS;
-        }
-        rd_set_err(c, "connected to a %s, not a primary", role);
         rd_drop(c);
     }
     return APR_EGENERAL;
@@ -644,6 +723,54 @@ static int rd_server(skv_conn_t *c, const char *key)
     (void)c;
     (void)key;
     return 0;
+}
+
+apr_status_t skv_redis_replies(skv_value_t *val, const char **info, const char **err,
+                               const skv_backend_t *be, skv_redis_op_e op, redisReply **r, int n,
+                               apr_pool_t *p)
+{
+    static const int counts[] = {-1, 2, 1, 1, 1, 3}; /* by op; CONNECT: from be */
+    skv_conn_t *c;
+    apr_status_t rv;
+
+    *err = "";
+    if ((unsigned)op > SKV_REDIS_PING
+        || n != (op == SKV_REDIS_CONNECT ? (be->password != NULL) + (be->db != 0) : counts[op])) {
+        *err = "not the replies of that operation";
+        return APR_EINVAL;
+    }
+    if ((rv = rd_open(&c, be, p)) != APR_SUCCESS) {
+        *err = apr_pstrdup(p, c->err);
+        return rv;
+    }
+    /* as rd_connect() and rd_run() see them */
+    rv = op == SKV_REDIS_CONNECT ? rd_connect_replies(c, r, n) : rd_failover_replies(c, r, n);
+    if (rv == APR_SUCCESS) {
+        switch (op) {
+        case SKV_REDIS_CONNECT:
+            break;
+        case SKV_REDIS_GET:
+            rv = rd_get_replies(val, c, r, p);
+            break;
+        case SKV_REDIS_WRITE:
+            rv = rd_write_reply(c, r[0]);
+            break;
+        case SKV_REDIS_CAS:
+            rv = rd_cas_reply(c, r[0]);
+            break;
+        case SKV_REDIS_INT:
+            rv = rd_int_reply(c, r[0]);
+            break;
+        case SKV_REDIS_PING:
+            /* a replica again after connecting anew: what rd_ping() answers then */
+            if ((rv = rd_ping_replies(info, c, r, p)) == APR_EAGAIN) {
+                rv = APR_EGENERAL;
+            }
+            break;
+        }
+    }
+    *err = apr_pstrdup(p, c->err);
+    return rv;
 }
 
 const skv_driver_t skv_driver_redis = {

@@ -421,6 +421,26 @@ static void not_an_envelope(void **state)
     assert_int_equal(decode(&got, &why, copy, len, NULL, BKEY, p), APR_EINVAL);
 }
 
+/* A user name that holds a NUL is refused: the encoder never writes one (it takes the name's
+ * C length), and read as a C string it would be another name, or an empty one, which is not
+ * "no user" (found by tests/fuzz/fuzz_skv_envelope.c: such an envelope decoded to a record that
+ * encoded to different bytes). */
+static void user_with_nul(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_record_t rec = record("an", "x=1", 3), got;
+    apr_size_t len;
+    const char *env = encode(&len, &rec, NULL, BKEY, p), *why;
+    char *copy = apr_pmemdup(p, env, len);
+
+    assert_int_equal(decode(&got, &why, copy, len, NULL, BKEY, p), APR_SUCCESS);
+    copy[22 + 1] = '\0'; /* "a\0" */
+    assert_int_equal(decode(&got, &why, copy, len, NULL, BKEY, p), APR_EINVAL);
+    assert_string_equal(why, "malformed envelope: the user name holds a NUL byte");
+    copy[22] = '\0'; /* "\0\0" */
+    assert_int_equal(decode(&got, &why, copy, len, NULL, BKEY, p), APR_EINVAL);
+}
+
 static void times(void **state)
 {
     apr_pool_t *p = *state;
@@ -606,6 +626,7 @@ int main(void)
         UNIT_TEST(truncated_encrypted),
         UNIT_TEST(truncated_clear),
         UNIT_TEST(not_an_envelope),
+        UNIT_TEST(user_with_nul),
         UNIT_TEST(times),
         UNIT_TEST(long_user),
         UNIT_TEST(keyring_forms),
