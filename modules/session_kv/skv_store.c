@@ -272,6 +272,18 @@ static apr_status_t op_write(op_e kind, const char **why, skv_store_t *st, const
 
 /* --- sessions ---------------------------------------------------------------------------- */
 
+/* How far ahead of ours another node's clock may be: its sessions are not refused for that. */
+#define CLOCK_SKEW apr_time_from_sec(3600)
+
+/* Whether a stored session's times can be true: not before 1970 and not in the future (beyond
+ * another node's clock skew). Anything else comes from a broken or hostile backend; refusing
+ * it also keeps the arithmetic on these times from overflowing. */
+static int times_possible(const skv_record_t *rec, apr_time_t now)
+{
+    return rec->created >= 0 && rec->written >= 0 && rec->created <= now + CLOCK_SKEW
+           && rec->written <= now + CLOCK_SKEW;
+}
+
 /* Microseconds until @p s expires: what the backend said, or else what the last write implies. */
 static apr_interval_time_t remaining(const skv_session_t *s, const skv_store_t *st, apr_time_t now)
 {
@@ -305,7 +317,7 @@ apr_status_t skv_store_load(skv_session_t **out, const char **why, skv_store_t *
     }
     s->cas = val.cas;
     s->expires_in = val.expires_in;
-    if (remaining(s, st, now) <= 0
+    if (!times_possible(&s->rec, now) || remaining(s, st, now) <= 0
         || (st->conf.max_lifetime && now - s->rec.created >= st->conf.max_lifetime)) {
         const char *ignored;
         COUNT(st, expired);

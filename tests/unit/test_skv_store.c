@@ -733,6 +733,35 @@ static void load_expired_absolute(void **state)
     assert_int_equal(stats.expired, 0);
 }
 
+/* Times that cannot be true (a broken or hostile backend) end the session like an expiry, and
+ * do not overflow on the way; a node whose clock is ahead of ours is not refused. */
+static void load_times_impossible(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_store_t *st = store(p);
+    skv_session_t *s = NULL;
+    const char *why;
+    const apr_time_t bad[][2] = {
+        {APR_INT64_MIN, T0 - MINUTE},
+        {T0 - MINUTE, APR_INT64_MIN},
+        {APR_INT64_MAX, T0},
+        {T0, APR_INT64_MAX},
+        {-1, T0},
+        {T0 + apr_time_from_sec(7200), T0},
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+        const char *id = put_new(bad[i][0], bad[i][1], "a=1", IDLE);
+
+        assert_int_equal(skv_store_load(&s, &why, st, id, fake.now, p), APR_NOTFOUND);
+        assert_null(fake_find(skv_id_key(PREFIX, id, p)));
+    }
+    assert_int_equal(stats.expired, sizeof(bad) / sizeof(bad[0]));
+    load_ok(st, put_new(T0 + apr_time_from_sec(10), T0 + apr_time_from_sec(10), "ahead=1", IDLE),
+            p);
+}
+
 static void load_bad_envelope(void **state)
 {
     apr_pool_t *p = *state;
@@ -1791,6 +1820,7 @@ int main(void)
         UNIT_TEST(load_expired_idle_by_written),
         UNIT_TEST(load_expired_idle_by_expires_in),
         UNIT_TEST(load_expired_absolute),
+        UNIT_TEST(load_times_impossible),
         UNIT_TEST(load_bad_envelope),
         UNIT_TEST(load_backend_errors),
         UNIT_TEST(save_unchanged_cas),
