@@ -951,7 +951,8 @@ static void cw_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(cw_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(cw_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(cw_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(cw_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* last, as every background thread of the kit (mod_lf_life.h) */
+    ap_hook_child_init(cw_child_init, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_insert_filter(cw_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(cw_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(cw_log_transaction, NULL, NULL, APR_HOOK_MIDDLE);

@@ -125,7 +125,9 @@ apr_status_t mod_lf_thread_create_(mod_lf_thread_t **out, const mod_lf_thread_sp
     mod_lf_thread_create_(out, spec, data, APLOG_MODULE_INDEX, s, pconf)
 
 /**
- * Start the thread in a child (child_init). A pre-cleanup of @p pchild stops it and joins it:
+ * Start the thread in a child, from a child_init hook registered APR_HOOK_REALLY_LAST: its
+ * first run() comes at once and may use what other modules make in their child_init (the
+ * health check of mod_session_kv uses its store). A pre-cleanup of @p pchild stops it and joins it:
  * when the child exits, the thread's current run() ends (bounded by its own timeouts; long work
  * polls mod_lf_thread_stopping()), stop() runs, and only then does the child go on to exit().
  * The thread blocks asynchronous signals, which stay the MPM's business on the main thread.

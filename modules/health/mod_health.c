@@ -750,7 +750,9 @@ static void health_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(health_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(health_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(health_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(health_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* last: the checks use what other modules make in their child_init (mod_session_kv's store
+     * for the session-kv check) */
+    ap_hook_child_init(health_child_init, NULL, NULL, APR_HOOK_REALLY_LAST);
     /* First among quick handlers: a health answer must not depend on a cache or anything else. */
     ap_hook_quick_handler(health_handler, NULL, NULL, APR_HOOK_FIRST);
 }

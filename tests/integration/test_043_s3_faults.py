@@ -152,6 +152,7 @@ def test_endpoint_down_is_502(httpd, moto, logs, bucket):
     assert r.status == 502
 
 
+@pytest.mark.one_mpm  # the transport's policy, whatever the MPM
 @pytest.mark.expect_log("LF02003")
 def test_untrusted_certificate_fails_at_once_with_the_reason(httpd, moto, logs, bucket,
                                                              tls_server):

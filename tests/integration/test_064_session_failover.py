@@ -126,6 +126,7 @@ def test_redis_failover_to_a_promoted_replica(httpd, logs, mpm):
         b.stop()
 
 
+@pytest.mark.one_mpm  # a log line's wording, whatever the MPM
 @pytest.mark.expect_log("LF01001")
 def test_redis_error_reply_is_logged_as_the_cause(httpd, logs, mpm, redis):
     """Redis refuses the write with an error reply (out of memory: maxmemory reached under

@@ -45,6 +45,7 @@ def wait_backlog(srv, n):
                       what="%d intervals in the backlog" % n)
 
 
+@pytest.mark.one_mpm  # files and shared memory, whatever the MPM (test_090 restarts both)
 def test_backlog_survives_a_graceful_restart_during_an_outage(httpd, logs, mpm, moto,
                                                               faultproxy):
     ns = cw.namespace()
@@ -69,6 +70,7 @@ def test_backlog_survives_a_graceful_restart_during_an_outage(httpd, logs, mpm, 
     srv.stop()   # while the proxy is there: the last interval has somewhere to go
 
 
+@pytest.mark.one_mpm
 def test_backlog_survives_a_stop_and_start_during_an_outage(httpd, logs, mpm, moto,
                                                             faultproxy):
     ns = cw.namespace()
