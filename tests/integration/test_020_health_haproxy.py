@@ -60,6 +60,7 @@ def _assert_out_of_rotation(hp, a):
     assert _sessions(hp, "a") == n
 
 
+@pytest.mark.one_mpm  # HAProxy's view of the drain, whatever the MPM
 @pytest.mark.timeout(120)
 def test_drain_takes_node_out_of_rotation_without_errors(httpd, haproxy, logs):
     a = _node(httpd, logs, "a")

@@ -83,6 +83,7 @@ def test_redis_restart_reconnects(httpd, logs, mpm, redis):
     assert session.KV("redis", redis).exists(c.sid)
 
 
+@pytest.mark.one_mpm  # the driver's reconnect, whatever the MPM
 @pytest.mark.expect_log("LF01001", "LF01005")
 def test_redis_failover_to_a_promoted_replica(httpd, logs, mpm):
     a = Redis(subdir(logs, "redis-a")).start()

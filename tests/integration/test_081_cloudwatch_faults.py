@@ -70,6 +70,7 @@ def pairs_quantile(pairs, q):
     return None
 
 
+@pytest.mark.one_mpm  # the histogram's arithmetic, whatever the MPM
 def test_published_percentiles_match_the_client(httpd, logs, mpm, moto, faultproxy):
     ns = cw.namespace()
     srv = cw.start(httpd, logs, mpm, moto, ns, endpoint=faultproxy.endpoint, srv=FLEET_ONLY)
@@ -105,6 +106,7 @@ def test_published_percentiles_match_the_client(httpd, logs, mpm, moto, faultpro
         assert abs(got - truth) <= 0.05 * truth, (q, got, truth)
 
 
+@pytest.mark.one_mpm  # the publisher's thread under both MPMs: test_090
 def test_cloudwatch_down_slows_no_request_and_the_backlog_is_bounded(httpd, logs, mpm, moto,
                                                                       faultproxy):
     ns = cw.namespace()
@@ -137,6 +139,7 @@ def test_cloudwatch_down_slows_no_request_and_the_backlog_is_bounded(httpd, logs
     assert 0 < got["Sum"] <= served, (got, served)
 
 
+@pytest.mark.one_mpm  # the backlog's bound, whatever the MPM
 def test_memory_stays_bounded_while_cloudwatch_is_down(httpd, logs, mpm, moto, faultproxy):
     """Many groups, 20 intervals refused with 503: the publisher's process does not grow with
     the number of intervals (the backlog holds at most CloudWatchBacklog of them)."""
@@ -214,6 +217,7 @@ def test_untrusted_certificate_is_not_retried_and_the_log_says_why(httpd, logs, 
     assert st["RequestsSent"] == 0 and st["Backlog"] >= 1, st
 
 
+@pytest.mark.one_mpm  # graceful restarts under both MPMs, counted exactly: test_090
 def test_graceful_restart_counts_everything_once(httpd, logs, mpm, moto):
     ns = cw.namespace()
     srv = cw.start(httpd, logs, mpm, moto, ns, srv=FLEET_ONLY, interval="3")
