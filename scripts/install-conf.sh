@@ -105,13 +105,6 @@ case "$layout" in
         fi
         {
             printf '# lampfarm mod_%s (installed by make install)\n' "$module"
-            if [ "$module" = health ]; then
-                # mod_health runs its checks in a mod_watchdog thread; RHEL loads mod_watchdog in
-                # 00-base.conf, this only covers a build that does not.
-                printf '<IfModule !watchdog_module>\n'
-                printf '    LoadModule watchdog_module modules/mod_watchdog.so\n'
-                printf '</IfModule>\n'
-            fi
             for d in $depends; do
                 printf '<IfModule !%s_module>\n' "$d"
                 printf '    LoadModule %s_module modules/mod_%s.so\n' "$d" "$d"

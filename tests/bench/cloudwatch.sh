@@ -11,7 +11,7 @@
 #               with `CloudWatchInterval 10`
 # The publisher sends to CloudWatchEndpoint http://127.0.0.1:<a port nobody listens on>: every
 # interval it builds its PutMetricData request, is refused at connect, and keeps the interval in
-# its backlog. It runs in a background thread (mod_watchdog), never on a request thread, so what
+# its backlog. It runs in a background thread, never on a request thread, so what
 # it costs is the CPU of that thread (one failed connect every few seconds), not request time.
 # wrk runs against the two servers in alternating rounds (tests/bench/lib.sh, shared with the
 # hand-off filter part of tests/bench/s3.sh, says how): requests/s per round, the medians, the
@@ -76,12 +76,8 @@ aws_secret_access_key = benchbenchbenchbenchbenchbenchbenchbench
 EOF
 chmod 0600 "$ab_work/bench.keys"
 
-# Both servers load mod_watchdog, which the module's publisher needs, so that it is no difference.
-watchdog="<IfModule !mod_watchdog.c>
-    LoadModule watchdog_module $ab_libexecdir/mod_watchdog.so
-</IfModule>"
-ab_conf baseline "$port_base" "$watchdog" "# mod_cloudwatch not loaded"
-ab_conf cloudwatch "$port_cw" "$watchdog" "LoadModule cloudwatch_module $so
+ab_conf baseline "$port_base" "" "# mod_cloudwatch not loaded"
+ab_conf cloudwatch "$port_cw" "" "LoadModule cloudwatch_module $so
 CloudWatch On
 CloudWatchNamespace Lampfarm/Bench
 CloudWatchRegion us-east-1

@@ -73,9 +73,6 @@ LogLevel warn
 User nobody
 Group nogroup
 LoadModule mpm_event_module $libexecdir/mod_mpm_event.so
-<IfModule !mod_watchdog.c>
-    LoadModule watchdog_module $libexecdir/mod_watchdog.so
-</IfModule>
 <IfModule !mod_unixd.c>
     LoadModule unixd_module $libexecdir/mod_unixd.so
 </IfModule>
