@@ -2,8 +2,8 @@
  *
  * Every request is measured in log_transaction and counted into shared memory with atomic
  * updates (cw_hist: a histogram per group, no lock, no system call); one background thread per
- * httpd (mod_watchdog singleton, mod_cloudwatch_publish.c) empties that memory every interval
- * and sends it with PutMetricData. A request never waits for CloudWatch.
+ * httpd (a singleton thread of the lifecycle kit, mod_cloudwatch_publish.c) empties that
+ * memory every interval and sends it with PutMetricData. A request never waits for CloudWatch.
  *
  * This file: configuration, the shared memory and its group slots, the recording hooks and the
  * status views (server-status and the cloudwatch-status handler).
