@@ -189,4 +189,16 @@ clean:
 	rm -rf $(BUILD)
 
 # --- fuzzing (libFuzzer) and the replay of its findings in `make unit` ---------------------------
+# The rules are in tests/fuzz/fuzz.mk (its header says how to run one target, longer, or merge).
 include tests/fuzz/fuzz.mk
+
+# Builds every target with clang (ASan, UBSan, libFuzzer; installs clang if missing) and runs
+# each for FUZZ_SECONDS; fails when one crashes.
+fuzz:
+	@scripts/install-deps.sh --build-only --fuzz
+	@$(MAKE) --no-print-directory fuzz-run
+
+# `make unit` replays every input that ever crashed a target (tests/fuzz/regressions) and the
+# corpus, built with the project's compiler: no clang needed.
+unit-build: fuzz-replay-build
+unit: fuzz-replay

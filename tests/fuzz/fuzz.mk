@@ -45,10 +45,6 @@ FUZZ_POOL_CASES := palloc pcalloc pstrdup pstrcat psprintf pmemdup array cleared
 .PHONY: fuzz fuzz-build fuzz-run fuzz-pool-check fuzz-merge fuzz-replay fuzz-replay-build \
         fuzz-format
 
-fuzz:
-	@scripts/install-deps.sh --build-only --fuzz
-	@$(MAKE) --no-print-directory fuzz-run
-
 fuzz-build: $(FUZZ_BIN) $(FUZZ_DIR)/pool_check
 
 $(FUZZ_DIR)/obj/%.o: modules/%.c $(wildcard modules/*/*.h)
@@ -142,8 +138,6 @@ fuzz-replay: fuzz-replay-build
 	  $(FUZZ_REPLAY_DIR)/fuzz_$$t $$dirs || fail=1; \
 	done; exit $$fail
 
-unit-build: fuzz-replay-build
-unit: fuzz-replay
 
 fuzz-format:
 	clang-format -i $(wildcard tests/fuzz/*.c tests/fuzz/*.h)
