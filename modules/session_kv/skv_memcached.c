@@ -29,6 +29,14 @@
  * under-reports the remaining time, which makes the store touch a little early, never late.
  * del() removes the marker too (deletes are rare).
  *
+ * Hostile replies: libmemcached 1.1.4 allocates a value's buffer from the length in the reply's
+ * header (up to 4 GiB) before reading any of it, and has no limit of its own, so the driver gives
+ * it allocators that refuse any one block larger than MC_MAX_ALLOC: a stored value is at most
+ * SessionKVMaxSize (512 KiB) in its envelope. Such a reply fails as a protocol error and its
+ * connection is closed. (The same library reads a reply's key, up to 65,535 bytes by its header,
+ * into a buffer of 251: nothing outside the library can bound that; docs/mod_session_kv.md says
+ * to reach memcached over a network only it and the web servers share.)
+ *
  * What the driver makes of the results of that multi-get is skv_memcached_take(), which the
  * fuzzer runs on results made from any bytes.
  * Pure core: APR and libmemcached.
@@ -51,12 +59,53 @@
 /* Longer TTLs are taken by memcached as an absolute Unix time. */
 #define MC_MAX_RELATIVE_TTL (30 * 24 * 3600)
 
+/* The largest block libmemcached may allocate: a value in its envelope, with room to spare. */
+#define MC_MAX_ALLOC      (4 * 1024 * 1024)
+#define MC_MAX_ALLOC_TEXT "4 MiB"
+
 /* Each driver defines the connection object its own way; they never meet. */
 struct skv_conn_t {
     const skv_backend_t *be;
     memcached_st *mc;
+    int refused;   /* an allocation over MC_MAX_ALLOC was refused since the last operation */
     char err[256]; /* the last error, "" when none */
 };
+
+/* libmemcached's allocators (context: the connection), bounded by MC_MAX_ALLOC. */
+static void *mc_realloc(const memcached_st *mc, void *mem, const size_t size, void *context)
+{
+    skv_conn_t *c = context;
+
+    (void)mc;
+    if (size > MC_MAX_ALLOC) {
+        c->refused = 1;
+        return NULL;
+    }
+    return realloc(mem, size);
+}
+
+static void *mc_malloc(const memcached_st *mc, const size_t size, void *context)
+{
+    return mc_realloc(mc, NULL, size, context);
+}
+
+static void *mc_calloc(const memcached_st *mc, size_t nelem, const size_t elsize, void *context)
+{
+    skv_conn_t *c = context;
+
+    (void)mc;
+    if (elsize && nelem > MC_MAX_ALLOC / elsize) {
+        c->refused = 1;
+        return NULL;
+    }
+    return calloc(nelem, elsize);
+}
+
+static void mc_free(const memcached_st *mc, void *mem, void *context)
+{
+    (void)mc, (void)context;
+    free(mem);
+}
 
 static apr_status_t mc_cleanup(void *data)
 {
@@ -165,6 +214,14 @@ static apr_status_t mc_fail(skv_conn_t *c, memcached_return_t rc, const char *ke
         what = memcached_strerror(c->mc, rc);
         status = mc_status(rc, err);
     }
+    if (c->refused) {
+        /* the reply's header announced a block that the allocators refused */
+        c->refused = 0;
+        rc = MEMCACHED_PROTOCOL_ERROR;
+        what = "protocol error: a reply larger than " MC_MAX_ALLOC_TEXT;
+        status = APR_EGENERAL;
+        err = 0;
+    }
     apr_snprintf(
         c->err, sizeof(c->err), "memcached %s: %s%s%s%s",
         inst ? server_name(name, sizeof(name), inst) : c->be->display, what, err ? " (" : "",
@@ -189,8 +246,11 @@ static apr_status_t mc_open(skv_conn_t **out, const skv_backend_t *be, apr_pool_
         return APR_ENOMEM;
     }
     apr_pool_cleanup_register(p, c, mc_cleanup, apr_pool_cleanup_null);
+    rc = memcached_set_memory_allocators(c->mc, mc_malloc, mc_free, mc_realloc, mc_calloc, c);
     /* settings first: the binary protocol and the distribution reset what came before */
-    rc = memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
+    if (memcached_success(rc)) {
+        rc = memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
+    }
     if (memcached_success(rc)) {
         rc = memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED, 1);
     }

@@ -22,12 +22,22 @@
  * when they are equal, atomically. The script goes by EVALSHA, and by EVAL when the server
  * does not know it yet (NOSCRIPT), which also caches it there.
  *
+ * Hostile replies: hiredis 0.14's reader allocates an array's table of elements as soon as it has
+ * read the array's header, before any element arrived, for up to INT_MAX elements: a server (or
+ * anything on the wire) answering "*399999999" made the worker allocate 3.2 GB from 12 bytes.
+ * hiredis 0.14 has no limit of its own for this (later versions have maxelements), so
+ * skv_redis_guard() gives each reader a copy of hiredis's reply functions whose createArray
+ * refuses a reply of more than RD_MAX_ELEMENTS elements in all its arrays; the reader then fails
+ * as out of memory, which the driver reports as a protocol error and drops the connection. The
+ * driver's replies are small (ROLE has three elements and one per replica).
+ *
  * The password never appears in an error text: error() scrubs it even from server replies.
  * What the driver makes of the replies is in the rd_*_replies() functions, which
  * skv_redis_replies() also runs on replies a test or the fuzzer made, without a server.
- * Pure core: APR, hiredis and OpenSSL.
+ * Pure core: APR, hiredis, OpenSSL and pthread_once.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -65,9 +75,56 @@ struct skv_conn_t {
     const skv_backend_t *be;
     const char *server;  /* "host:port" for messages */
     redisContext *ctx;   /* NULL until connected, and after an error */
+    int elements;        /* the reader's budget of array elements (skv_redis_guard) */
     char script_sha[41]; /* SHA-1 of rd_cas_script, lowercase hex */
     char err[256];       /* the last error, "" when none */
 };
+
+/* hiredis's own reply functions, but createArray within a budget per reply; the budget is an int
+ * the reader's privdata points to, below 0 once a reply went past it. */
+#define RD_MAX_ELEMENTS 1024
+static redisReplyObjectFunctions rd_guarded;
+static void *(*rd_create_array)(const redisReadTask *, int);
+static pthread_once_t rd_guarded_once = PTHREAD_ONCE_INIT;
+
+static void *rd_guarded_array(const redisReadTask *task, int elements)
+{
+    int *budget = task->privdata;
+
+    if (!task->parent) {
+        *budget = RD_MAX_ELEMENTS; /* a new reply */
+    }
+    if (*budget < 0 || elements > *budget) {
+        *budget = -1;
+        return NULL;
+    }
+    *budget -= elements;
+    return rd_create_array(task, elements);
+}
+
+static void rd_guarded_init(void)
+{
+    redisReader *r = redisReaderCreate();
+
+    if (r) {
+        rd_guarded = *r->fn;
+        rd_create_array = rd_guarded.createArray;
+        rd_guarded.createArray = rd_guarded_array;
+        redisReaderFree(r);
+    }
+}
+
+int skv_redis_guard(redisReader *reader, int *budget)
+{
+    pthread_once(&rd_guarded_once, rd_guarded_init);
+    if (!rd_create_array) {
+        return 0;
+    }
+    *budget = RD_MAX_ELEMENTS;
+    reader->fn = &rd_guarded;
+    reader->privdata = budget;
+    return 1;
+}
 
 static apr_status_t rd_cleanup(void *data)
 {
@@ -179,6 +236,11 @@ static apr_status_t rd_io_fail(skv_conn_t *c, int err)
         rv = APR_ECONNREFUSED;
         break;
     case REDIS_ERR_OOM:
+        if (c->elements < 0) {
+            rd_set_err(c, "protocol error: a reply of more than %d elements", RD_MAX_ELEMENTS);
+            rv = APR_EGENERAL;
+            break;
+        }
         rd_set_err(c, "out of memory");
         rv = APR_ENOMEM;
         break;
@@ -336,6 +398,11 @@ static apr_status_t rd_connect(skv_conn_t *c)
     }
     if (c->ctx->err) {
         return rd_io_fail(c, err);
+    }
+    if (!skv_redis_guard(c->ctx->reader, &c->elements)) {
+        rd_set_err(c, "out of memory");
+        rd_drop(c);
+        return APR_ENOMEM;
     }
     if (redisSetTimeout(c->ctx, rd_timeval(be->io_timeout)) != REDIS_OK) {
         return rd_io_fail(c, errno);

@@ -12,6 +12,16 @@
 #include "skv_driver.h"
 
 struct redisReply;
+struct redisReader;
+
+/**
+ * Bound what a reply can make @p reader allocate: at most 1024 array elements in all the arrays of
+ * one reply (hiredis 0.14 allocates an array's table from its header alone, up to INT_MAX
+ * elements). A reply past that fails the reader as out of memory, and leaves @p budget below 0.
+ * @param budget the reader's count of elements left, kept by the caller as long as @p reader
+ * @return 1, or 0 when out of memory (the reader is unchanged)
+ */
+int skv_redis_guard(struct redisReader *reader, int *budget);
 
 /** The driver's round trips, by the replies they read. */
 typedef enum {

@@ -4,8 +4,8 @@
  *
  * Input: one byte (bits 0-2: the round trip, skv_redis_op_e modulo 6; bit 3: a database other
  * than 0; bit 4: an ACL user), the password (NUL-terminated; empty: none), then the bytes the
- * server sends. The driver's error text must fit its buffer and never hold the password; a
- * value must be the reply's bytes.
+ * server sends, read as the driver reads them (skv_redis_guard() bounds arrays). The driver's error
+ * text must fit its buffer and never hold the password; a value must be the reply's bytes.
  */
 #include <hiredis/hiredis.h>
 
@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     skv_value_t val;
     redisReader *reader;
     apr_status_t rv;
-    int n, i;
+    int n, i, budget;
 
     memset(&be, 0, sizeof(be));
     be.type = SKV_BACKEND_REDIS;
@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     n = op == SKV_REDIS_CONNECT ? (be.password != NULL) + (be.db != 0) : counts[op];
 
     reader = redisReaderCreate();
-    FUZZ_CHECK(reader != NULL);
+    FUZZ_CHECK(reader != NULL && skv_redis_guard(reader, &budget)); /* as on a connection */
     if (redisReaderFeed(reader, resp, len) != REDIS_OK) {
         redisReaderFree(reader);
         apr_pool_destroy(p);

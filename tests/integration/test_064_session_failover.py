@@ -4,6 +4,9 @@ without an httpd restart), and an ElastiCache-style failover where the primary b
 (writes answer READONLY; the module drops the connection and the next one reaches the new
 primary). No worker crashes: the conftest fails a test on any crash in the error log."""
 import os
+import socket
+import struct
+import threading
 import time
 
 import pytest
@@ -141,3 +144,95 @@ def test_redis_error_reply_is_logged_as_the_cause(httpd, logs, mpm, redis):
     line = srv.error_log.wait_for("LF01001")
     assert "session save failed" in line and "OOM command not allowed" in line, line
     assert "(20014)" not in line and "Internal error" not in line, line
+
+
+class HostileServer:
+    """A hand-written stand-in for a hostile or broken server (no real redis or memcached sends
+    what it does): it answers everything it reads with reply(the bytes read)."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.commands = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                try:
+                    while True:
+                        data = conn.recv(65536)
+                        if not data:
+                            break
+                        self.commands += 1
+                        conn.sendall(self.reply(data))
+                except OSError:
+                    pass
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.mark.one_mpm  # the driver's reading of a reply, whatever the MPM
+@pytest.mark.expect_log("LF01001")
+def test_redis_huge_array_header_is_a_protocol_error(httpd, logs, mpm):
+    """A reply announcing an array of 399,999,999 elements is refused at its header (hiredis
+    0.14's reader allocated the array's 3.2 GB table from those 12 bytes): the request is served
+    (the failure policy, open), LF01001 names the protocol error, and the worker neither
+    allocates the table nor waits for the elements (it would wait for the I/O timeout, then log
+    a timeout)."""
+    bad = HostileServer(lambda data: b"*399999999\r\n")
+    try:
+        srv = session.start(httpd, logs, mpm, "redis://127.0.0.1:%d" % bad.port,
+                            srv="SessionKVTimeout 10s")
+        c = session.Client(srv)
+        t = time.monotonic()
+        r = c.get("/app/app.cgi?" + session.query(set="user:alice"))
+        assert r.status == 200
+        assert time.monotonic() - t < 5           # not the 10 s I/O timeout
+        line = srv.error_log.wait_for("LF01001")
+        assert "protocol error: a reply of more than 1024 elements" in line, line
+        assert bad.commands >= 1
+    finally:
+        bad.close()
+
+
+def memcached_huge_value(data):
+    """A binary-protocol answer to the first request in data: a value of 0xF0000000 bytes (by
+    its header; none of them follow), with its 4 bytes of flags."""
+    opcode = data[1] if data[:1] == b"\x80" else 0x0D
+    return struct.pack(">BBHBBHIIQ", 0x81, opcode, 0, 4, 0, 0, 0xF0000000, 0, 0) + b"\0" * 4
+
+
+@pytest.mark.one_mpm  # the driver's reading of a reply, whatever the MPM
+@pytest.mark.expect_log("LF01001")
+def test_memcached_huge_value_header_is_a_protocol_error(httpd, logs, mpm):
+    """A reply whose header announces a value of 3.75 GiB is refused before anything is
+    allocated (libmemcached allocates the value's buffer from that header): the session load
+    fails with a protocol error in LF01001, the request is served with an empty session, and the
+    worker does not wait for the value."""
+    bad = HostileServer(memcached_huge_value)
+    try:
+        srv = session.start(httpd, logs, mpm, "memcached://127.0.0.1:%d" % bad.port,
+                            srv="SessionKVTimeout 10s")
+        c = session.Client(srv)
+        c.sid = "A" * 43                          # a well-formed id: the module asks the server
+        t = time.monotonic()
+        r = c.get("/app/app.cgi")
+        assert r.status == 200
+        assert r.json()["session"] == {}
+        assert time.monotonic() - t < 5           # not the 10 s I/O timeout
+        line = srv.error_log.wait_for("LF01001")
+        assert "session load failed" in line, line
+        assert "protocol error: a reply larger than 4 MiB" in line, line
+        assert bad.commands >= 1
+    finally:
+        bad.close()

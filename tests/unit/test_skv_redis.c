@@ -3,7 +3,8 @@
  * which the password is masked whatever it is. Regressions: tests/fuzz/fuzz_skv_redis.c found
  * that a password of "*" made the masking loop forever and a short one made it write past the
  * end of the error buffer; a PTTL beyond what microseconds can count overflowed (UBSan, on an
- * input written for that target). The driver against a real server is tested in
+ * input written for that target); an array's header alone ("*399999999") made hiredis's reader
+ * allocate gigabytes (reader_guard). The driver against a real server is tested in
  * tests/integration (test_06x_session_*). */
 #include "unit.h"
 
@@ -283,6 +284,71 @@ static void password_masked_cut(void **state)
     assert_non_null(strstr(err, "AUTH failed: *** *** "));
 }
 
+/* Feed @p resp to a guarded reader; the number of replies it read whole, -1 on its error. */
+static int guarded_read(int *budget, const char *resp, apr_size_t len)
+{
+    redisReader *reader = redisReaderCreate();
+    void *reply;
+    int n = 0;
+
+    assert_non_null(reader);
+    assert_int_equal(skv_redis_guard(reader, budget), 1);
+    assert_int_equal(redisReaderFeed(reader, resp, len), REDIS_OK);
+    for (;;) {
+        reply = NULL;
+        if (redisReaderGetReply(reader, &reply) != REDIS_OK) {
+            n = -1;
+            break;
+        }
+        if (!reply) {
+            break;
+        }
+        freeReplyObject(reply);
+        n++;
+    }
+    redisReaderFree(reader);
+    return n;
+}
+
+/* "*" then @p elements times "$1 x", into @p buf. */
+static apr_size_t array_resp(char *buf, apr_size_t size, int elements)
+{
+    apr_size_t o = apr_snprintf(buf, size, "*%d\r\n", elements);
+    int i;
+
+    for (i = 0; i < elements && o + 7 < size; i++) {
+        memcpy(buf + o, "$1\r\nx\r\n", 7);
+        o += 7;
+    }
+    return o;
+}
+
+static void reader_guard(void **state)
+{
+    static const char huge[] = "*399999999\r\n", nested[] = "*2\r\n*1000\r\n*25\r\n";
+    static const char role[] = "*3\r\n$6\r\nmaster\r\n:42\r\n*1\r\n*3\r\n$9\r\n127.0.0.1\r\n"
+                               "$4\r\n6380\r\n$2\r\n42\r\n";
+    char buf[16 * 1024];
+    apr_size_t len;
+    int budget;
+
+    (void)state;
+    /* no table of 400M pointers: the reader fails at the header, the budget tells why */
+    assert_int_equal(guarded_read(&budget, huge, sizeof(huge) - 1), -1);
+    assert_true(budget < 0);
+    /* the budget counts the elements of every array in one reply */
+    assert_int_equal(guarded_read(&budget, nested, sizeof(nested) - 1), -1);
+    assert_true(budget < 0);
+    /* what the driver reads passes: ROLE with a replica, 1024 elements, then 1024 again */
+    assert_int_equal(guarded_read(&budget, role, sizeof(role) - 1), 1);
+    len = array_resp(buf, sizeof(buf), 1024);
+    len += array_resp(buf + len, sizeof(buf) - len, 1023);
+    assert_int_equal(guarded_read(&budget, buf, len), 2);
+    assert_int_equal(budget, 1);
+    len = array_resp(buf, sizeof(buf), 1025);
+    assert_int_equal(guarded_read(&budget, buf, len), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,7 +356,7 @@ int main(void)
         UNIT_TEST(failover_replies),      UNIT_TEST(ping_replies),
         UNIT_TEST(connect_replies),       UNIT_TEST(password_masked),
         UNIT_TEST(password_masked_short), UNIT_TEST(password_masked_stars),
-        UNIT_TEST(password_masked_cut),
+        UNIT_TEST(password_masked_cut),   UNIT_TEST(reader_guard),
     };
 
     return UNIT_RUN("skv_redis", tests);
