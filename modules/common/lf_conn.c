@@ -538,9 +538,15 @@ void lf_conn_close(lf_conn_t *c)
         return;
     }
     if (c->ssl) {
+        ERR_clear_error();
         if (!c->broken) {
-            ERR_clear_error();
             SSL_shutdown(c->ssl); /* close_notify, once, without waiting for the server's */
+        }
+        else {
+            /* SSL_free() takes a session whose connection was not shut down for a bad one and
+             * makes it unresumable, also in our cache: but an end of file, a timeout or a reset
+             * say nothing against the session (a fatal TLS alert has removed it already) */
+            SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
         }
         SSL_free(c->ssl);
         ERR_clear_error();

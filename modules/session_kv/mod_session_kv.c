@@ -55,6 +55,7 @@ APLOG_USE_MODULE(session_kv);
 #define SKV_CONNECTIONS     "SessionKVConnections"
 #define SKV_KEY_PREFIX      "SessionKVKeyPrefix"
 #define SKV_KEY_FILE        "SessionKVEncryptionKeyFile"
+#define SKV_CA_FILE         "SessionKVCAFile"
 #define SKV_IDLE_TIMEOUT    "SessionKVIdleTimeout"
 #define SKV_MAX_LIFETIME    "SessionKVMaxLifetime"
 #define SKV_TOUCH_INTERVAL  "SessionKVTouchInterval"
@@ -81,6 +82,7 @@ APLOG_USE_MODULE(session_kv);
 typedef struct skv_srv_conf {
     const char *url;                     /* SessionKVStore; NULL = no store */
     const char *password;                /* SessionKVPassword: the secret itself */
+    const char *ca_file;                 /* rediss://: the CAs to trust; NULL = the system's */
     apr_interval_time_t connect_timeout; /* microseconds */
     apr_interval_time_t timeout;         /* microseconds, per backend operation */
     apr_interval_time_t retry_interval;  /* microseconds, servers marked down */
@@ -99,6 +101,7 @@ typedef struct skv_srv_conf {
 static const skv_srv_conf srv_defaults = {
     NULL,                    /* url */
     NULL,                    /* password: none (or in the URL) */
+    NULL,                    /* ca_file: the system's trust store */
     200 * 1000,              /* connect_timeout: 200 ms, a LAN backend answers in one */
     500 * 1000,              /* timeout: 500 ms, then the failure policy applies */
     10 * APR_USEC_PER_SEC,   /* retry_interval: a server marked down is retried after 10 s */
@@ -178,6 +181,7 @@ static void *merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
 
     n->url = MERGE(add, base, url, NULL);
     n->password = MERGE(add, base, password, NULL);
+    n->ca_file = MERGE(add, base, ca_file, NULL);
     n->connect_timeout = MERGE(add, base, connect_timeout, UNSET);
     n->timeout = MERGE(add, base, timeout, UNSET);
     n->retry_interval = MERGE(add, base, retry_interval, UNSET);
@@ -321,10 +325,16 @@ static const char *set_prefix(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
-static const char *set_key_file(cmd_parms *cmd, void *dc, const char *arg)
+/* A file, relative to the ServerRoot, into the field at the offset cmd->info. */
+static const char *set_path(cmd_parms *cmd, void *dc, const char *arg)
 {
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+
     (void)dc;
-    srv_of(cmd)->key_file = ap_server_root_relative(cmd->pool, arg);
+    if (!path) {
+        return apr_psprintf(cmd->pool, "%s: bad path '%s'", cmd->directive->directive, arg);
+    }
+    *(const char **)((char *)srv_of(cmd) + (apr_size_t)cmd->info) = path;
     return NULL;
 }
 
@@ -442,10 +452,14 @@ static const command_rec skv_cmds[] = {
     AP_INIT_TAKE1(SKV_ENV_PART_SIZE, set_env_part_size, NULL, RSRC_CONF | OR_AUTHCFG,
                   "SessionEnv's HTTP_SESSION longer than this goes out as HTTP_SESSION_1..N "
                   "(default 8000 bytes; Off: never split)"),
-    AP_INIT_TAKE1(SKV_STORE, set_store, NULL, RSRC_CONF,
-                  "memcached://host:port[,host:port...] or redis://[user[:password]@]host:port/db"),
+    AP_INIT_TAKE1(
+        SKV_STORE, set_store, NULL, RSRC_CONF,
+        "memcached://host:port[,host:port...] or redis[s]://[user[:password]@]host:port/db"),
     AP_INIT_TAKE1(SKV_PASSWORD, set_password, NULL, RSRC_CONF,
                   "the redis password: file:/path or env:NAME"),
+    AP_INIT_TAKE1(SKV_CA_FILE, set_path, (void *)APR_OFFSETOF(skv_srv_conf, ca_file), RSRC_CONF,
+                  "PEM file of the CAs that a rediss:// server's certificate must chain to "
+                  "(default: the system's trust store)"),
     AP_INIT_TAKE1(SKV_CONNECT_TIMEOUT, set_duration, NULL, RSRC_CONF,
                   "time to connect to a backend server (ms unless a unit is given)"),
     AP_INIT_TAKE1(SKV_TIMEOUT, set_duration, NULL, RSRC_CONF,
@@ -456,7 +470,7 @@ static const command_rec skv_cmds[] = {
     AP_INIT_TAKE1(SKV_CONNECTIONS, set_connections, NULL, RSRC_CONF,
                   "backend connections per child process (default: one per thread)"),
     AP_INIT_TAKE1(SKV_KEY_PREFIX, set_prefix, NULL, RSRC_CONF, "prefix of the backend keys"),
-    AP_INIT_TAKE1(SKV_KEY_FILE, set_key_file, NULL, RSRC_CONF,
+    AP_INIT_TAKE1(SKV_KEY_FILE, set_path, (void *)APR_OFFSETOF(skv_srv_conf, key_file), RSRC_CONF,
                   "AES-256-GCM keys, one per line; the first encrypts, all decrypt"),
     AP_INIT_TAKE1(SKV_IDLE_TIMEOUT, set_duration, NULL, RSRC_CONF,
                   "a session unused for this long expires"),
@@ -502,6 +516,9 @@ static const char *runtime_conf(skv_store_conf_t *sc, const skv_srv_conf *e, apr
     if (be->user && !be->password) {
         return apr_psprintf(p, "%s: a redis user needs a password: %s file:/path or env:NAME",
                             SKV_STORE, SKV_PASSWORD);
+    }
+    if (be->tls && lf_tls_create(&be->tls_config, e->ca_file, &why, p) != APR_SUCCESS) {
+        return apr_psprintf(p, "%s: %s", SKV_CA_FILE, why);
     }
     be->connect_timeout = e->connect_timeout;
     be->io_timeout = e->timeout;

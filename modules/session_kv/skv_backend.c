@@ -191,7 +191,7 @@ static const char *parse_memcached(skv_backend_t *be, const char *rest, apr_pool
 static const char *parse_redis_auth(skv_backend_t *be, const char *info, apr_size_t len,
                                     apr_pool_t *p)
 {
-    const char *colon = memchr(info, ':', len);
+    const char *colon = memchr(info, ':', len), *scheme = be->tls ? "rediss" : "redis";
     const char *user, *password;
 
     if (!colon) {
@@ -205,7 +205,7 @@ static const char *parse_redis_auth(skv_backend_t *be, const char *info, apr_siz
             return "nothing before '@'";
         }
         be->user = user;
-        be->display = apr_psprintf(p, "redis://***@%s", info + len + 1);
+        be->display = apr_psprintf(p, "%s://***@%s", scheme, info + len + 1);
         return NULL;
     }
     user = percent_decode(info, (apr_size_t)(colon - info), p);
@@ -218,7 +218,8 @@ static const char *parse_redis_auth(skv_backend_t *be, const char *info, apr_siz
     }
     be->user = *user ? user : NULL;
     be->password = password;
-    be->display = apr_psprintf(p, "redis://%.*s:***@%s", (int)(colon - info), info, info + len + 1);
+    be->display =
+        apr_psprintf(p, "%s://%.*s:***@%s", scheme, (int)(colon - info), info, info + len + 1);
     return NULL;
 }
 
@@ -274,11 +275,13 @@ apr_status_t skv_backend_parse(skv_backend_t **out, const char **why, const char
         err = parse_redis(be, rest, p);
     }
     else if (slen == 6 && !strncasecmp(url, "rediss", slen)) {
-        err = "rediss:// (redis over TLS) is not supported";
+        be->type = SKV_BACKEND_REDIS;
+        be->tls = 1;
+        err = parse_redis(be, rest, p);
     }
     else {
-        err =
-            apr_psprintf(p, "unknown scheme '%.*s' (use memcached:// or redis://)", (int)slen, url);
+        err = apr_psprintf(p, "unknown scheme '%.*s' (use memcached://, redis:// or rediss://)",
+                           (int)slen, url);
     }
     if (err) {
         *why = err;

@@ -3,6 +3,7 @@
  *
  *   memcached://host:port[,host:port...]          (port 11211 by default; [::1]:11211 for IPv6)
  *   redis://[user:password@]host[:port][/db]      (port 6379, db 0..15, default 0)
+ *   rediss://[user:password@]host[:port][/db]     (the same over TLS)
  *
  * In a redis URL the user and the password are percent-decoded, so any byte can be written
  * ("%40" for '@', "%3A" for ':', "%2F" for '/'); "redis://:password@host" gives a password

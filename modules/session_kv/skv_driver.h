@@ -29,6 +29,8 @@
 #include <apr_tables.h>
 #include <apr_time.h>
 
+#include "lf_conn.h"
+
 typedef enum { SKV_BACKEND_MEMCACHED = 1, SKV_BACKEND_REDIS } skv_backend_e;
 
 /** One server of a backend. */
@@ -45,6 +47,9 @@ typedef struct skv_backend_t {
     const char *user;                    /* redis ACL user; NULL = AUTH with the password only */
     const char *password;                /* redis AUTH password; NULL = no AUTH; never logged */
     int db;                              /* redis SELECT index; 0 = the default database */
+    int tls;                             /* rediss://: over TLS, with tls_config */
+    lf_tls_t *tls_config;                /* for tls: the trust store and the sessions, made by
+                                            the caller (lf_tls_create) */
     apr_interval_time_t connect_timeout; /* microseconds, per connection attempt */
     apr_interval_time_t io_timeout;      /* microseconds, per operation */
     apr_interval_time_t retry_interval;  /* microseconds; a server marked down (no answer in

@@ -1,9 +1,12 @@
-/* skv_redis — the redis driver (hiredis), see skv_driver.h.
+/* skv_redis — the redis driver (hiredis for the protocol, lf_conn for the wire), see
+ * skv_driver.h.
  *
- * One blocking hiredis context per connection object, made on first use: connect with the
- * connect timeout, then every read and write bounded by the I/O timeout (SO_RCVTIMEO and
- * SO_SNDTIMEO through redisSetTimeout), then AUTH (with the ACL user when there is one) and
- * SELECT, pipelined.
+ * hiredis 0.14 (Debian 12's) has no TLS and no way to give it a socket of one's own, but its
+ * command formatter and its reply reader are public: the driver formats with the one, reads
+ * with the other, and carries the bytes over an lf_conn connection, plain TCP for redis:// and
+ * TLS for rediss://, one code path. One connection per connection object, made on first use:
+ * connect (and handshake) within the connect timeout, every read and write bounded by the I/O
+ * timeout, then AUTH (with the ACL user when there is one) and SELECT, pipelined.
  *
  * Healing: after an I/O error, end of file or timeout the context is freed and the next call
  * connects afresh. A reply starting with READONLY, LOADING or MASTERDOWN means that this server
@@ -36,11 +39,9 @@
  * skv_redis_replies() also runs on replies a test or the fuzzer made, without a server.
  * Pure core: APR, hiredis, OpenSSL and pthread_once.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include <apr_strings.h>
 #include <hiredis/hiredis.h>
@@ -74,7 +75,8 @@ typedef struct rd_cmds_t {
 struct skv_conn_t {
     const skv_backend_t *be;
     const char *server;  /* "host:port" for messages */
-    redisContext *ctx;   /* NULL until connected, and after an error */
+    lf_conn_t *net;      /* NULL until connected, and after an error */
+    redisReader *reader; /* with net: what came from the server, parsed */
     int elements;        /* the reader's budget of array elements (skv_redis_guard) */
     char script_sha[41]; /* SHA-1 of rd_cas_script, lowercase hex */
     char err[256];       /* the last error, "" when none */
@@ -126,23 +128,20 @@ int skv_redis_guard(redisReader *reader, int *budget)
     return 1;
 }
 
-static apr_status_t rd_cleanup(void *data)
-{
-    skv_conn_t *c = data;
-
-    if (c->ctx) {
-        redisFree(c->ctx);
-        c->ctx = NULL;
-    }
-    return APR_SUCCESS;
-}
-
 static void rd_drop(skv_conn_t *c)
 {
-    if (c->ctx) {
-        redisFree(c->ctx);
-        c->ctx = NULL;
+    lf_conn_close(c->net);
+    c->net = NULL;
+    if (c->reader) {
+        redisReaderFree(c->reader);
+        c->reader = NULL;
     }
+}
+
+static apr_status_t rd_cleanup(void *data)
+{
+    rd_drop(data);
+    return APR_SUCCESS;
 }
 
 /*
@@ -190,19 +189,6 @@ static void rd_set_err(skv_conn_t *c, const char *fmt, ...)
     c->err[o] = '\0';
 }
 
-/* A timeval of @p t, at least a millisecond (0 means "no timeout" to hiredis). */
-static struct timeval rd_timeval(apr_interval_time_t t)
-{
-    struct timeval tv;
-
-    if (t < 1000) {
-        t = 1000;
-    }
-    tv.tv_sec = (time_t)apr_time_sec(t);
-    tv.tv_usec = (suseconds_t)apr_time_usec(t);
-    return tv;
-}
-
 /* Milliseconds of a TTL, rounded up, at least 1. */
 static long long rd_msec(apr_interval_time_t ttl)
 {
@@ -211,43 +197,29 @@ static long long rd_msec(apr_interval_time_t ttl)
     return ms < 1 ? 1 : ms;
 }
 
-/*
- * The context failed (its err is set, @p err is the errno right after the failing call):
- * record why, free it, and answer the status.
- */
-static apr_status_t rd_io_fail(skv_conn_t *c, int err)
+/* The connection failed with @p rv (lf_conn's status): record why, drop it, and answer the
+ * driver's status. */
+static apr_status_t rd_net_fail(skv_conn_t *c, apr_status_t rv)
 {
-    apr_status_t rv;
+    rd_set_err(c, "%s", lf_conn_error(c->net));
+    rd_drop(c);
+    return rv == APR_EOF || rv == APR_ECONNRESET ? APR_ECONNREFUSED : rv;
+}
 
-    switch (c->ctx->err) {
-    case REDIS_ERR_IO:
-        if (err == EAGAIN || err == EWOULDBLOCK || err == ETIMEDOUT || err == EINPROGRESS
-            || strstr(c->ctx->errstr, "timed out")) {
-            rd_set_err(c, "timed out (%s)", c->ctx->errstr);
-            rv = APR_TIMEUP;
-        }
-        else {
-            rd_set_err(c, "%s", c->ctx->errstr);
-            rv = APR_ECONNREFUSED;
-        }
-        break;
-    case REDIS_ERR_EOF:
-        rd_set_err(c, "%s", c->ctx->errstr);
-        rv = APR_ECONNREFUSED;
-        break;
-    case REDIS_ERR_OOM:
-        if (c->elements < 0) {
-            rd_set_err(c, "protocol error: a reply of more than %d elements", RD_MAX_ELEMENTS);
-            rv = APR_EGENERAL;
-            break;
-        }
+/* The reader refused what came: the connection cannot be read any further. */
+static apr_status_t rd_reader_fail(skv_conn_t *c)
+{
+    apr_status_t rv = APR_EGENERAL;
+
+    if (c->reader->err == REDIS_ERR_OOM && c->elements < 0) {
+        rd_set_err(c, "protocol error: a reply of more than %d elements", RD_MAX_ELEMENTS);
+    }
+    else if (c->reader->err == REDIS_ERR_OOM) {
         rd_set_err(c, "out of memory");
         rv = APR_ENOMEM;
-        break;
-    default:
-        rd_set_err(c, "%s", c->ctx->errstr);
-        rv = APR_EGENERAL;
-        break;
+    }
+    else {
+        rd_set_err(c, "protocol error: %s", c->reader->errstr);
     }
     rd_drop(c);
     return rv;
@@ -355,27 +327,52 @@ static void rd_cmds_free(rd_cmds_t *q)
     q->n = 0;
 }
 
-/* Send @p q in one round trip on the current context and read the replies into @p r. */
+/* The next reply of the server, reading from the connection as long as the reader needs more. */
+static apr_status_t rd_reply(redisReply **r, skv_conn_t *c)
+{
+    char buf[16 * 1024];
+
+    for (;;) {
+        void *reply = NULL;
+        apr_size_t len = sizeof(buf);
+        apr_status_t rv;
+
+        if (redisReaderGetReply(c->reader, &reply) != REDIS_OK) {
+            return rd_reader_fail(c);
+        }
+        if (reply) {
+            *r = reply;
+            return APR_SUCCESS;
+        }
+        if ((rv = lf_conn_read(c->net, buf, &len)) != APR_SUCCESS) {
+            return rd_net_fail(c, rv);
+        }
+        if (redisReaderFeed(c->reader, buf, len) != REDIS_OK) {
+            return rd_reader_fail(c);
+        }
+    }
+}
+
+/* Send @p q in one round trip on the current connection and read the replies into @p r. */
 static apr_status_t rd_roundtrip(redisReply **r, skv_conn_t *c, const rd_cmds_t *q)
 {
+    apr_status_t rv;
     int i;
 
     for (i = 0; i < q->n; i++) {
         r[i] = NULL;
-        if (redisAppendFormattedCommand(c->ctx, q->cmd[i], (size_t)q->len[i]) != REDIS_OK) {
-            return rd_io_fail(c, errno);
+    }
+    for (i = 0; i < q->n; i++) {
+        /* one write per command: TCP_NODELAY is on, but the server reads them as they come */
+        if ((rv = lf_conn_write(c->net, q->cmd[i], (apr_size_t)q->len[i])) != APR_SUCCESS) {
+            return rd_net_fail(c, rv);
         }
     }
     for (i = 0; i < q->n; i++) {
-        void *reply = NULL;
-
-        if (redisGetReply(c->ctx, &reply) != REDIS_OK) {
-            int err = errno;
-
+        if ((rv = rd_reply(&r[i], c)) != APR_SUCCESS) {
             rd_free_replies(r, i);
-            return rd_io_fail(c, err);
+            return rv;
         }
-        r[i] = reply;
     }
     return APR_SUCCESS;
 }
@@ -388,24 +385,24 @@ static apr_status_t rd_connect(skv_conn_t *c)
     redisReply *r[RD_MAX_CMDS];
     rd_cmds_t q = {0};
     apr_status_t rv = APR_SUCCESS;
-    int err;
 
-    c->ctx = redisConnectWithTimeout(s->host, s->port, rd_timeval(be->connect_timeout));
-    err = errno;
-    if (!c->ctx) {
+    if (be->tls && !be->tls_config) {
+        rd_set_err(c, "no TLS configuration");
+        return APR_EINVAL;
+    }
+    rv = lf_conn_open(&c->net, s->host, s->port, be->tls ? be->tls_config : NULL,
+                      be->connect_timeout, be->io_timeout);
+    if (!c->net) {
         rd_set_err(c, "out of memory");
         return APR_ENOMEM;
     }
-    if (c->ctx->err) {
-        return rd_io_fail(c, err);
+    if (rv != APR_SUCCESS) {
+        return rd_net_fail(c, rv);
     }
-    if (!skv_redis_guard(c->ctx->reader, &c->elements)) {
+    if (!(c->reader = redisReaderCreate()) || !skv_redis_guard(c->reader, &c->elements)) {
         rd_set_err(c, "out of memory");
         rd_drop(c);
         return APR_ENOMEM;
-    }
-    if (redisSetTimeout(c->ctx, rd_timeval(be->io_timeout)) != REDIS_OK) {
-        return rd_io_fail(c, errno);
     }
     if (be->password) {
         rv = be->user ? rd_cmd(c, &q, "AUTH %s %s", be->user, be->password)
@@ -423,22 +420,13 @@ static apr_status_t rd_connect(skv_conn_t *c)
     }
     rd_cmds_free(&q);
     if (rv == APR_SUCCESS && lf_log_is_level(LF_LOG_TRACE1)) {
-        lf_log_perror(LF_LOG_MARK, LF_LOG_TRACE1, APR_SUCCESS, LFLOGNO(01920) "redis %s: connected",
-                      c->server);
+        const char *tls = lf_conn_tls_info(c->net);
+
+        lf_log_perror(LF_LOG_MARK, LF_LOG_TRACE1, APR_SUCCESS,
+                      LFLOGNO(01920) "redis %s: connected%s%s%s", c->server, tls ? " (" : "",
+                      tls ? tls : "", tls ? ")" : "");
     }
     return rv;
-}
-
-/* Whether a pooled connection's socket still looks usable: a server that restarted (or a proxy
- * that cut the connection) has closed it while it sat idle, and sending a command that is not
- * safe to repeat (SET NX, the compare-and-set) into it would fail with nothing known about
- * whether it ran. Nothing is ever pending on an idle connection, so any byte or EOF is bad. */
-static int rd_idle_alive(const redisContext *ctx)
-{
-    char b;
-    ssize_t n = recv(ctx->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-
-    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 /*
@@ -454,11 +442,13 @@ static apr_status_t rd_run(redisReply **r, skv_conn_t *c, const rd_cmds_t *q, in
     for (attempt = 0; attempt < 2; attempt++) {
         int reused;
 
-        if (c->ctx && !rd_idle_alive(c->ctx)) {
+        /* a pooled connection the server closed while it sat idle (a restart, an idle timeout,
+         * a proxy): a command that is not safe to repeat must not go into it */
+        if (c->net && !lf_conn_idle_alive(c->net)) {
             rd_drop(c);
         }
-        reused = c->ctx != NULL;
-        if (!c->ctx && (rv = rd_connect(c)) != APR_SUCCESS) {
+        reused = c->net != NULL;
+        if (!c->net && (rv = rd_connect(c)) != APR_SUCCESS) {
             return rv;
         }
         if ((rv = rd_roundtrip(r, c, q)) != APR_SUCCESS) {

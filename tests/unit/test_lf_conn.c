@@ -402,6 +402,13 @@ static void read_timeout_and_end(void **state)
         len = sizeof(buf);
         assert_int_equal(lf_conn_read(c, buf, &len), APR_EOF);
         lf_conn_close(c);
+        if (i) {
+            /* a connection the server ended leaves its session resumable */
+            assert_int_equal(lf_conn_open(&c, "127.0.0.1", one->port, tls, MS(1000), MS(1000)),
+                             APR_SUCCESS);
+            assert_string_equal(lf_conn_tls_info(c), "TLSv1.3, resumed");
+            lf_conn_close(c);
+        }
         srv_stop(one);
     }
 }

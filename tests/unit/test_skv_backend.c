@@ -109,6 +109,22 @@ static void redis_urls(void **state)
     assert_int_equal(be->db, 0);
     be = url_ok("redis://h/0", p);
     assert_int_equal(be->db, 0);
+    assert_false(be->tls);
+
+    /* the same over TLS; the port stays redis's (ElastiCache serves TLS on 6379) */
+    be = url_ok("rediss://master.sessions.abc123.use1.cache.amazonaws.com", p);
+    assert_int_equal(be->type, SKV_BACKEND_REDIS);
+    assert_true(be->tls);
+    assert_null(be->tls_config); /* the caller's: lf_tls_create() */
+    assert_int_equal(server(be, 0)->port, 6379);
+    assert_string_equal(be->display, "rediss://master.sessions.abc123.use1.cache.amazonaws.com");
+    be = url_ok("RediSS://app:" PW "@[::1]:6380/4", p);
+    assert_true(be->tls);
+    assert_string_equal(be->user, "app");
+    assert_string_equal(be->display, "rediss://app:***@[::1]:6380/4");
+    assert_int_equal(be->db, 4);
+    be = url_ok("rediss://app@cache", p);
+    assert_string_equal(be->display, "rediss://***@cache");
 }
 
 static void redis_auth(void **state)
@@ -163,11 +179,10 @@ static void bad_scheme(void **state)
     apr_pool_t *p = *state;
 
     assert_string_equal(url_bad("http://h", p),
-                        "unknown scheme 'http' (use memcached:// or redis://)");
-    assert_string_equal(url_bad("rediss://h:6379", p),
-                        "rediss:// (redis over TLS) is not supported");
+                        "unknown scheme 'http' (use memcached://, redis:// or rediss://)");
+    assert_string_equal(url_bad("rediss://h:6379,h2", p), "redis takes one server");
     assert_string_equal(url_bad("memcache://h", p),
-                        "unknown scheme 'memcache' (use memcached:// or redis://)");
+                        "unknown scheme 'memcache' (use memcached://, redis:// or rediss://)");
     assert_string_equal(url_bad("h:11211", p),
                         "not a URL (use memcached://host:port or redis://host:port)");
     assert_string_equal(url_bad("", p),

@@ -355,7 +355,11 @@ static int writes_seen(void)
 /* --- the store under test ----------------------------------------------------------------- */
 
 static skv_backend_t backend = {
-    SKV_BACKEND_REDIS, "fake://127.0.0.1", NULL, NULL, NULL, 0, 200000, 500000, RETRY,
+    .type = SKV_BACKEND_REDIS,
+    .display = "fake://127.0.0.1",
+    .connect_timeout = 200000,
+    .io_timeout = 500000,
+    .retry_interval = RETRY,
 };
 
 /* Give the backend @p n servers, 127.0.0.1:1001 and on. */

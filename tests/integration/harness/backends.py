@@ -73,13 +73,31 @@ class Memcached(Server):
 
 
 class Redis(Server):
+    """redis-server on 127.0.0.1:.port; with tls=(ca, crt, key) (harness/tls.make_test_ca) also
+    on .tls_port over TLS, with that certificate (clients need none), so that a test reads back
+    through the plain port what the module wrote over TLS."""
+
     name = "redis"
 
+    def __init__(self, log_dir, port=None, tls=None):
+        super().__init__(log_dir, port)
+        self.tls = tls
+        self.tls_port = free_port() if tls else None
+
     def argv(self):
-        return [paths.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
+        argv = [paths.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "no", "--dir", self.log_dir,
                 "--logfile", os.path.join(self.log_dir, "redis.log"), "--daemonize", "no",
                 "--protected-mode", "no"]
+        if self.tls:
+            ca, crt, key = self.tls
+            argv += ["--tls-port", str(self.tls_port), "--tls-cert-file", crt,
+                     "--tls-key-file", key, "--tls-ca-cert-file", ca, "--tls-auth-clients", "no",
+                     "--tls-replication", "yes"]
+        return argv
+
+    def ready(self):
+        return port_open(self.port) and (not self.tls or port_open(self.tls_port))
 
     def command(self, *args, timeout=2.0):
         """Send one RESP command, return the raw reply."""

@@ -381,7 +381,7 @@ class RedisPrimaryProxy:
     def __new__(cls, log_dir, servers):
         from .backends import HAProxy
 
-        proxy = HAProxy(log_dir, servers)
+        proxy = HAProxy(log_dir, [(name, port) for name, port, *_ in servers])
         lines = [
             "global",
             "    log stdout format raw local0 info",
@@ -405,8 +405,10 @@ class RedisPrimaryProxy:
             "    tcp-check expect string +OK",
             "    default-server inter 200ms fall 1 rise 1 on-marked-down shutdown-sessions",
         ]
-        for name, port in servers:
-            lines.append("    server %s 127.0.0.1:%d check" % (name, port))
+        for name, port, *check_port in servers:
+            # (name, port[, check_port]): a TLS port is checked on the server's plain port
+            lines.append("    server %s 127.0.0.1:%d check%s"
+                         % (name, port, " port %d" % check_port[0] if check_port else ""))
         with open(proxy.cfg_path, "w") as f:
             f.write("\n".join(lines) + "\n")
         return proxy
