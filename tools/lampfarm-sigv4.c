@@ -6,6 +6,10 @@
  * canonical request, the string to sign and the signed request, each under a line
  * "--- <section> ---". Compare the canonical request with the one in S3's
  * SignatureDoesNotMatch answer (its <CanonicalRequest>) to see what differs.
+ *
+ * With --elasticache-user and --elasticache-cache it makes an ElastiCache IAM authentication
+ * token instead (no request on stdin): what a client sends as the AUTH password, and how it was
+ * signed, to chase a WRONGPASS.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +19,7 @@
 #include <apr_strings.h>
 #include <apr_tables.h>
 
+#include "aws_elasticache.h"
 #include "aws_http.h"
 #include "aws_sigv4.h"
 
@@ -39,7 +44,15 @@ static void usage(FILE *out)
           "  --send BASE-URL       also send the signed request to BASE-URL (e.g.\n"
           "                        https://bucket.s3.eu-west-1.amazonaws.com) and print the\n"
           "                        answer under --- response --- (exit 1 unless 2xx)\n"
-          "For S3 use --no-normalize-path --no-double-encode --content-sha256 --service s3.\n",
+          "For S3 use --no-normalize-path --no-double-encode --content-sha256 --service s3.\n"
+          "\n"
+          "   or: lampfarm-sigv4 --access-key AK --secret-key SK [--session-token T]\n"
+          "         --region R --time YYYYMMDDTHHMMSSZ\n"
+          "         --elasticache-user USER-ID --elasticache-cache NAME [--serverless]\n"
+          "\n"
+          "Makes the ElastiCache IAM authentication token (the AUTH password) for the user id\n"
+          "and the replication group id, or with --serverless the serverless cache name, and\n"
+          "prints --- canonical-request ---, --- string-to-sign --- and --- token ---.\n",
           out);
 }
 
@@ -257,6 +270,40 @@ static int fail(const char *what)
     return 2;
 }
 
+/* The --elasticache-* mode: make and print an IAM authentication token. */
+static int elasticache_token(const aws_sigv4_params_t *params, const char *time_arg,
+                             const char *user, const char *cache, int serverless, apr_pool_t *p)
+{
+    aws_elasticache_iam_t iam;
+    aws_sigv4_result_t *res;
+    aws_creds_t creds;
+    const char *token, *why = NULL;
+    apr_time_t t;
+
+    if (!user || !cache || !params->access_key || !params->secret_key || !params->region
+        || !time_arg) {
+        return fail("--elasticache-user, --elasticache-cache, --access-key, --secret-key, "
+                    "--region and --time are required");
+    }
+    if (aws_sigv4_parse_amz_date(&t, time_arg) != APR_SUCCESS) {
+        return fail("--time must look like 20150830T123600Z");
+    }
+    memset(&creds, 0, sizeof(creds));
+    creds.access_key = params->access_key;
+    creds.secret_key = params->secret_key;
+    creds.session_token = params->session_token;
+    iam.region = params->region;
+    iam.user_id = user;
+    iam.cache_name = cache;
+    iam.serverless = serverless;
+    if (aws_elasticache_token(&token, &res, &why, &iam, &creds, t, p) != APR_SUCCESS) {
+        return fail(why);
+    }
+    printf("--- canonical-request ---\n%s\n--- string-to-sign ---\n%s\n--- token ---\n%s\n",
+           res->canonical_request, res->string_to_sign, token);
+    return 0;
+}
+
 int main(int argc, const char *const *argv)
 {
     aws_sigv4_params_t params;
@@ -265,8 +312,9 @@ int main(int argc, const char *const *argv)
     raw_request_t req;
     apr_pool_t *p;
     const char *input, *err, *time_arg = NULL, *q, *lines, *target, *send = NULL;
+    const char *ec_user = NULL, *ec_cache = NULL;
     apr_size_t len = 0;
-    int i, presign = 0, unsigned_payload = 0, send_failed = 0;
+    int i, presign = 0, unsigned_payload = 0, send_failed = 0, serverless = 0;
     apr_status_t rv;
 
     apr_app_initialize(&argc, &argv, NULL);
@@ -301,6 +349,12 @@ int main(int argc, const char *const *argv)
         else if (!strcmp(a, "--expires") && v) {
             params.expires = apr_atoi64(v);
         }
+        else if (!strcmp(a, "--elasticache-user") && v) {
+            ec_user = v;
+        }
+        else if (!strcmp(a, "--elasticache-cache") && v) {
+            ec_cache = v;
+        }
         else {
             takes = 0;
             if (!strcmp(a, "--presign")) {
@@ -321,6 +375,9 @@ int main(int argc, const char *const *argv)
             else if (!strcmp(a, "--content-sha256")) {
                 params.content_sha256_header = 1;
             }
+            else if (!strcmp(a, "--serverless")) {
+                serverless = 1;
+            }
             else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
                 usage(stdout);
                 return 0;
@@ -330,6 +387,9 @@ int main(int argc, const char *const *argv)
             }
         }
         i += takes;
+    }
+    if (ec_user || ec_cache) {
+        return elasticache_token(&params, time_arg, ec_user, ec_cache, serverless, p);
     }
     if (!params.access_key || !params.secret_key || !params.region || !params.service
         || !time_arg) {

@@ -275,6 +275,36 @@ def moto(session_logs):
     m.stop()
 
 
+@pytest.fixture(scope="session")
+def botocore_signer(session_logs):
+    """botocore's SigV4 query signer in the interpreter that has botocore (harness/iamfront.py
+    BotocoreSigner): .token(user, cache, region, time, access_key, secret_key, session_token=,
+    serverless=) makes an ElastiCache IAM token as AWS's own Python code does."""
+    from harness.iamfront import BotocoreSigner
+    s = BotocoreSigner(_sub_log_dir(session_logs, "botocore-signer")).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def iamfront(redis, logs, botocore_signer):
+    """Factory of ElastiCache IAM stand-ins in front of the test's redis (harness/iamfront.py):
+    iamfront(cache=, region=, serverless=, credentials=[{access_key, secret_key[,
+    session_token]}], users=, clock=, max_auth_age=) -> IamFront with .target, .auths,
+    .connections, .dropped(), .verify(user, token)."""
+    from harness.iamfront import IamFront
+    started = []
+
+    def make(**kw):
+        f = IamFront(redis.port, _sub_log_dir(logs, "iamfront"), botocore_signer, **kw).start()
+        started.append(f)
+        return f
+
+    yield make
+    for f in started:
+        f.stop()
+
+
 @pytest.fixture
 def hang_server():
     """A TCP listener that accepts connections and never answers."""
