@@ -41,10 +41,10 @@ OPENSSL_LIBS = $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcry
 LIBS_health = $(CURL_LIBS)
 LIBS_s3 = $(CURL_LIBS) $(OPENSSL_LIBS)
 KV_LIBS = -lmemcached -lhiredis
-LIBS_session_kv = $(KV_LIBS) $(OPENSSL_LIBS)
+LIBS_session_kv = $(KV_LIBS) $(CURL_LIBS) $(OPENSSL_LIBS)
 ZLIB_LIBS = $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
 LIBS_cloudwatch = $(CURL_LIBS) $(OPENSSL_LIBS) $(ZLIB_LIBS)
-AWS_MODULES := s3 cloudwatch
+AWS_MODULES := s3 cloudwatch session_kv
 
 COMMON_SRC := $(filter-out modules/common/mod_%,$(wildcard modules/common/*.c))
 COMMON_LIB := $(BUILD)/lib/liblfcommon.a

@@ -58,9 +58,10 @@ DEB_BUILD=(apache2 apache2-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libmem
 #       headless Chromium driven over WebDriver (chromedriver) for the browser tests, and mod_php
 #       (prefork) for the PHP session handler tests; BIND (the old registrar's name server, dig)
 #       and a private Postfix instance for the cutover scripts' tests; Symfony 5.4 (the test
-#       application under tests/symfony, also the demo of `make run`).
+#       application under tests/symfony, also the demo of `make run`); libfaketime, the clock
+#       that the ElastiCache IAM test moves forward in httpd (15 minutes, 11 hours).
 DEB_TEST=(libcmocka-dev python3-pytest redis-server memcached mariadb-server mariadb-client
-          haproxy curl netcat-openbsd jq chromium chromium-driver libapache2-mod-php8.2
+          haproxy curl netcat-openbsd jq chromium chromium-driver libapache2-mod-php8.2 faketime
           bind9 bind9-utils bind9-dnsutils postfix libsasl2-modules
           php-symfony-framework-bundle php-symfony-security-csrf)
 # farm and dev tools: `make run` (HAProxy + php-fpm app), `make bench` (wrk; the session bench
@@ -86,9 +87,10 @@ rpm_lists() {
               nmap-ncat jq bind bind-utils postfix cyrus-sasl-plain)
     RPM_FARM=(haproxy php-fpm php-cli)
     RPM_FUZZ=(clang compiler-rt)
-    # cmocka is in CRB (RHEL 9) / not shipped on AL2023; wrk, ShellCheck and Chromium (with its
-    # chromedriver) come from EPEL.
-    RPM_OPTIONAL=(libcmocka-devel wrk clang-tools-extra ShellCheck chromium chromedriver)
+    # cmocka is in CRB (RHEL 9) / not shipped on AL2023; wrk, ShellCheck, Chromium (with its
+    # chromedriver) and libfaketime come from EPEL.
+    RPM_OPTIONAL=(libcmocka-devel wrk clang-tools-extra ShellCheck chromium chromedriver
+                  libfaketime)
 }
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -31,6 +31,8 @@
 #include <mod_status.h>
 #include <util_filter.h>
 
+#include "aws_creds.h"
+#include "aws_elasticache.h"
 #include "lf_log.h"
 #include "lf_parse.h"
 #include "mod_health.h"
@@ -56,6 +58,8 @@ APLOG_USE_MODULE(session_kv);
 #define SKV_KEY_PREFIX      "SessionKVKeyPrefix"
 #define SKV_KEY_FILE        "SessionKVEncryptionKeyFile"
 #define SKV_CA_FILE         "SessionKVCAFile"
+#define SKV_IAM_AUTH        "SessionKVIAMAuth"
+#define SKV_CREDENTIALS     "SessionKVCredentials"
 #define SKV_IDLE_TIMEOUT    "SessionKVIdleTimeout"
 #define SKV_MAX_LIFETIME    "SessionKVMaxLifetime"
 #define SKV_TOUCH_INTERVAL  "SessionKVTouchInterval"
@@ -83,6 +87,11 @@ typedef struct skv_srv_conf {
     const char *url;                     /* SessionKVStore; NULL = no store */
     const char *password;                /* SessionKVPassword: the secret itself */
     const char *ca_file;                 /* rediss://: the CAs to trust; NULL = the system's */
+    const char *iam_cache;               /* SessionKVIAMAuth: the cache; NULL = no IAM tokens */
+    const char *iam_region;              /* its region */
+    int iam_serverless;                  /* 1: a serverless cache */
+    const char *creds_kind;              /* SessionKVCredentials: aws_creds_source_parse() */
+    const char *creds_arg;               /* its key file or profile */
     apr_interval_time_t connect_timeout; /* microseconds */
     apr_interval_time_t timeout;         /* microseconds, per backend operation */
     apr_interval_time_t retry_interval;  /* microseconds, servers marked down */
@@ -102,6 +111,11 @@ static const skv_srv_conf srv_defaults = {
     NULL,                    /* url */
     NULL,                    /* password: none (or in the URL) */
     NULL,                    /* ca_file: the system's trust store */
+    NULL,                    /* iam_cache: AUTH with a password, if any */
+    NULL,                    /* iam_region */
+    0,                       /* iam_serverless */
+    "default",               /* creds_kind: environment, profile, instance role */
+    NULL,                    /* creds_arg */
     200 * 1000,              /* connect_timeout: 200 ms, a LAN backend answers in one */
     500 * 1000,              /* timeout: 500 ms, then the failure policy applies */
     10 * APR_USEC_PER_SEC,   /* retry_interval: a server marked down is retried after 10 s */
@@ -172,6 +186,7 @@ static void *create_srv_conf(apr_pool_t *p, server_rec *s)
     c->idle_timeout = c->max_lifetime = c->touch_interval = UNSET;
     c->max_size = UNSET;
     c->merge = c->attempts = UNSET;
+    c->iam_serverless = UNSET;
     return c;
 }
 
@@ -182,6 +197,11 @@ static void *merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     n->url = MERGE(add, base, url, NULL);
     n->password = MERGE(add, base, password, NULL);
     n->ca_file = MERGE(add, base, ca_file, NULL);
+    n->iam_cache = MERGE(add, base, iam_cache, NULL);
+    n->iam_region = MERGE(add, base, iam_region, NULL);
+    n->iam_serverless = MERGE(add, base, iam_serverless, UNSET);
+    n->creds_kind = MERGE(add, base, creds_kind, NULL);
+    n->creds_arg = MERGE(add, base, creds_arg, NULL);
     n->connect_timeout = MERGE(add, base, connect_timeout, UNSET);
     n->timeout = MERGE(add, base, timeout, UNSET);
     n->retry_interval = MERGE(add, base, retry_interval, UNSET);
@@ -203,6 +223,8 @@ static skv_srv_conf *srv_effective(server_rec *s, apr_pool_t *p)
     const skv_srv_conf *c = ap_get_module_config(s->module_config, &session_kv_module);
     skv_srv_conf *e = apr_pmemdup(p, c, sizeof(*c));
 
+    e->iam_serverless = DEFAULT(c, srv_defaults, iam_serverless, UNSET);
+    e->creds_kind = DEFAULT(c, srv_defaults, creds_kind, NULL);
     e->connect_timeout = DEFAULT(c, srv_defaults, connect_timeout, UNSET);
     e->timeout = DEFAULT(c, srv_defaults, timeout, UNSET);
     e->retry_interval = DEFAULT(c, srv_defaults, retry_interval, UNSET);
@@ -256,6 +278,43 @@ static const char *set_password(cmd_parms *cmd, void *dc, const char *arg)
 {
     (void)dc;
     return mod_lf_secret(&srv_of(cmd)->password, cmd, arg);
+}
+
+static const char *set_iam_auth(cmd_parms *cmd, void *dc, const char *cache, const char *region,
+                                const char *kind)
+{
+    skv_srv_conf *c = srv_of(cmd);
+    aws_elasticache_iam_t iam;
+    const char *why;
+
+    (void)dc;
+    if (kind && strcasecmp(kind, "serverless")) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not 'serverless'", SKV_IAM_AUTH, kind);
+    }
+    iam.region = region;
+    iam.user_id = "user"; /* the URL's, checked with the store */
+    iam.cache_name = cache;
+    iam.serverless = kind != NULL;
+    if (aws_elasticache_iam_check(&why, &iam, cmd->temp_pool) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: %s", SKV_IAM_AUTH, why);
+    }
+    c->iam_cache = cache;
+    c->iam_region = region;
+    c->iam_serverless = iam.serverless;
+    return NULL;
+}
+
+static const char *set_credentials(cmd_parms *cmd, void *dc, const char *kind, const char *arg)
+{
+    skv_srv_conf *c = srv_of(cmd);
+
+    (void)dc;
+    if (!(c->creds_kind = aws_creds_source_parse(kind, arg))) {
+        return SKV_CREDENTIALS ": " AWS_CREDS_SOURCE_SYNTAX;
+    }
+    c->creds_arg =
+        !strcmp(c->creds_kind, "keyfile") ? ap_server_root_relative(cmd->pool, arg) : arg;
+    return NULL;
 }
 
 static const char *set_duration(cmd_parms *cmd, void *dc, const char *arg)
@@ -457,6 +516,13 @@ static const command_rec skv_cmds[] = {
         "memcached://host:port[,host:port...] or redis[s]://[user[:password]@]host:port/db"),
     AP_INIT_TAKE1(SKV_PASSWORD, set_password, NULL, RSRC_CONF,
                   "the redis password: file:/path or env:NAME"),
+    AP_INIT_TAKE23(SKV_IAM_AUTH, set_iam_auth, NULL, RSRC_CONF,
+                   "the ElastiCache cache (replication group id or serverless cache name), its "
+                   "region, and 'serverless' for a serverless cache: AUTH with IAM tokens for "
+                   "the store URL's user"),
+    AP_INIT_TAKE12(SKV_CREDENTIALS, set_credentials, NULL, RSRC_CONF,
+                   "the AWS credentials that sign IAM tokens: default (environment, profile, "
+                   "instance role), keyfile PATH or profile NAME"),
     AP_INIT_TAKE1(SKV_CA_FILE, set_path, (void *)APR_OFFSETOF(skv_srv_conf, ca_file), RSRC_CONF,
                   "PEM file of the CAs that a rediss:// server's certificate must chain to "
                   "(default: the system's trust store)"),
@@ -498,6 +564,52 @@ typedef struct skv_runtime {
 
 static apr_array_header_t *runtimes; /* skv_runtime *, from pconf */
 
+/* AUTH's password from the process's IAM token holder (skv_password_fn). */
+static apr_status_t iam_token(const char **token, const char **why, void *baton, apr_pool_t *p)
+{
+    return aws_elasticache_tokens_get(token, NULL, why, baton, apr_time_now(), p);
+}
+
+/* IAM authentication for @p be (SessionKVIAMAuth); what is wrong, or NULL. */
+static const char *iam_conf(skv_backend_t *be, const skv_srv_conf *e, apr_pool_t *p)
+{
+    aws_elasticache_iam_t iam;
+    aws_elasticache_tokens_t *tokens;
+    aws_creds_provider_t *creds;
+    aws_creds_config_t cc;
+    const char *why;
+
+    if (be->type != SKV_BACKEND_REDIS || !be->tls) {
+        return apr_psprintf(p,
+                            "%s needs a rediss:// store: ElastiCache takes IAM tokens over "
+                            "TLS only",
+                            SKV_IAM_AUTH);
+    }
+    if (!be->user) {
+        return apr_psprintf(p, "%s: the store's URL names the user, rediss://user-id@host",
+                            SKV_IAM_AUTH);
+    }
+    if (be->password) {
+        return apr_psprintf(p, "%s: the token is the password; none in the URL", SKV_IAM_AUTH);
+    }
+    iam.region = e->iam_region;
+    iam.user_id = be->user;
+    iam.cache_name = e->iam_cache;
+    iam.serverless = e->iam_serverless;
+    memset(&cc, 0, sizeof(cc));
+    aws_creds_config_set_source(&cc, e->creds_kind, e->creds_arg);
+    if (aws_creds_provider_create(&creds, &why, &cc, p) != APR_SUCCESS) {
+        return apr_psprintf(p, "%s: %s", SKV_CREDENTIALS, why);
+    }
+    if (aws_elasticache_tokens_create(&tokens, &why, &iam, creds, 0, p) != APR_SUCCESS) {
+        return apr_psprintf(p, "%s: %s", SKV_IAM_AUTH, why);
+    }
+    be->password_fn = iam_token;
+    be->password_baton = tokens;
+    be->reauth_after = AWS_ELASTICACHE_REAUTH_DEFAULT;
+    return NULL;
+}
+
 /* The store configuration of a server's effective settings; what is wrong, or NULL. */
 static const char *runtime_conf(skv_store_conf_t *sc, const skv_srv_conf *e, apr_pool_t *p)
 {
@@ -509,11 +621,17 @@ static const char *runtime_conf(skv_store_conf_t *sc, const skv_srv_conf *e, apr
     if (skv_backend_parse(&be, &why, e->url, p) != APR_SUCCESS) {
         return apr_psprintf(p, "%s: %s", SKV_STORE, why);
     }
-    /* memcached has no password: one inherited from the main server's redis store is unused */
-    if (e->password && be->type == SKV_BACKEND_REDIS) {
+    /* IAM authentication makes the password (the URL must have none: iam_conf()); memcached
+     * has none: a SessionKVPassword inherited from the main server's redis store is unused */
+    if (e->iam_cache) {
+        if ((why = iam_conf(be, e, p))) {
+            return why;
+        }
+    }
+    else if (e->password && be->type == SKV_BACKEND_REDIS) {
         be->password = e->password;
     }
-    if (be->user && !be->password) {
+    if (be->user && !be->password && !be->password_fn) {
         return apr_psprintf(p, "%s: a redis user needs a password: %s file:/path or env:NAME",
                             SKV_STORE, SKV_PASSWORD);
     }

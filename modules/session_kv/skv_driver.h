@@ -39,14 +39,31 @@ typedef struct skv_server_t {
     apr_port_t port;
 } skv_server_t;
 
+/**
+ * Where AUTH's password comes from when it changes over time (ElastiCache IAM tokens), called
+ * before each connect.
+ * @param password out: the password, allocated from @p p; a secret, never logged
+ * @param why out on error: why there is none (never a secret), allocated from @p p
+ * @return APR_SUCCESS, or why not
+ */
+typedef apr_status_t skv_password_fn(const char **password, const char **why, void *baton,
+                                     apr_pool_t *p);
+
 /** What a store connects to, as parsed from its URL by skv_backend_parse(). */
 typedef struct skv_backend_t {
     skv_backend_e type;
-    const char *display;                 /* the URL without any password: for messages */
-    apr_array_header_t *servers;         /* skv_server_t; memcached 1..n, redis exactly 1 */
-    const char *user;                    /* redis ACL user; NULL = AUTH with the password only */
-    const char *password;                /* redis AUTH password; NULL = no AUTH; never logged */
-    int db;                              /* redis SELECT index; 0 = the default database */
+    const char *display;          /* the URL without any password: for messages */
+    apr_array_header_t *servers;  /* skv_server_t; memcached 1..n, redis exactly 1 */
+    const char *user;             /* redis ACL user; NULL = AUTH with the password only */
+    const char *password;         /* redis AUTH password; NULL = no AUTH; never logged */
+    int db;                       /* redis SELECT index; 0 = the default database */
+    skv_password_fn *password_fn; /* redis: AUTH's password at each connect instead of
+                                     password (set by the caller); NULL = password */
+    void *password_baton;
+    apr_interval_time_t reauth_after;    /* microseconds; redis: a connection that authenticated
+                                            this long ago is replaced before its next use
+                                            (ElastiCache drops IAM connections at 12 h); 0 =
+                                            never (set by the caller) */
     int tls;                             /* rediss://: over TLS, with tls_config */
     lf_tls_t *tls_config;                /* for tls: the trust store and the sessions, made by
                                             the caller (lf_tls_create) */

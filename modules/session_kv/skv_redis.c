@@ -78,6 +78,8 @@ struct skv_conn_t {
     lf_conn_t *net;      /* NULL until connected, and after an error */
     redisReader *reader; /* with net: what came from the server, parsed */
     int elements;        /* the reader's budget of array elements (skv_redis_guard) */
+    char *secret;        /* with be->password_fn: the password of this connection (malloc) */
+    apr_time_t authed;   /* when net authenticated */
     char script_sha[41]; /* SHA-1 of rd_cas_script, lowercase hex */
     char err[256];       /* the last error, "" when none */
 };
@@ -132,6 +134,10 @@ static void rd_drop(skv_conn_t *c)
 {
     lf_conn_close(c->net);
     c->net = NULL;
+    if (c->secret) {
+        OPENSSL_clear_free(c->secret, strlen(c->secret));
+        c->secret = NULL;
+    }
     if (c->reader) {
         redisReaderFree(c->reader);
         c->reader = NULL;
@@ -155,7 +161,7 @@ static apr_status_t rd_cleanup(void *data)
 static void rd_set_err(skv_conn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void rd_set_err(skv_conn_t *c, const char *fmt, ...)
 {
-    const char *pw = c->be->password, *s;
+    const char *pw = c->secret ? c->secret : c->be->password, *s;
     apr_size_t pwlen = pw ? strlen(pw) : 0, max = sizeof(c->err) - 1, o = 0, k;
     char text[4 * sizeof(c->err)];
     va_list ap;
@@ -284,6 +290,42 @@ static apr_status_t rd_failover_replies(skv_conn_t *c, redisReply **r, int n)
     return APR_SUCCESS;
 }
 
+/* Whether connecting to @p be sends AUTH. */
+static int rd_auth(const skv_backend_t *be)
+{
+    return be->password || be->password_fn;
+}
+
+/* The password of the next connect: be's, or a new one from its password_fn (IAM tokens),
+ * kept in c->secret for as long as the connection, so that error texts mask it. */
+static apr_status_t rd_password(const char **password, skv_conn_t *c)
+{
+    const skv_backend_t *be = c->be;
+    const char *why = "out of memory";
+    apr_status_t rv = APR_ENOMEM;
+    apr_pool_t *tmp;
+
+    *password = be->password;
+    if (!be->password_fn) {
+        return APR_SUCCESS;
+    }
+    /* a pool of its own: the connection object's is not for every reconnect */
+    if (apr_pool_create_unmanaged_ex(&tmp, NULL, NULL) == APR_SUCCESS) {
+        if ((rv = be->password_fn(password, &why, be->password_baton, tmp)) == APR_SUCCESS
+            && !(c->secret = strdup(*password))) {
+            why = "out of memory";
+            rv = APR_ENOMEM;
+        }
+        *password = c->secret;
+        apr_pool_destroy(tmp);
+    }
+    if (rv != APR_SUCCESS) {
+        rd_set_err(c, "no password for AUTH: %s", why);
+        return rv == APR_ENOMEM ? rv : APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
 /* The replies to AUTH and/or SELECT. */
 static apr_status_t rd_connect_replies(skv_conn_t *c, redisReply **r, int n)
 {
@@ -292,7 +334,7 @@ static apr_status_t rd_connect_replies(skv_conn_t *c, redisReply **r, int n)
     for (i = 0; i < n; i++) {
         if (r[i]->type == REDIS_REPLY_ERROR) {
             /* AUTH comes first when there is one */
-            rd_set_err(c, "%s failed: %s", c->be->password && !i ? "AUTH" : "SELECT", r[i]->str);
+            rd_set_err(c, "%s failed: %s", rd_auth(c->be) && !i ? "AUTH" : "SELECT", r[i]->str);
             return APR_EGENERAL;
         }
     }
@@ -384,8 +426,12 @@ static apr_status_t rd_connect(skv_conn_t *c)
     const skv_server_t *s = &APR_ARRAY_IDX(be->servers, 0, skv_server_t);
     redisReply *r[RD_MAX_CMDS];
     rd_cmds_t q = {0};
-    apr_status_t rv = APR_SUCCESS;
+    const char *password;
+    apr_status_t rv;
 
+    if ((rv = rd_password(&password, c)) != APR_SUCCESS) {
+        return rv;
+    }
     if (be->tls && !be->tls_config) {
         rd_set_err(c, "no TLS configuration");
         return APR_EINVAL;
@@ -404,9 +450,9 @@ static apr_status_t rd_connect(skv_conn_t *c)
         rd_drop(c);
         return APR_ENOMEM;
     }
-    if (be->password) {
-        rv = be->user ? rd_cmd(c, &q, "AUTH %s %s", be->user, be->password)
-                      : rd_cmd(c, &q, "AUTH %s", be->password);
+    if (password) {
+        rv = be->user ? rd_cmd(c, &q, "AUTH %s %s", be->user, password)
+                      : rd_cmd(c, &q, "AUTH %s", password);
     }
     if (rv == APR_SUCCESS && be->db) {
         rv = rd_cmd(c, &q, "SELECT %d", be->db);
@@ -418,6 +464,7 @@ static apr_status_t rd_connect(skv_conn_t *c)
     if (rv != APR_SUCCESS) {
         rd_drop(c);
     }
+    c->authed = apr_time_now();
     rd_cmds_free(&q);
     if (rv == APR_SUCCESS && lf_log_is_level(LF_LOG_TRACE1)) {
         const char *tls = lf_conn_tls_info(c->net);
@@ -445,6 +492,15 @@ static apr_status_t rd_run(redisReply **r, skv_conn_t *c, const rd_cmds_t *q, in
         /* a pooled connection the server closed while it sat idle (a restart, an idle timeout,
          * a proxy): a command that is not safe to repeat must not go into it */
         if (c->net && !lf_conn_idle_alive(c->net)) {
+            rd_drop(c);
+        }
+        /* a connection that authenticated long ago is replaced before the server drops it */
+        if (c->net && c->be->reauth_after
+            && (apr_time_now() - c->authed >= c->be->reauth_after || apr_time_now() < c->authed)) {
+            lf_log_perror(LF_LOG_MARK, LF_LOG_DEBUG, APR_SUCCESS,
+                          LFLOGNO(01015) "redis %s: replacing a connection that authenticated "
+                                         "%" APR_TIME_T_FMT " s ago",
+                          c->server, apr_time_sec(apr_time_now() - c->authed));
             rd_drop(c);
         }
         reused = c->net != NULL;
@@ -792,7 +848,7 @@ apr_status_t skv_redis_replies(skv_value_t *val, const char **info, const char *
 
     *err = "";
     if ((unsigned)op > SKV_REDIS_PING
-        || n != (op == SKV_REDIS_CONNECT ? (be->password != NULL) + (be->db != 0) : counts[op])) {
+        || n != (op == SKV_REDIS_CONNECT ? rd_auth(be) + (be->db != 0) : counts[op])) {
         *err = "not the replies of that operation";
         return APR_EINVAL;
     }

@@ -7,6 +7,7 @@ import pytest
 
 from harness import session
 from harness.health import check, wait_check
+from harness.tls import make_test_ca
 
 KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
@@ -26,6 +27,7 @@ def write(logs, name, text):
 
 def test_all_directives_accepted(httpd, logs):
     keys = write(logs, "keys", "# current\n%s\n# old\n%s\n" % (KEY, KEY[::-1]))
+    ca = make_test_ca(os.path.join(logs, "ca"))[0]
     rc, out = config(httpd, """
 SessionKVStore redis://app@127.0.0.1:6379/3
 SessionKVPassword env:LF_REDIS_PW
@@ -44,6 +46,16 @@ SessionKVConcurrency merge 20
     SessionKVStore memcached://127.0.0.1:11211,127.0.0.1:11212
     SessionKVConcurrency last-write-wins
 </VirtualHost>
+<VirtualHost 127.0.0.1:10>
+    SessionKVStore rediss://app-iam@master.sessions.abc123.euw1.cache.amazonaws.com:6379
+    SessionKVCAFile %s
+    SessionKVIAMAuth sessions eu-west-1
+    SessionKVCredentials profile web
+</VirtualHost>
+<VirtualHost 127.0.0.1:11>
+    SessionKVStore rediss://app-iam@sessions-xyz.serverless.euw1.cache.amazonaws.com
+    SessionKVIAMAuth Sessions-Serverless eu-west-1 Serverless
+</VirtualHost>
 <Location />
     Session On
     SessionKV On
@@ -55,7 +67,7 @@ SessionKVConcurrency merge 20
 <Location /legacy>
     SessionKVEnvPartSize Off
 </Location>
-""" % keys)
+""" % (keys, ca))
     assert rc == 0 and "Syntax OK" in out, out
     assert "s3cret-pw" not in out
 
@@ -71,6 +83,21 @@ SessionKVConcurrency merge 20
      "SessionKVMaxLifetime shorter than SessionKVIdleTimeout"),
     ("SessionKVStore redis://127.0.0.1\nSessionKVEncryptionKeyFile /nonexistent/keys",
      "SessionKVEncryptionKeyFile /nonexistent/keys"),
+    ("SessionKVStore rediss://127.0.0.1\nSessionKVCAFile /nonexistent/ca.pem",
+     "SessionKVCAFile: cannot load the CA file /nonexistent/ca.pem"),
+    ("SessionKVStore redis://app@127.0.0.1\nSessionKVIAMAuth sessions eu-west-1",
+     "SessionKVIAMAuth needs a rediss:// store"),
+    ("SessionKVStore rediss://127.0.0.1\nSessionKVIAMAuth sessions eu-west-1",
+     "SessionKVIAMAuth: the store's URL names the user"),
+    ("SessionKVStore rediss://app:pw@127.0.0.1\nSessionKVIAMAuth sessions eu-west-1",
+     "SessionKVIAMAuth: the token is the password"),
+    ("SessionKVIAMAuth master.sessions.abc123.cache.amazonaws.com eu-west-1",
+     "SessionKVIAMAuth: "),
+    ("SessionKVIAMAuth sessions EU_WEST_1", "SessionKVIAMAuth: "),
+    ("SessionKVIAMAuth sessions eu-west-1 serverles", "'serverles' is not 'serverless'"),
+    ("SessionKVCredentials vault", "SessionKVCredentials: expected"),
+    ("SessionKVStore rediss://app@127.0.0.1\nSessionKVIAMAuth sessions eu-west-1\n"
+     "SessionKVCredentials keyfile /nonexistent/keys", "SessionKVCredentials: "),
     ("SessionKVTimeout soon", "SessionKVTimeout: 'soon' is not a duration"),
     ("SessionKVMaxSize 10M", "SessionKVMaxSize: '10M' is not a size from 1K to 512K"),
     ("SessionKVConcurrency optimistic", "neither merge nor last-write-wins"),
