@@ -12,6 +12,7 @@ import signal
 import sys
 import tempfile
 import time
+import types
 
 import pytest
 
@@ -22,26 +23,18 @@ from harness import paths  # noqa: E402
 from harness.backends import (HAProxy, HangServer, MariaDB, Memcached, Redis,  # noqa: E402
                               mariadb_install_template)
 from harness.errorlog import LogFile  # noqa: E402
-from harness.httpd import MPMS, Httpd, config_test  # noqa: E402
+from harness.httpd import Httpd, config_test, selected_mpms  # noqa: E402
 from harness.moto import Moto  # noqa: E402
 from harness.session import KV  # noqa: E402
 
 DEFAULT_TIMEOUT = float(os.environ.get("LAMPFARM_TEST_TIMEOUT", "120"))
 
 
-def _selected_mpms():
-    want = os.environ.get("LAMPFARM_MPM")
-    if not want:
-        return list(MPMS)
-    out = [m.strip() for m in want.split(",") if m.strip() in MPMS]
-    return out or list(MPMS)
-
-
 def pytest_collection_modifyitems(config, items):
     """A test marked one_mpm runs under the first selected MPM only: what it checks is decided
     outside the MPM (in the store, in the backend, in libcurl's timeouts), and running it twice
     costs suite time (make test stays under about 12 minutes)."""
-    first = _selected_mpms()[0]
+    first = selected_mpms()[0]
     keep, drop = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
@@ -130,7 +123,7 @@ def _format_bad(bad):
 
 # --- basic fixtures ------------------------------------------------------------------------
 
-@pytest.fixture(params=_selected_mpms())
+@pytest.fixture(params=selected_mpms())
 def mpm(request):
     """The MPM httpd runs with; every test that uses `httpd` runs under each."""
     return request.param
@@ -303,6 +296,21 @@ def iamfront(redis, logs, botocore_signer):
     yield make
     for f in started:
         f.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_tls(moto, session_logs):
+    """The session's moto behind HAProxy terminating TLS (harness/backends.TlsFront), with a
+    certificate from a test CA that nothing trusts unless told to: .endpoint
+    (https://127.0.0.1:port), .ca (the CA file, for S3CAFile / CloudWatchCAFile), .ca_dir (for
+    tls.make_cert: more certificates from the same CA), .front (.relayed()), .moto."""
+    from harness.backends import TlsFront
+    from harness.tls import make_test_ca
+    d = _sub_log_dir(session_logs, "moto-tls")
+    ca, crt, key = make_test_ca(d)
+    front = TlsFront(d, moto.port, crt, key).start()
+    yield types.SimpleNamespace(endpoint=front.endpoint, ca=ca, ca_dir=d, front=front, moto=moto)
+    front.stop()
 
 
 @pytest.fixture

@@ -9,35 +9,10 @@ import pytest
 from harness import s3
 from harness.httpd import DEFAULT_APACHE_MODULES
 
-SCRIPT = """#!/bin/sh
-# The application: decides which object the user may have, says so in a header.
-case "$QUERY_STRING" in
-  denied) printf 'Status: 403 Forbidden\\r\\nContent-Type: text/plain\\r\\n\\r\\nno\\n' ;;
-  *) printf 'Content-Type: text/html\\r\\nX-S3-Key: %s\\r\\nX-S3-Disposition: %s\\r\\n\\r\\n' \
-        "$(echo "$QUERY_STRING" | cut -d, -f1 | sed 's/%20/ /g')" "$(echo "$QUERY_STRING" | cut -d, -f2)"
-     echo '<p>this page body is replaced</p>' ;;
-esac
-"""
-
-
 
 def start(httpd, moto, logs, bucket, mpm):
-    cgi = os.path.join(logs, "cgi")
-    os.makedirs(cgi, exist_ok=True)
-    path = os.path.join(cgi, "download.cgi")
-    with open(path, "w") as f:
-        f.write(SCRIPT)
-    os.chmod(path, 0o755)
-    os.chmod(logs, 0o755)
-    mod = "cgid" if mpm == "event" else "cgi"
-    conf = """
-ScriptAlias /app/ "%(cgi)s/"
-<Directory "%(cgi)s">
-    Require all granted
-</Directory>
-%(location)s""" % {"cgi": cgi, "location": s3.handoff_location(bucket, moto.endpoint,
-                                                                 s3.keyfile(logs, moto), "/app")}
-    return httpd.start(conf, modules=("s3",), apache_modules=DEFAULT_APACHE_MODULES + (mod,))
+    conf, cgi = s3.handoff_app(logs, mpm, bucket, moto.endpoint, s3.keyfile(logs, moto))
+    return httpd.start(conf, modules=("s3",), apache_modules=DEFAULT_APACHE_MODULES + (cgi,))
 
 
 def test_handoff_streams_the_object_instead_of_the_page(httpd, moto, logs, bucket, mpm):

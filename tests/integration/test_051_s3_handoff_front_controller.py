@@ -17,7 +17,7 @@ import urllib.parse
 import pytest
 
 from harness import paths, s3
-from harness.httpd import DEFAULT_APACHE_MODULES, MPMS, Httpd
+from harness.httpd import DEFAULT_APACHE_MODULES, Httpd, selected_mpms
 
 REFUSED = "LF02041"
 
@@ -56,11 +56,6 @@ DATA = os.urandom(300 * 1024 + 7)
 KEY = "report 7.pdf"
 
 
-def _mpm():
-    want = [m.strip() for m in os.environ.get("LAMPFARM_MPM", "").split(",")]
-    return next((m for m in want if m in MPMS), "event")
-
-
 @pytest.fixture(scope="module")
 def fc(moto):
     """httpd with one virtual host per routing; yields (server, {routing: port})."""
@@ -79,7 +74,7 @@ def fc(moto):
             f.write(LUA_APP)
     bucket = moto.s3.new_bucket("lf-handoff-fc")
     moto.s3.put_object(bucket, "fc/" + KEY, DATA, content_type="application/pdf")
-    mpm = _mpm()
+    mpm = selected_mpms()[0]
     values = {"public": public, "lua": lua, "bucket": bucket, "endpoint": moto.endpoint,
               "keys": s3.keyfile(logs, moto)}
     # The server-wide S3 settings carry a prefix that names no object: a hand-off made with

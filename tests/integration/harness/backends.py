@@ -191,6 +191,27 @@ class MariaDB(Server):
 
 # --- HAProxy ---------------------------------------------------------------------------------
 
+def haproxy_admin(sock, cmd, timeout=2.0):
+    """One command on HAProxy's stats socket (a unix socket path); its whole answer."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(sock)
+        s.sendall(cmd.encode() + b"\n")
+        buf = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        return buf.decode(errors="replace")
+
+
+def haproxy_stats(sock):
+    """`show stat` as a list of dicts (keys: pxname, svname, status, stot, ereq, ...)."""
+    text = haproxy_admin(sock, "show stat").lstrip("# ")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
 class HAProxy(Server):
     """HAProxy in front of a list of (name, port) backends with an HTTP health check.
     The stats socket (level admin) answers `show stat` for the server states."""
@@ -250,22 +271,11 @@ class HAProxy(Server):
             return False
 
     def admin(self, cmd, timeout=2.0):
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(timeout)
-            s.connect(self.sock)
-            s.sendall(cmd.encode() + b"\n")
-            buf = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-            return buf.decode(errors="replace")
+        return haproxy_admin(self.sock, cmd, timeout)
 
     def stats(self):
         """`show stat` as a list of dicts (keys: pxname, svname, status, stot, ...)."""
-        text = self.admin("show stat").lstrip("# ")
-        return list(csv.DictReader(io.StringIO(text)))
+        return haproxy_stats(self.sock)
 
     def server(self, name):
         for row in self.stats():
@@ -294,12 +304,13 @@ class HAProxy(Server):
 # --- a dependency that hangs -----------------------------------------------------------------
 
 class HangServer:
-    """Listens on 127.0.0.1, accepts every connection and never sends nor closes (until stop)."""
+    """Listens on 127.0.0.1 (on port, or a free one), accepts every connection and never sends
+    nor closes (until stop): to a TLS client, a server that never finishes the handshake."""
 
-    def __init__(self):
+    def __init__(self, port=0):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind(("127.0.0.1", port))
         self.sock.listen(256)
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
@@ -347,8 +358,8 @@ class ScriptedServer(HangServer):
     """Listens on 127.0.0.1 and sends fixed bytes to every connection, then keeps it open
     (e.g. a MySQL error packet in place of the greeting)."""
 
-    def __init__(self, data):
-        super().__init__()
+    def __init__(self, data, port=0):
+        super().__init__(port)
         self.data = data
 
     def greet(self, conn):
@@ -364,33 +375,104 @@ def mysql_error_packet(code, message, seq=0):
     return len(payload).to_bytes(3, "little") + bytes([seq]) + payload
 
 
-class TlsFront(Server):
+class _Front(Server):
+    """HAProxy relaying 127.0.0.1:.port to a backend port on 127.0.0.1, with a stats socket:
+    relayed() says how many bytes it passed on to the backend."""
+
+    mode = "tcp"
+
+    def __init__(self, log_dir, backend_port, port=None):
+        super().__init__(log_dir, port)
+        self.backend_port = backend_port
+        self.tmp = self.sock = None     # while it runs: a unix socket path must be short
+        self.cfg_path = os.path.join(log_dir, "%s.cfg" % self.name)
+
+    def bind(self):
+        return "bind 127.0.0.1:%d" % self.port
+
+    def write_config(self):
+        with open(self.cfg_path, "w") as f:
+            f.write("\n".join([
+                "global", "    maxconn 2000", "    log stdout format raw local0 info",
+                "    stats socket %s mode 600 level admin" % self.sock,
+                "defaults", "    mode %s" % self.mode, "    log global",
+                "    option %slog" % self.mode, "    timeout connect 2s",
+                "    timeout client 30s", "    timeout server 30s",
+                "frontend fe", "    " + self.bind(), "    default_backend be",
+                "backend be", "    server b 127.0.0.1:%d" % self.backend_port, ""]))
+
+    def argv(self):
+        self.write_config()
+        return [paths.which("haproxy"), "-db", "-f", self.cfg_path]
+
+    def ready(self):
+        # ask the stats socket: a bare connect to the frontend would count as a client
+        if not os.path.exists(self.sock):
+            return False
+        try:
+            return "Name: HAProxy" in haproxy_admin(self.sock, "show info")
+        except OSError:
+            return False
+
+    def stats(self):
+        return haproxy_stats(self.sock)
+
+    def relayed(self):
+        """Bytes passed on from clients to the backend. (Not its connections: in TCP mode
+        HAProxy may connect to the backend as soon as a handshake is done, also when the client
+        then refuses the certificate's name and sends nothing.)"""
+        row = next(r for r in self.stats() if r["pxname"] == "be" and r["svname"] == "b")
+        return int(row["bin"])
+
+    def start(self, timeout=20):
+        self.tmp = tempfile.mkdtemp(prefix="lf-front-")
+        self.sock = os.path.join(self.tmp, "stats.sock")
+        return super().start(timeout)
+
+    def stop(self):
+        super().stop()
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class TlsFront(_Front):
     """HAProxy terminating TLS in front of a plain backend on 127.0.0.1 (TCP mode: the bytes,
     the Host header too, pass unchanged, so SigV4 signatures stay valid): https://127.0.0.1:.port
-    with a certificate from harness/tls.make_test_ca()."""
+    with a certificate from harness/tls.make_test_ca() or tls.make_cert() (expired, for another
+    name, self-signed: fronts a client must refuse). relayed() counts the bytes that reached
+    the backend."""
 
     name = "haproxy-tls"
 
-    def __init__(self, log_dir, backend_port, crt, key):
-        super().__init__(log_dir)
+    def __init__(self, log_dir, backend_port, crt, key, port=None):
+        super().__init__(log_dir, backend_port, port)
         self.pem = os.path.join(log_dir, "tls-front.pem")
         with open(self.pem, "w") as out:
             for part in (crt, key):
                 with open(part) as f:
                     out.write(f.read())
-        self.cfg_path = os.path.join(log_dir, "tls-front.cfg")
-        with open(self.cfg_path, "w") as f:
-            f.write("\n".join([
-                "global", "    maxconn 2000",
-                "defaults", "    mode tcp", "    timeout connect 2s", "    timeout client 30s",
-                "    timeout server 30s",
-                "frontend fe", "    bind 127.0.0.1:%d ssl crt %s" % (self.port, self.pem),
-                "    default_backend be",
-                "backend be", "    server b 127.0.0.1:%d" % backend_port, ""]))
 
-    def argv(self):
-        return [paths.which("haproxy"), "-db", "-f", self.cfg_path]
+    def bind(self):
+        return "bind 127.0.0.1:%d ssl crt %s" % (self.port, self.pem)
 
     @property
     def endpoint(self):
         return "https://127.0.0.1:%d" % self.port
+
+
+class PlainFront(_Front):
+    """HAProxy in HTTP mode, without TLS, in front of a backend: a plain web server where a
+    client expects TLS. Like any web server it answers bytes that are not HTTP (a TLS
+    ClientHello) with 400 and closes; `show errors` (errors()) keeps the bytes it refused, and
+    relayed() counts the bytes of requests that reached the backend."""
+
+    name = "haproxy-plain"
+    mode = "http"
+
+    @property
+    def endpoint(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def errors(self):
+        """`show errors`: the last request the frontend refused, in HAProxy's escaped dump."""
+        return haproxy_admin(self.sock, "show errors")

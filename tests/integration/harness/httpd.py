@@ -21,6 +21,17 @@ from .proc import Process, free_port, port_open, run, wait_until
 
 MPMS = ("event", "prefork")
 
+
+def selected_mpms():
+    """The MPMs this run tests under: LAMPFARM_MPM (a comma-separated list), else both. Tests
+    whose MPM does not matter run under the first one only (one_mpm, or one server per file)."""
+    want = os.environ.get("LAMPFARM_MPM")
+    if not want:
+        return list(MPMS)
+    out = [m.strip() for m in want.split(",") if m.strip() in MPMS]
+    return out or list(MPMS)
+
+
 # Distribution modules loaded by default (mod_log_config is compiled in: never load it).
 DEFAULT_APACHE_MODULES = ("authz_core", "authz_host", "mime", "dir", "alias", "headers",
                           "setenvif", "env")

@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import time
+import urllib.parse
 
 TOKEN_SECRET = "lampfarm-test-upload-secret-0123456789"
 TOKEN_ENV = "LF_S3_TOKEN_SECRET"
@@ -57,11 +58,67 @@ def location(bucket, endpoint, keys, path="/files", region="us-east-1", extra=""
     return "\n".join(lines) + "\n"
 
 
+def presigned_signature(url, secret_key):
+    """The SigV4 signature that S3 expects in a presigned GET url (query authentication: only
+    host signed, UNSIGNED-PAYLOAD), computed from the url's own parameters, independently of the
+    C code; moto cannot check one with signature checking on (it wants an Authorization
+    header)."""
+    u = urllib.parse.urlsplit(url)
+    q = [(k, v) for k, v in urllib.parse.parse_qsl(u.query, keep_blank_values=True)
+         if k != "X-Amz-Signature"]
+    enc = (lambda s: urllib.parse.quote(s, safe="-_.~"))
+    canon_query = "&".join("%s=%s" % (enc(k), enc(v)) for k, v in sorted(q))
+    creq = "\n".join(["GET", u.path, canon_query, "host:%s\n" % u.netloc, "host",
+                      "UNSIGNED-PAYLOAD"])
+    params = dict(q)
+    date, region, service = params["X-Amz-Credential"].split("/")[1:4]
+    sts = "\n".join(["AWS4-HMAC-SHA256", params["X-Amz-Date"],
+                     "%s/%s/%s/aws4_request" % (date, region, service),
+                     hashlib.sha256(creq.encode()).hexdigest()])
+    key = ("AWS4" + secret_key).encode()
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+
+
 def handoff_location(bucket, endpoint, keys, path, prefix="private/"):
     """A <Location path> whose application's X-S3-Key answers are handed off to bucket, keys
     below prefix (no SetHandler: the application answers)."""
     return location(bucket, endpoint, keys, path=path, upload=False, handler=False,
                     extra="S3HandOff On\nS3KeyPrefix %s" % prefix)
+
+
+# The application of the hand-off tests: decides which object the user may have, says so in a
+# header. /app/download.cgi?KEY,DISPOSITION (%20 for spaces); ?denied answers 403 itself.
+HANDOFF_CGI = """#!/bin/sh
+case "$QUERY_STRING" in
+  denied) printf 'Status: 403 Forbidden\\r\\nContent-Type: text/plain\\r\\n\\r\\nno\\n' ;;
+  *) printf 'Content-Type: text/html\\r\\nX-S3-Key: %s\\r\\nX-S3-Disposition: %s\\r\\n\\r\\n' \\
+        "$(echo "$QUERY_STRING" | cut -d, -f1 | sed 's/%20/ /g')" "$(echo "$QUERY_STRING" | cut -d, -f2)"
+     echo '<p>this page body is replaced</p>' ;;
+esac
+"""
+
+
+def handoff_app(logs, mpm, bucket, endpoint, keys, path="/app"):
+    """The hand-off application (HANDOFF_CGI as download.cgi, run by httpd's mod_cgid/mod_cgi)
+    at path, its answers handed off to bucket: (configuration text, the httpd module to load
+    for it)."""
+    cgi = os.path.join(logs, "cgi")
+    os.makedirs(cgi, exist_ok=True)
+    script = os.path.join(cgi, "download.cgi")
+    with open(script, "w") as f:
+        f.write(HANDOFF_CGI)
+    os.chmod(script, 0o755)
+    os.chmod(cgi, 0o755)
+    conf = """
+ScriptAlias %(path)s/ "%(cgi)s/"
+<Directory "%(cgi)s">
+    Require all granted
+</Directory>
+%(location)s""" % {"path": path, "cgi": cgi,
+                   "location": handoff_location(bucket, endpoint, keys, path)}
+    return conf, "cgid" if mpm == "event" else "cgi"
 
 
 def start(httpd, moto, logs, bucket, endpoint=None, extra="", conf_extra="", env=None,

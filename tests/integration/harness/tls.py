@@ -1,7 +1,9 @@
 """A test certificate authority made by openssl: the CA and a server certificate it signed, for
 the TLS stand-ins and servers of the tests (the SMTP sink, MariaDB, the TLS front of moto,
-TLSServer); and TLSServer, an HTTPS endpoint with such a certificate that counts the connections
+TLSServer); the certificates a client must refuse (expired, for another name, self-signed:
+make_cert); and TLSServer, an HTTPS endpoint with such a certificate that counts the connections
 and handshakes it saw, and can be slow on purpose."""
+import datetime
 import os
 import threading
 import time
@@ -9,27 +11,60 @@ import time
 from .proc import run
 
 
+def _openssl(*argv):
+    rc, out = run(("openssl",) + argv)
+    if rc != 0:
+        raise RuntimeError("openssl failed: openssl %s\n%s" % (" ".join(argv), out))
+
+
 def make_test_ca(d, host="localhost"):
     """A CA and a server certificate for host (and 127.0.0.1) signed by it, made by openssl in
     d: returns (ca.pem, server.pem, server.key)."""
     os.makedirs(d, exist_ok=True)
     ca_key, ca = os.path.join(d, "ca.key"), os.path.join(d, "ca.pem")
-    key, csr, crt = (os.path.join(d, n) for n in ("server.key", "server.csr", "server.pem"))
-    ext = os.path.join(d, "server.ext")
-    with open(ext, "w") as f:
-        f.write("subjectAltName=DNS:%s,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n" % host)
-    for argv in (
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key,
-         "-out", ca, "-days", "2", "-subj", "/CN=lampfarm test CA"],
-        ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
-         "-subj", "/CN=%s" % host],
-        ["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
-         "-out", crt, "-days", "2", "-extfile", ext],
-    ):
-        rc, out = run(argv)
-        if rc != 0:
-            raise RuntimeError("openssl failed: %s\n%s" % (" ".join(argv), out))
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca,
+             "-days", "2", "-subj", "/CN=lampfarm test CA")
+    crt, key = make_cert(d, "server", ca_dir=d, host=host)
     return ca, crt, key
+
+
+def make_cert(d, name, ca_dir=None, host="localhost", ip="127.0.0.1", expired=False):
+    """A server certificate d/<name>.pem and its key d/<name>.key for host (and ip, unless None):
+    signed by the CA that make_test_ca() made in ca_dir, or self-signed without one. With
+    expired, it was valid from two days ago until yesterday (made with `openssl ca`: `openssl
+    x509` of OpenSSL 3.0 cannot set the dates). Returns (cert, key)."""
+    os.makedirs(d, exist_ok=True)
+    key, csr, crt, ext = (os.path.join(d, name + s) for s in (".key", ".csr", ".pem", ".ext"))
+    names = "DNS:%s" % host + (",IP:%s" % ip if ip else "")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=%s\nextendedKeyUsage=serverAuth\n" % names)
+    if ca_dir is None:
+        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+                 "-days", "2", "-subj", "/CN=%s" % host, "-addext", "subjectAltName=" + names)
+        return crt, key
+    ca, ca_key = os.path.join(ca_dir, "ca.pem"), os.path.join(ca_dir, "ca.key")
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+             "-subj", "/CN=%s" % host)
+    if not expired:
+        _openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+                 "-out", crt, "-days", "2", "-extfile", ext)
+        return crt, key
+    db = os.path.join(d, name + ".ca-db")   # what `openssl ca` keeps: its index and serial
+    os.makedirs(db, exist_ok=True)
+    cnf = os.path.join(db, "ca.cnf")
+    with open(cnf, "w") as f:
+        f.write("[ca]\ndefault_ca = test_ca\n[test_ca]\ndatabase = %(db)s/index.txt\n"
+                "new_certs_dir = %(db)s\nserial = %(db)s/serial\ndefault_md = sha256\n"
+                "policy = any_name\nunique_subject = no\n[any_name]\ncommonName = supplied\n"
+                % {"db": db})
+    open(os.path.join(db, "index.txt"), "w").close()
+    with open(os.path.join(db, "serial"), "w") as f:
+        f.write("1000\n")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    when = (lambda days: (now - datetime.timedelta(days=days)).strftime("%Y%m%d%H%M%SZ"))
+    _openssl("ca", "-batch", "-config", cnf, "-cert", ca, "-keyfile", ca_key, "-in", csr,
+             "-out", crt, "-startdate", when(2), "-enddate", when(1), "-extfile", ext, "-notext")
+    return crt, key
 
 
 class TLSServer:
