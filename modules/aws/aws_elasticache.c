@@ -300,15 +300,17 @@ static apr_time_t earlier(apr_time_t a, apr_time_t b)
     return a < b ? a : b;
 }
 
-/* Under the mutex. A clock that went back behind the token's date gets a new token. */
+/* Under the mutex. A clock that went back behind the token's date gets a new token; but the
+ * threads of a process read the clock at slightly different moments (one that read it before
+ * another made a token may come after), so "behind" allows EC_MARGIN. */
 static int token_fresh(const aws_elasticache_tokens_t *t, apr_time_t now)
 {
-    return t->token && now >= t->created && now < t->fresh_until;
+    return t->token && now >= t->created - EC_MARGIN && now < t->fresh_until;
 }
 
 static int token_usable(const aws_elasticache_tokens_t *t, apr_time_t now)
 {
-    return t->token && now >= t->created && now < t->usable_until;
+    return t->token && now >= t->created - EC_MARGIN && now < t->usable_until;
 }
 
 static void token_copy(const char **token, apr_time_t *created, const aws_elasticache_tokens_t *t,
@@ -376,12 +378,14 @@ apr_status_t aws_elasticache_tokens_get(const char **token, apr_time_t *created,
         if (t->attempts != seen) {
             if (token_usable(t, now)) {
                 token_copy(token, created, t, p);
+                goto unlock;
             }
-            else {
+            if (t->last_rv != APR_SUCCESS) {
                 rv = t->last_rv;
                 reason = apr_pstrdup(p, t->last_why);
+                goto unlock;
             }
-            goto unlock;
+            /* a token that does not fit this clock (one far behind): look again */
         }
     }
     t->refreshing = 1;
@@ -397,6 +401,7 @@ apr_status_t aws_elasticache_tokens_get(const char **token, apr_time_t *created,
     apr_thread_mutex_lock(t->mutex);
     if (rv == APR_SUCCESS && (rv = token_keep(t, fresh, now, creds.expiration)) == APR_SUCCESS) {
         token_copy(token, created, t, p);
+        t->last_rv = APR_SUCCESS;
     }
     else if (token_usable(t, now)) {
         /* Keep what still works; the next call tries again. */

@@ -46,33 +46,9 @@ static apr_time_t fake_clock(void)
 
 /* --- the environment ------------------------------------------------------------------------- */
 
-static void clean_env(void)
-{
-    static const char *const vars[] = {
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_PROFILE",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-        "AWS_EC2_METADATA_DISABLED",
-        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-        "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
-    };
-    apr_size_t i;
-
-    for (i = 0; i < sizeof(vars) / sizeof(vars[0]); ++i) {
-        unsetenv(vars[i]);
-    }
-    /* never the credentials of whoever runs the tests */
-    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/lf-unit/credentials", 1);
-}
-
 static int setup(void **state)
 {
-    clean_env();
+    unit_aws_clean_env();
     unit_log_clear();
     fake_now = T0;
     return unit_setup(state);

@@ -103,6 +103,31 @@ static __attribute__((unused)) int unit_logged(const char *s)
     return found;
 }
 
+/* Unset every variable through which the AWS credentials chain could find credentials, so a
+ * test never sees those of whoever runs it. */
+static __attribute__((unused)) void unit_aws_clean_env(void)
+{
+    static const char *const vars[] = {
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+        "AWS_EC2_METADATA_DISABLED",
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(vars) / sizeof(vars[0]); ++i) {
+        unsetenv(vars[i]);
+    }
+    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/lf-unit/credentials", 1);
+}
+
 #define UNIT_TEST(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
 
 static int unit_run(const char *name, const struct CMUnitTest *tests, size_t n)
