@@ -311,8 +311,13 @@ static apr_status_t rd_password(const char **password, skv_conn_t *c)
     }
     /* a pool of its own: the connection object's is not for every reconnect */
     if (apr_pool_create_unmanaged_ex(&tmp, NULL, NULL) == APR_SUCCESS) {
-        if ((rv = be->password_fn(password, &why, be->password_baton, tmp)) == APR_SUCCESS
-            && !(c->secret = strdup(*password))) {
+        *password = NULL;
+        rv = be->password_fn(password, &why, be->password_baton, tmp);
+        if (rv == APR_SUCCESS && !*password) {
+            why = "none given";
+            rv = APR_EGENERAL;
+        }
+        else if (rv == APR_SUCCESS && !(c->secret = strdup(*password))) {
             why = "out of memory";
             rv = APR_ENOMEM;
         }
