@@ -6,19 +6,21 @@
  * with the other, and carries the bytes over an lf_conn connection, plain TCP for redis:// and
  * TLS for rediss://, one code path. One connection per connection object, made on first use:
  * connect (and handshake) within the connect timeout, every read and write bounded by the I/O
- * timeout, then AUTH (with the ACL user when there is one) and SELECT, pipelined.
+ * timeout, then AUTH (with the ACL user when there is one) and SELECT, pipelined. AUTH's password
+ * is the backend's, or with a password_fn (ElastiCache IAM tokens) one asked for at each
+ * connect; a connection that authenticated reauth_after ago is replaced before its next use.
  *
- * Healing: after an I/O error, end of file or timeout the context is freed and the next call
+ * Healing: after an I/O error, end of file or timeout the connection is closed and the next call
  * connects afresh. A reply starting with READONLY, LOADING or MASTERDOWN means that this server
  * cannot take the command now, typically because a failover moved the primary elsewhere (on
- * ElastiCache the endpoint's DNS name then points to the new primary): the context is freed
+ * ElastiCache the endpoint's DNS name then points to the new primary): the connection is closed
  * too, and a write is retried once on a new connection at once. Before a command goes into a
- * connection kept from an earlier call, a non-blocking peek checks that the server has not closed
- * it meanwhile (a restart, an idle timeout, a middlebox); one that dies while the command is on
- * its way is retried once on a new connection when the command is safe to send twice (get, replace,
- * touch, del, ping; not add and cas, which might have been done). After a timeout the store
- * leaves the server alone for the retry interval (skv_breaker.h), so that a server that hangs is
- * not waited for by every connection in turn.
+ * connection kept from an earlier call, lf_conn_idle_alive() checks without waiting that the
+ * server has not closed it meanwhile (a restart, an idle timeout, a middlebox); one that dies while
+ * the command is on its way is retried once on a new connection when the command is safe to send
+ * twice (get, replace, touch, del, ping; not add and cas, which might have been done). After a
+ * timeout the store leaves the server alone for the retry interval (skv_breaker.h), so that a
+ * server that hangs is not waited for by every connection in turn.
  *
  * Compare-and-set: the token of a value is the first 64 bits of its SHA-1, and cas() runs a
  * Lua script that compares the token with the stored value's (redis.sha1hex) and writes only
@@ -34,10 +36,11 @@
  * as out of memory, which the driver reports as a protocol error and drops the connection. The
  * driver's replies are small (ROLE has three elements and one per replica).
  *
- * The password never appears in an error text: error() scrubs it even from server replies.
+ * The password (or token) never appears in an error text: error() scrubs it even from server
+ * replies.
  * What the driver makes of the replies is in the rd_*_replies() functions, which
  * skv_redis_replies() also runs on replies a test or the fuzzer made, without a server.
- * Pure core: APR, hiredis, OpenSSL and pthread_once.
+ * Pure core: APR, hiredis, OpenSSL, lf_conn and pthread_once.
  */
 #include <pthread.h>
 #include <stdarg.h>
