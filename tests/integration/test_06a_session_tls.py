@@ -1,6 +1,6 @@
 """mod_session_kv over TLS (rediss://) to a real redis-server 7 listening with --tls-port and a
 certificate from the harness's test CA (SessionKVCAFile trusts that CA): sessions are stored and
-read as over plain TCP, connections are kept (redis counts no new connection per request), an
+read as over plain TCP, parallel writers merge (the compare-and-set script), connections are kept (redis counts no new connection per request), an
 ACL user authenticates over TLS, a restart and a replica promotion heal as over TCP, and a
 reconnect after redis closed an idle connection resumes the TLS session (the module's trace
 says so). A certificate that does not verify (another CA, another name), a port that does not
@@ -9,6 +9,7 @@ that says why, and leave the stored session as it was.
 
 The redis servers also listen on a plain port, through which the tests read back what the
 module wrote over TLS."""
+import concurrent.futures
 import os
 import time
 
@@ -78,6 +79,26 @@ def test_sessions_over_tls(httpd, logs, mpm, ca, redis_tls):
     assert len(set(new)) == len(new)                       # no child connected twice
 
     
+@pytest.mark.one_mpm  # the compare-and-set script over TLS, whatever the MPM
+def test_parallel_writers_merge_over_tls(httpd, logs, mpm, ca, redis_tls):
+    """Ten parallel requests of one session, each setting its own key: the writes are
+    compare-and-set (the Lua script, EVALSHA) over TLS, conflicts merge, no key is lost."""
+    srv = session.start(httpd, logs, mpm, store(redis_tls),
+                        srv=ca_conf(ca[0][0], "SessionKVTouchInterval 0"))
+    c = session.Client(srv)
+    c.app(set="base:1")
+
+    def one(i):
+        return c.get("/app/app.cgi?" + session.query(set="k%d:%d" % (i, i), sleep=200),
+                     timeout=20).status
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        assert list(pool.map(one, range(10))) == [200] * 10
+    assert c.app() == dict({"base": "1"}, **{"k%d" % i: str(i) for i in range(10)})
+    counters = session.status_counters(srv)
+    assert counters["Conflicts"] > 0 and counters["Merges"] > 0
+    assert session.redis_commandstats(redis_tls.port).get("evalsha", 0) > 0
+
+
 @pytest.mark.one_mpm  # AUTH's bytes over TLS, whatever the MPM
 def test_acl_user_over_tls(httpd, logs, mpm, ca, redis_tls):
     session.redis_cli(redis_tls.port, "ACL", "SETUSER", "app", "on", ">s3cret-tls", "~skv:*",
