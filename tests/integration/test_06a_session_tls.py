@@ -1,11 +1,12 @@
 """mod_session_kv over TLS (rediss://) to a real redis-server 7 listening with --tls-port and a
 certificate from the harness's test CA (SessionKVCAFile trusts that CA): sessions are stored and
-read as over plain TCP, parallel writers merge (the compare-and-set script), connections are kept (redis counts no new connection per request), an
-ACL user authenticates over TLS, a restart and a replica promotion heal as over TCP, and a
-reconnect after redis closed an idle connection resumes the TLS session (the module's trace
-says so). A certificate that does not verify (another CA, another name), a port that does not
-speak TLS and a handshake that never finishes each give the failure policy at once, a log line
-that says why, and leave the stored session as it was.
+read as over plain TCP, parallel writers merge (the compare-and-set script), connections are
+kept (redis counts no new connection per request), an ACL user authenticates over TLS, a restart
+and a replica promotion heal as over TCP, and a reconnect after redis closed an idle connection
+resumes the TLS session (the module's trace says so). A certificate that does not verify
+(another CA, another name), a port that does not speak TLS and a handshake that never finishes
+each give the failure policy at once, a log line that says why, and leave the stored session as
+it was.
 
 The redis servers also listen on a plain port, through which the tests read back what the
 module wrote over TLS."""
