@@ -66,12 +66,15 @@ glue_src = $(wildcard modules/$(1)/mod_*.c)
 core_lib = $(BUILD)/lib/lib$(1).a
 obj = $(patsubst modules/%.c,$(BUILD)/obj/%.o,$(1))
 
+# Benchmark helpers: tests/bench/<name>.c -> build/tests/bench/<name>, linked with the common core.
+BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(wildcard tests/bench/*.c))
+
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ALL_CORE_LIBS = $(foreach m,$(MODULES),$(call core_lib,$(m))) $(if $(AWS_SRC),$(AWS_LIB)) $(COMMON_LIB)
 
-.PHONY: all deps install test unit unit-build integration check run stop bench format clean \
-        conformance fuzz
+.PHONY: all deps install test unit unit-build integration check run stop bench bench-build format \
+        clean conformance fuzz
 .DELETE_ON_ERROR:
 
 all: $(SOS) $(TOOLS)
@@ -147,13 +150,14 @@ conformance: $(BUILD)/bin/lampfarm-sigv4
 
 # --- checks: warnings as errors, layering, log ids, format --------------------------------------
 check:
-	@$(MAKE) --no-print-directory -B all unit-build WERROR=-Werror
+	@$(MAKE) --no-print-directory -B all unit-build bench-build WERROR=-Werror
 	@scripts/check-source.sh
 	@shellcheck -x scripts/lib/cutover.sh scripts/rds-cutover scripts/dns-cutover scripts/ses-relay
 	@echo "check: clean"
 
 format:
-	clang-format -i $(wildcard modules/*/*.c modules/*/*.h tests/unit/*.c tests/unit/*.h)
+	clang-format -i $(wildcard modules/*/*.c modules/*/*.h tests/unit/*.c tests/unit/*.h \
+	    tests/bench/*.c)
 
 # --- install -----------------------------------------------------------------------------------
 # LAYOUT=debian (mods-available/<x>.load + .conf, for a2enmod) or rhel (conf.modules.d + conf.d);
@@ -179,7 +183,14 @@ run: deps
 stop:
 	@scripts/farm.sh stop
 
-bench: all
+$(BUILD)/tests/bench/%: tests/bench/%.c $(COMMON_LIB) $(wildcard modules/common/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  CC (bench) $<"
+	@$(CC) $(CORE_CFLAGS) -o $@ $< $(COMMON_LIB) $(OPENSSL_LIBS) $(APR_LIBS)
+
+bench-build: $(BENCH_BIN)
+
+bench: all bench-build
 	@tests/bench/health.sh
 	@tests/bench/s3.sh
 	@tests/bench/session.sh

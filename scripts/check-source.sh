@@ -25,7 +25,7 @@ if [ -n "$dups" ]; then
 fi
 
 src=$(git ls-files 'modules/*.c' 'modules/*.h' 'tests/unit/*.c' 'tests/unit/*.h' 'tests/fuzz/*.c' \
-      'tests/fuzz/*.h')
+      'tests/fuzz/*.h' 'tests/bench/*.c')
 if command -v clang-format >/dev/null; then
   # shellcheck disable=SC2086
   if ! clang-format --dry-run -Werror $src 2>/dev/null; then

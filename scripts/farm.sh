@@ -2,7 +2,11 @@
 # farm.sh — the local lampfarm dev farm: `make run` starts it, `make stop` stops it.
 #
 # Everything runs on 127.0.0.1 with its state, configs and logs under build/farm/:
-#   redis-server and memcached     the ElastiCache stand-ins (own ports, no persistence)
+#   redis-server and memcached     the ElastiCache stand-ins (own ports, no persistence); redis
+#                                  also on a TLS port, with a certificate from the farm's own CA
+#                                  (build/farm/tls/, made once), which the nodes use: their
+#                                  sessions go to redis over TLS (rediss://, SessionKVCAFile) as
+#                                  to ElastiCache with in-transit encryption
 #   moto server                    the S3/AWS stand-in (python3 -m moto.server, PATH's python3,
 #                                  signature checking on), with the bucket lampfarm-uploads
 #   php-fpm                        one pool on a unix socket (not the system service)
@@ -35,7 +39,12 @@ Usage: scripts/farm.sh start|stop|status|--help
 
 Ports (environment, read at start and remembered in build/farm/ports.env until stop):
   FARM_HTTP_PORT=8080  FARM_STATS_PORT=8404  FARM_NODEA_PORT=8101  FARM_NODEB_PORT=8102
-  FARM_REDIS_PORT=16379  FARM_MEMCACHED_PORT=11311  FARM_MOTO_PORT=15000
+  FARM_REDIS_PORT=16379  FARM_REDIS_TLS_PORT=16380  FARM_MEMCACHED_PORT=11311
+  FARM_MOTO_PORT=15000
+redis's TLS port is what the nodes use; its plain port is there for redis-cli and farm.sh's probe.
+The farm's CA (build/farm/tls/ca.pem) and redis's certificate are made once with openssl and kept
+across stop/start (the certificate is made again when it has less than a day left); rm -r
+build/farm/tls makes new ones at the next start.
 Needs root (the nodes serve as nobody/nogroup), build/mod_health.so, build/mod_s3.so,
 build/mod_session_kv.so and build/mod_cloudwatch.so (`make`).
 EOF
@@ -64,6 +73,9 @@ s3_keys_file="$farm_dir/s3.keys"
 upload_secret_file="$farm_dir/upload-token.secret"
 s3_bucket=lampfarm-uploads
 fpm_sock="$run_dir/php-fpm.sock"
+# The farm's CA and redis's certificate signed by it (write_redis_tls).
+tls_dir="$farm_dir/tls"
+redis_ca="$tls_dir/ca.pem"
 
 # Start order; stop runs it backwards.
 components=(redis memcached moto php-fpm nodeA nodeB haproxy)
@@ -79,6 +91,7 @@ load_ports() {
     NODEA_PORT=${FARM_NODEA_PORT:-8101}
     NODEB_PORT=${FARM_NODEB_PORT:-8102}
     REDIS_PORT=${FARM_REDIS_PORT:-16379}
+    REDIS_TLS_PORT=${FARM_REDIS_TLS_PORT:-16380}
     MEMCACHED_PORT=${FARM_MEMCACHED_PORT:-11311}
     MOTO_PORT=${FARM_MOTO_PORT:-15000}
     # A running farm keeps the ports it was started with.
@@ -95,6 +108,7 @@ STATS_PORT=$STATS_PORT
 NODEA_PORT=$NODEA_PORT
 NODEB_PORT=$NODEB_PORT
 REDIS_PORT=$REDIS_PORT
+REDIS_TLS_PORT=$REDIS_TLS_PORT
 MEMCACHED_PORT=$MEMCACHED_PORT
 MOTO_PORT=$MOTO_PORT
 EOF
@@ -102,7 +116,7 @@ EOF
 
 port_of() {
     case "$1" in
-        redis) echo "$REDIS_PORT" ;;
+        redis) echo "$REDIS_PORT $REDIS_TLS_PORT" ;;
         memcached) echo "$MEMCACHED_PORT" ;;
         moto) echo "$MOTO_PORT" ;;
         nodeA) echo "$NODEA_PORT" ;;
@@ -219,6 +233,8 @@ lb_status() {
         awk -F, -v s="$1" '$1 == "nodes" && $2 == s { print $18 }'
 }
 probe_lb() { [ "$(lb_status nodeA)" = UP ] && [ "$(lb_status nodeB)" = UP ]; }
+# redis answers on its plain port and listens on its TLS port.
+probe_redis() { probe_line "$REDIS_PORT" PING +PONG && port_open "$REDIS_TLS_PORT"; }
 
 # --- config rendering ----------------------------------------------------------------------------
 # render TEMPLATE OUT NAME=VALUE...: replace each @NAME@ in TEMPLATE.
@@ -299,6 +315,45 @@ PY
     touch "$run_dir/moto.bootstrapped"
 }
 
+# --- TLS for redis (the nodes' sessions go over it) ------------------------------------------------
+# The farm's own CA and a certificate for redis signed by it (RSA 2048, as ElastiCache's; names
+# localhost and 127.0.0.1, the address the nodes connect to), made with openssl once and kept
+# across stop/start: a CA that lasts ten years, a server certificate for a year, made again when
+# it has less than a day left. The keys stay root's (redis runs as root here); the CA
+# certificate is for anyone (httpd reads it as root at startup, redis-cli --cacert as anyone).
+write_redis_tls() {
+    local out made="redis's TLS certificate (the farm's CA kept: ${redis_ca#"$repo"/})"
+    mkdir -p "$tls_dir"
+    chmod 0755 "$tls_dir"
+    if [ -s "$redis_ca" ] && [ -s "$tls_dir/ca.key" ] &&
+        openssl x509 -checkend 86400 -noout -in "$tls_dir/redis.pem" >/dev/null 2>&1 &&
+        openssl verify -CAfile "$redis_ca" "$tls_dir/redis.pem" >/dev/null 2>&1; then
+        return 0
+    fi
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' \
+        >"$tls_dir/redis.ext"
+    if [ ! -s "$redis_ca" ] || [ ! -s "$tls_dir/ca.key" ] ||
+        ! openssl x509 -checkend 86400 -noout -in "$redis_ca" >/dev/null 2>&1; then
+        made="the farm's CA (${redis_ca#"$repo"/}) and redis's TLS certificate"
+        out=$(umask 077 && openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tls_dir/ca.key" \
+            -out "$redis_ca" -days 3650 -subj '/CN=lampfarm dev farm CA' 2>&1) ||
+            { echo "$out" >&2; die "making the farm's CA in $tls_dir (openssl)"; }
+    fi
+    if ! out=$(
+        umask 077
+        openssl req -newkey rsa:2048 -nodes -keyout "$tls_dir/redis.key" \
+            -out "$tls_dir/redis.csr" -subj /CN=localhost 2>&1 &&
+            openssl x509 -req -in "$tls_dir/redis.csr" -CA "$redis_ca" -CAkey "$tls_dir/ca.key" \
+                -CAcreateserial -out "$tls_dir/redis.pem" -days 365 \
+                -extfile "$tls_dir/redis.ext" 2>&1
+    ); then
+        echo "$out" >&2
+        die "making redis's certificate in $tls_dir (openssl)"
+    fi
+    chmod 0644 "$redis_ca" "$tls_dir/redis.pem"
+    say "made $made"
+}
+
 # --- the Symfony app (/symfony/ on the nodes) ----------------------------------------------------
 # A fresh copy of tests/symfony with the session handler in its lib/ and its container built once,
 # as the php-fpm workers' user, so that no request builds it: what the integration tests do
@@ -373,7 +428,7 @@ do_start() {
     libexecdir=$("$apxs" -q LIBEXECDIR)
     httpd="$("$apxs" -q SBINDIR)/$("$apxs" -q TARGET)"
     fpm=$(find_php_fpm)
-    local -a need=(redis-server memcached haproxy curl php setpriv "$httpd")
+    local -a need=(redis-server memcached haproxy curl php setpriv openssl "$httpd")
     for n in "${need[@]}"; do
         command -v "$n" >/dev/null 2>&1 || die "$n not found: run scripts/install-deps.sh"
     done
@@ -386,13 +441,15 @@ do_start() {
         (umask 077 && od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$token_file")
     fi
     write_s3_files
+    write_redis_tls
 
     local -a common=(FARM_DIR="$farm_dir" RUN_DIR="$run_dir" LOG_DIR="$log_dir" HTDOCS="$htdocs"
                      LIBEXECDIR="$libexecdir" HEALTH_SO="$health_so" FPM_SOCK="$fpm_sock"
                      S3_SO="$s3_so" S3_BUCKET="$s3_bucket" S3_KEYS="$s3_keys_file"
                      SESSION_KV_SO="$session_kv_so" CLOUDWATCH_SO="$cloudwatch_so"
                      UPLOAD_SECRET="$upload_secret_file" SYMFONY_DIR="$symfony_dir"
-                     REDIS_PORT="$REDIS_PORT" MEMCACHED_PORT="$MEMCACHED_PORT"
+                     REDIS_PORT="$REDIS_PORT" REDIS_TLS_PORT="$REDIS_TLS_PORT"
+                     REDIS_CA="$redis_ca" MEMCACHED_PORT="$MEMCACHED_PORT"
                      MOTO_PORT="$MOTO_PORT" HTTP_PORT="$HTTP_PORT" STATS_PORT="$STATS_PORT"
                      NODEA_PORT="$NODEA_PORT" NODEB_PORT="$NODEB_PORT"
                      NODES="nodeA=$NODEA_PORT nodeB=$NODEB_PORT")
@@ -415,9 +472,12 @@ do_start() {
     done
 
     install_symfony
-    start_one redis 10 probe_line "$REDIS_PORT" PING +PONG -- \
+    # Clients need no certificate (--tls-auth-clients no), as with ElastiCache.
+    start_one redis 10 probe_redis -- \
         redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
-        --daemonize no --dir "$run_dir" --protected-mode yes
+        --tls-port "$REDIS_TLS_PORT" --tls-cert-file "$tls_dir/redis.pem" \
+        --tls-key-file "$tls_dir/redis.key" --tls-ca-cert-file "$redis_ca" \
+        --tls-auth-clients no --daemonize no --dir "$run_dir" --protected-mode yes
     start_one memcached 10 probe_line "$MEMCACHED_PORT" version VERSION -- \
         memcached -l 127.0.0.1 -p "$MEMCACHED_PORT" -U 0 -m 64 -u nobody
     # The interpreter itself, not a pyenv shim, so the PID we keep is moto's.
@@ -478,7 +538,8 @@ print_summary() {
         php-fpm "unix:$rel/run/php-fpm.sock" php-fpm.log \
         symfony "http://127.0.0.1:$HTTP_PORT/symfony/  (tests/symfony, in $rel/symfony/)" \
         "php-fpm.log" \
-        redis "127.0.0.1:$REDIS_PORT  (sessions; check: critical)" redis.log \
+        redis "127.0.0.1:$REDIS_TLS_PORT TLS (sessions; check: critical), 127.0.0.1:$REDIS_PORT plain" \
+        redis.log \
         memcached "127.0.0.1:$MEMCACHED_PORT  (check: degraded)" memcached.log \
         moto "http://127.0.0.1:$MOTO_PORT  S3, CloudWatch $moto_note" moto.log
     cat <<EOF
@@ -487,6 +548,8 @@ print_summary() {
            goes on across both nodes; uploads files into moto's $s3_bucket, /files/)
   Symfony: http://127.0.0.1:$HTTP_PORT/symfony/   (a Symfony app: log in, reload, set an attribute;
            its session, in redis, follows you from node to node)
+  Redis:   redis-cli --tls --cacert $redis_ca -p $REDIS_TLS_PORT
+           (TLS, as the nodes connect; or redis-cli -p $REDIS_PORT, the plain port)
   Metrics: curl -s http://127.0.0.1:$NODEA_PORT/cloudwatch-status   (published to moto every 10 s;
            namespace Lampfarm/Farm, AutoScalingGroupName lampfarm-local)
   Drain:   touch $farm_dir/nodeA.drain     (undo: rm $farm_dir/nodeA.drain)

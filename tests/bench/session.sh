@@ -7,12 +7,14 @@
 # Apache httpd servers (127.0.0.1, free ports, no access log), then measures with wrk requests/s
 # and p99 latency of one request, GET /s.txt (a 128-byte static file), whose session is loaded
 # by mod_session's fixup (SessionEnv On) and handed to nothing: the session is the only work
-# besides serving the smallest file. Five variants, one virtual host each on its own port of
+# besides serving the smallest file. Six variants, one virtual host each on its own port of
 # one event-MPM server:
 #   none          no session at all (the baseline)
 #   cookie        mod_session_cookie (the session is the cookie)
 #   dbd           mod_session_dbd, mod_dbd with the apr_dbd sqlite3 driver
 #   kv-redis      mod_session_kv on redis
+#   kv-redis-tls  mod_session_kv on the same redis through its TLS port (rediss://, a certificate
+#                 from a test CA that the script makes with openssl, SessionKVCAFile)
 #   kv-memcached  mod_session_kv on memcached
 # Every wrk connection carries its own session, created through httpd beforehand (a CGI sets it
 # with SessionHeader) and checked to load: wrk runs one thread per connection and
@@ -23,6 +25,12 @@
 #           default an unchanged session only has its expiry refreshed once a minute). Afterwards
 #           every session is read back (through httpd; for dbd also its row in SQLite): a session
 #           that no longer loads is lost.
+# The event server logs mod_session_kv's connects (LogLevel session_kv:trace1, LF01920): how many
+# connections each store opened in a phase, and over TLS how many handshakes were full or resumed.
+# Then reconnects, with tests/bench/reconnect (`make bench-build`; lf_conn, the module's
+# connection code): one connection at a time to the same redis, connect + PING + close, over TCP,
+# over TLS with a full handshake each time, and over TLS resuming the previous session; connects/s,
+# microseconds per connect of the client and of redis, in rounds rotating the order.
 # Then a prefork server with mod_php (as PHP applications run without FPM) serves, for reads:
 #   static        the same static file (the baseline of this server)
 #   php-none      a PHP page that starts no session
@@ -32,7 +40,9 @@
 #                 session loaded by mod_session_kv on redis
 # Rounds rotate the order of the variants (so drift in the machine's load hits all alike); each
 # figure is the median over the rounds. Prints the tables and the ratios: kv/cookie for reads
-# (expectation >= 0.8), kv/dbd for writes (expectation >= 10), kv against PHP's redis handler.
+# (expectation >= 0.8), kv/dbd for writes (expectation >= 10), kv-redis-tls/kv-redis for both
+# (expectation >= 0.9: connections are kept, a handshake is paid once per connection), a
+# reconnect's cost over TLS against TCP and resumed against full, kv against PHP's redis handler.
 # Never part of `make test` (`make bench` runs it). Exit 0 whatever the figures; 1 on errors
 # (including a session that does not load before the load starts).
 set -eEuo pipefail
@@ -48,12 +58,15 @@ Environment:
   BENCH_ROUNDS=3           rounds; each runs every variant of a phase once
   BENCH_SESSION_BYTES=200  size of the session's data value
   BENCH_PHP=1              0 skips the prefork / mod_php part
+  BENCH_RECONNECT=5s       reconnect runs' length (tests/bench/reconnect); 0 skips them
   BENCH_PORT=              first of the ports for the benchmark servers (default: free ones
                            from 18600 up)
-Needs root (httpd serves as nobody), wrk, redis-server, memcached, sqlite3, mod_session_dbd
-with the apr_dbd sqlite3 driver (libaprutil1-dbd-sqlite3), mod_php with php-redis
-(libapache2-mod-php, php-redis) for the PHP part, and build/mod_session_kv.so (`make`).
-Logs, configurations and wrk's output go to build/bench/session/. A run takes about 4 minutes.
+Needs root (httpd serves as nobody), wrk, redis-server (with TLS: redis 6 or later), memcached,
+sqlite3, openssl, mod_session_dbd with the apr_dbd sqlite3 driver (libaprutil1-dbd-sqlite3),
+mod_php with php-redis (libapache2-mod-php, php-redis) for the PHP part,
+build/mod_session_kv.so (`make`) and build/tests/bench/reconnect (`make bench-build`).
+Logs, configurations, the test CA and wrk's output go to build/bench/session/. A run takes about
+6 minutes.
 EOF
 }
 
@@ -68,17 +81,19 @@ conns=${BENCH_CONNS:-32}
 rounds=${BENCH_ROUNDS:-3}
 session_bytes=${BENCH_SESSION_BYTES:-200}
 with_php=${BENCH_PHP:-1}
+reconnect_duration=${BENCH_RECONNECT:-5s}
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 so="$repo/build/mod_session_kv.so"
 lua="$repo/tests/bench/session.lua"
+reconnect="$repo/build/tests/bench/reconnect"
 work="$repo/build/bench/session"
 
 die() { echo "bench: ERROR: $*" >&2; exit 1; }
 
 [ -f "$so" ] || die "$so is missing: run make first"
 [ "$(id -u)" -eq 0 ] || die "needs root (httpd serves as nobody)"
-for tool in wrk curl redis-server redis-cli memcached sqlite3; do
+for tool in wrk curl redis-server redis-cli memcached sqlite3 openssl; do
     command -v "$tool" >/dev/null || die "$tool not found: run scripts/install-deps.sh"
 done
 apxs=$(command -v apxs 2>/dev/null || command -v apxs2 2>/dev/null) || die "apxs not found"
@@ -101,6 +116,13 @@ if [ "$with_php" = 1 ]; then
     [ -f "$repo/php/LampfarmSessionHandler.php" ] || die "php/LampfarmSessionHandler.php missing"
 fi
 ((conns >= 1 && conns <= 64)) || die "BENCH_CONNS must be 1..64 (one wrk thread each)"
+case $reconnect_duration in
+    0 | 0s) reconnect_duration=0 ;;
+    *[0-9]s) ;;
+    *) die "BENCH_RECONNECT must be seconds (5s) or 0" ;;
+esac
+[ "$reconnect_duration" = 0 ] || [ -x "$reconnect" ] ||
+    die "$reconnect is missing: run make bench-build (BENCH_RECONNECT=0 skips)"
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 next_port=${BENCH_PORT:-18600}
@@ -116,17 +138,20 @@ take_port() {
     die "no free port below $limit"
 }
 
-variants=(none cookie dbd kv-redis kv-memcached)
+variants=(none cookie dbd kv-redis kv-redis-tls kv-memcached)
+kv_variants=(kv-redis kv-redis-tls kv-memcached)
+reconnect_modes=(tcp full resumed)
 php_variants=(static php-none php-redis php-kv)
 declare -A port
 for v in "${variants[@]}"; do take_port; port[$v]=$taken; done
 take_port; prefork_port=$taken
 take_port; redis_port=$taken
+take_port; redis_tls_port=$taken
 take_port; mc_port=$taken
 
 rm -rf "$work"
 mkdir -p "$work/htdocs/php/redis" "$work/htdocs/php/kv" "$work/cgi" "$work/run" "$work/logs" \
-    "$work/db" "$work/sessions"
+    "$work/db" "$work/sessions" "$work/tls"
 
 redis_pid='' mc_pid='' pid=''
 # stop_group PID: TERM the process, wait up to 10 s, then KILL its group (setsid made it a leader).
@@ -145,7 +170,25 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM   # so that the EXIT trap runs
 
 # --- backends ------------------------------------------------------------------------------------
+# A test CA and a certificate for redis signed by it (as tests/integration/harness/tls.py makes
+# them): RSA 2048, as ElastiCache's; the name checked is 127.0.0.1, an IP SAN.
+make_test_ca() {
+    local d=$work/tls
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$d/server.ext"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.pem" -days 2 \
+        -subj '/CN=lampfarm bench CA' &&
+        openssl req -newkey rsa:2048 -nodes -keyout "$d/server.key" -out "$d/server.csr" \
+            -subj /CN=localhost &&
+        openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+            -CAcreateserial -out "$d/server.pem" -days 2 -extfile "$d/server.ext"
+}
+make_test_ca >"$work/logs/openssl.log" 2>&1 || die "openssl failed (see $work/logs/openssl.log)"
+# One redis for kv-redis and kv-redis-tls: a plain port and a TLS port (clients need no
+# certificate), so that the two variants differ only in TLS.
 setsid redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no \
+    --tls-port "$redis_tls_port" --tls-cert-file "$work/tls/server.pem" \
+    --tls-key-file "$work/tls/server.key" --tls-ca-cert-file "$work/tls/ca.pem" \
+    --tls-auth-clients no \
     --protected-mode no --dir "$work/run" --logfile "$work/logs/redis.log" --daemonize no \
     </dev/null >/dev/null 2>&1 &
 redis_pid=$!
@@ -153,10 +196,12 @@ setsid memcached -l 127.0.0.1 -p "$mc_port" -U 0 -m 64 -c 4096 -u nobody \
     </dev/null >"$work/logs/memcached.log" 2>&1 &
 mc_pid=$!
 for ((i = 0; i < 100; i++)); do
-    port_open "$redis_port" && port_open "$mc_port" && break
+    port_open "$redis_port" && port_open "$redis_tls_port" && port_open "$mc_port" && break
     sleep 0.1
 done
 port_open "$redis_port" || die "redis does not listen on $redis_port (see $work/logs/redis.log)"
+port_open "$redis_tls_port" ||
+    die "redis does not listen on $redis_tls_port (TLS; see $work/logs/redis.log)"
 port_open "$mc_port" || die "memcached does not listen on $mc_port"
 
 # --- content -------------------------------------------------------------------------------------
@@ -258,6 +303,9 @@ conf_event() {
     cat <<EOF
 PidFile "$work/run/event.pid"
 ErrorLog "$work/logs/event-$phase.error.log"
+# mod_session_kv's connects (LF01920, with the TLS handshake's kind), in this log: its core logs
+# through the main server. One line per connect, nothing per request.
+LogLevel warn session_kv:trace1
 LoadModule mpm_event_module $libexecdir/mod_mpm_event.so
 LoadModule cgid_module $libexecdir/mod_cgid.so
 LoadModule session_cookie_module $libexecdir/mod_session_cookie.so
@@ -322,6 +370,19 @@ EOF
 <VirtualHost 127.0.0.1:${port[kv-redis]}>
     ErrorLog "$work/logs/kv-redis-$phase.error.log"
     SessionKVStore redis://127.0.0.1:$redis_port
+    $touch
+    Session On
+    SessionEnv On
+    SessionHeader X-Replace-Session
+    SessionKV On
+    SessionKVCookie session Secure=Off
+    $maxage
+</VirtualHost>
+
+<VirtualHost 127.0.0.1:${port[kv-redis-tls]}>
+    ErrorLog "$work/logs/kv-redis-tls-$phase.error.log"
+    SessionKVStore rediss://127.0.0.1:$redis_tls_port
+    SessionKVCAFile "$work/tls/ca.pem"
     $touch
     Session On
     SessionEnv On
@@ -493,7 +554,7 @@ group_ticks() {
 # backend_of VARIANT: the pid of the server that holds VARIANT's sessions outside httpd, or 0.
 backend_of() {
     case $1 in
-        kv-redis | php-redis | php-kv) echo "$redis_pid" ;;
+        kv-redis | kv-redis-tls | php-redis | php-kv) echo "$redis_pid" ;;
         kv-memcached) echo "$mc_pid" ;;
         *) echo 0 ;;
     esac
@@ -623,14 +684,35 @@ echo "bench: wrk -t$conns -c$conns -d$duration (one session per connection), $ro
 # kv_index VARIANT: the number of VARIANT's store in the counters (the order in which httpd
 # lists its virtual hosts, which is not the order of the configuration).
 kv_index() {
-    local kind=${1#kv-}
+    local scheme
+    case $1 in
+        kv-redis) scheme=redis ;;
+        kv-redis-tls) scheme=rediss ;;
+        *) scheme=${1#kv-} ;;
+    esac
     curl -s "http://127.0.0.1:${port[none]}/server-status" |
-        awk -v k="$kind://" '/mod_session_kv: / { if (index($0, k) && i == "") i = n + 0; n++ }
-                             END { print i }'   # no early exit: curl would get SIGPIPE
+        awk -v k="$scheme://" '/mod_session_kv: / { if (index($0, k) && i == "") i = n + 0; n++ }
+                               END { print i }'   # no early exit: curl would get SIGPIPE
 }
-declare -A kvinfo
+# kv_connects VARIANT LOG [FROM]: mod_session_kv's connects to VARIANT's redis logged in LOG
+# (LF01920) from line FROM on: "N", over TLS "N (full F, resumed R)"; "-" for memcached (no such
+# line).
+kv_connects() {
+    local v=$1 log=$2 from=${3:-1} lines
+    case $v in
+        kv-redis) tail -n +"$from" "$log" | grep -c "LF01920: redis 127.0.0.1:$redis_port: connected" || true ;;
+        kv-redis-tls)
+            lines=$(tail -n +"$from" "$log" | grep "LF01920: redis 127.0.0.1:$redis_tls_port: connected" || true)
+            printf '%s (full %s, resumed %s)\n' "$(grep -c . <<<"$lines" || true)" \
+                "$(grep -c 'full handshake' <<<"$lines" || true)" "$(grep -c 'resumed)' <<<"$lines" || true)"
+            ;;
+        *) echo - ;;
+    esac
+}
+declare -A kvinfo kvconn
 event_phase() {
-    local phase=$1 v before after i
+    local phase=$1 v before after i mark log
+    log="$work/logs/event-$phase.error.log"
     conf_event "$phase" >"$work/event-$phase.conf"
     start_httpd "event-$phase"
     for v in "${variants[@]}"; do wait_ok "http://127.0.0.1:${port[$v]}/s.txt"; done
@@ -640,22 +722,23 @@ event_phase() {
         [ "$i" = 0 ] || die "$v ($phase): $i of $conns sessions do not load right after setup"
     done
     declare -A idx
-    for v in kv-redis kv-memcached; do
+    for v in "${kv_variants[@]}"; do
         idx[$v]=$(kv_index "$v")
         [ -n "${idx[$v]}" ] || die "$v: no counters in server-status"
     done
     warm_up "${variants[@]}"
     before=$(kv_counters "${port[none]}")
+    mark=$(($(wc -l <"$log") + 1))
     run_rounds "$phase" "${variants[@]}"
     after=$(kv_counters "${port[none]}")
-    for v in dbd kv-redis kv-memcached; do
+    for v in dbd "${kv_variants[@]}"; do
         lost[$phase:$v]=$(lost_sessions "$v")
     done
     if [ "$phase" = write ]; then
         i=$(dbd_lost_rows)
         lost[$phase:dbd]="${lost[$phase:dbd]}/$i"
     fi
-    for v in kv-redis kv-memcached; do
+    for v in "${kv_variants[@]}"; do
         i=${idx[$v]}
         kvinfo[$phase:$v]="loads $(kv_delta "$before" "$after" "$i" Loads)"
         kvinfo[$phase:$v]+=" hits $(kv_delta "$before" "$after" "$i" Hits)"
@@ -667,6 +750,8 @@ event_phase() {
         kvinfo[$phase:$v]+=" backend-ops $(kv_delta "$before" "$after" "$i" Ops)"
         kvinfo[$phase:$v]+=" mean-op-us $(awk -v u="$(kv_delta "$before" "$after" "$i" OpMicroseconds)" \
             -v n="$(kv_delta "$before" "$after" "$i" Ops)" 'BEGIN { printf "%.0f", n ? u / n : 0 }')"
+        kvconn[$phase:$v]="$(kv_connects "$v" "$log" "$mark") in the rounds, $(kv_connects "$v" "$log")"
+        kvconn[$phase:$v]+=" in the whole phase (sessions' setup and warm-up included)"
     done
     stop_httpd
     for v in "${variants[@]}"; do
@@ -693,8 +778,15 @@ echo "  dbd: $(grep -c AH01857 "$dbd_log" || true) saves (AH01857) and $(grep -c
 echo
 echo "  mod_session_kv's own counters over the rounds (server-status), per request:"
 for phase in read write; do
-    for v in kv-redis kv-memcached; do
+    for v in "${kv_variants[@]}"; do
         printf '    %-5s %-13s %s requests: %s\n' "$phase" "$v" "${reqs[$phase:$v]}" "${kvinfo[$phase:$v]}"
+    done
+done
+echo "  mod_session_kv's connects to redis (LF01920 in the event server's log; connections are kept" \
+     "per thread, so a connect is a thread's first use of the store):"
+for phase in read write; do
+    for v in kv-redis kv-redis-tls; do
+        printf '    %-5s %-13s %s\n' "$phase" "$v" "${kvconn[$phase:$v]}"
     done
 done
 echo "  httpd, store: CPU microseconds per request used by httpd's processes and by the redis or" \
@@ -702,6 +794,65 @@ echo "  httpd, store: CPU microseconds per request used by httpd's processes and
      "that no longer load through httpd after the rounds (dbd writes: through httpd/rows in SQLite" \
      "without the data); n/a: the session is the cookie; log: [warn] and worse lines in the" \
      "variant's error log (build/bench/session/logs/; one log for the whole prefork server)"
+
+# --- reconnects: TCP, TLS with a full handshake, TLS resumed -----------------------------------------
+# reconnect_run MODE: one run of tests/bench/reconnect against the bench's redis; its figures are
+# appended under rc:MODE (connects/s as the wrk runs' requests/s), redis's CPU ticks to its total.
+declare -A rc_conn rc_wall rc_cpu rc_full rc_resumed rc_create
+# rc_field NAME LINE: the value of NAME=value in reconnect's output LINE.
+rc_field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
+reconnect_run() {
+    local mode=$1 out b0 b1 p=$redis_tls_port
+    [ "$mode" = tcp ] && p=$redis_port
+    b0=$(group_ticks "$redis_pid")
+    out=$("$reconnect" --port "$p" --mode "$mode" --ca "$work/tls/ca.pem" \
+        --seconds "${reconnect_duration%s}") || die "reconnect ($mode) failed"
+    b1=$(group_ticks "$redis_pid")
+    printf '### reconnect %s\n%s\n' "$mode" "$out" >>"$work/wrk.log"
+    rps[rc:$mode]="${rps[rc:$mode]:-} $(rc_field per_second "$out")"
+    rc_wall[$mode]="${rc_wall[$mode]:-} $(rc_field wall_us "$out")"
+    rc_cpu[$mode]="${rc_cpu[$mode]:-} $(rc_field cpu_us "$out")"
+    rc_create[$mode]="${rc_create[$mode]:-} $(rc_field create_us "$out")"
+    rc_conn[$mode]=$((${rc_conn[$mode]:-0} + $(rc_field connects "$out")))
+    rc_full[$mode]=$((${rc_full[$mode]:-0} + $(rc_field full "$out")))
+    rc_resumed[$mode]=$((${rc_resumed[$mode]:-0} + $(rc_field resumed "$out")))
+    bticks[rc:$mode]=$((${bticks[rc:$mode]:-0} + b1 - b0))
+}
+if [ "$reconnect_duration" != 0 ]; then
+    echo
+    echo "bench: reconnects — tests/bench/reconnect, one connection at a time to the same redis:" \
+         "connect, PING, close, for $reconnect_duration per run; tcp: plain port; full: TLS, a new" \
+         "TLS configuration for every connect (full handshake, RSA 2048 certificate); resumed: TLS," \
+         "one configuration (each connect resumes the previous session, as a child of httpd does)"
+    for ((r = 1; r <= rounds; r++)); do
+        printf '  round %d:' "$r"
+        for ((k = 0; k < ${#reconnect_modes[@]}; k++)); do
+            m=${reconnect_modes[$(((r - 1 + k) % ${#reconnect_modes[@]}))]}
+            reconnect_run "$m"
+            printf ' %s %.0f' "$m" "${rps[rc:$m]##* }"
+        done
+        echo
+    done
+    printf '\n  %-13s' mode
+    for ((r = 1; r <= rounds; r++)); do printf ' %9s' "r$r conn/s"; done
+    printf ' %10s %7s %8s %10s %8s %13s %s\n' median /tcp "wall us" "client us" "redis us" \
+        "full/resumed" "tls-create us"
+    for m in "${reconnect_modes[@]}"; do
+        printf '  %-13s' "$m"
+        for r in ${rps[rc:$m]}; do printf ' %9.0f' "$r"; done
+        printf ' %10.0f %7s %8s %10s %8s %13s %s\n' "$(median "${rps[rc:$m]}")" \
+            "$(ratio "$(median "${rps[rc:$m]}")" "$(median "${rps[rc:tcp]}")")" \
+            "$(median "${rc_wall[$m]}")" "$(median "${rc_cpu[$m]}")" \
+            "$(us_per_req "${bticks[rc:$m]}" "${rc_conn[$m]}")" \
+            "${rc_full[$m]}/${rc_resumed[$m]}" "$(median "${rc_create[$m]}")"
+    done
+    echo "  wall us: microseconds per connect (connect, handshake, PING, close), median of the rounds;" \
+         "client us: the client thread's CPU per connect (median); redis us: redis's CPU per" \
+         "connect over the rounds (10 ms ticks); full/resumed: the handshakes of all rounds;" \
+         "tls-create us: one lf_tls_create (the trust store loaded), not counted in the connect"
+    [ "${rc_resumed[full]}" = 0 ] || die "reconnect: a handshake of the 'full' runs resumed"
+    [ "${rc_full[resumed]}" = 0 ] || die "reconnect: a handshake of the 'resumed' runs was full"
+fi
 
 # --- the prefork server with mod_php ----------------------------------------------------------------
 if [ "$with_php" = 1 ]; then
@@ -732,17 +883,31 @@ med() { median "${rps[$1]}"; }
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t ? "met" : "NOT met") }'; }
 echo
 echo "bench: ratios of the medians"
-for v in kv-redis kv-memcached; do
+for v in "${kv_variants[@]}"; do
     x=$(ratio "$(med "read:$v")" "$(med read:cookie)")
     echo "  reads   $v / cookie = $x (expectation >= 0.8: $(verdict "$x" 0.8))"
 done
-for v in kv-redis kv-memcached; do
+for v in "${kv_variants[@]}"; do
     x=$(ratio "$(med "write:$v")" "$(med write:dbd)")
     echo "  writes  $v / dbd = $x (expectation >= 10: $(verdict "$x" 10))"
 done
-for v in kv-redis kv-memcached; do
+for v in "${kv_variants[@]}"; do
     echo "  writes  $v / cookie = $(ratio "$(med "write:$v")" "$(med write:cookie)")"
 done
+for phase in read write; do
+    x=$(ratio "$(med "$phase:kv-redis-tls")" "$(med "$phase:kv-redis")")
+    printf '  %-7s kv-redis-tls / kv-redis = %s (expectation >= 0.9: %s)\n' "${phase}s" "$x" \
+        "$(verdict "$x" 0.9)"
+done
+if [ "$reconnect_duration" != 0 ]; then
+    echo "  reconnects, connects/s: full / tcp = $(ratio "$(med rc:full)" "$(med rc:tcp)")," \
+         "resumed / tcp = $(ratio "$(med rc:resumed)" "$(med rc:tcp)")," \
+         "resumed / full = $(ratio "$(med rc:resumed)" "$(med rc:full)"); one reconnect costs" \
+         "$(awk -v f="$(median "${rc_wall[full]}")" -v t="$(median "${rc_wall[tcp]}")" \
+             'BEGIN { printf "%.0f", f - t }') us more than over TCP with a full handshake," \
+         "$(awk -v f="$(median "${rc_wall[resumed]}")" -v t="$(median "${rc_wall[tcp]}")" \
+             'BEGIN { printf "%.0f", f - t }') us resumed"
+fi
 if [ "$with_php" = 1 ]; then
     echo "  reads   php-kv / php-redis = $(ratio "$(med php:php-kv)" "$(med php:php-redis)")" \
          "(the same PHP page; session from mod_session_kv against PHP's redis handler)"

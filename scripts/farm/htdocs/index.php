@@ -15,8 +15,9 @@
 //
 // And a login (any name, no password: a demo) with a per-session page counter, kept in the
 // session that httpd stores in redis (mod_session + mod_session_kv, LAMPFARM_SESSION_STORE set by
-// the node's config) and that PHP reads and writes through php/LampfarmSessionHandler.php: reload
-// through HAProxy and the counter goes on while the node that serves the page changes.
+// the node's config; httpd talks to redis over TLS, PHP never does) and that PHP reads and writes
+// through php/LampfarmSessionHandler.php: reload through HAProxy and the counter goes on while the
+// node that serves the page changes.
 //
 // And what mod_cloudwatch measured on this node: the figures of the last interval it published
 // to CloudWatch (moto) per group — requests, p50/p99 latency, 5xx — and when and how the last
@@ -237,6 +238,12 @@ if ($sessionStore !== null) {
     session_write_close();
 }
 $redisPort = $sessionStore !== null && preg_match('/:(\d+)/', $sessionStore, $portMatch) ? $portMatch[1] : '6379';
+// redis-cli as httpd reaches redis: over TLS (rediss://, the farm's CA) or not
+$redisCli = 'redis-cli -p ' . $redisPort;
+if ($sessionStore !== null && str_starts_with($sessionStore, 'rediss://')) {
+    $redisCa = $_SERVER['LAMPFARM_SESSION_CA'] ?? null;
+    $redisCli = 'redis-cli --tls' . ($redisCa !== null ? ' --cacert ' . $redisCa : '') . ' -p ' . $redisPort;
+}
 
 // --- uploads (mod_s3) ---
 // Back from mod_s3's 303: remember the new keys (newest first) in the cookie. Only keys of the
@@ -363,7 +370,7 @@ if ($csvCode === 200) {
     <span class="muted">The session lives in redis (<?= h($sessionStore) ?>), not on the node:
       httpd hands it to PHP and stores PHP's changes (mod_session + mod_session_kv).<?php
       if ($sessionId !== null): ?> Its key:
-      <code>redis-cli -p <?= h($redisPort) ?> TTL skv:<?= h(hash('sha256', $sessionId)) ?></code><?php endif; ?></span>
+      <code><?= h($redisCli) ?> TTL skv:<?= h(hash('sha256', $sessionId)) ?></code><?php endif; ?></span>
   </form>
 <?php else: ?>
   <form method="post" action="/" id="login">
