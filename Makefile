@@ -39,7 +39,7 @@ OPENSSL_LIBS = $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcry
 # Extra libraries per module (core archives are added automatically), and the modules that link
 # the AWS core.
 LIBS_health = $(CURL_LIBS)
-LIBS_s3 = $(CURL_LIBS) $(OPENSSL_LIBS)
+LIBS_s3 = $(CURL_LIBS) $(OPENSSL_LIBS) $(ZLIB_LIBS)
 KV_LIBS = -lmemcached -lhiredis
 LIBS_session_kv = $(KV_LIBS) $(CURL_LIBS) $(OPENSSL_LIBS)
 ZLIB_LIBS = $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)

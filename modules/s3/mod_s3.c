@@ -49,6 +49,7 @@ static const s3_dir_conf defaults = {
     "default",             /* creds_kind: the SDK chain, ending with the instance role */
     NULL,                  /* creds_arg */
     NULL,                  /* ca_file: the system's store */
+    S3_PAYLOAD_AUTO,       /* payload: CRC32 over https, SHA-256 signed over http */
     3 * APR_USEC_PER_SEC,  /* connect_timeout */
     30 * APR_USEC_PER_SEC, /* timeout: whole requests other than streams */
     3,                     /* attempts */
@@ -86,6 +87,7 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
 
     (void)dir;
     c->path_style = UNSET;
+    c->payload = UNSET;
     c->connect_timeout = UNSET;
     c->timeout = UNSET;
     c->attempts = UNSET;
@@ -116,6 +118,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     n->creds_kind = MERGE(add, base, creds_kind, NULL);
     n->creds_arg = add->creds_kind ? add->creds_arg : base->creds_arg;
     n->ca_file = MERGE(add, base, ca_file, NULL);
+    n->payload = MERGE(add, base, payload, UNSET);
     n->connect_timeout = MERGE(add, base, connect_timeout, UNSET);
     n->timeout = MERGE(add, base, timeout, UNSET);
     n->attempts = MERGE(add, base, attempts, UNSET);
@@ -149,6 +152,7 @@ static s3_dir_conf *effective(const s3_dir_conf *c, apr_pool_t *p)
     e->path_style = DEFAULT(c, path_style, UNSET);
     e->key_prefix = DEFAULT(c, key_prefix, NULL);
     e->creds_kind = DEFAULT(c, creds_kind, NULL);
+    e->payload = DEFAULT(c, payload, UNSET);
     e->connect_timeout = DEFAULT(c, connect_timeout, UNSET);
     e->timeout = DEFAULT(c, timeout, UNSET);
     e->attempts = DEFAULT(c, attempts, UNSET);
@@ -298,6 +302,29 @@ static const char *set_addressing(cmd_parms *cmd, void *dc, const char *arg)
     }
     else {
         return apr_psprintf(cmd->pool, "%s: '%s' is not path, virtual or auto", S3_ADDRESSING, arg);
+    }
+    return NULL;
+}
+
+static const char *set_payload_signing(cmd_parms *cmd, void *dc, const char *arg)
+{
+    s3_dir_conf *c = dc;
+    const char *err;
+
+    if ((err = note_location(cmd, c))) {
+        return err;
+    }
+    if (!strcasecmp(arg, "auto")) {
+        c->payload = S3_PAYLOAD_AUTO;
+    }
+    else if (!strcasecmp(arg, "on")) {
+        c->payload = S3_PAYLOAD_SIGNED;
+    }
+    else if (!strcasecmp(arg, "off")) {
+        c->payload = S3_PAYLOAD_CRC32;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not auto, on or off", S3_PAYLOAD_SIGNING, arg);
     }
     return NULL;
 }
@@ -533,6 +560,9 @@ static const command_rec s3_cmds[] = {
                    "default | keyfile PATH | profile NAME"),
     AP_INIT_TAKE1(S3_CA_FILE, set_string, NULL, RSRC_CONF | ACCESS_CONF,
                   "CA bundle for the endpoint's TLS certificate"),
+    AP_INIT_TAKE1(S3_PAYLOAD_SIGNING, set_payload_signing, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Upload bodies signed with their SHA-256 (on), sent with a CRC32 (off), or "
+                  "auto: off over https"),
     AP_INIT_TAKE1(S3_CONNECT_TIMEOUT, set_duration, NULL, RSRC_CONF | ACCESS_CONF,
                   "Connect timeout to S3"),
     AP_INIT_TAKE1(S3_TIMEOUT, set_duration, NULL, RSRC_CONF | ACCESS_CONF,
@@ -583,10 +613,11 @@ static apr_thread_mutex_t *runtimes_lock;
 
 static const char *runtime_id(const s3_dir_conf *c, apr_pool_t *p)
 {
-    return apr_psprintf(p, "%s|%s|%s|%d|%s|%s|%s|%" APR_TIME_T_FMT "|%" APR_TIME_T_FMT "|%d",
+    return apr_psprintf(p, "%s|%s|%s|%d|%s|%s|%s|%d|%" APR_TIME_T_FMT "|%" APR_TIME_T_FMT "|%d",
                         c->bucket, c->region, c->endpoint ? c->endpoint : "", c->path_style,
                         c->creds_kind, c->creds_arg ? c->creds_arg : "",
-                        c->ca_file ? c->ca_file : "", c->connect_timeout, c->timeout, c->attempts);
+                        c->ca_file ? c->ca_file : "", c->payload, c->connect_timeout, c->timeout,
+                        c->attempts);
 }
 
 static apr_status_t runtime_create(s3_runtime **out, const char **why, const s3_dir_conf *c,
@@ -619,6 +650,7 @@ static apr_status_t runtime_create(s3_runtime **out, const char **why, const s3_
     sc.region = c->region;
     sc.endpoint = c->endpoint;
     sc.path_style = c->path_style == 2 ? -1 : c->path_style;
+    sc.payload = c->payload;
     if ((rv = s3_client_create(&rt->client, why, &sc, rt->creds, http, NULL, p)) != APR_SUCCESS) {
         return rv;
     }

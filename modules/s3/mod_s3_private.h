@@ -20,6 +20,7 @@
 #define S3_KEY_PREFIX            "S3KeyPrefix"
 #define S3_CREDENTIALS           "S3Credentials"
 #define S3_CA_FILE               "S3CAFile"
+#define S3_PAYLOAD_SIGNING       "S3PayloadSigning"
 #define S3_CONNECT_TIMEOUT       "S3ConnectTimeout"
 #define S3_TIMEOUT               "S3Timeout"
 #define S3_ATTEMPTS              "S3Attempts"
@@ -61,6 +62,7 @@ typedef struct s3_dir_conf {
     const char *creds_kind; /* "default", "keyfile" or "profile" */
     const char *creds_arg;  /* the key file or profile */
     const char *ca_file;
+    int payload; /* s3_payload_e: S3PayloadSigning auto, on (signed) or off (CRC32) */
     apr_interval_time_t connect_timeout;
     apr_interval_time_t timeout;
     int attempts;

@@ -46,10 +46,10 @@ typedef struct upload_t {
     apr_off_t max;               /* bytes allowed */
     apr_off_t size;              /* bytes received */
     const char *upload_id;       /* when a multipart upload is open */
-    apr_array_header_t *etags;
-    const char *etag; /* of the stored object */
-    int no_overwrite; /* If-None-Match: *, checked by S3 at PutObject or Complete */
-    int status;       /* the HTTP status of a failure */
+    apr_array_header_t *parts;   /* s3_part_t of the parts sent */
+    const char *etag;            /* of the stored object */
+    int no_overwrite;            /* If-None-Match: *, checked by S3 at PutObject or Complete */
+    int status;                  /* the HTTP status of a failure */
 } upload_t;
 
 /* What a request may write, after its authorization. */
@@ -145,7 +145,7 @@ static void upload_init(upload_t *u, request_rec *r, const s3_dir_conf *conf, s3
         u->part_size = ((expected / MAX_PARTS) | 0xfffff) + 1;
     }
     u->headers = apr_array_make(r->pool, 6, sizeof(aws_sigv4_header_t));
-    u->etags = apr_array_make(r->pool, 8, sizeof(const char *));
+    u->parts = apr_array_make(r->pool, 8, sizeof(s3_part_t));
 }
 
 static void upload_set_object(upload_t *u, const char *key, const char *type,
@@ -161,6 +161,9 @@ static void upload_set_object(upload_t *u, const char *key, const char *type,
     u->no_overwrite = no_overwrite;
 }
 
+/* The spooled bytes as a body, with the digest the client sends them with (the spool keeps only
+ * that one: spool_digests()). A digest that fails leaves it NULL, and the client refuses to
+ * send the body. */
 static void spool_body(s3_body_t *b, upload_t *u)
 {
     memset(b, 0, sizeof(*b));
@@ -168,8 +171,20 @@ static void spool_body(s3_body_t *b, upload_t *u)
     b->rewind = s3_spool_rewind;
     b->baton = u->spool;
     b->len = s3_spool_size(u->spool);
-    s3_spool_sha256(u->spool, &b->sha256_hex, u->r->pool);
+    if (s3_client_signs_payload(u->rt->client)) {
+        s3_spool_sha256(u->spool, &b->sha256_hex, u->r->pool);
+    }
+    else {
+        s3_spool_crc32(u->spool, &b->crc32, u->r->pool);
+    }
     s3_spool_rewind(u->spool);
+}
+
+/* The running digest a spool keeps for @p client's bodies: SHA-256 costs several times the CPU
+ * of CRC32, so never both. */
+static unsigned int spool_digests(const s3_client_t *client)
+{
+    return s3_client_signs_payload(client) ? S3_SPOOL_SHA256 : S3_SPOOL_CRC32;
 }
 
 static int fail(upload_t *u, const char *what, apr_status_t rv, const aws_http_response_t *resp)
@@ -182,7 +197,7 @@ static int fail(upload_t *u, const char *what, apr_status_t rv, const aws_http_r
 static int flush_part(upload_t *u)
 {
     aws_http_response_t *resp;
-    const char *etag;
+    s3_part_t part;
     s3_body_t body;
     apr_status_t rv;
 
@@ -194,19 +209,19 @@ static int flush_part(upload_t *u)
             return fail(u, "CreateMultipartUpload", rv, resp);
         }
     }
-    if (u->etags->nelts >= MAX_PARTS) {
+    if (u->parts->nelts >= MAX_PARTS) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, u->r,
                       LFLOGNO(02025) "upload of %s: over 10,000 parts (raise %s)", u->key,
                       S3_PART_SIZE);
         return u->status = HTTP_REQUEST_ENTITY_TOO_LARGE;
     }
     spool_body(&body, u);
-    rv = s3_multipart_upload_part(&etag, &resp, u->rt->client, u->key, u->upload_id,
-                                  u->etags->nelts + 1, &body, u->r->pool);
-    if (!s3_client_ok(rv, resp) || !etag) {
+    rv = s3_multipart_upload_part(&part, &resp, u->rt->client, u->key, u->upload_id,
+                                  u->parts->nelts + 1, &body, u->r->pool);
+    if (!s3_client_ok(rv, resp) || !part.etag) {
         return fail(u, "UploadPart", rv, resp);
     }
-    APR_ARRAY_PUSH(u->etags, const char *) = apr_pstrdup(u->r->pool, etag);
+    APR_ARRAY_PUSH(u->parts, s3_part_t) = part;
     if ((rv = s3_spool_reset(u->spool)) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, u->r,
                       LFLOGNO(02026) "upload of %s: cannot reset the spool", u->key);
@@ -249,6 +264,15 @@ static int upload_write(upload_t *u, const char *data, apr_size_t len)
     return OK;
 }
 
+static void log_stored(upload_t *u, int parts)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, u->r,
+                  LFLOGNO(02044) "upload of %s stored: %" APR_OFF_T_FMT " bytes in %d part%s, %s",
+                  u->key, u->size, parts, parts == 1 ? "" : "s",
+                  s3_client_signs_payload(u->rt->client) ? "payload signed (SHA-256)"
+                                                         : "payload unsigned, with CRC32");
+}
+
 static int upload_finish(upload_t *u)
 {
     apr_array_header_t *conditions = NULL;
@@ -272,17 +296,19 @@ static int upload_finish(upload_t *u)
             return fail(u, "PutObject", rv, resp);
         }
         u->etag = apr_table_get(resp->headers, "ETag");
+        log_stored(u, 1);
         return OK;
     }
     if ((rc = flush_part(u)) != OK) {
         return rc;
     }
-    rv = s3_multipart_complete(&u->etag, &resp, u->rt->client, u->key, u->upload_id, u->etags,
+    rv = s3_multipart_complete(&u->etag, &resp, u->rt->client, u->key, u->upload_id, u->parts,
                                conditions, u->r->pool);
     if (!s3_client_ok(rv, resp) || !u->etag) {
         return fail(u, "CompleteMultipartUpload", rv, resp);
     }
     u->upload_id = NULL; /* done: nothing to abort */
+    log_stored(u, u->parts->nelts);
     return OK;
 }
 
@@ -417,7 +443,8 @@ static int upload_setup(s3_runtime **rt, s3_spool_t **spool, apr_off_t *reserved
     if (!tmp && (rv = apr_temp_dir_get(&tmp, r->pool)) != APR_SUCCESS) {
         tmp = "/tmp";
     }
-    if ((rv = s3_spool_create(spool, (apr_size_t)mem, tmp, r->pool)) != APR_SUCCESS) {
+    if ((rv = s3_spool_create(spool, (apr_size_t)mem, tmp, spool_digests((*rt)->client), r->pool))
+        != APR_SUCCESS) {
         s3_memory_release(*slot, mem); /* the caller gives back only what setup leaves reserved */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, LFLOGNO(02032) "cannot create a spool in %s",
                       tmp);

@@ -8,10 +8,15 @@
 #include "s3_client.h"
 #include "s3_key.h"
 
+/* How S3 names the checksum of unsigned upload bodies, in each place it appears. */
+#define CHECKSUM_ALGORITHM "CRC32"
+#define CHECKSUM_HEADER    "x-amz-checksum-crc32"
+
 struct s3_client_t {
     const char *base_url; /* objects are base_url "/" key */
     aws_signer_t signer;
     aws_http_client_t *http;
+    int sign_payload; /* upload bodies: SHA-256 signed (1), or UNSIGNED-PAYLOAD + CRC32 (0) */
 };
 
 /* Bucket names as S3 allows them today (3 to 63 of a-z 0-9 . -), plus the '_' and capitals
@@ -75,6 +80,10 @@ apr_status_t s3_client_create(s3_client_t **client, const char **why, const s3_c
         *why = "this bucket name can only be reached with path-style addressing";
         return APR_EINVAL;
     }
+    /* Unsigned bodies only where TLS protects them on the way, unless told otherwise: over
+     * plain http anyone on the path could change a body and its CRC32 together. */
+    c->sign_payload = cfg->payload == S3_PAYLOAD_SIGNED
+                      || (cfg->payload == S3_PAYLOAD_AUTO && strcasecmp(u.scheme, "https"));
     if (path_style) {
         c->base_url = apr_pstrcat(p, u.scheme, "://", u.hostinfo, "/", cfg->bucket, NULL);
     }
@@ -96,6 +105,29 @@ const char *s3_client_object_url(const s3_client_t *c, const char *key, apr_pool
     return apr_pstrcat(p, c->base_url, "/", s3_key_url_path(key, p), NULL);
 }
 
+int s3_client_signs_payload(const s3_client_t *c)
+{
+    return c->sign_payload;
+}
+
+apr_status_t s3_client_body_checksum(const char **payload_hash, apr_array_header_t *headers,
+                                     const s3_client_t *c, const s3_body_t *body)
+{
+    if (c->sign_payload) {
+        *payload_hash = body->sha256_hex;
+        return body->sha256_hex ? APR_SUCCESS : APR_EINVAL;
+    }
+    if (!body->crc32) {
+        return APR_EINVAL;
+    }
+    *payload_hash = AWS_SIGV4_UNSIGNED_PAYLOAD;
+    /* Both signed like every header we send. x-amz-sdk-checksum-algorithm is what the SDKs send
+     * with the checksum; S3 wants the two to agree. */
+    aws_sigv4_header_add(headers, CHECKSUM_HEADER, body->crc32);
+    aws_sigv4_header_add(headers, "x-amz-sdk-checksum-algorithm", CHECKSUM_ALGORITHM);
+    return APR_SUCCESS;
+}
+
 /* Every S3 call: signed per attempt, once more after stale credentials (aws_sign_perform). */
 static apr_status_t call(aws_http_response_t **resp, s3_client_t *c, aws_http_request_t *req,
                          const char *payload_hash, apr_pool_t *p)
@@ -114,8 +146,15 @@ static void request_init(aws_http_request_t *req, const char *method, const char
     req->idempotent = 1;
 }
 
-static void set_body(aws_http_request_t *req, const s3_body_t *body, apr_pool_t *p)
+/* The body, its length and its checksum; @p payload_hash out, for the signature. */
+static apr_status_t set_body(const char **payload_hash, aws_http_request_t *req,
+                             const s3_client_t *c, const s3_body_t *body, apr_pool_t *p)
 {
+    apr_status_t rv = s3_client_body_checksum(payload_hash, req->headers, c, body);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
     req->read = body->read;
     req->rewind = body->rewind;
     req->read_baton = body->baton;
@@ -123,6 +162,15 @@ static void set_body(aws_http_request_t *req, const s3_body_t *body, apr_pool_t 
     /* A slow part upload is bounded by the low-speed limit, not by a total time. */
     req->timeout = -1;
     aws_sigv4_header_add(req->headers, "Content-Length", apr_off_t_toa(p, body->len));
+    return APR_SUCCESS;
+}
+
+/* The answer of a call that was not sent: the caller passed a body without its checksum. */
+static apr_status_t not_sent(aws_http_response_t **resp, apr_status_t rv, apr_pool_t *p)
+{
+    *resp = apr_pcalloc(p, sizeof(**resp));
+    (*resp)->transport_error = "the body has no checksum for this endpoint (a bug)";
+    return rv;
 }
 
 apr_status_t s3_object_get(aws_http_response_t **resp, s3_client_t *c, const char *method,
@@ -145,10 +193,14 @@ apr_status_t s3_object_put(aws_http_response_t **resp, s3_client_t *c, const cha
                            const apr_array_header_t *headers, const s3_body_t *body, apr_pool_t *p)
 {
     aws_http_request_t req;
+    const char *payload_hash;
+    apr_status_t rv;
 
     request_init(&req, "PUT", s3_client_object_url(c, key, p), headers, p);
-    set_body(&req, body, p);
-    return call(resp, c, &req, body->sha256_hex, p);
+    if ((rv = set_body(&payload_hash, &req, c, body, p)) != APR_SUCCESS) {
+        return not_sent(resp, rv, p);
+    }
+    return call(resp, c, &req, payload_hash, p);
 }
 
 apr_status_t s3_multipart_create(const char **upload_id, aws_http_response_t **resp, s3_client_t *c,
@@ -160,6 +212,10 @@ apr_status_t s3_multipart_create(const char **upload_id, aws_http_response_t **r
     *upload_id = NULL;
     request_init(&req, "POST", apr_pstrcat(p, s3_client_object_url(c, key, p), "?uploads", NULL),
                  headers, p);
+    if (!c->sign_payload) {
+        /* else S3 refuses parts with a checksum ("Checksum Type mismatch") */
+        aws_sigv4_header_add(req.headers, "x-amz-checksum-algorithm", CHECKSUM_ALGORITHM);
+    }
     req.idempotent = 0; /* a repeat would start a second upload, orphaned */
     rv = call(resp, c, &req, NULL, p);
     if (s3_client_ok(rv, *resp)
@@ -176,50 +232,70 @@ static const char *upload_query(const char *upload_id, apr_pool_t *p)
     return aws_sigv4_uri_encode(upload_id, strlen(upload_id), 0, p);
 }
 
-apr_status_t s3_multipart_upload_part(const char **etag, aws_http_response_t **resp, s3_client_t *c,
+apr_status_t s3_multipart_upload_part(s3_part_t *out, aws_http_response_t **resp, s3_client_t *c,
                                       const char *key, const char *upload_id, int part,
                                       const s3_body_t *body, apr_pool_t *p)
 {
     aws_http_request_t req;
+    const char *payload_hash, *etag;
     apr_status_t rv;
 
-    *etag = NULL;
+    memset(out, 0, sizeof(*out));
     request_init(&req, "PUT",
                  apr_psprintf(p, "%s?partNumber=%d&uploadId=%s", s3_client_object_url(c, key, p),
                               part, upload_query(upload_id, p)),
                  NULL, p);
-    set_body(&req, body, p); /* a part may be sent again: it replaces itself */
-    rv = call(resp, c, &req, body->sha256_hex, p);
-    if (s3_client_ok(rv, *resp) && !(*etag = apr_table_get((*resp)->headers, "ETag"))) {
-        return APR_EGENERAL;
+    /* a part may be sent again: it replaces itself */
+    if ((rv = set_body(&payload_hash, &req, c, body, p)) != APR_SUCCESS) {
+        return not_sent(resp, rv, p);
+    }
+    rv = call(resp, c, &req, payload_hash, p);
+    if (s3_client_ok(rv, *resp)) {
+        if (!(etag = apr_table_get((*resp)->headers, "ETag"))) {
+            return APR_EGENERAL;
+        }
+        out->etag = apr_pstrdup(p, etag);
+        out->crc32 = c->sign_payload ? NULL : apr_pstrdup(p, body->crc32);
     }
     return rv;
 }
 
-apr_status_t s3_multipart_complete(const char **etag, aws_http_response_t **resp, s3_client_t *c,
-                                   const char *key, const char *upload_id,
-                                   const apr_array_header_t *etags,
-                                   const apr_array_header_t *headers, apr_pool_t *p)
+const char *s3_multipart_complete_xml(const apr_array_header_t *parts, apr_pool_t *p)
 {
-    apr_array_header_t *xml = apr_array_make(p, etags->nelts * 3 + 2, sizeof(const char *));
-    aws_http_request_t req;
-    apr_status_t rv;
+    apr_array_header_t *xml = apr_array_make(p, parts->nelts + 2, sizeof(const char *));
     int i;
 
-    *etag = NULL;
     APR_ARRAY_PUSH(xml, const char *) = "<CompleteMultipartUpload>";
-    for (i = 0; i < etags->nelts; ++i) {
-        /* ETags are quoted hex from S3: nothing in them needs escaping, but be safe. */
+    for (i = 0; i < parts->nelts; ++i) {
+        const s3_part_t *part = &APR_ARRAY_IDX(parts, i, s3_part_t);
+        /* ETags are quoted hex from S3 and checksums base64: nothing in them needs escaping,
+         * but be safe. */
+        const char *crc =
+            part->crc32 ? apr_pstrcat(p, "<ChecksumCRC32>", apr_pescape_entity(p, part->crc32, 0),
+                                      "</ChecksumCRC32>", NULL)
+                        : "";
         APR_ARRAY_PUSH(xml, const char *) =
-            apr_psprintf(p, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>", i + 1,
-                         apr_pescape_entity(p, APR_ARRAY_IDX(etags, i, const char *), 0));
+            apr_psprintf(p, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag>%s</Part>", i + 1,
+                         apr_pescape_entity(p, part->etag, 0), crc);
     }
     APR_ARRAY_PUSH(xml, const char *) = "</CompleteMultipartUpload>";
+    return apr_array_pstrcat(p, xml, 0);
+}
+
+apr_status_t s3_multipart_complete(const char **etag, aws_http_response_t **resp, s3_client_t *c,
+                                   const char *key, const char *upload_id,
+                                   const apr_array_header_t *parts,
+                                   const apr_array_header_t *headers, apr_pool_t *p)
+{
+    aws_http_request_t req;
+    apr_status_t rv;
+
+    *etag = NULL;
     request_init(&req, "POST",
                  apr_pstrcat(p, s3_client_object_url(c, key, p),
                              "?uploadId=", upload_query(upload_id, p), NULL),
                  headers, p);
-    req.body = apr_array_pstrcat(p, xml, 0);
+    req.body = s3_multipart_complete_xml(parts, p);
     req.body_len = strlen(req.body);
     aws_sigv4_header_add(req.headers, "Content-Type", "application/xml");
     /* Completing twice is harmless (the second answers NoSuchUpload or the same result), and a

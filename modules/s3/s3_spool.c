@@ -12,6 +12,7 @@
 #include <apr_strings.h>
 #include <openssl/evp.h>
 
+#include "s3_crc32.h"
 #include "s3_spool.h"
 
 /* The first allocation of the memory buffer; it doubles from there up to the limit. */
@@ -29,7 +30,9 @@ struct s3_spool_t {
     int file_at_read;     /* the file offset is at rpos, not at the end */
     apr_off_t size;       /* bytes written */
     apr_off_t rpos;       /* bytes read since the last rewind */
-    EVP_MD_CTX *sha256;
+    unsigned int digests; /* S3_SPOOL_SHA256 | S3_SPOOL_CRC32: the ones kept */
+    EVP_MD_CTX *sha256;   /* NULL unless S3_SPOOL_SHA256 */
+    apr_uint32_t crc32;   /* the running CRC32, when S3_SPOOL_CRC32 */
 };
 
 static apr_status_t spool_cleanup(void *data)
@@ -45,14 +48,15 @@ static apr_status_t spool_cleanup(void *data)
 
 static apr_status_t digests_init(s3_spool_t *sp)
 {
-    if (!EVP_DigestInit_ex(sp->sha256, EVP_sha256(), NULL)) {
+    if (sp->sha256 && !EVP_DigestInit_ex(sp->sha256, EVP_sha256(), NULL)) {
         return APR_EGENERAL;
     }
+    sp->crc32 = 0;
     return APR_SUCCESS;
 }
 
 apr_status_t s3_spool_create(s3_spool_t **out, apr_size_t mem_limit, const char *tmp_dir,
-                             apr_pool_t *p)
+                             unsigned int digests, apr_pool_t *p)
 {
     s3_spool_t *sp = apr_pcalloc(p, sizeof(*sp));
     apr_status_t rv;
@@ -63,9 +67,9 @@ apr_status_t s3_spool_create(s3_spool_t **out, apr_size_t mem_limit, const char 
     sp->pool = p;
     sp->tmp_dir = apr_pstrdup(p, tmp_dir);
     sp->mem_limit = mem_limit;
-    sp->sha256 = EVP_MD_CTX_new();
+    sp->digests = digests;
     apr_pool_cleanup_register(p, sp, spool_cleanup, apr_pool_cleanup_null);
-    if (!sp->sha256) {
+    if ((digests & S3_SPOOL_SHA256) && !(sp->sha256 = EVP_MD_CTX_new())) {
         return APR_ENOMEM;
     }
     if ((rv = digests_init(sp)) != APR_SUCCESS) {
@@ -154,8 +158,11 @@ apr_status_t s3_spool_write(s3_spool_t *sp, const char *data, apr_size_t len)
             return rv;
         }
     }
-    if (!EVP_DigestUpdate(sp->sha256, data, len)) {
+    if (sp->sha256 && !EVP_DigestUpdate(sp->sha256, data, len)) {
         return APR_EGENERAL;
+    }
+    if (sp->digests & S3_SPOOL_CRC32) {
+        sp->crc32 = s3_crc32_update(sp->crc32, data, len);
     }
     sp->size += (apr_off_t)len;
     return APR_SUCCESS;
@@ -193,6 +200,9 @@ apr_status_t s3_spool_sha256(const s3_spool_t *sp, const char **sha256_hex, apr_
 
     char *h;
 
+    if (!sp->sha256) {
+        return APR_EINVAL;
+    }
     if ((rv = digest_peek(md, &mdlen, sp->sha256)) != APR_SUCCESS) {
         return rv;
     }
@@ -203,6 +213,15 @@ apr_status_t s3_spool_sha256(const s3_spool_t *sp, const char **sha256_hex, apr_
     }
     h[2 * mdlen] = '\0';
     *sha256_hex = h;
+    return APR_SUCCESS;
+}
+
+apr_status_t s3_spool_crc32(const s3_spool_t *sp, const char **crc32_b64, apr_pool_t *p)
+{
+    if (!(sp->digests & S3_SPOOL_CRC32)) {
+        return APR_EINVAL;
+    }
+    *crc32_b64 = s3_crc32_b64(sp->crc32, p);
     return APR_SUCCESS;
 }
 

@@ -37,6 +37,7 @@ S3MemoryLimit 128M
     S3KeyPrefix uploads/
     S3Credentials keyfile %(keys)s
     S3CAFile /etc/ssl/certs/ca-certificates.crt
+    S3PayloadSigning auto
     S3ConnectTimeout 500ms
     S3Timeout 10s
     S3Attempts 5
@@ -62,6 +63,7 @@ S3MemoryLimit 128M
     S3Credentials profile default
     S3Addressing virtual
     S3Download stream
+    S3PayloadSigning on
 </Location>
 <Location /old>
     SetHandler s3
@@ -69,6 +71,7 @@ S3MemoryLimit 128M
     S3Credentials default
     S3Addressing auto
     S3Download off
+    S3PayloadSigning Off
 </Location>
 """ % {"keys": keys, "env": s3.TOKEN_ENV})
 
@@ -85,6 +88,8 @@ S3MemoryLimit 128M
     ("<Location /f>\nS3Bucket bbb\nS3Endpoint http://h/some/path\n</Location>",
      "the endpoint is not a URL like"),
     ("<Location /f>\nS3Addressing sideways\n</Location>", "S3Addressing: 'sideways'"),
+    ("<Location /f>\nS3PayloadSigning sometimes\n</Location>",
+     "S3PayloadSigning: 'sometimes' is not auto, on or off"),
     ("<Location /f>\nS3PartSize 1M\n</Location>", "S3PartSize: '1M' is outside"),
     ("<Location /f>\nS3MaxUploadSize lots\n</Location>", "S3MaxUploadSize: 'lots'"),
     ("<Location /f>\nS3Download sometimes\n</Location>", "S3Download: expected"),

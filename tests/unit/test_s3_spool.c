@@ -1,6 +1,7 @@
-/* Unit tests of modules/s3/s3_spool.c: memory and file storage, digests against OpenSSL's
- * one-shot digests, reading twice after a rewind, reset and reuse, the temporary file's
- * lifetime, and an unusable temporary directory. */
+/* Unit tests of modules/s3/s3_spool.c: memory and file storage, digests against OpenSSL's and
+ * zlib's one-shot digests, the CRC32 as S3's checksum headers carry it, only the digests asked
+ * for, reading twice after a rewind, reset and reuse, the temporary file's lifetime, and an
+ * unusable temporary directory. */
 #include "unit.h"
 
 #include <dirent.h>
@@ -8,8 +9,12 @@
 
 #include <apr_base64.h>
 #include <openssl/evp.h>
+#include <zlib.h>
 
+#include "s3_crc32.h"
 #include "s3_spool.h"
+
+#define BOTH (S3_SPOOL_SHA256 | S3_SPOOL_CRC32)
 
 /* Pseudo-random bytes, the same for the same seed. */
 static char *make_bytes(apr_size_t n, apr_uint32_t seed, apr_pool_t *p)
@@ -37,6 +42,12 @@ static void expect_digests(s3_spool_t *sp, const char *data, apr_size_t n, apr_p
         apr_snprintf(hex + 2 * i, 3, "%02x", md[i]);
     }
     assert_string_equal(sha, hex);
+    {
+        const char *crc;
+        assert_int_equal(s3_spool_crc32(sp, &crc, p), APR_SUCCESS);
+        assert_string_equal(crc,
+                            s3_crc32_b64((apr_uint32_t)crc32(0, (const Bytef *)data, (uInt)n), p));
+    }
 }
 
 /* Read everything back in reads of @p step bytes and compare. */
@@ -70,7 +81,7 @@ static void round_trip(apr_size_t n, apr_size_t mem_limit, int on_disk, apr_pool
     const char *data = make_bytes(n, (apr_uint32_t)n, p);
     apr_size_t off = 0, w = 1;
 
-    assert_int_equal(s3_spool_create(&sp, mem_limit, "/tmp", p), APR_SUCCESS);
+    assert_int_equal(s3_spool_create(&sp, mem_limit, "/tmp", BOTH, p), APR_SUCCESS);
     while (off < n) {
         apr_size_t k = w < n - off ? w : n - off;
         assert_int_equal(s3_spool_write(sp, data + off, k), APR_SUCCESS);
@@ -110,9 +121,57 @@ static void digests_of_nothing(void **state)
     s3_spool_t *sp;
     const char *sha;
 
-    assert_int_equal(s3_spool_create(&sp, 10, NULL, p), APR_SUCCESS);
+    assert_int_equal(s3_spool_create(&sp, 10, NULL, BOTH, p), APR_SUCCESS);
     assert_int_equal(s3_spool_sha256(sp, &sha, p), APR_SUCCESS);
     assert_string_equal(sha, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_int_equal(s3_spool_crc32(sp, &sha, p), APR_SUCCESS);
+    assert_string_equal(sha, "AAAAAA==");
+}
+
+/* The value of x-amz-checksum-crc32, from parts written in pieces, in memory and on disk. The
+ * expected values are botocore's (httpchecksum.Crc32Checksum). */
+static void crc32_as_s3_sends_it(void **state)
+{
+    apr_pool_t *p = *state;
+    s3_spool_t *sp;
+    const char *crc;
+
+    assert_int_equal(s3_spool_create(&sp, 4, "/tmp", S3_SPOOL_CRC32, p), APR_SUCCESS);
+    assert_int_equal(s3_spool_write(sp, "1234", 4), APR_SUCCESS);
+    assert_int_equal(s3_spool_write(sp, "56789", 5), APR_SUCCESS); /* spilled to the file */
+    assert_true(s3_spool_on_disk(sp));
+    assert_int_equal(s3_spool_crc32(sp, &crc, p), APR_SUCCESS);
+    assert_string_equal(crc, "y/Q5Jg=="); /* CRC32("123456789") = 0xCBF43926, the check value */
+    assert_int_equal(s3_spool_reset(sp), APR_SUCCESS);
+    assert_int_equal(s3_spool_write(sp, "The quick brown fox jumps over the lazy dog", 43),
+                     APR_SUCCESS);
+    assert_int_equal(s3_spool_crc32(sp, &crc, p), APR_SUCCESS);
+    assert_string_equal(crc, "QU+jOQ=="); /* 0x414FA339 */
+}
+
+/* A spool keeps only the digests it was asked for, and says so when asked for another. */
+static void only_the_digests_asked_for(void **state)
+{
+    apr_pool_t *p = *state;
+    s3_spool_t *sp;
+    const char *out = NULL;
+
+    assert_int_equal(s3_spool_create(&sp, 100, "/tmp", S3_SPOOL_CRC32, p), APR_SUCCESS);
+    assert_int_equal(s3_spool_write(sp, "abc", 3), APR_SUCCESS);
+    assert_int_equal(s3_spool_sha256(sp, &out, p), APR_EINVAL);
+    assert_null(out);
+    assert_int_equal(s3_spool_crc32(sp, &out, p), APR_SUCCESS);
+    assert_string_equal(out, "NSRBwg=="); /* 0x352441C2 */
+
+    assert_int_equal(s3_spool_create(&sp, 100, "/tmp", S3_SPOOL_SHA256, p), APR_SUCCESS);
+    assert_int_equal(s3_spool_write(sp, "abc", 3), APR_SUCCESS);
+    out = NULL;
+    assert_int_equal(s3_spool_crc32(sp, &out, p), APR_EINVAL);
+    assert_null(out);
+    assert_int_equal(s3_spool_sha256(sp, &out, p), APR_SUCCESS);
+    assert_string_equal(out, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_int_equal(s3_spool_reset(sp), APR_SUCCESS);
+    assert_int_equal(s3_spool_crc32(sp, &out, p), APR_EINVAL);
 }
 
 /* Writing goes on after a read started and after digests were taken; a spill keeps the read. */
@@ -124,7 +183,7 @@ static void write_read_interleaved(void **state)
     char buf[100];
     apr_size_t len = 100;
 
-    assert_int_equal(s3_spool_create(&sp, 3000, "/tmp", p), APR_SUCCESS);
+    assert_int_equal(s3_spool_create(&sp, 3000, "/tmp", BOTH, p), APR_SUCCESS);
     assert_int_equal(s3_spool_write(sp, data, 2000), APR_SUCCESS);
     expect_digests(sp, data, 2000, p);
     assert_int_equal(s3_spool_read(buf, &len, sp), APR_SUCCESS);
@@ -152,7 +211,7 @@ static void reset_and_reuse(void **state)
     const char *big = make_bytes(50000, 1, p), *small = make_bytes(500, 2, p);
     const char *big2 = make_bytes(30000, 3, p);
 
-    assert_int_equal(s3_spool_create(&sp, 10000, "/tmp", p), APR_SUCCESS);
+    assert_int_equal(s3_spool_create(&sp, 10000, "/tmp", BOTH, p), APR_SUCCESS);
     assert_int_equal(s3_spool_write(sp, big, 50000), APR_SUCCESS);
     assert_true(s3_spool_on_disk(sp));
     expect_content(sp, big, 50000, 4096, p);
@@ -214,7 +273,7 @@ static void temp_file_gone_after_pool_destroy(void **state)
 
     assert_non_null(mkdtemp(dir));
     apr_pool_create(&sub, p);
-    assert_int_equal(s3_spool_create(&sp, 10, dir, sub), APR_SUCCESS);
+    assert_int_equal(s3_spool_create(&sp, 10, dir, BOTH, sub), APR_SUCCESS);
     assert_int_equal(count_files(dir), 0); /* the file is made when needed */
     assert_int_equal(s3_spool_write(sp, data, 100), APR_SUCCESS);
     assert_int_equal(count_files(dir), 1);
@@ -235,7 +294,7 @@ static void unusable_tmp_dir(void **state)
     apr_size_t len = sizeof(buf);
 
     /* the directory is used only when the memory is full: creating succeeds */
-    assert_int_equal(s3_spool_create(&sp, 4, "/nonexistent/lf-unit", p), APR_SUCCESS);
+    assert_int_equal(s3_spool_create(&sp, 4, "/nonexistent/lf-unit", BOTH, p), APR_SUCCESS);
     assert_int_equal(s3_spool_write(sp, "abcd", 4), APR_SUCCESS);
     assert_int_equal(s3_spool_write(sp, "e", 1), APR_ENOENT);
     assert_false(s3_spool_on_disk(sp));
@@ -244,7 +303,7 @@ static void unusable_tmp_dir(void **state)
     assert_int_equal(len, 4);
     assert_memory_equal(buf, "abcd", 4);
 
-    assert_int_equal(s3_spool_create(&sp, 0, file, p), APR_SUCCESS);
+    assert_int_equal(s3_spool_create(&sp, 0, file, BOTH, p), APR_SUCCESS);
     assert_int_equal(s3_spool_write(sp, "a", 1), APR_ENOTDIR);
     unlink(file);
 }
@@ -252,10 +311,15 @@ static void unusable_tmp_dir(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        UNIT_TEST(below_the_memory_limit), UNIT_TEST(above_the_memory_limit),
-        UNIT_TEST(digests_of_nothing),     UNIT_TEST(write_read_interleaved),
-        UNIT_TEST(reset_and_reuse),        UNIT_TEST(temp_file_gone_after_pool_destroy),
+        UNIT_TEST(below_the_memory_limit),
+        UNIT_TEST(above_the_memory_limit),
+        UNIT_TEST(digests_of_nothing),
+        UNIT_TEST(write_read_interleaved),
+        UNIT_TEST(reset_and_reuse),
+        UNIT_TEST(temp_file_gone_after_pool_destroy),
         UNIT_TEST(unusable_tmp_dir),
+        UNIT_TEST(crc32_as_s3_sends_it),
+        UNIT_TEST(only_the_digests_asked_for),
     };
     return UNIT_RUN("s3_spool", tests);
 }
