@@ -114,6 +114,21 @@ apr_status_t lf_parse_int(int *out, const char *s, int min, int max)
     return APR_SUCCESS;
 }
 
+int lf_parse_is_host(const char *s, apr_size_t len)
+{
+    apr_size_t i;
+
+    if (!len || len > 255) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        if (!apr_isgraph(s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 apr_status_t lf_parse_hostport(const char **host, apr_port_t *port, const char *s,
                                apr_port_t default_port, apr_pool_t *p)
 {

@@ -36,6 +36,12 @@ apr_status_t lf_parse_size(apr_off_t *out, const char *s);
 apr_status_t lf_parse_int(int *out, const char *s, int min, int max);
 
 /**
+ * Whether the @p len bytes at @p s can be a host to connect to, as a server names one in a
+ * reply (a name or an address): 1 to 255 printable characters, no space, no NUL.
+ */
+int lf_parse_is_host(const char *s, apr_size_t len);
+
+/**
  * Parse "host:port", "[v6addr]:port" or, when @p default_port is not 0, a bare host.
  * @param host out, allocated from @p p
  * @return APR_SUCCESS, or APR_EINVAL (no host, bad or missing port).

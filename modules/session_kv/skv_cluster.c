@@ -84,7 +84,7 @@ static const char *node_host(const redisReply *node, const char *from_host, apr_
             const redisReply *k = meta->element[i], *v = meta->element[i + 1];
 
             if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING
-                && !strcmp(k->str, "hostname") && v->len > 0) {
+                && !strcmp(k->str, "hostname") && lf_parse_is_host(v->str, v->len)) {
                 return apr_pstrmemdup(p, v->str, v->len);
             }
         }
@@ -92,10 +92,10 @@ static const char *node_host(const redisReply *node, const char *from_host, apr_
     if (ep->type != REDIS_REPLY_STRING) {
         return NULL;
     }
-    if (ep->len == 0 || !strcmp(ep->str, "?")) {
+    if (ep->len == 0 || (ep->len == 1 && ep->str[0] == '?')) {
         return from_host;
     }
-    return apr_pstrmemdup(p, ep->str, ep->len);
+    return lf_parse_is_host(ep->str, ep->len) ? apr_pstrmemdup(p, ep->str, ep->len) : NULL;
 }
 
 apr_status_t skv_cluster_map_parse(skv_cluster_map_t **out, const char **why, const redisReply *r,
@@ -182,6 +182,9 @@ int skv_cluster_redirect(skv_cluster_redirect_t *out, const redisReply *r, const
                != APR_SUCCESS
         || lf_parse_int(&port, colon + 1, 1, 65535) != APR_SUCCESS
         || memchr(sp + 1, ' ', (apr_size_t)(colon - sp - 1))) {
+        return 0;
+    }
+    if (colon > sp + 1 && !lf_parse_is_host(sp + 1, (apr_size_t)(colon - sp - 1))) {
         return 0;
     }
     out->slot = (unsigned)slot;

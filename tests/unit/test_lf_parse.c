@@ -156,6 +156,24 @@ static void hostport_list(void **state)
     assert_int_equal(lf_parse_hostport_list(&list, &bad, " , ", 0, p), APR_EINVAL);
 }
 
+static void is_host(void **state)
+{
+    char many[300];
+
+    (void)state;
+    assert_true(lf_parse_is_host("node-1.cache.amazonaws.com", 26));
+    assert_true(lf_parse_is_host("2001:db8::5", 11));
+    assert_true(lf_parse_is_host("10.0.0.1:ignored", 8));
+    assert_false(lf_parse_is_host("", 0));
+    assert_false(lf_parse_is_host("a b", 3));
+    assert_false(lf_parse_is_host("a\0b", 3));
+    assert_false(lf_parse_is_host("a\rb", 3));
+    assert_false(lf_parse_is_host("\xff", 1));
+    memset(many, 'a', sizeof(many));
+    assert_true(lf_parse_is_host(many, 255));
+    assert_false(lf_parse_is_host(many, 256));
+}
+
 static void duration_format(void **state)
 {
     apr_pool_t *p = *state;
@@ -170,10 +188,12 @@ static void duration_format(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        UNIT_TEST(duration_units),  UNIT_TEST(duration_default_unit), UNIT_TEST(duration_rejects),
-        UNIT_TEST(size_suffixes),   UNIT_TEST(size_rejects),          UNIT_TEST(int_bounds),
-        UNIT_TEST(hostport_forms),  UNIT_TEST(hostport_rejects),      UNIT_TEST(hostport_list),
-        UNIT_TEST(duration_format),
+        UNIT_TEST(duration_units),   UNIT_TEST(duration_default_unit),
+        UNIT_TEST(duration_rejects), UNIT_TEST(size_suffixes),
+        UNIT_TEST(size_rejects),     UNIT_TEST(int_bounds),
+        UNIT_TEST(hostport_forms),   UNIT_TEST(hostport_rejects),
+        UNIT_TEST(hostport_list),    UNIT_TEST(duration_format),
+        UNIT_TEST(is_host),
     };
     return UNIT_RUN("lf_parse", tests);
 }

@@ -128,6 +128,14 @@ static void slot_map(void **state)
     assert_int_equal(map->nodes[map->slot[150]].port, 6380);
     assert_int_equal(map->slot[300], -1);
     assert_int_equal(map->slot[16383], -1);
+
+    /* a host name that cannot be one (NUL bytes: found by fuzz_skv_cluster) is not used */
+    r = arr(p, 1, arr(p, 3, num(0, p), num(1, p), node("10.0.0.1", 6379, "x", p)));
+    r->element[0]->element[2]->element[3]->element[1]->str[0] = '\0';
+    assert_int_equal(skv_cluster_map_parse(&map, &why, r, "cfg.example", p), APR_SUCCESS);
+    assert_string_equal(map->nodes[0].host, "10.0.0.1");
+    r = arr(p, 1, arr(p, 3, num(0, p), num(1, p), node("x y", 6379, NULL, p)));
+    assert_int_equal(skv_cluster_map_parse(&map, &why, r, "cfg.example", p), APR_EINVAL);
 }
 
 static void slot_map_refused(void **state)
