@@ -256,6 +256,9 @@ static int conn_socket(apr_status_t *rv, lf_conn_t *c, const char *host, apr_por
         fd = -1;
     }
     freeaddrinfo(res);
+    if (fd < 0 && !c->err[0]) {
+        conn_err(c, "cannot resolve %s: no address", host);
+    }
     return fd;
 }
 
