@@ -778,7 +778,9 @@ static int log_store_error(request_rec *r, int level, apr_status_t rv, const cha
          * request would flood the log during an outage */
         level = APLOG_DEBUG;
     }
-    ap_log_rerror(APLOG_MARK, level, lf_log_status(rv), r,
+    /* APR_ENOSPC is the store's "larger than SessionKVMaxSize", which the sentence says:
+     * httpd's "(28)No space left on device" in front of it would send an operator to the disk */
+    ap_log_rerror(APLOG_MARK, level, rv == APR_ENOSPC ? APR_SUCCESS : lf_log_status(rv), r,
                   LFLOGNO(01001) "session %s failed (%s): %s", what, rt->display, why ? why : "");
     return level;
 }
