@@ -86,7 +86,8 @@ APLOG_USE_MODULE(session_kv);
 typedef struct skv_srv_conf {
     const char *url;                     /* SessionKVStore; NULL = no store */
     const char *password;                /* SessionKVPassword: the secret itself */
-    const char *ca_file;                 /* rediss://: the CAs to trust; NULL = the system's */
+    const char *ca_file;                 /* rediss://, memcacheds://: the CAs to trust; NULL =
+                                            the system's */
     const char *iam_cache;               /* SessionKVIAMAuth: the cache; NULL = no IAM tokens */
     const char *iam_region;              /* its region */
     int iam_serverless;                  /* 1: a serverless cache */
@@ -524,7 +525,8 @@ static const command_rec skv_cmds[] = {
                    "the AWS credentials that sign IAM tokens: default (environment, profile, "
                    "instance role), keyfile PATH or profile NAME"),
     AP_INIT_TAKE1(SKV_CA_FILE, set_path, (void *)APR_OFFSETOF(skv_srv_conf, ca_file), RSRC_CONF,
-                  "PEM file of the CAs that a rediss:// server's certificate must chain to "
+                  "PEM file of the CAs that a rediss:// or memcacheds:// server's certificate "
+                  "must chain to "
                   "(default: the system's trust store)"),
     AP_INIT_TAKE1(SKV_CONNECT_TIMEOUT, set_duration, NULL, RSRC_CONF,
                   "time to connect to a backend server (ms unless a unit is given)"),

@@ -154,7 +154,8 @@ static const char *parse_memcached(skv_backend_t *be, const char *rest, apr_pool
     const char *list, *comma;
 
     if (strchr(rest, '@')) {
-        return "memcached takes no user or password";
+        return be->tls ? "memcacheds takes no user or password"
+                       : "memcached takes no user or password";
     }
     if (len && rest[len - 1] == '/') {
         --len; /* "memcached://host:port/" is fine */
@@ -163,10 +164,14 @@ static const char *parse_memcached(skv_backend_t *be, const char *rest, apr_pool
         return "no query (?...) or fragment (#...) in a backend URL";
     }
     if (memchr(rest, '/', len)) {
-        return "memcached takes no path";
+        return be->tls ? "memcacheds takes no path" : "memcached takes no path";
     }
     if (!len) {
-        return "no server (memcached://host:port[,host:port...])";
+        return be->tls ? "no server (memcacheds://host[:port])"
+                       : "no server (memcached://host:port[,host:port...])";
+    }
+    if (be->tls && memchr(rest, ',', len)) {
+        return "memcacheds takes one server";
     }
     be->servers = apr_array_make(p, 2, sizeof(skv_server_t));
     list = apr_pstrndup(p, rest, len);
@@ -270,6 +275,11 @@ apr_status_t skv_backend_parse(skv_backend_t **out, const char **why, const char
         be->type = SKV_BACKEND_MEMCACHED;
         err = parse_memcached(be, rest, p);
     }
+    else if (slen == 10 && !strncasecmp(url, "memcacheds", slen)) {
+        be->type = SKV_BACKEND_MEMCACHED;
+        be->tls = 1;
+        err = parse_memcached(be, rest, p);
+    }
     else if (slen == 5 && !strncasecmp(url, "redis", slen)) {
         be->type = SKV_BACKEND_REDIS;
         err = parse_redis(be, rest, p);
@@ -280,7 +290,9 @@ apr_status_t skv_backend_parse(skv_backend_t **out, const char **why, const char
         err = parse_redis(be, rest, p);
     }
     else {
-        err = apr_psprintf(p, "unknown scheme '%.*s' (use memcached://, redis:// or rediss://)",
+        err = apr_psprintf(p,
+                           "unknown scheme '%.*s' (use memcached://, memcacheds://, redis:// "
+                           "or rediss://)",
                            (int)slen, url);
     }
     if (err) {
@@ -295,7 +307,8 @@ const skv_driver_t *skv_backend_driver(const skv_backend_t *be)
 {
     switch (be->type) {
     case SKV_BACKEND_MEMCACHED:
-        return &skv_driver_memcached;
+        /* libmemcached has no TLS: the meta protocol over lf_conn instead */
+        return be->tls ? &skv_driver_memcached_meta : &skv_driver_memcached;
     case SKV_BACKEND_REDIS:
         return &skv_driver_redis;
     }

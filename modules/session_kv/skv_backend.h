@@ -2,6 +2,7 @@
  * driver that serves it.
  *
  *   memcached://host:port[,host:port...]          (port 11211 by default; [::1]:11211 for IPv6)
+ *   memcacheds://host[:port]                      (one server, over TLS: ElastiCache Serverless)
  *   redis://[user:password@]host[:port][/db]      (port 6379, db 0..15, default 0)
  *   rediss://[user:password@]host[:port][/db]     (the same over TLS)
  *
@@ -38,7 +39,8 @@
 apr_status_t skv_backend_parse(skv_backend_t **be, const char **why, const char *url,
                                apr_pool_t *p);
 
-/** The driver of @p be's type (&skv_driver_memcached or &skv_driver_redis). */
+/** The driver of @p be: &skv_driver_memcached, &skv_driver_memcached_meta (memcached over TLS)
+ * or &skv_driver_redis. */
 const skv_driver_t *skv_backend_driver(const skv_backend_t *be);
 
 #endif /* SKV_BACKEND_H */

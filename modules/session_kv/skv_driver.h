@@ -19,6 +19,8 @@
  *   APR_EGENERAL     any other backend error (the text is in the driver's error())
  *
  * Keys reach the drivers already derived by skv_id (a prefix and hex digits), never a cookie.
+ * memcacheds:// (memcached over TLS) has a driver of its own, skv_memcached_meta.c: libmemcached
+ * has no TLS.
  * Pure core: APR, libmemcached, hiredis; no httpd.
  */
 #ifndef SKV_DRIVER_H
@@ -53,7 +55,8 @@ typedef apr_status_t skv_password_fn(const char **password, const char **why, vo
 typedef struct skv_backend_t {
     skv_backend_e type;
     const char *display;          /* the URL without any password: for messages */
-    apr_array_header_t *servers;  /* skv_server_t; memcached 1..n, redis exactly 1 */
+    apr_array_header_t *servers;  /* skv_server_t; memcached 1..n (memcacheds exactly 1),
+                                     redis exactly 1 */
     const char *user;             /* redis ACL user; NULL = AUTH with the password only */
     const char *password;         /* redis AUTH password; NULL = no AUTH; never logged */
     int db;                       /* redis SELECT index; 0 = the default database */
@@ -64,7 +67,8 @@ typedef struct skv_backend_t {
                                             this long ago is replaced before its next use
                                             (ElastiCache drops IAM connections at 12 h); 0 =
                                             never (set by the caller) */
-    int tls;                             /* rediss://: over TLS, with tls_config */
+    int tls;                             /* rediss://, memcacheds://: over TLS, with
+                                            tls_config */
     lf_tls_t *tls_config;                /* for tls: the trust store and the sessions, made by
                                             the caller (lf_tls_create) */
     apr_interval_time_t connect_timeout; /* microseconds, per connection attempt */
@@ -139,6 +143,9 @@ typedef struct skv_driver_t {
 
 /** The memcached driver (skv_memcached.c). */
 extern const skv_driver_t skv_driver_memcached;
+/** The memcached driver of memcacheds://: the meta protocol over TLS, one server
+ * (skv_memcached_meta.c). */
+extern const skv_driver_t skv_driver_memcached_meta;
 /** The redis driver (skv_redis.c). */
 extern const skv_driver_t skv_driver_redis;
 

@@ -127,6 +127,37 @@ static void redis_urls(void **state)
     assert_string_equal(be->display, "rediss://***@cache");
 }
 
+/* memcacheds://: one server over TLS (ElastiCache Serverless), the meta-protocol driver */
+static void memcacheds_urls(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_backend_t *be;
+
+    be = url_ok("memcacheds://sessions-abc123.serverless.use1.cache.amazonaws.com", p);
+    assert_int_equal(be->type, SKV_BACKEND_MEMCACHED);
+    assert_true(be->tls);
+    assert_null(be->tls_config); /* the caller's: lf_tls_create() */
+    assert_int_equal(be->servers->nelts, 1);
+    assert_int_equal(server(be, 0)->port, 11211);
+    assert_string_equal(be->display,
+                        "memcacheds://sessions-abc123.serverless.use1.cache.amazonaws.com");
+    assert_ptr_equal(skv_backend_driver(be), &skv_driver_memcached_meta);
+    be = url_ok("MemcacheDS://[::1]:11311/", p);
+    assert_string_equal(server(be, 0)->host, "::1");
+    assert_int_equal(server(be, 0)->port, 11311);
+    /* plain memcached:// keeps libmemcached */
+    be = url_ok("memcached://h", p);
+    assert_false(be->tls);
+    assert_ptr_equal(skv_backend_driver(be), &skv_driver_memcached);
+
+    assert_string_equal(url_bad("memcacheds://a,b", p), "memcacheds takes one server");
+    assert_string_equal(url_bad("memcacheds://", p), "no server (memcacheds://host[:port])");
+    assert_string_equal(url_bad("memcacheds://u:" PW "@h", p),
+                        "memcacheds takes no user or password");
+    assert_string_equal(url_bad("memcacheds://h/x", p), "memcacheds takes no path");
+    assert_string_equal(url_bad("memcacheds://h:0", p), "bad port in 'h:0'");
+}
+
 static void redis_auth(void **state)
 {
     apr_pool_t *p = *state;
@@ -179,10 +210,12 @@ static void bad_scheme(void **state)
     apr_pool_t *p = *state;
 
     assert_string_equal(url_bad("http://h", p),
-                        "unknown scheme 'http' (use memcached://, redis:// or rediss://)");
+                        "unknown scheme 'http' (use memcached://, memcacheds://, redis:// or "
+                        "rediss://)");
     assert_string_equal(url_bad("rediss://h:6379,h2", p), "redis takes one server");
     assert_string_equal(url_bad("memcache://h", p),
-                        "unknown scheme 'memcache' (use memcached://, redis:// or rediss://)");
+                        "unknown scheme 'memcache' (use memcached://, memcacheds://, redis:// or "
+                        "rediss://)");
     assert_string_equal(url_bad("h:11211", p),
                         "not a URL (use memcached://host:port or redis://host:port)");
     assert_string_equal(url_bad("", p),
@@ -272,9 +305,9 @@ static void bad_auth(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        UNIT_TEST(memcached_urls), UNIT_TEST(redis_urls), UNIT_TEST(redis_auth),
-        UNIT_TEST(defaults),       UNIT_TEST(bad_scheme), UNIT_TEST(bad_servers),
-        UNIT_TEST(bad_auth),
+        UNIT_TEST(memcached_urls), UNIT_TEST(redis_urls),      UNIT_TEST(redis_auth),
+        UNIT_TEST(defaults),       UNIT_TEST(bad_scheme),      UNIT_TEST(bad_servers),
+        UNIT_TEST(bad_auth),       UNIT_TEST(memcacheds_urls),
     };
 
     return UNIT_RUN("skv_backend", tests);

@@ -52,11 +52,30 @@ class Server:
 
 
 class Memcached(Server):
+    """memcached on 127.0.0.1:.port; with tls=(ca, crt, key) (harness/tls.make_test_ca) also on
+    .tls_port over TLS (-Z), with that certificate, while .port stays plain (a "notls:"
+    listener), so that a test reads back through it what the module wrote over TLS. extra_args
+    go to memcached as they are (-I 4k: a smaller largest item)."""
+
     name = "memcached"
 
+    def __init__(self, log_dir, port=None, tls=None, extra_args=()):
+        super().__init__(log_dir, port)
+        self.tls = tls
+        self.tls_port = free_port() if tls else None
+        self.extra_args = list(extra_args)
+
     def argv(self):
-        return [paths.which("memcached"), "-l", "127.0.0.1", "-p", str(self.port), "-U", "0",
+        argv = [paths.which("memcached"), "-l", "127.0.0.1", "-p", str(self.port), "-U", "0",
                 "-u", "nobody", "-m", "16", "-c", "256", "-vv"]
+        if self.tls:
+            ca, crt, key = self.tls
+            argv[1:3] = ["-l", "notls:127.0.0.1:%d,127.0.0.1:%d" % (self.port, self.tls_port)]
+            argv += ["-Z", "-o", "ssl_chain_cert=%s,ssl_key=%s" % (crt, key)]
+        return argv + self.extra_args
+
+    def ready(self):
+        return port_open(self.port) and (not self.tls or port_open(self.tls_port))
 
     def command(self, data, timeout=2.0):
         """Send raw text protocol bytes, return the answer up to the first END/STORED/ERROR."""
