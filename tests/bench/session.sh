@@ -7,7 +7,7 @@
 # Apache httpd servers (127.0.0.1, free ports, no access log), then measures with wrk requests/s
 # and p99 latency of one request, GET /s.txt (a 128-byte static file), whose session is loaded
 # by mod_session's fixup (SessionEnv On) and handed to nothing: the session is the only work
-# besides serving the smallest file. Six variants, one virtual host each on its own port of
+# besides serving the smallest file. Seven variants, one virtual host each on its own port of
 # one event-MPM server:
 #   none          no session at all (the baseline)
 #   cookie        mod_session_cookie (the session is the cookie)
@@ -15,7 +15,10 @@
 #   kv-redis      mod_session_kv on redis
 #   kv-redis-tls  mod_session_kv on the same redis through its TLS port (rediss://, a certificate
 #                 from a test CA that the script makes with openssl, SessionKVCAFile)
-#   kv-memcached  mod_session_kv on memcached
+#   kv-memcached  mod_session_kv on memcached (memcached://: libmemcached, plain TCP)
+#   kv-memcached-tls  mod_session_kv on the same memcached through its TLS listener
+#                 (memcacheds://: the module's own meta-protocol client; the same certificate
+#                 and SessionKVCAFile as kv-redis-tls)
 # Every wrk connection carries its own session, created through httpd beforehand (a CGI sets it
 # with SessionHeader) and checked to load: wrk runs one thread per connection and
 # tests/bench/session.lua gives each thread its own cookie.
@@ -41,7 +44,8 @@
 # Rounds rotate the order of the variants (so drift in the machine's load hits all alike); each
 # figure is the median over the rounds. Prints the tables and the ratios: kv/cookie for reads
 # (expectation >= 0.8), kv/dbd for writes (expectation >= 10), kv-redis-tls/kv-redis for both
-# (expectation >= 0.9: connections are kept, a handshake is paid once per connection), a
+# (expectation >= 0.9: connections are kept, a handshake is paid once per connection),
+# kv-memcached-tls/kv-memcached and kv-memcached-tls/kv-redis-tls (stated, no expectation), a
 # reconnect's cost over TLS against TCP and resumed against full, kv against PHP's redis handler.
 # Never part of `make test` (`make bench` runs it). Exit 0 whatever the figures; 1 on errors
 # (including a session that does not load before the load starts).
@@ -66,7 +70,7 @@ sqlite3, openssl, mod_session_dbd with the apr_dbd sqlite3 driver (libaprutil1-d
 mod_php with php-redis (libapache2-mod-php, php-redis) for the PHP part,
 build/mod_session_kv.so (`make`) and build/tests/bench/reconnect (`make bench-build`).
 Logs, configurations, the test CA and wrk's output go to build/bench/session/. A run takes about
-6 minutes.
+7 minutes (BENCH_DURATION=10s BENCH_RECONNECT=0 BENCH_PHP=0: 9 minutes).
 EOF
 }
 
@@ -138,8 +142,8 @@ take_port() {
     die "no free port below $limit"
 }
 
-variants=(none cookie dbd kv-redis kv-redis-tls kv-memcached)
-kv_variants=(kv-redis kv-redis-tls kv-memcached)
+variants=(none cookie dbd kv-redis kv-redis-tls kv-memcached kv-memcached-tls)
+kv_variants=(kv-redis kv-redis-tls kv-memcached kv-memcached-tls)
 reconnect_modes=(tcp full resumed)
 php_variants=(static php-none php-redis php-kv)
 declare -A port
@@ -148,6 +152,7 @@ take_port; prefork_port=$taken
 take_port; redis_port=$taken
 take_port; redis_tls_port=$taken
 take_port; mc_port=$taken
+take_port; mc_tls_port=$taken
 
 rm -rf "$work"
 mkdir -p "$work/htdocs/php/redis" "$work/htdocs/php/kv" "$work/cgi" "$work/run" "$work/logs" \
@@ -170,8 +175,9 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM   # so that the EXIT trap runs
 
 # --- backends ------------------------------------------------------------------------------------
-# A test CA and a certificate for redis signed by it (as tests/integration/harness/tls.py makes
-# them): RSA 2048, as ElastiCache's; the name checked is 127.0.0.1, an IP SAN.
+# A test CA and a certificate for redis and memcached signed by it (as
+# tests/integration/harness/tls.py makes them): RSA 2048, as ElastiCache's; the name checked is
+# 127.0.0.1, an IP SAN.
 make_test_ca() {
     local d=$work/tls
     printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$d/server.ext"
@@ -192,17 +198,23 @@ setsid redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly
     --protected-mode no --dir "$work/run" --logfile "$work/logs/redis.log" --daemonize no \
     </dev/null >/dev/null 2>&1 &
 redis_pid=$!
-setsid memcached -l 127.0.0.1 -p "$mc_port" -U 0 -m 64 -c 4096 -u nobody \
+# One memcached for kv-memcached and kv-memcached-tls likewise: a plain listener ("notls:") and a
+# TLS one (-Z) with the same certificate (as tests/integration/harness/backends.py runs it).
+setsid memcached -l "notls:127.0.0.1:$mc_port,127.0.0.1:$mc_tls_port" -U 0 -m 64 -c 4096 \
+    -u nobody -Z -o "ssl_chain_cert=$work/tls/server.pem,ssl_key=$work/tls/server.key" \
     </dev/null >"$work/logs/memcached.log" 2>&1 &
 mc_pid=$!
 for ((i = 0; i < 100; i++)); do
-    port_open "$redis_port" && port_open "$redis_tls_port" && port_open "$mc_port" && break
+    port_open "$redis_port" && port_open "$redis_tls_port" && port_open "$mc_port" &&
+        port_open "$mc_tls_port" && break
     sleep 0.1
 done
 port_open "$redis_port" || die "redis does not listen on $redis_port (see $work/logs/redis.log)"
 port_open "$redis_tls_port" ||
     die "redis does not listen on $redis_tls_port (TLS; see $work/logs/redis.log)"
-port_open "$mc_port" || die "memcached does not listen on $mc_port"
+port_open "$mc_port" || die "memcached does not listen on $mc_port (see $work/logs/memcached.log)"
+port_open "$mc_tls_port" ||
+    die "memcached does not listen on $mc_tls_port (TLS; see $work/logs/memcached.log)"
 
 # --- content -------------------------------------------------------------------------------------
 head -c 127 /dev/zero | tr '\0' 'x' >"$work/htdocs/s.txt"
@@ -291,7 +303,7 @@ DocumentRoot "$work/htdocs"
 EOF
 }
 
-# conf_event PHASE: the event-MPM server of the five variants; PHASE is read or write.
+# conf_event PHASE: the event-MPM server of the variants; PHASE is read or write.
 conf_event() {
     local phase=$1 maxage='' touch=''
     if [ "$phase" = write ]; then
@@ -395,6 +407,19 @@ EOF
 <VirtualHost 127.0.0.1:${port[kv-memcached]}>
     ErrorLog "$work/logs/kv-memcached-$phase.error.log"
     SessionKVStore memcached://127.0.0.1:$mc_port
+    $touch
+    Session On
+    SessionEnv On
+    SessionHeader X-Replace-Session
+    SessionKV On
+    SessionKVCookie session Secure=Off
+    $maxage
+</VirtualHost>
+
+<VirtualHost 127.0.0.1:${port[kv-memcached-tls]}>
+    ErrorLog "$work/logs/kv-memcached-tls-$phase.error.log"
+    SessionKVStore memcacheds://127.0.0.1:$mc_tls_port
+    SessionKVCAFile "$work/tls/ca.pem"
     $touch
     Session On
     SessionEnv On
@@ -555,7 +580,7 @@ group_ticks() {
 backend_of() {
     case $1 in
         kv-redis | kv-redis-tls | php-redis | php-kv) echo "$redis_pid" ;;
-        kv-memcached) echo "$mc_pid" ;;
+        kv-memcached | kv-memcached-tls) echo "$mc_pid" ;;
         *) echo 0 ;;
     esac
 }
@@ -650,12 +675,12 @@ run_rounds() {
 print_table() {
     local phase=$1 base=$2 v r med store
     shift 2
-    printf '\n  %-13s' variant
+    printf '\n  %-16s' variant
     for ((r = 1; r <= rounds; r++)); do printf ' %9s' "r$r req/s"; done
     printf ' %10s %8s %7s %6s %6s %8s %7s %5s %5s\n' "median" "p99 ms" "/$base" "httpd" \
         "store" non-2xx sockerr lost log
     for v in "$@"; do
-        printf '  %-13s' "$v"
+        printf '  %-16s' "$v"
         for r in ${rps[$phase:$v]}; do printf ' %9.0f' "$r"; done
         med=$(median "${rps[$phase:$v]}")
         store=-
@@ -688,21 +713,25 @@ kv_index() {
     case $1 in
         kv-redis) scheme=redis ;;
         kv-redis-tls) scheme=rediss ;;
+        kv-memcached-tls) scheme=memcacheds ;;
         *) scheme=${1#kv-} ;;
     esac
     curl -s "http://127.0.0.1:${port[none]}/server-status" |
         awk -v k="$scheme://" '/mod_session_kv: / { if (index($0, k) && i == "") i = n + 0; n++ }
                                END { print i }'   # no early exit: curl would get SIGPIPE
 }
-# kv_connects VARIANT LOG [FROM]: mod_session_kv's connects to VARIANT's redis logged in LOG
-# (LF01920) from line FROM on: "N", over TLS "N (full F, resumed R)"; "-" for memcached (no such
-# line).
+# kv_connects VARIANT LOG [FROM]: mod_session_kv's connects to VARIANT's store logged in LOG
+# (redis: LF01920; memcacheds: the meta-protocol client's LF01940) from line FROM on: "N", over
+# TLS "N (full F, resumed R)"; "-" for memcached:// (libmemcached logs no such line).
 kv_connects() {
-    local v=$1 log=$2 from=${3:-1} lines
+    local v=$1 log=$2 from=${3:-1} lines pattern
     case $v in
         kv-redis) tail -n +"$from" "$log" | grep -c "LF01920: redis 127.0.0.1:$redis_port: connected" || true ;;
-        kv-redis-tls)
-            lines=$(tail -n +"$from" "$log" | grep "LF01920: redis 127.0.0.1:$redis_tls_port: connected" || true)
+        kv-redis-tls | kv-memcached-tls)
+            pattern="LF01920: redis 127.0.0.1:$redis_tls_port: connected"
+            [ "$v" = kv-memcached-tls ] &&
+                pattern="LF01940: memcached 127.0.0.1:$mc_tls_port: connected"
+            lines=$(tail -n +"$from" "$log" | grep "$pattern" || true)
             printf '%s (full %s, resumed %s)\n' "$(grep -c . <<<"$lines" || true)" \
                 "$(grep -c 'full handshake' <<<"$lines" || true)" "$(grep -c 'resumed)' <<<"$lines" || true)"
             ;;
@@ -779,14 +808,15 @@ echo
 echo "  mod_session_kv's own counters over the rounds (server-status), per request:"
 for phase in read write; do
     for v in "${kv_variants[@]}"; do
-        printf '    %-5s %-13s %s requests: %s\n' "$phase" "$v" "${reqs[$phase:$v]}" "${kvinfo[$phase:$v]}"
+        printf '    %-5s %-16s %s requests: %s\n' "$phase" "$v" "${reqs[$phase:$v]}" "${kvinfo[$phase:$v]}"
     done
 done
-echo "  mod_session_kv's connects to redis (LF01920 in the event server's log; connections are kept" \
-     "per thread, so a connect is a thread's first use of the store):"
+echo "  mod_session_kv's connects to redis and over memcacheds:// (LF01920, LF01940 in the event" \
+     "server's log; connections are kept per thread, so a connect is a thread's first use of the" \
+     "store):"
 for phase in read write; do
-    for v in kv-redis kv-redis-tls; do
-        printf '    %-5s %-13s %s\n' "$phase" "$v" "${kvconn[$phase:$v]}"
+    for v in kv-redis kv-redis-tls kv-memcached-tls; do
+        printf '    %-5s %-16s %s\n' "$phase" "$v" "${kvconn[$phase:$v]}"
     done
 done
 echo "  httpd, store: CPU microseconds per request used by httpd's processes and by the redis or" \
@@ -898,6 +928,13 @@ for phase in read write; do
     x=$(ratio "$(med "$phase:kv-redis-tls")" "$(med "$phase:kv-redis")")
     printf '  %-7s kv-redis-tls / kv-redis = %s (expectation >= 0.9: %s)\n' "${phase}s" "$x" \
         "$(verdict "$x" 0.9)"
+done
+for phase in read write; do
+    printf '  %-7s kv-memcached-tls / kv-memcached = %s, kv-memcached-tls / kv-redis-tls = %s' \
+        "${phase}s" "$(ratio "$(med "$phase:kv-memcached-tls")" "$(med "$phase:kv-memcached")")" \
+        "$(ratio "$(med "$phase:kv-memcached-tls")" "$(med "$phase:kv-redis-tls")")"
+    echo " (memcacheds://, the meta protocol over TLS, against memcached:// with libmemcached" \
+         "over TCP and against rediss://; stated)"
 done
 if [ "$reconnect_duration" != 0 ]; then
     echo "  reconnects, connects/s: full / tcp = $(ratio "$(med rc:full)" "$(med rc:tcp)")," \
