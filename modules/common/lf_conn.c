@@ -436,6 +436,32 @@ apr_status_t lf_conn_write(lf_conn_t *c, const void *buf, apr_size_t len)
     return APR_SUCCESS;
 }
 
+/* The most bytes gathered into one write: one TLS record's payload. */
+#define LF_CONN_GATHER 16384
+
+apr_status_t lf_conn_writev(lf_conn_t *c, const struct iovec *iov, int n)
+{
+    char buf[LF_CONN_GATHER];
+    apr_size_t total = 0, o = 0;
+    apr_status_t rv = APR_SUCCESS;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        total += iov[i].iov_len;
+    }
+    if (n == 1 || total > sizeof(buf)) {
+        for (i = 0; i < n && rv == APR_SUCCESS; i++) {
+            rv = lf_conn_write(c, iov[i].iov_base, iov[i].iov_len);
+        }
+        return rv;
+    }
+    for (i = 0; i < n; i++) {
+        memcpy(buf + o, iov[i].iov_base, iov[i].iov_len);
+        o += iov[i].iov_len;
+    }
+    return lf_conn_write(c, buf, total);
+}
+
 apr_status_t lf_conn_read(lf_conn_t *c, void *buf, apr_size_t *len)
 {
     apr_time_t deadline = apr_time_now() + c->io_timeout;

@@ -20,6 +20,8 @@
 #define LF_CONN_H
 
 #include <apr_pools.h>
+#include <sys/uio.h>
+
 #include <apr_network_io.h>
 #include <apr_time.h>
 
@@ -60,6 +62,14 @@ apr_status_t lf_conn_open(lf_conn_t **conn, const char *host, apr_port_t port, l
  * @return APR_SUCCESS; APR_TIMEUP; APR_ECONNRESET (the connection broke); APR_EGENERAL (TLS)
  */
 apr_status_t lf_conn_write(lf_conn_t *conn, const void *buf, apr_size_t len);
+
+/**
+ * Send the @p n pieces of @p iov as lf_conn_write() sends one: pieces that fit in one TLS record
+ * together (a command, a pipeline of them) go in one write, so that the server gets one record
+ * and one read; larger ones are written as they are, without a copy.
+ * @return as lf_conn_write()
+ */
+apr_status_t lf_conn_writev(lf_conn_t *conn, const struct iovec *iov, int n);
 
 /**
  * Read what has come, at least one byte and at most @p *len, waiting at most the I/O timeout.

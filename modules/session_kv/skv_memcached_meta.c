@@ -414,29 +414,11 @@ static apr_status_t mm_connect(skv_conn_t *c)
     return APR_SUCCESS;
 }
 
-/* Send the @p n buffers of @p iov in one write: over TLS each write is a record of its own. */
+/* Send the @p n buffers of @p iov (lf_conn_writev: together when they fit one TLS record). */
 static apr_status_t mm_send(skv_conn_t *c, const struct iovec *iov, int n)
 {
-    char small[4096], *buf = small;
-    apr_size_t total = 0, o = 0;
-    apr_status_t rv;
-    int i;
+    apr_status_t rv = lf_conn_writev(c->net, iov, n);
 
-    for (i = 0; i < n; i++) {
-        total += iov[i].iov_len;
-    }
-    if (total > sizeof(small) && !(buf = malloc(total))) {
-        mm_set_err(c, "out of memory");
-        return APR_ENOMEM;
-    }
-    for (i = 0; i < n; i++) {
-        memcpy(buf + o, iov[i].iov_base, iov[i].iov_len);
-        o += iov[i].iov_len;
-    }
-    rv = lf_conn_write(c->net, buf, total);
-    if (buf != small) {
-        free(buf);
-    }
     return rv == APR_SUCCESS ? rv : mm_net_fail(c, rv);
 }
 

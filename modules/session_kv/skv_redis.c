@@ -44,7 +44,6 @@
  */
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <apr_strings.h>
@@ -404,36 +403,18 @@ static apr_status_t rd_reply(redisReply **r, skv_conn_t *c)
     }
 }
 
-/* Write the commands of @p q in one write: over TLS each write is a record of its own (and a
- * system call on either side), and a round trip is what the server answers at once. */
+/* Write the commands of @p q together (lf_conn_writev): over TLS each write is a record of its
+ * own (and a system call on either side), and a round trip is what the server answers at once. */
 static apr_status_t rd_send(skv_conn_t *c, const rd_cmds_t *q)
 {
-    char small[4096], *buf = small;
-    apr_size_t total = 0, o = 0;
-    apr_status_t rv;
+    struct iovec iov[RD_MAX_CMDS];
     int i;
 
-    if (q->n == 1) {
-        return lf_conn_write(c->net, q->cmd[0], (apr_size_t)q->len[0]);
-    }
     for (i = 0; i < q->n; i++) {
-        total += (apr_size_t)q->len[i];
+        iov[i].iov_base = q->cmd[i];
+        iov[i].iov_len = (apr_size_t)q->len[i];
     }
-    if (!total) {
-        return APR_SUCCESS;
-    }
-    if (total > sizeof(small) && !(buf = malloc(total))) {
-        return APR_ENOMEM;
-    }
-    for (i = 0; i < q->n; i++) {
-        memcpy(buf + o, q->cmd[i], (apr_size_t)q->len[i]);
-        o += (apr_size_t)q->len[i];
-    }
-    rv = lf_conn_write(c->net, buf, total);
-    if (buf != small) {
-        free(buf);
-    }
-    return rv;
+    return lf_conn_writev(c->net, iov, q->n);
 }
 
 /* Send @p q in one round trip on the current connection and read the replies into @p r. */

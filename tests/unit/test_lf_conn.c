@@ -256,6 +256,50 @@ static void tcp_echo(void **state)
     srv_stop(s);
 }
 
+/* Pieces sent together (one record) or, past a record's size, one after the other: the server
+ * gets every byte in order either way. */
+static void writev_pieces(void **state)
+{
+    srv_t *s = srv_start(&certs.server, SRV_ECHO, *state);
+    lf_tls_t *tls = tls_with(&certs.ca, *state);
+    static char big[40000], back[sizeof(big) + 16];
+    struct iovec iov[3];
+    apr_size_t got = 0, len, i;
+    lf_conn_t *c;
+
+    for (i = 0; i < sizeof(big); i++) {
+        big[i] = (char)('a' + i % 26);
+    }
+    assert_int_equal(lf_conn_open(&c, "127.0.0.1", s->port, tls, MS(1000), MS(1000)), APR_SUCCESS);
+    iov[0].iov_base = (void *)"PI";
+    iov[0].iov_len = 2;
+    iov[1].iov_base = (void *)"NG";
+    iov[1].iov_len = 2;
+    iov[2].iov_base = (void *)"\r\n";
+    iov[2].iov_len = 2;
+    assert_int_equal(lf_conn_writev(c, iov, 3), APR_SUCCESS);
+    iov[1].iov_base = big;
+    iov[1].iov_len = sizeof(big);
+    assert_int_equal(lf_conn_writev(c, iov, 3), APR_SUCCESS);
+    while (got < 6 + 4 + sizeof(big)) {
+        char buf[16384];
+
+        len = sizeof(buf);
+        assert_int_equal(lf_conn_read(c, buf, &len), APR_SUCCESS);
+        if (got < 6) {
+            assert_memory_equal(buf, "PING\r\n", len < 6 - got ? len : 6 - got);
+        }
+        memcpy(back + (got > 6 ? got - 6 : 0), buf + (got < 6 ? 6 - got : 0),
+               len - (got < 6 ? 6 - got : 0));
+        got += len;
+    }
+    assert_memory_equal(back, "PI", 2);
+    assert_memory_equal(back + 2, big, sizeof(big));
+    assert_memory_equal(back + 2 + sizeof(big), "\r\n", 2);
+    lf_conn_close(c);
+    srv_stop(s);
+}
+
 /* A reconnect resumes the session of the connection before, by address and by name. */
 static void tls_echo_and_resume(void **state)
 {
@@ -432,6 +476,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         UNIT_TEST(tcp_echo),
         UNIT_TEST(tls_echo_and_resume),
+        UNIT_TEST(writev_pieces),
         UNIT_TEST(tls_certificate_refused),
         UNIT_TEST(tls_handshake_stalls),
         UNIT_TEST(tls_to_plain_server),
