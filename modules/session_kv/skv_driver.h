@@ -96,8 +96,11 @@ typedef struct skv_driver_t {
     /**
      * Make a connection object for @p be (which must outlive it); no network I/O. The
      * connection's handles are released by a cleanup on @p p.
+     * @param shared what share() made for the store the connection belongs to; NULL when the
+     *        driver has no share(), or the caller is not a store (then the connection keeps the
+     *        state to itself)
      */
-    apr_status_t (*open)(skv_conn_t **conn, const skv_backend_t *be, apr_pool_t *p);
+    apr_status_t (*open)(skv_conn_t **conn, const skv_backend_t *be, void *shared, apr_pool_t *p);
 
     /** Read @p key; @p val's data is allocated from @p p. */
     apr_status_t (*get)(skv_value_t *val, skv_conn_t *c, const char *key, apr_pool_t *p);
@@ -139,6 +142,25 @@ typedef struct skv_driver_t {
      * No network I/O.
      */
     int (*server)(skv_conn_t *c, const char *key);
+
+    /**
+     * Optional (NULL: the driver has none). Make the state that the connections of one store in
+     * one process share, whatever thread they are on: the redis driver's map of a cluster's
+     * slots, the memcached driver's list of discovered nodes. No network I/O; released by a
+     * cleanup on @p p.
+     */
+    apr_status_t (*share)(void **shared, const skv_backend_t *be, apr_pool_t *p);
+
+    /**
+     * Optional (NULL: nothing to refresh). Bring @p shared up to date with the backend (a new
+     * node list, a new slot map), from a background thread of the caller, about once a minute;
+     * connections pick the change up at their next operation. Bounded by the backend's timeouts.
+     * @param changed out: 1 when the state changed
+     * @param why out on error: what failed, from @p p
+     * @return APR_SUCCESS (changed or not); APR_ENOTIMPL when this backend has nothing to
+     *         refresh (the caller may stop asking); any other status: the state was kept
+     */
+    apr_status_t (*refresh)(int *changed, const char **why, void *shared, apr_pool_t *p);
 } skv_driver_t;
 
 /** The memcached driver (skv_memcached.c). */

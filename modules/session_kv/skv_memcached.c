@@ -233,13 +233,14 @@ static apr_status_t mc_fail(skv_conn_t *c, memcached_return_t rc, const char *ke
     return status;
 }
 
-static apr_status_t mc_open(skv_conn_t **out, const skv_backend_t *be, apr_pool_t *p)
+static apr_status_t mc_open(skv_conn_t **out, const skv_backend_t *be, void *shared, apr_pool_t *p)
 {
     skv_conn_t *c = apr_pcalloc(p, sizeof(*c));
     apr_int64_t retry = (be->retry_interval + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC;
     memcached_return_t rc = MEMCACHED_SUCCESS;
     int i;
 
+    (void)shared;
     c->be = be;
     *out = c; /* on failure too: error() says why */
     if (!(c->mc = memcached_create(NULL))) {
@@ -633,6 +634,6 @@ static int mc_server(skv_conn_t *c, const char *key)
 }
 
 const skv_driver_t skv_driver_memcached = {
-    "memcached", mc_open, mc_get,  mc_add,   mc_cas,    mc_replace,
-    mc_touch,    mc_del,  mc_ping, mc_error, mc_server,
+    "memcached", mc_open, mc_get,   mc_add,    mc_cas, mc_replace, mc_touch,
+    mc_del,      mc_ping, mc_error, mc_server, NULL,   NULL,
 };

@@ -534,11 +534,12 @@ static apr_status_t mm_key(skv_conn_t *c, const char *key)
     return APR_SUCCESS;
 }
 
-static apr_status_t mm_open(skv_conn_t **out, const skv_backend_t *be, apr_pool_t *p)
+static apr_status_t mm_open(skv_conn_t **out, const skv_backend_t *be, void *shared, apr_pool_t *p)
 {
     const skv_server_t *s = &APR_ARRAY_IDX(be->servers, 0, skv_server_t);
     skv_conn_t *c = apr_pcalloc(p, sizeof(*c));
 
+    (void)shared;
     c->be = be;
     *out = c;
     c->server =
@@ -668,6 +669,6 @@ static int mm_server(skv_conn_t *c, const char *key)
 }
 
 const skv_driver_t skv_driver_memcached_meta = {
-    "memcached", mm_open, mm_get,  mm_add,   mm_cas,    mm_replace,
-    mm_touch,    mm_del,  mm_ping, mm_error, mm_server,
+    "memcached", mm_open, mm_get,   mm_add,    mm_cas, mm_replace, mm_touch,
+    mm_del,      mm_ping, mm_error, mm_server, NULL,   NULL,
 };

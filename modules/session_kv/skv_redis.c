@@ -567,13 +567,14 @@ static apr_uint64_t rd_token(const char *data, apr_size_t len)
     return t;
 }
 
-static apr_status_t rd_open(skv_conn_t **out, const skv_backend_t *be, apr_pool_t *p)
+static apr_status_t rd_open(skv_conn_t **out, const skv_backend_t *be, void *shared, apr_pool_t *p)
 {
     const skv_server_t *s = &APR_ARRAY_IDX(be->servers, 0, skv_server_t);
     skv_conn_t *c = apr_pcalloc(p, sizeof(*c));
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0, i;
 
+    (void)shared;
     c->be = be;
     *out = c; /* on failure too: error() says why */
     c->server =
@@ -871,7 +872,7 @@ apr_status_t skv_redis_replies(skv_value_t *val, const char **info, const char *
         *err = "not the replies of that operation";
         return APR_EINVAL;
     }
-    if ((rv = rd_open(&c, be, p)) != APR_SUCCESS) {
+    if ((rv = rd_open(&c, be, NULL, p)) != APR_SUCCESS) {
         *err = apr_pstrdup(p, c->err);
         return rv;
     }
@@ -906,6 +907,6 @@ apr_status_t skv_redis_replies(skv_value_t *val, const char **info, const char *
 }
 
 const skv_driver_t skv_driver_redis = {
-    "redis",  rd_open, rd_get,  rd_add,   rd_cas,    rd_replace,
-    rd_touch, rd_del,  rd_ping, rd_error, rd_server,
+    "redis", rd_open, rd_get,   rd_add,    rd_cas, rd_replace, rd_touch,
+    rd_del,  rd_ping, rd_error, rd_server, NULL,   NULL,
 };

@@ -15,6 +15,7 @@ struct skv_store_t {
     skv_store_conf_t conf;
     const skv_driver_t *driver;
     apr_reslist_t *conns;
+    void *shared; /* the driver's share(), or NULL */
     skv_stats_t *stats;
     skv_breaker_t *breakers; /* one per backend server: conf.breakers, or the store's own */
     const char **names;      /* of the servers, for messages: "memcached 10.0.1.10:11211" */
@@ -47,7 +48,7 @@ static apr_status_t conn_make(void **res, void *params, apr_pool_t *unused)
     }
     pc = apr_pcalloc(cp, sizeof(*pc));
     pc->pool = cp;
-    rv = st->driver->open(&pc->conn, st->conf.backend, cp);
+    rv = st->driver->open(&pc->conn, st->conf.backend, st->shared, cp);
     if (rv != APR_SUCCESS) {
         apr_pool_destroy(cp);
         return rv;
@@ -85,6 +86,10 @@ apr_status_t skv_store_create(skv_store_t **out, const skv_store_conf_t *conf, s
         st->names[i] = apr_psprintf(p, strchr(s->host, ':') ? "%s [%s]:%u" : "%s %s:%u",
                                     st->driver->name, s->host, (unsigned)s->port);
     }
+    if (st->driver->share
+        && (rv = st->driver->share(&st->shared, conf->backend, p)) != APR_SUCCESS) {
+        return rv;
+    }
     rv = apr_reslist_create(&st->conns, 0, conf->max_conns, conf->max_conns, 0, conn_make,
                             conn_drop, st, p);
     if (rv != APR_SUCCESS) {
@@ -94,6 +99,16 @@ apr_status_t skv_store_create(skv_store_t **out, const skv_store_conf_t *conf, s
     apr_reslist_timeout_set(st->conns, conf->backend->io_timeout);
     *out = st;
     return APR_SUCCESS;
+}
+
+apr_status_t skv_store_refresh(int *changed, const char **why, skv_store_t *st, apr_pool_t *p)
+{
+    *changed = 0;
+    *why = "";
+    if (!st->driver->refresh) {
+        return APR_ENOTIMPL;
+    }
+    return st->driver->refresh(changed, why, st->shared, p);
 }
 
 skv_stats_t *skv_store_stats(skv_store_t *st)

@@ -106,6 +106,13 @@ typedef apr_status_t skv_merge_cb(const char **data, apr_size_t *len, const skv_
 apr_status_t skv_store_create(skv_store_t **st, const skv_store_conf_t *conf, skv_stats_t *stats,
                               apr_pool_t *p);
 
+/**
+ * Bring what the store's connections share up to date with the backend (skv_driver_t.refresh():
+ * memcached auto-discovery, a redis cluster's slot map); for a background thread of the caller.
+ * @return as refresh(); APR_ENOTIMPL when the store's backend has nothing to refresh
+ */
+apr_status_t skv_store_refresh(int *changed, const char **why, skv_store_t *st, apr_pool_t *p);
+
 /** The store's counters. */
 skv_stats_t *skv_store_stats(skv_store_t *st);
 

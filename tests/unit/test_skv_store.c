@@ -281,8 +281,10 @@ static pthread_mutex_t fake_mutex = PTHREAD_MUTEX_INITIALIZER;
         return rv_;                                                                                \
     } while (0)
 
-static apr_status_t fake_open(skv_conn_t **conn, const skv_backend_t *be, apr_pool_t *p)
+static apr_status_t fake_open(skv_conn_t **conn, const skv_backend_t *be, void *shared,
+                              apr_pool_t *p)
 {
+    (void)shared;
     FAKE_LOCKED(fake_open_unlocked(conn, be, p));
 }
 
@@ -337,8 +339,8 @@ static int fake_server(skv_conn_t *c, const char *key)
 }
 
 static const skv_driver_t fake_driver = {
-    "fake",     fake_open, fake_get,  fake_add,   fake_cas,    fake_replace,
-    fake_touch, fake_del,  fake_ping, fake_error, fake_server,
+    "fake",   fake_open, fake_get,   fake_add,    fake_cas, fake_replace, fake_touch,
+    fake_del, fake_ping, fake_error, fake_server, NULL,     NULL,
 };
 
 /* The store's clock. */
