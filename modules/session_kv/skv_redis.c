@@ -51,6 +51,7 @@
 #include <openssl/evp.h>
 
 #include "lf_log.h"
+#include "skv_cluster.h"
 #include "skv_driver.h"
 #include "skv_redis.h"
 
@@ -63,7 +64,7 @@ static const char rd_cas_script[] =
     "return 1\n";
 
 /* Commands sent in one round trip, formatted once, so that a retry can send them again. */
-#define RD_MAX_CMDS 3
+#define RD_MAX_CMDS 6 /* three commands, each after ASKING */
 typedef struct rd_cmds_t {
     int n;
     char *cmd[RD_MAX_CMDS]; /* from redisFormatCommand, released by rd_cmds_free() */
@@ -74,17 +75,54 @@ typedef struct rd_cmds_t {
 #define RD_WRITE      1 /* a write: retried once on a new connection after a failover reply */
 #define RD_IDEMPOTENT 2 /* may be sent twice: retried once when a reused connection was dead */
 
-/* Each driver defines the connection object its own way; they never meet. */
-struct skv_conn_t {
-    const skv_backend_t *be;
-    const char *server;  /* "host:port" for messages */
+/* One connection to one server: the URL's (the seed), or a primary of a cluster. */
+typedef struct rd_link_t {
+    char host[256]; /* as the map or a redirection names it: a host name, or an address */
+    apr_port_t port;
+    char server[272];    /* "host:port" for messages */
     lf_conn_t *net;      /* NULL until connected, and after an error */
     redisReader *reader; /* with net: what came from the server, parsed */
     int elements;        /* the reader's budget of array elements (skv_redis_guard) */
     char *secret;        /* with be->password_fn: the password of this connection (malloc) */
     apr_time_t authed;   /* when net authenticated */
-    char script_sha[41]; /* SHA-1 of rd_cas_script, lowercase hex */
-    char err[256];       /* the last error, "" when none */
+    apr_uint64_t used;   /* when it was last used, in operations of its skv_conn_t */
+} rd_link_t;
+
+/* What a server is, as far as the driver knows. */
+typedef enum { RD_UNKNOWN = 0, RD_ALONE, RD_CLUSTER } rd_mode_e;
+
+/* A slot map, shared by the connections using it: the last one to let go frees it. */
+typedef struct rd_map_t {
+    skv_cluster_map_t *m;
+    apr_pool_t *pool; /* unmanaged: made and freed on any thread */
+    int refs;         /* under rd_shared_t.lock */
+} rd_map_t;
+
+/* What the connections of one store in one process share (share()): whether the server is a
+ * cluster, and its slot map; one refresh of it at a time. */
+typedef struct rd_shared_t {
+    pthread_mutex_t lock;
+    rd_mode_e mode;
+    rd_map_t *map;        /* RD_CLUSTER: the current map; NULL until the first */
+    int refreshing;       /* a connection is asking for a new map */
+    apr_time_t refreshed; /* when the last refresh began */
+} rd_shared_t;
+
+/* Connections to the seed and the primaries of a cluster, per connection object: the seed, and
+ * at most this many primaries at once (the least recently used is closed for a new one). */
+#define RD_MAX_LINKS 32
+
+/* Each driver defines the connection object its own way; they never meet. */
+struct skv_conn_t {
+    const skv_backend_t *be;
+    rd_shared_t *sh;               /* the store's (share()), or the connection's own */
+    rd_link_t *link[RD_MAX_LINKS]; /* [0] the seed; the others made on demand */
+    rd_link_t *cur;                /* the link of the current command, for error texts */
+    apr_uint64_t ops;              /* operations so far: the clock of rd_link_t.used */
+    int sent;                      /* whether the last rd_run() sent its commands */
+    apr_pool_t *pool;              /* the connection object's */
+    char script_sha[41];           /* SHA-1 of rd_cas_script, lowercase hex */
+    char err[256];                 /* the last error, "" when none */
 };
 
 /* hiredis's own reply functions, but createArray within a budget per reply; the budget is an int
@@ -133,23 +171,30 @@ int skv_redis_guard(redisReader *reader, int *budget)
     return 1;
 }
 
-static void rd_drop(skv_conn_t *c)
+static void rd_drop(rd_link_t *l)
 {
-    lf_conn_close(c->net);
-    c->net = NULL;
-    if (c->secret) {
-        OPENSSL_clear_free(c->secret, strlen(c->secret));
-        c->secret = NULL;
+    lf_conn_close(l->net);
+    l->net = NULL;
+    if (l->secret) {
+        OPENSSL_clear_free(l->secret, strlen(l->secret));
+        l->secret = NULL;
     }
-    if (c->reader) {
-        redisReaderFree(c->reader);
-        c->reader = NULL;
+    if (l->reader) {
+        redisReaderFree(l->reader);
+        l->reader = NULL;
     }
 }
 
 static apr_status_t rd_cleanup(void *data)
 {
-    rd_drop(data);
+    skv_conn_t *c = data;
+    int i;
+
+    for (i = 0; i < RD_MAX_LINKS; i++) {
+        if (c->link[i]) {
+            rd_drop(c->link[i]);
+        }
+    }
     return APR_SUCCESS;
 }
 
@@ -164,13 +209,13 @@ static apr_status_t rd_cleanup(void *data)
 static void rd_set_err(skv_conn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void rd_set_err(skv_conn_t *c, const char *fmt, ...)
 {
-    const char *pw = c->secret ? c->secret : c->be->password, *s;
+    const char *pw = c->cur->secret ? c->cur->secret : c->be->password, *s;
     apr_size_t pwlen = pw ? strlen(pw) : 0, max = sizeof(c->err) - 1, o = 0, k;
     char text[4 * sizeof(c->err)];
     va_list ap;
     int n;
 
-    n = apr_snprintf(text, sizeof(text), "redis %s: ", c->server);
+    n = apr_snprintf(text, sizeof(text), "redis %s: ", c->cur->server);
     va_start(ap, fmt);
     apr_vsnprintf(text + n, sizeof(text) - (apr_size_t)n, fmt, ap);
     va_end(ap);
@@ -210,8 +255,8 @@ static long long rd_msec(apr_interval_time_t ttl)
  * driver's status. */
 static apr_status_t rd_net_fail(skv_conn_t *c, apr_status_t rv)
 {
-    rd_set_err(c, "%s", lf_conn_error(c->net));
-    rd_drop(c);
+    rd_set_err(c, "%s", lf_conn_error(c->cur->net));
+    rd_drop(c->cur);
     return rv == APR_EOF || rv == APR_ECONNRESET ? APR_ECONNREFUSED : rv;
 }
 
@@ -220,17 +265,17 @@ static apr_status_t rd_reader_fail(skv_conn_t *c)
 {
     apr_status_t rv = APR_EGENERAL;
 
-    if (c->reader->err == REDIS_ERR_OOM && c->elements < 0) {
+    if (c->cur->reader->err == REDIS_ERR_OOM && c->cur->elements < 0) {
         rd_set_err(c, "protocol error: a reply of more than %d elements", RD_MAX_ELEMENTS);
     }
-    else if (c->reader->err == REDIS_ERR_OOM) {
+    else if (c->cur->reader->err == REDIS_ERR_OOM) {
         rd_set_err(c, "out of memory");
         rv = APR_ENOMEM;
     }
     else {
-        rd_set_err(c, "protocol error: %s", c->reader->errstr);
+        rd_set_err(c, "protocol error: %s", c->cur->reader->errstr);
     }
-    rd_drop(c);
+    rd_drop(c->cur);
     return rv;
 }
 
@@ -300,7 +345,7 @@ static int rd_auth(const skv_backend_t *be)
 }
 
 /* The password of the next connect: be's, or a new one from its password_fn (IAM tokens),
- * kept in c->secret for as long as the connection, so that error texts mask it. */
+ * kept in c->cur->secret for as long as the connection, so that error texts mask it. */
 static apr_status_t rd_password(const char **password, skv_conn_t *c)
 {
     const skv_backend_t *be = c->be;
@@ -320,11 +365,11 @@ static apr_status_t rd_password(const char **password, skv_conn_t *c)
             why = "none given";
             rv = APR_EGENERAL;
         }
-        else if (rv == APR_SUCCESS && !(c->secret = strdup(*password))) {
+        else if (rv == APR_SUCCESS && !(c->cur->secret = strdup(*password))) {
             why = "out of memory";
             rv = APR_ENOMEM;
         }
-        *password = c->secret;
+        *password = c->cur->secret;
         apr_pool_destroy(tmp);
     }
     if (rv != APR_SUCCESS) {
@@ -342,7 +387,12 @@ static apr_status_t rd_connect_replies(skv_conn_t *c, redisReply **r, int n)
     for (i = 0; i < n; i++) {
         if (r[i]->type == REDIS_REPLY_ERROR) {
             /* AUTH comes first when there is one */
-            rd_set_err(c, "%s failed: %s", rd_auth(c->be) && !i ? "AUTH" : "SELECT", r[i]->str);
+            int select = !rd_auth(c->be) || i;
+
+            rd_set_err(c, "%s failed: %s%s", select ? "SELECT" : "AUTH", r[i]->str,
+                       select && strstr(r[i]->str, "cluster mode")
+                           ? " (a cluster has database 0 only: remove the /<db> from the URL)"
+                           : "");
             return APR_EGENERAL;
         }
     }
@@ -387,17 +437,17 @@ static apr_status_t rd_reply(redisReply **r, skv_conn_t *c)
         apr_size_t len = sizeof(buf);
         apr_status_t rv;
 
-        if (redisReaderGetReply(c->reader, &reply) != REDIS_OK) {
+        if (redisReaderGetReply(c->cur->reader, &reply) != REDIS_OK) {
             return rd_reader_fail(c);
         }
         if (reply) {
             *r = reply;
             return APR_SUCCESS;
         }
-        if ((rv = lf_conn_read(c->net, buf, &len)) != APR_SUCCESS) {
+        if ((rv = lf_conn_read(c->cur->net, buf, &len)) != APR_SUCCESS) {
             return rd_net_fail(c, rv);
         }
-        if (redisReaderFeed(c->reader, buf, len) != REDIS_OK) {
+        if (redisReaderFeed(c->cur->reader, buf, len) != REDIS_OK) {
             return rd_reader_fail(c);
         }
     }
@@ -414,7 +464,7 @@ static apr_status_t rd_send(skv_conn_t *c, const rd_cmds_t *q)
         iov[i].iov_base = q->cmd[i];
         iov[i].iov_len = (apr_size_t)q->len[i];
     }
-    return lf_conn_writev(c->net, iov, q->n);
+    return lf_conn_writev(c->cur->net, iov, q->n);
 }
 
 /* Send @p q in one round trip on the current connection and read the replies into @p r. */
@@ -438,11 +488,10 @@ static apr_status_t rd_roundtrip(redisReply **r, skv_conn_t *c, const rd_cmds_t 
     return APR_SUCCESS;
 }
 
-/* Connect, authenticate and select the database. */
+/* Connect the current link, authenticate and select the database. */
 static apr_status_t rd_connect(skv_conn_t *c)
 {
     const skv_backend_t *be = c->be;
-    const skv_server_t *s = &APR_ARRAY_IDX(be->servers, 0, skv_server_t);
     redisReply *r[RD_MAX_CMDS];
     rd_cmds_t q = {0};
     const char *password;
@@ -455,18 +504,19 @@ static apr_status_t rd_connect(skv_conn_t *c)
         rd_set_err(c, "no TLS configuration");
         return APR_EINVAL;
     }
-    rv = lf_conn_open(&c->net, s->host, s->port, be->tls ? be->tls_config : NULL,
+    rv = lf_conn_open(&c->cur->net, c->cur->host, c->cur->port, be->tls ? be->tls_config : NULL,
                       be->connect_timeout, be->io_timeout);
-    if (!c->net) {
+    if (!c->cur->net) {
         rd_set_err(c, "out of memory");
         return APR_ENOMEM;
     }
     if (rv != APR_SUCCESS) {
         return rd_net_fail(c, rv);
     }
-    if (!(c->reader = redisReaderCreate()) || !skv_redis_guard(c->reader, &c->elements)) {
+    if (!(c->cur->reader = redisReaderCreate())
+        || !skv_redis_guard(c->cur->reader, &c->cur->elements)) {
         rd_set_err(c, "out of memory");
-        rd_drop(c);
+        rd_drop(c->cur);
         return APR_ENOMEM;
     }
     if (password) {
@@ -481,51 +531,55 @@ static apr_status_t rd_connect(skv_conn_t *c)
         rd_free_replies(r, q.n);
     }
     if (rv != APR_SUCCESS) {
-        rd_drop(c);
+        rd_drop(c->cur);
     }
-    c->authed = apr_time_now();
+    c->cur->authed = apr_time_now();
     rd_cmds_free(&q);
     if (rv == APR_SUCCESS && lf_log_is_level(LF_LOG_TRACE1)) {
-        const char *tls = lf_conn_tls_info(c->net);
+        const char *tls = lf_conn_tls_info(c->cur->net);
 
         lf_log_perror(LF_LOG_MARK, LF_LOG_TRACE1, APR_SUCCESS,
-                      LFLOGNO(01920) "redis %s: connected%s%s%s", c->server, tls ? " (" : "",
+                      LFLOGNO(01920) "redis %s: connected%s%s%s", c->cur->server, tls ? " (" : "",
                       tls ? tls : "", tls ? ")" : "");
     }
     return rv;
 }
 
 /*
- * Run the commands of @p q in one round trip, connecting first when needed; the replies are in
- * @p r on success (free them with rd_free_replies()). Heals the connection (see the top of
- * this file): @p flags say which retries are safe.
+ * Run the commands of @p q in one round trip on the current link, connecting first when needed;
+ * the replies are in @p r on success (free them with rd_free_replies()). Heals the connection
+ * (see the top of this file): @p flags say which retries are safe. c->sent says afterwards
+ * whether the commands went out (on failure: they may have been done).
  */
 static apr_status_t rd_run(redisReply **r, skv_conn_t *c, const rd_cmds_t *q, int flags)
 {
     apr_status_t rv = APR_EGENERAL;
     int attempt;
 
+    c->sent = 0;
     for (attempt = 0; attempt < 2; attempt++) {
         int reused;
 
         /* a pooled connection the server closed while it sat idle (a restart, an idle timeout,
          * a proxy): a command that is not safe to repeat must not go into it */
-        if (c->net && !lf_conn_idle_alive(c->net)) {
-            rd_drop(c);
+        if (c->cur->net && !lf_conn_idle_alive(c->cur->net)) {
+            rd_drop(c->cur);
         }
         /* a connection that authenticated long ago is replaced before the server drops it */
-        if (c->net && c->be->reauth_after
-            && (apr_time_now() - c->authed >= c->be->reauth_after || apr_time_now() < c->authed)) {
+        if (c->cur->net && c->be->reauth_after
+            && (apr_time_now() - c->cur->authed >= c->be->reauth_after
+                || apr_time_now() < c->cur->authed)) {
             lf_log_perror(LF_LOG_MARK, LF_LOG_DEBUG, APR_SUCCESS,
                           LFLOGNO(01015) "redis %s: replacing a connection that authenticated "
                                          "%" APR_TIME_T_FMT " s ago",
-                          c->server, apr_time_sec(apr_time_now() - c->authed));
-            rd_drop(c);
+                          c->cur->server, apr_time_sec(apr_time_now() - c->cur->authed));
+            rd_drop(c->cur);
         }
-        reused = c->net != NULL;
-        if (!c->net && (rv = rd_connect(c)) != APR_SUCCESS) {
+        reused = c->cur->net != NULL;
+        if (!c->cur->net && (rv = rd_connect(c)) != APR_SUCCESS) {
             return rv;
         }
+        c->sent = 1;
         if ((rv = rd_roundtrip(r, c, q)) != APR_SUCCESS) {
             if (attempt == 0 && reused && (flags & RD_IDEMPOTENT) && rv == APR_ECONNREFUSED) {
                 lf_log_perror(LF_LOG_MARK, LF_LOG_DEBUG, rv,
@@ -539,7 +593,7 @@ static apr_status_t rd_run(redisReply **r, skv_conn_t *c, const rd_cmds_t *q, in
             return APR_SUCCESS;
         }
         rd_free_replies(r, q->n);
-        rd_drop(c);
+        rd_drop(c->cur);
         rv = APR_EGENERAL;
         if (attempt == 0 && (flags & RD_WRITE)) {
             lf_log_perror(LF_LOG_MARK, LF_LOG_INFO, APR_SUCCESS,
@@ -547,6 +601,393 @@ static apr_status_t rd_run(redisReply **r, skv_conn_t *c, const rd_cmds_t *q, in
             continue;
         }
         return rv;
+    }
+    return rv;
+}
+
+/* --- clusters ------------------------------------------------------------------------------ */
+
+/* Redirections followed for one operation (a slot that moves twice while it is asked for). */
+#define RD_MAX_HOPS 5
+/* Refreshes of the slot map begin at most this often per process, but after a MOVED. */
+#define RD_REFRESH_GAP apr_time_from_msec(100)
+/* The first and the longest pause before asking again after TRYAGAIN or CLUSTERDOWN. */
+#define RD_PAUSE_MIN apr_time_from_msec(10)
+#define RD_PAUSE_MAX apr_time_from_msec(200)
+
+static rd_mode_e rd_mode(rd_shared_t *sh)
+{
+    return __atomic_load_n(&sh->mode, __ATOMIC_ACQUIRE);
+}
+
+/* Let go of a reference to @p m; the last one frees it. */
+static void rd_map_release(rd_shared_t *sh, rd_map_t *m)
+{
+    int last;
+
+    if (!m) {
+        return;
+    }
+    pthread_mutex_lock(&sh->lock);
+    last = --m->refs == 0;
+    pthread_mutex_unlock(&sh->lock);
+    if (last) {
+        apr_pool_destroy(m->pool);
+    }
+}
+
+/* The current map with a reference taken (rd_map_release()), or NULL when there is none. */
+static rd_map_t *rd_map_take(rd_shared_t *sh)
+{
+    rd_map_t *m;
+
+    pthread_mutex_lock(&sh->lock);
+    if ((m = sh->map)) {
+        m->refs++;
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return m;
+}
+
+static void rd_link_init(rd_link_t *l, const char *host, apr_port_t port)
+{
+    apr_cpystrn(l->host, host, sizeof(l->host));
+    l->port = port;
+    apr_snprintf(l->server, sizeof(l->server), strchr(host, ':') ? "[%s]:%u" : "%s:%u", host,
+                 (unsigned)port);
+}
+
+/* The link to @p host : @p port (at most 255 bytes, as skv_cluster makes sure), made when there
+ * is none yet; with RD_MAX_LINKS in use, the least recently used primary's is closed for it. */
+static rd_link_t *rd_link(skv_conn_t *c, const char *name, apr_port_t port)
+{
+    rd_link_t *l = NULL, *lru = NULL;
+    char host[sizeof(l->host)];
+    int i;
+
+    apr_cpystrn(host, name, sizeof(host)); /* name may be in the link about to be reused */
+    for (i = 0; i < RD_MAX_LINKS && (l = c->link[i]); i++) {
+        if (l->port == port && !strcmp(l->host, host)) {
+            l->used = c->ops;
+            return l;
+        }
+        if (i > 0 && (!lru || l->used < lru->used)) {
+            lru = l;
+        }
+    }
+    if (i < RD_MAX_LINKS) {
+        l = c->link[i] = apr_pcalloc(c->pool, sizeof(*l));
+    }
+    else {
+        l = lru;
+        rd_drop(l);
+        memset(l, 0, sizeof(*l));
+    }
+    rd_link_init(l, host, port);
+    l->used = c->ops;
+    return l;
+}
+
+/* Ask the server of @p l for its slot map (CLUSTER SLOTS).
+ * @return APR_SUCCESS with *out a new map (one reference); APR_ENOTIMPL when the server says it
+ *         is not a cluster (any error reply: cluster support disabled, an unknown command, no
+ *         permission); else why not, with the error set */
+static apr_status_t rd_slots(rd_map_t **out, skv_conn_t *c, rd_link_t *l)
+{
+    redisReply *r[RD_MAX_CMDS];
+    skv_cluster_map_t *map;
+    rd_cmds_t q = {0};
+    const char *why;
+    apr_pool_t *mp;
+    apr_status_t rv;
+
+    c->cur = l;
+    if ((rv = rd_cmd(c, &q, "CLUSTER SLOTS")) == APR_SUCCESS) {
+        rv = rd_run(r, c, &q, RD_IDEMPOTENT);
+    }
+    rd_cmds_free(&q);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (r[0]->type == REDIS_REPLY_ERROR) {
+        rd_set_err(c, "CLUSTER SLOTS: %s", r[0]->str);
+        rd_free_replies(r, 1);
+        return APR_ENOTIMPL;
+    }
+    if ((rv = apr_pool_create_unmanaged_ex(&mp, NULL, NULL)) != APR_SUCCESS) {
+        rd_free_replies(r, 1);
+        rd_set_err(c, "out of memory");
+        return rv;
+    }
+    rv = skv_cluster_map_parse(&map, &why, r[0], l->host, mp);
+    rd_free_replies(r, 1);
+    if (rv != APR_SUCCESS) {
+        rd_set_err(c, "%s", why);
+        apr_pool_destroy(mp);
+        return APR_EGENERAL;
+    }
+    *out = apr_pcalloc(mp, sizeof(**out));
+    (*out)->m = map;
+    (*out)->pool = mp;
+    (*out)->refs = 1;
+    return APR_SUCCESS;
+}
+
+/*
+ * Learn whether the server is a cluster and, when it is, its slot map: ask the seed (the URL's
+ * server: ElastiCache's configuration endpoint), and when it does not answer, each primary of
+ * the map known so far. One connection at a time per process asks, at most every RD_REFRESH_GAP
+ * once the mode is known; the others go on with what they have (a redirection names the node).
+ * @return APR_SUCCESS (a new map); APR_ENOTIMPL (not a cluster); APR_EBUSY (another connection
+ *         is asking, or one asked a moment ago); else why no server answered, with the error set
+ */
+static apr_status_t rd_refresh(skv_conn_t *c)
+{
+    rd_shared_t *sh = c->sh;
+    rd_link_t *cur = c->cur;
+    rd_map_t *old, *m = NULL, *prev = NULL;
+    apr_time_t now = apr_time_now();
+    apr_status_t rv;
+    int i;
+
+    pthread_mutex_lock(&sh->lock);
+    if (sh->refreshing
+        || (sh->mode != RD_UNKNOWN && now >= sh->refreshed
+            && now - sh->refreshed < RD_REFRESH_GAP)) {
+        pthread_mutex_unlock(&sh->lock);
+        return APR_EBUSY;
+    }
+    sh->refreshing = 1;
+    sh->refreshed = now;
+    if ((old = sh->map)) {
+        old->refs++;
+    }
+    pthread_mutex_unlock(&sh->lock);
+
+    rv = rd_slots(&m, c, c->link[0]);
+    for (i = 0; old && i < old->m->n && rv != APR_SUCCESS && rv != APR_ENOTIMPL; i++) {
+        const skv_cluster_node_t *n = &old->m->nodes[i];
+
+        if (n->port != c->link[0]->port || strcmp(n->host, c->link[0]->host)) {
+            rv = rd_slots(&m, c, rd_link(c, n->host, n->port));
+        }
+    }
+    c->cur = cur;
+
+    pthread_mutex_lock(&sh->lock);
+    if (rv == APR_SUCCESS) {
+        prev = sh->map;
+        sh->map = m;
+        __atomic_store_n(&sh->mode, RD_CLUSTER, __ATOMIC_RELEASE);
+    }
+    else if (rv == APR_ENOTIMPL && sh->mode == RD_UNKNOWN) {
+        __atomic_store_n(&sh->mode, RD_ALONE, __ATOMIC_RELEASE);
+    }
+    sh->refreshing = 0;
+    pthread_mutex_unlock(&sh->lock);
+    rd_map_release(sh, prev);
+    rd_map_release(sh, old);
+    if (rv == APR_SUCCESS) {
+        lf_log_perror(LF_LOG_MARK, LF_LOG_DEBUG, APR_SUCCESS,
+                      LFLOGNO(01923) "redis %s: a cluster of %d primaries", c->link[0]->server,
+                      m->m->n);
+    }
+    return rv;
+}
+
+/*
+ * Where a command for @p key goes: the seed when the server is not a cluster (or @p key is NULL),
+ * else the primary the slot map names for the key's slot. The first operation of a process
+ * learns what the server is.
+ * @return APR_SUCCESS; the error of learning it when the seed did not answer
+ */
+static apr_status_t rd_route(rd_link_t **out, skv_conn_t *c, const char *key)
+{
+    rd_map_t *m;
+    apr_status_t rv;
+    int i;
+
+    *out = c->link[0];
+    if (rd_mode(c->sh) == RD_UNKNOWN && (rv = rd_refresh(c)) != APR_SUCCESS && rv != APR_ENOTIMPL
+        && rv != APR_EBUSY) {
+        return rv;
+    }
+    if (key && (m = rd_map_take(c->sh))) {
+        if ((i = m->m->slot[skv_cluster_slot(key, strlen(key))]) >= 0) {
+            *out = rd_link(c, m->m->nodes[i].host, m->m->nodes[i].port);
+        }
+        rd_map_release(c->sh, m);
+    }
+    return APR_SUCCESS;
+}
+
+/* The commands of @p q each after ASKING, into @p aq: the ASKINGs are aq's own, the commands
+ * @p q's (rd_asking_free()). */
+static apr_status_t rd_asking(rd_cmds_t *aq, skv_conn_t *c, const rd_cmds_t *q)
+{
+    apr_status_t rv;
+    int i;
+
+    aq->n = 0;
+    for (i = 0; i < q->n; i++) {
+        if ((rv = rd_cmd(c, aq, "ASKING")) != APR_SUCCESS) {
+            return rv;
+        }
+        aq->cmd[aq->n] = q->cmd[i];
+        aq->len[aq->n++] = q->len[i];
+    }
+    return APR_SUCCESS;
+}
+
+static void rd_asking_free(rd_cmds_t *aq)
+{
+    int i;
+
+    for (i = 0; i < aq->n; i += 2) {
+        redisFreeCommand(aq->cmd[i]);
+    }
+    aq->n = 0;
+}
+
+/* The replies of the commands after ASKING, moved to the front of @p r; ASKING's freed. */
+static void rd_asking_replies(redisReply **r, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        freeReplyObject(r[2 * i]);
+        r[i] = r[2 * i + 1];
+    }
+}
+
+/* What a reply asks of a cluster client. */
+typedef enum { RD_DONE = 0, RD_MOVED, RD_ASK, RD_TRYAGAIN, RD_CLUSTERDOWN } rd_redirect_e;
+
+/* Whether one of the @p n replies redirects the command (to the node in @p to, when MOVED or
+ * ASK), or asks to wait (TRYAGAIN, CLUSTERDOWN); the reply's text in the error. */
+static rd_redirect_e rd_redirected(skv_cluster_redirect_t *to, skv_conn_t *c, redisReply **r, int n,
+                                   apr_pool_t **tmp)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        const char *s = r[i]->type == REDIS_REPLY_ERROR && r[i]->str ? r[i]->str : "";
+
+        if (!strncmp(s, "TRYAGAIN", 8) || !strncmp(s, "CLUSTERDOWN", 11)) {
+            rd_set_err(c, "%s", s);
+            return s[0] == 'T' ? RD_TRYAGAIN : RD_CLUSTERDOWN;
+        }
+        if (strncmp(s, "MOVED ", 6) && strncmp(s, "ASK ", 4)) {
+            continue;
+        }
+        rd_set_err(c, "%s", s);
+        if (!*tmp && apr_pool_create_unmanaged_ex(tmp, NULL, NULL) != APR_SUCCESS) {
+            *tmp = NULL;
+            return RD_DONE; /* the reply stands, as an error */
+        }
+        if (skv_cluster_redirect(to, r[i], c->cur->host, *tmp)) {
+            return to->ask ? RD_ASK : RD_MOVED;
+        }
+    }
+    return RD_DONE;
+}
+
+/*
+ * A primary of a cluster failed @p rv: ask for a new map (a failover may have promoted its
+ * replica), and say whether it names another primary for @p key, in @p l, and the commands may
+ * go there: they never went out, or @p flags say they are safe to send twice. Not after a timeout
+ * (the new map is for the next operations: this one had its time). The error stays the first.
+ */
+static int rd_reroute(rd_link_t **l, skv_conn_t *c, const char *key, apr_status_t rv, int flags)
+{
+    char err[sizeof(c->err)], host[sizeof((*l)->host)];
+    apr_port_t port = (*l)->port;
+    int again;
+
+    if (rd_mode(c->sh) != RD_CLUSTER || (rv != APR_ECONNREFUSED && rv != APR_TIMEUP)) {
+        return 0;
+    }
+    memcpy(err, c->err, sizeof(err));
+    apr_cpystrn(host, (*l)->host, sizeof(host));
+    again = rd_refresh(c) == APR_SUCCESS && rv == APR_ECONNREFUSED
+            && (!c->sent || (flags & RD_IDEMPOTENT)) && rd_route(l, c, key) == APR_SUCCESS
+            && ((*l)->port != port || strcmp((*l)->host, host));
+    memcpy(c->err, err, sizeof(err));
+    return again;
+}
+
+/*
+ * Run the commands of @p q, which touch @p key only (NULL: none), where the key lives: rd_run()
+ * on the link rd_route() picks, following MOVED (to the named primary, refreshing the map) and
+ * ASK (ASKING before each command, on the named node, this once), waiting after TRYAGAIN and
+ * CLUSTERDOWN (pauses doubling from RD_PAUSE_MIN, within the I/O timeout), and going to another
+ * primary when one cannot be reached (rd_reroute()); at most RD_MAX_HOPS times in all.
+ */
+static apr_status_t rd_exec(redisReply **r, skv_conn_t *c, const char *key, const rd_cmds_t *q,
+                            int flags)
+{
+    apr_time_t deadline = apr_time_now() + c->be->io_timeout;
+    apr_interval_time_t pause = RD_PAUSE_MIN;
+    skv_cluster_redirect_t to;
+    rd_cmds_t aq = {0};
+    apr_pool_t *tmp = NULL;
+    rd_link_t *l;
+    apr_status_t rv;
+    int hops = 0, ask = 0;
+
+    c->ops++;
+    if ((rv = rd_route(&l, c, key)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (;;) {
+        rd_redirect_e what;
+
+        c->cur = l;
+        rd_asking_free(&aq);
+        if (ask && (rv = rd_asking(&aq, c, q)) != APR_SUCCESS) {
+            break;
+        }
+        if ((rv = rd_run(r, c, ask ? &aq : q, flags)) != APR_SUCCESS) {
+            if (hops++ < RD_MAX_HOPS && rd_reroute(&l, c, key, rv, flags)) {
+                ask = 0;
+                continue;
+            }
+            break;
+        }
+        if (ask) {
+            rd_asking_replies(r, q->n);
+        }
+        if ((what = rd_redirected(&to, c, r, q->n, &tmp)) == RD_DONE) {
+            break;
+        }
+        rd_free_replies(r, q->n);
+        rv = APR_EGENERAL;
+        ask = 0;
+        if (what == RD_TRYAGAIN || what == RD_CLUSTERDOWN) {
+            if (apr_time_now() + pause > deadline) {
+                break;
+            }
+            apr_sleep(pause);
+            pause = pause * 2 > RD_PAUSE_MAX ? RD_PAUSE_MAX : pause * 2;
+            /* no primary for the slot: one may have been promoted meanwhile */
+            if (what == RD_CLUSTERDOWN && rd_refresh(c) == APR_SUCCESS
+                && (rv = rd_route(&l, c, key)) != APR_SUCCESS) {
+                break;
+            }
+            continue;
+        }
+        if (hops++ >= RD_MAX_HOPS) {
+            break;
+        }
+        if (what == RD_MOVED) {
+            rd_refresh(c); /* the map is out of date; this command goes where MOVED says */
+        }
+        ask = what == RD_ASK;
+        l = rd_link(c, to.host, to.port);
+    }
+    rd_asking_free(&aq);
+    if (tmp) {
+        apr_pool_destroy(tmp);
     }
     return rv;
 }
@@ -567,18 +1008,54 @@ static apr_uint64_t rd_token(const char *data, apr_size_t len)
     return t;
 }
 
+static apr_status_t rd_shared_cleanup(void *data)
+{
+    rd_shared_t *sh = data;
+
+    if (sh->map) {
+        apr_pool_destroy(sh->map->pool); /* no connection uses it: theirs are gone first */
+        sh->map = NULL;
+    }
+    pthread_mutex_destroy(&sh->lock);
+    return APR_SUCCESS;
+}
+
+static apr_status_t rd_share(void **shared, const skv_backend_t *be, apr_pool_t *p)
+{
+    rd_shared_t *sh = apr_pcalloc(p, sizeof(*sh));
+
+    (void)be;
+    if (pthread_mutex_init(&sh->lock, NULL)) {
+        return APR_ENOMEM;
+    }
+    apr_pool_cleanup_register(p, sh, rd_shared_cleanup, apr_pool_cleanup_null);
+    *shared = sh;
+    return APR_SUCCESS;
+}
+
 static apr_status_t rd_open(skv_conn_t **out, const skv_backend_t *be, void *shared, apr_pool_t *p)
 {
     const skv_server_t *s = &APR_ARRAY_IDX(be->servers, 0, skv_server_t);
     skv_conn_t *c = apr_pcalloc(p, sizeof(*c));
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0, i;
+    apr_status_t rv;
 
-    (void)shared;
     c->be = be;
+    c->pool = p;
     *out = c; /* on failure too: error() says why */
-    c->server =
-        apr_psprintf(p, strchr(s->host, ':') ? "[%s]:%u" : "%s:%u", s->host, (unsigned)s->port);
+    c->cur = c->link[0] = apr_pcalloc(p, sizeof(rd_link_t));
+    rd_link_init(c->link[0], s->host, s->port);
+    if (strlen(s->host) >= sizeof(c->link[0]->host)) {
+        rd_set_err(c, "host name too long");
+        return APR_EINVAL;
+    }
+    apr_pool_cleanup_register(p, c, rd_cleanup, apr_pool_cleanup_null);
+    /* a connection of no store knows the server for itself */
+    if (!(c->sh = shared) && (rv = rd_share((void **)&c->sh, be, p)) != APR_SUCCESS) {
+        rd_set_err(c, "out of memory");
+        return rv;
+    }
     if (!EVP_Digest(rd_cas_script, strlen(rd_cas_script), md, &mdlen, EVP_sha1(), NULL)) {
         rd_set_err(c, "SHA-1 not available");
         return APR_EGENERAL;
@@ -586,7 +1063,6 @@ static apr_status_t rd_open(skv_conn_t **out, const skv_backend_t *be, void *sha
     for (i = 0; i < mdlen && i < 20; i++) {
         apr_snprintf(c->script_sha + 2 * i, 3, "%02x", md[i]);
     }
-    apr_pool_cleanup_register(p, c, rd_cleanup, apr_pool_cleanup_null);
     return APR_SUCCESS;
 }
 
@@ -621,7 +1097,7 @@ static apr_status_t rd_get(skv_value_t *val, skv_conn_t *c, const char *key, apr
     c->err[0] = '\0';
     if ((rv = rd_cmd(c, &q, "GET %b", key, klen)) == APR_SUCCESS
         && (rv = rd_cmd(c, &q, "PTTL %b", key, klen)) == APR_SUCCESS) {
-        rv = rd_run(r, c, &q, RD_IDEMPOTENT);
+        rv = rd_exec(r, c, key, &q, RD_IDEMPOTENT);
     }
     rd_cmds_free(&q);
     if (rv != APR_SUCCESS) {
@@ -641,11 +1117,11 @@ static apr_status_t rd_write_reply(skv_conn_t *c, const redisReply *r)
     return r->type == REDIS_REPLY_STATUS ? APR_SUCCESS : rd_reply_fail(c, r);
 }
 
-/* Run one write command (SET ... NX or XX). */
-static apr_status_t rd_write(skv_conn_t *c, rd_cmds_t *q, int flags)
+/* Run one write command (SET ... NX or XX) on @p key. */
+static apr_status_t rd_write(skv_conn_t *c, const char *key, rd_cmds_t *q, int flags)
 {
     redisReply *r[RD_MAX_CMDS];
-    apr_status_t rv = rd_run(r, c, q, flags);
+    apr_status_t rv = rd_exec(r, c, key, q, flags);
 
     rd_cmds_free(q);
     if (rv != APR_SUCCESS) {
@@ -664,7 +1140,7 @@ static apr_status_t rd_add(skv_conn_t *c, const char *key, const char *data, apr
 
     c->err[0] = '\0';
     rv = rd_cmd(c, &q, "SET %b %b PX %lld NX", key, strlen(key), data, len, rd_msec(ttl));
-    return rv == APR_SUCCESS ? rd_write(c, &q, RD_WRITE) : rv;
+    return rv == APR_SUCCESS ? rd_write(c, key, &q, RD_WRITE) : rv;
 }
 
 static apr_status_t rd_replace(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
@@ -676,7 +1152,7 @@ static apr_status_t rd_replace(skv_conn_t *c, const char *key, const char *data,
     c->err[0] = '\0';
     rv = rd_cmd(c, &q, "SET %b %b PX %lld XX", key, strlen(key), data, len, rd_msec(ttl));
     if (rv == APR_SUCCESS) {
-        rv = rd_write(c, &q, RD_WRITE | RD_IDEMPOTENT);
+        rv = rd_write(c, key, &q, RD_WRITE | RD_IDEMPOTENT);
     }
     /* XX answers nil when the key does not exist */
     return rv == APR_EEXIST ? APR_NOTFOUND : rv;
@@ -709,7 +1185,7 @@ static apr_status_t rd_cas(skv_conn_t *c, const char *key, const char *data, apr
                       : rd_cmd(c, &q, "EVALSHA %s 1 %b %s %b %lld", c->script_sha, key, klen, token,
                                data, len, rd_msec(ttl));
         if (rv == APR_SUCCESS) {
-            rv = rd_run(r, c, &q, RD_WRITE);
+            rv = rd_exec(r, c, key, &q, RD_WRITE);
         }
         rd_cmds_free(&q);
         if (rv != APR_SUCCESS) {
@@ -734,11 +1210,11 @@ static apr_status_t rd_int_reply(skv_conn_t *c, const redisReply *r)
     return r->integer == 0 ? APR_NOTFOUND : APR_SUCCESS;
 }
 
-/* Run one command answering an integer (PEXPIRE, DEL). */
-static apr_status_t rd_int(skv_conn_t *c, rd_cmds_t *q)
+/* Run one command answering an integer (PEXPIRE, DEL) on @p key. */
+static apr_status_t rd_int(skv_conn_t *c, const char *key, rd_cmds_t *q)
 {
     redisReply *r[RD_MAX_CMDS];
-    apr_status_t rv = rd_run(r, c, q, RD_WRITE | RD_IDEMPOTENT);
+    apr_status_t rv = rd_exec(r, c, key, q, RD_WRITE | RD_IDEMPOTENT);
 
     rd_cmds_free(q);
     if (rv != APR_SUCCESS) {
@@ -756,7 +1232,7 @@ static apr_status_t rd_touch(skv_conn_t *c, const char *key, apr_interval_time_t
 
     c->err[0] = '\0';
     rv = rd_cmd(c, &q, "PEXPIRE %b %lld", key, strlen(key), rd_msec(ttl));
-    return rv == APR_SUCCESS ? rd_int(c, &q) : rv;
+    return rv == APR_SUCCESS ? rd_int(c, key, &q) : rv;
 }
 
 static apr_status_t rd_del(skv_conn_t *c, const char *key)
@@ -766,7 +1242,7 @@ static apr_status_t rd_del(skv_conn_t *c, const char *key)
 
     c->err[0] = '\0';
     rv = rd_cmd(c, &q, "DEL %b", key, strlen(key));
-    return rv == APR_SUCCESS ? rd_int(c, &q) : rv;
+    return rv == APR_SUCCESS ? rd_int(c, key, &q) : rv;
 }
 
 /* The value of "field:" in an INFO reply, from @p p; NULL when absent. */
@@ -786,16 +1262,26 @@ static const char *rd_info_field(const redisReply *r, const char *field, apr_poo
     return NULL;
 }
 
-/* The replies to PING, INFO server and ROLE; APR_EAGAIN (with the error set) when the server
- * is not the primary. */
+/* The replies to PING, INFO server, and ROLE (a server alone) or CLUSTER INFO (a cluster: a
+ * text); APR_EAGAIN (with the error set) when a server alone is not the primary. */
 static apr_status_t rd_ping_replies(const char **info, skv_conn_t *c, redisReply **r, apr_pool_t *p)
 {
-    const char *version, *role;
+    const char *version, *role, *state, *size;
 
     if (r[0]->type != REDIS_REPLY_STATUS) {
         return rd_reply_fail(c, r[0]);
     }
     version = rd_info_field(r[1], "redis_version", p);
+    if ((state = rd_info_field(r[2], "cluster_state", p))) {
+        size = rd_info_field(r[2], "cluster_size", p);
+        *info = apr_psprintf(p, "redis %s cluster %s, %s shards", version ? version : "?", state,
+                             size ? size : "?");
+        if (strcmp(state, "ok")) {
+            rd_set_err(c, "the cluster's state is %s (CLUSTER INFO)", state);
+            return APR_EGENERAL;
+        }
+        return APR_SUCCESS;
+    }
     role = r[2]->type == REDIS_REPLY_ARRAY && r[2]->elements > 0
                    && r[2]->element[0]->type == REDIS_REPLY_STRING
                ? apr_pstrdup(p, r[2]->element[0]->str)
@@ -813,23 +1299,29 @@ static apr_status_t rd_ping_replies(const char **info, skv_conn_t *c, redisReply
  * PING, with the version (INFO server) and the role (ROLE) in the same round trip. A user
  * without the right to INFO or ROLE still gets a healthy answer. Connected to a replica, the
  * connection is made again once (a failover moves the endpoint); still a replica, the ping
- * fails: every write would.
+ * fails: every write would. A cluster answers for itself (CLUSTER INFO, from the seed, which
+ * may be a replica: the cluster's state is what tells whether every slot has a primary).
  */
 static apr_status_t rd_ping(const char **info, skv_conn_t *c, apr_pool_t *p)
 {
     redisReply *r[RD_MAX_CMDS];
+    rd_link_t *seed;
     apr_status_t rv = APR_EGENERAL;
     int attempt;
 
     c->err[0] = '\0';
     *info = "";
+    if ((rv = rd_route(&seed, c, NULL)) != APR_SUCCESS) {
+        return rv;
+    }
     for (attempt = 0; attempt < 2; attempt++) {
         rd_cmds_t q = {0};
 
         if ((rv = rd_cmd(c, &q, "PING")) == APR_SUCCESS
             && (rv = rd_cmd(c, &q, "INFO server")) == APR_SUCCESS
-            && (rv = rd_cmd(c, &q, "ROLE")) == APR_SUCCESS) {
-            rv = rd_run(r, c, &q, RD_IDEMPOTENT);
+            && (rv = rd_cmd(c, &q, rd_mode(c->sh) == RD_CLUSTER ? "CLUSTER INFO" : "ROLE"))
+                   == APR_SUCCESS) {
+            rv = rd_exec(r, c, NULL, &q, RD_IDEMPOTENT);
         }
         rd_cmds_free(&q);
         if (rv != APR_SUCCESS) {
@@ -840,7 +1332,7 @@ static apr_status_t rd_ping(const char **info, skv_conn_t *c, apr_pool_t *p)
         if (rv != APR_EAGAIN) {
             return rv;
         }
-        rd_drop(c);
+        rd_drop(seed);
     }
     return APR_EGENERAL;
 }
@@ -850,12 +1342,12 @@ static const char *rd_error(skv_conn_t *c)
     return c->err;
 }
 
-/* One server holds every key. */
+/* One server holds every key; a cluster has no down state of the store's: it fails a primary
+ * that stops answering over to a replica itself, and the map then names the new one. */
 static int rd_server(skv_conn_t *c, const char *key)
 {
-    (void)c;
     (void)key;
-    return 0;
+    return rd_mode(c->sh) == RD_CLUSTER ? -1 : 0;
 }
 
 apr_status_t skv_redis_replies(skv_value_t *val, const char **info, const char **err,
@@ -907,6 +1399,6 @@ apr_status_t skv_redis_replies(skv_value_t *val, const char **info, const char *
 }
 
 const skv_driver_t skv_driver_redis = {
-    "redis", rd_open, rd_get,   rd_add,    rd_cas, rd_replace, rd_touch,
-    rd_del,  rd_ping, rd_error, rd_server, NULL,   NULL,
+    "redis", rd_open, rd_get,   rd_add,    rd_cas,   rd_replace, rd_touch,
+    rd_del,  rd_ping, rd_error, rd_server, rd_share, NULL,
 };

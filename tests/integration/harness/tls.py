@@ -28,16 +28,19 @@ def make_test_ca(d, host="localhost"):
     return ca, crt, key
 
 
-def make_cert(d, name, ca_dir=None, host="localhost", ip="127.0.0.1", expired=False):
+def make_cert(d, name, ca_dir=None, host="localhost", ip="127.0.0.1", expired=False,
+              client=False):
     """A server certificate d/<name>.pem and its key d/<name>.key for host (and ip, unless None):
     signed by the CA that make_test_ca() made in ca_dir, or self-signed without one. With
     expired, it was valid from two days ago until yesterday (made with `openssl ca`: `openssl
-    x509` of OpenSSL 3.0 cannot set the dates). Returns (cert, key)."""
+    x509` of OpenSSL 3.0 cannot set the dates). With client, also for TLS clients (a redis
+    cluster node presents it on the cluster bus). Returns (cert, key)."""
     os.makedirs(d, exist_ok=True)
     key, csr, crt, ext = (os.path.join(d, name + s) for s in (".key", ".csr", ".pem", ".ext"))
     names = "DNS:%s" % host + (",IP:%s" % ip if ip else "")
     with open(ext, "w") as f:
-        f.write("subjectAltName=%s\nextendedKeyUsage=serverAuth\n" % names)
+        f.write("subjectAltName=%s\nextendedKeyUsage=serverAuth%s\n"
+                % (names, ",clientAuth" if client else ""))
     if ca_dir is None:
         _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
                  "-days", "2", "-subj", "/CN=%s" % host, "-addext", "subjectAltName=" + names)

@@ -1,0 +1,208 @@
+"""A Redis Cluster of real redis-server 7 processes on 127.0.0.1, set up the way ElastiCache runs
+one with encryption in transit: TLS only (no plain port; the cluster bus and replication over TLS
+too), every node announcing a host name (`cluster-announce-hostname`,
+`cluster-preferred-endpoint-type hostname`) that its certificate names, and no IP address in the
+certificate, so that a client connecting to the announced IP would fail to verify it. Made with
+`redis-cli --cluster create`; resharded, grown and failed over with redis-cli as an operator
+would. Cluster bus ports are free ports of their own (port + 10000 may not exist)."""
+import os
+import subprocess
+
+from . import paths
+from .proc import Process, free_port, port_open, wait_until
+from .tls import make_cert, make_test_ca
+
+HOST = "localhost"   # what the nodes announce and the certificate names
+
+
+def make_tls(d):
+    """(ca, crt, key): a CA and a certificate for HOST only, without an IP address."""
+    ca, _, _ = make_test_ca(d)
+    crt, key = make_cert(d, "cluster", ca_dir=d, host=HOST, ip=None, client=True)
+    return ca, crt, key
+
+
+class Node:
+    def __init__(self, cluster, i):
+        self.cluster = cluster
+        self.port = free_port()
+        self.bus_port = free_port()
+        self.dir = os.path.join(cluster.log_dir, "node%d" % i)
+        os.makedirs(self.dir, exist_ok=True)
+        self.process = None
+
+    def argv(self):
+        ca, crt, key = self.cluster.tls
+        return [paths.which("redis-server"), "--port", "0", "--tls-port", str(self.port),
+                "--cluster-port", str(self.bus_port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", self.dir, "--logfile",
+                os.path.join(self.dir, "redis.log"), "--daemonize", "no", "--protected-mode", "no",
+                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                "--cluster-node-timeout", str(self.cluster.node_timeout_ms),
+                # replicas ask for what they miss every second (10 s by default): a manual
+                # failover waits until the replica has all its primary wrote
+                "--repl-ping-replica-period", "1",
+                "--cluster-announce-hostname", HOST,
+                "--cluster-preferred-endpoint-type", "hostname",
+                "--tls-cert-file", crt, "--tls-key-file", key, "--tls-ca-cert-file", ca,
+                "--tls-auth-clients", "no", "--tls-cluster", "yes", "--tls-replication", "yes"]
+
+    def start(self):
+        self.process = Process("redis-%d" % self.port, self.argv(), self.dir).start()
+        wait_until(lambda: not self.process.alive() or port_open(self.port), 20,
+                   what="redis cluster node on %d" % self.port)
+        if not self.process.alive():
+            raise RuntimeError("redis exited at start:\n" + self.process.output()[-4000:])
+        return self
+
+    def stop(self):
+        if self.process is not None:
+            self.process.stop()
+
+    def kill(self):
+        """kill -9: no goodbye to the cluster."""
+        self.process.kill()
+
+    def alive(self):
+        return self.process is not None and self.process.alive()
+
+    def cli(self, *args, follow=False):
+        return self.cluster.cli(self.port, *args, follow=follow)
+
+    def info(self, section, field):
+        """A field of INFO <section>, or of CLUSTER INFO for section "cluster"."""
+        text = self.cli("CLUSTER", "INFO") if section == "cluster" else self.cli("INFO", section)
+        for line in text.splitlines():
+            if line.startswith(field + ":"):
+                return line.split(":", 1)[1].strip()
+        return None
+
+    def commands(self, name):
+        """How many times this node ran the command `name` (INFO commandstats)."""
+        text = self.cli("INFO", "commandstats")
+        for line in text.splitlines():
+            if line.startswith("cmdstat_%s:" % name):
+                return int(line.split("calls=")[1].split(",")[0])
+        return 0
+
+
+class RedisCluster:
+    """`primaries` primaries with `replicas` replicas each, TLS only."""
+
+    def __init__(self, log_dir, primaries=3, replicas=1, node_timeout_ms=3000):
+        self.log_dir = log_dir
+        os.makedirs(log_dir, exist_ok=True)
+        self.tls = make_tls(os.path.join(log_dir, "tls"))
+        self.node_timeout_ms = node_timeout_ms
+        self.nodes = [Node(self, i) for i in range(primaries * (1 + replicas))]
+        self.replicas = replicas
+
+    @property
+    def ca(self):
+        return self.tls[0]
+
+    def url(self, node=0, db=None):
+        """The URL of the store: a node by its announced name (ElastiCache's configuration
+        endpoint is a name too)."""
+        return "rediss://%s:%d%s" % (HOST, self.nodes[node].port,
+                                     "" if db is None else "/%d" % db)
+
+    def cli(self, port, *args, follow=False, timeout=60):
+        argv = [paths.which("redis-cli"), "--tls", "--cacert", self.ca, "-h", "127.0.0.1",
+                "-p", str(port)] + (["-c"] if follow else []) + ["--raw"] + [str(a) for a in args]
+        out = subprocess.run(argv, capture_output=True, timeout=timeout)
+        return out.stdout.decode("utf-8", "replace").rstrip("\n")
+
+    def admin(self, *args, timeout=120):
+        """redis-cli --cluster ...; raises with its output when it fails."""
+        argv = [paths.which("redis-cli"), "--tls", "--cacert", self.ca, "--cluster"] + \
+            [str(a) for a in args]
+        out = subprocess.run(argv, capture_output=True, timeout=timeout)
+        text = out.stdout.decode("utf-8", "replace") + out.stderr.decode("utf-8", "replace")
+        if out.returncode != 0:
+            raise RuntimeError("redis-cli --cluster %s failed:\n%s" % (args[0], text[-4000:]))
+        return text
+
+    def start(self):
+        for n in self.nodes:
+            n.start()
+        self.admin("create", *["127.0.0.1:%d" % n.port for n in self.nodes],
+                   "--cluster-replicas", self.replicas, "--cluster-yes")
+        self.wait_ok()
+        return self
+
+    def stop(self):
+        for n in self.nodes:
+            n.stop()
+
+    def live(self):
+        return [n for n in self.nodes if n.alive()]
+
+    def wait_ok(self, timeout=30):
+        """Until every live node says cluster_state:ok and agrees on the primaries."""
+        def ok():
+            if not all(n.info("cluster", "cluster_state") == "ok" for n in self.live()):
+                return False
+            views = {tuple(sorted(p["port"] for p in self.primaries(n))) for n in self.live()}
+            return len(views) == 1
+        wait_until(ok, timeout, what="cluster_state:ok on every node")
+
+    def nodes_table(self, via=None):
+        """CLUSTER NODES as dicts: id, port, role ("master"/"slave"), primary id, slots,
+        failed."""
+        via = via or self.live()[0]
+        rows = []
+        for line in via.cli("CLUSTER", "NODES").splitlines():
+            f = line.split()
+            if len(f) < 8:
+                continue
+            flags = f[2].split(",")
+            rows.append({"id": f[0], "port": int(f[1].split("@")[0].split(":")[-1]),
+                         "role": "master" if "master" in flags else "slave",
+                         "primary": f[3], "failed": "fail" in flags or "fail?" in flags,
+                         "slots": f[8:]})
+        return rows
+
+    def primaries(self, via=None):
+        return [r for r in self.nodes_table(via) if r["role"] == "master" and not r["failed"]
+                and r["slots"]]
+
+    def node(self, port):
+        return next(n for n in self.nodes if n.port == port)
+
+    def primary_nodes(self):
+        return [self.node(r["port"]) for r in self.primaries()]
+
+    def owner(self, key):
+        """The live primary node holding `key` (by EXISTS on each), or None."""
+        for n in self.primary_nodes():
+            if n.cli("EXISTS", key) == "1":
+                return n
+        return None
+
+    def key_slot(self, key):
+        return int(self.live()[0].cli("CLUSTER", "KEYSLOT", key))
+
+    def add_primary(self):
+        """A new empty primary, joined to the cluster (no slots yet)."""
+        n = Node(self, len(self.nodes))
+        self.nodes.append(n)
+        n.start()
+        self.admin("add-node", "127.0.0.1:%d" % n.port, "127.0.0.1:%d" % self.live()[0].port)
+        ports = sorted(m.port for m in self.live())
+
+        def agreed():
+            return all(sorted(r["port"] for r in self.nodes_table(m)) == ports
+                       for m in self.live())
+        wait_until(agreed, 20, what="every node knowing every other")
+        return n
+
+    def node_id(self, node):
+        return next(r["id"] for r in self.nodes_table(node) if r["port"] == node.port)
+
+    def reshard(self, src, dst, slots):
+        """Move `slots` slots (with their keys) from node src to node dst, as an operator
+        would: redis-cli --cluster reshard (MIGRATE key by key, so ASK is answered meanwhile)."""
+        self.admin("reshard", "127.0.0.1:%d" % src.port, "--cluster-from", self.node_id(src),
+                   "--cluster-to", self.node_id(dst), "--cluster-slots", slots, "--cluster-yes",
+                   "--cluster-pipeline", "1")
