@@ -22,6 +22,27 @@
  * timeout the store leaves the server alone for the retry interval (skv_breaker.h), so that a
  * server that hangs is not waited for by every connection in turn.
  *
+ * Clusters (node-based ElastiCache with cluster mode on, and ElastiCache Serverless, which is a
+ * cluster behind one name): the URL names one server, the seed (the configuration endpoint).
+ * The first operation of each process asks it CLUSTER SLOTS; a map means a cluster, an error
+ * (cluster support disabled, an unknown command, no permission) a server alone, and nothing
+ * changes for it. The map is the store's, shared by its connections in the process (share()),
+ * and read under a reference count. Each operation touches one key, so it goes to the primary of
+ * that key's slot (skv_cluster.h), by the host name the node announces: ElastiCache's TLS
+ * certificates name hosts, never addresses. Every connection object holds a connection per
+ * primary it used (RD_MAX_LINKS at most, the least recently used closed first), so a process
+ * opens at most SessionKVConnections to each primary. Replicas are never used, and so never the
+ * read port of a Serverless endpoint (6380): reads and writes go to primaries. A MOVED reply
+ * (a slot moved, a failover) sends the command to the node it names and the map is asked for
+ * again, one connection at a time per process and at most every RD_REFRESH_GAP; an ASK reply
+ * (a slot being moved) sends it to the named node after ASKING, this once; TRYAGAIN and
+ * CLUSTERDOWN are waited out with doubling pauses within the I/O timeout; a primary that refuses
+ * connections makes the connection ask for a new map and, when a replica took its place, go there
+ * (a command that might have been done only when it is safe to repeat). The compare-and-set
+ * script is loaded on each node by the EVAL after its first NOSCRIPT. A cluster has database 0
+ * only: SELECT fails every connect with the reason. No down state per server for a cluster
+ * (server() answers -1): the cluster fails over a primary that stops answering itself.
+ *
  * Compare-and-set: the token of a value is the first 64 bits of its SHA-1, and cas() runs a
  * Lua script that compares the token with the stored value's (redis.sha1hex) and writes only
  * when they are equal, atomically. The script goes by EVALSHA, and by EVAL when the server
@@ -40,7 +61,7 @@
  * replies.
  * What the driver makes of the replies is in the rd_*_replies() functions, which
  * skv_redis_replies() also runs on replies a test or the fuzzer made, without a server.
- * Pure core: APR, hiredis, OpenSSL, lf_conn and pthread_once.
+ * Pure core: APR, hiredis, OpenSSL, lf_conn, skv_cluster and pthreads.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -101,6 +122,7 @@ typedef struct rd_map_t {
 /* What the connections of one store in one process share (share()): whether the server is a
  * cluster, and its slot map; one refresh of it at a time. */
 typedef struct rd_shared_t {
+    const skv_backend_t *be;
     pthread_mutex_t lock;
     rd_mode_e mode;
     rd_map_t *map;        /* RD_CLUSTER: the current map; NULL until the first */
@@ -1024,7 +1046,7 @@ static apr_status_t rd_share(void **shared, const skv_backend_t *be, apr_pool_t 
 {
     rd_shared_t *sh = apr_pcalloc(p, sizeof(*sh));
 
-    (void)be;
+    sh->be = be;
     if (pthread_mutex_init(&sh->lock, NULL)) {
         return APR_ENOMEM;
     }
@@ -1064,6 +1086,55 @@ static apr_status_t rd_open(skv_conn_t **out, const skv_backend_t *be, void *sha
         apr_snprintf(c->script_sha + 2 * i, 3, "%02x", md[i]);
     }
     return APR_SUCCESS;
+}
+
+/* Whether two maps (each may be NULL) send every slot to the same node. */
+static int rd_map_same(const rd_map_t *a, const rd_map_t *b)
+{
+    int i;
+
+    if (!a || !b || a->m->n != b->m->n || memcmp(a->m->slot, b->m->slot, sizeof(a->m->slot))) {
+        return a == b;
+    }
+    for (i = 0; i < a->m->n; i++) {
+        if (a->m->nodes[i].port != b->m->nodes[i].port
+            || strcmp(a->m->nodes[i].host, b->m->nodes[i].host)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* refresh(): ask a cluster for its map on a connection of this call's own, so that the map is
+ * never older than the caller's interval, even when no MOVED says it changed (a primary that
+ * stopped answering and was replaced). The first operation of the process learns what the server
+ * is; a server alone has nothing to refresh. */
+static apr_status_t rd_refresh_shared(int *changed, const char **why, void *shared, apr_pool_t *p)
+{
+    rd_shared_t *sh = shared;
+    rd_map_t *before, *after;
+    skv_conn_t *c;
+    apr_status_t rv;
+
+    *changed = 0;
+    if (rd_mode(sh) != RD_CLUSTER) {
+        return rd_mode(sh) == RD_ALONE ? APR_ENOTIMPL : APR_SUCCESS;
+    }
+    if ((rv = rd_open(&c, sh->be, sh, p)) != APR_SUCCESS) {
+        *why = apr_pstrdup(p, c->err);
+        return rv;
+    }
+    before = rd_map_take(sh);
+    rv = rd_refresh(c);
+    after = rd_map_take(sh);
+    *changed = !rd_map_same(before, after);
+    rd_map_release(sh, before);
+    rd_map_release(sh, after);
+    if (rv == APR_SUCCESS || rv == APR_EBUSY) {
+        return APR_SUCCESS;
+    }
+    *why = apr_pstrdup(p, c->err);
+    return rv == APR_ENOTIMPL ? APR_EGENERAL : rv;
 }
 
 /* The replies to GET and PTTL. */
@@ -1399,6 +1470,6 @@ apr_status_t skv_redis_replies(skv_value_t *val, const char **info, const char *
 }
 
 const skv_driver_t skv_driver_redis = {
-    "redis", rd_open, rd_get,   rd_add,    rd_cas,   rd_replace, rd_touch,
-    rd_del,  rd_ping, rd_error, rd_server, rd_share, NULL,
+    "redis", rd_open, rd_get,   rd_add,    rd_cas,   rd_replace,        rd_touch,
+    rd_del,  rd_ping, rd_error, rd_server, rd_share, rd_refresh_shared,
 };

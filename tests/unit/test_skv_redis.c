@@ -192,6 +192,19 @@ static void ping_replies(void **state)
     assert_int_equal(skv_redis_replies(&val, &info, &err, be, SKV_REDIS_PING, r, 3, p),
                      APR_SUCCESS);
     assert_string_equal(info, "redis ?");
+
+    /* a cluster answers CLUSTER INFO instead of ROLE: healthy when every slot has a primary */
+    r[1] = text_reply(REDIS_REPLY_STRING, "redis_version:7.0.15\r\n", p);
+    r[2] = text_reply(REDIS_REPLY_STRING,
+                      "cluster_enabled:1\r\ncluster_state:ok\r\ncluster_size:3\r\n", p);
+    assert_int_equal(skv_redis_replies(&val, &info, &err, be, SKV_REDIS_PING, r, 3, p),
+                     APR_SUCCESS);
+    assert_string_equal(info, "redis 7.0.15 cluster ok, 3 shards");
+    r[2] = text_reply(REDIS_REPLY_STRING, "cluster_state:fail\r\n", p);
+    assert_int_equal(skv_redis_replies(&val, &info, &err, be, SKV_REDIS_PING, r, 3, p),
+                     APR_EGENERAL);
+    assert_string_equal(info, "redis 7.0.15 cluster fail, ? shards");
+    assert_string_equal(err, "redis 127.0.0.1:6379: the cluster's state is fail (CLUSTER INFO)");
 }
 
 static void connect_replies(void **state)
@@ -205,6 +218,15 @@ static void connect_replies(void **state)
                              p),
                      APR_EGENERAL);
     assert_string_equal(err, "redis 127.0.0.1:6379: SELECT failed: ERR DB index is out of range");
+    /* a cluster (ElastiCache Serverless, cluster mode on) has database 0 only: say what to do */
+    assert_int_equal(
+        replies(&err, backend(NULL, 2, p), SKV_REDIS_CONNECT,
+                text_reply(REDIS_REPLY_ERROR, "ERR SELECT is not allowed in cluster mode", p), NULL,
+                NULL, p),
+        APR_EGENERAL);
+    assert_string_equal(err, "redis 127.0.0.1:6379: SELECT failed: ERR SELECT is not allowed in "
+                             "cluster mode (a cluster has database 0 only: remove the /<db> from "
+                             "the URL)");
     assert_int_equal(replies(&err, backend(NULL, 0, p), SKV_REDIS_CONNECT, NULL, NULL, NULL, p),
                      APR_SUCCESS);
 }
