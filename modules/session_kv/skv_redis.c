@@ -680,7 +680,8 @@ static void rd_link_init(rd_link_t *l, const char *host, apr_port_t port)
 }
 
 /* The link to @p host : @p port (at most 255 bytes, as skv_cluster makes sure), made when there
- * is none yet; with RD_MAX_LINKS in use, the least recently used primary's is closed for it. */
+ * is none yet; with RD_MAX_LINKS in use, the least recently used primary's is closed for it (the
+ * operation that asks needs no other at the time). */
 static rd_link_t *rd_link(skv_conn_t *c, const char *name, apr_port_t port)
 {
     rd_link_t *l = NULL, *lru = NULL;
@@ -787,11 +788,17 @@ static apr_status_t rd_refresh(skv_conn_t *c)
     pthread_mutex_unlock(&sh->lock);
 
     rv = rd_slots(&m, c, c->link[0]);
+    /* the seed did not answer: a connection of the moment to each primary in turn (the links
+     * are the operations', which the caller may be holding) */
     for (i = 0; old && i < old->m->n && rv != APR_SUCCESS && rv != APR_ENOTIMPL; i++) {
         const skv_cluster_node_t *n = &old->m->nodes[i];
 
         if (n->port != c->link[0]->port || strcmp(n->host, c->link[0]->host)) {
-            rv = rd_slots(&m, c, rd_link(c, n->host, n->port));
+            rd_link_t other = {0};
+
+            rd_link_init(&other, n->host, n->port);
+            rv = rd_slots(&m, c, &other);
+            rd_drop(&other);
         }
     }
     c->cur = cur;

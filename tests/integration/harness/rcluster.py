@@ -180,6 +180,16 @@ class RedisCluster:
                 return n
         return None
 
+    def slots_of(self, node):
+        """The slots the primary `node` serves, in order."""
+        row = next(r for r in self.nodes_table(node) if r["port"] == node.port)
+        slots = []
+        for r in row["slots"]:
+            if not r.startswith("["):         # "[slot->-id]": a slot being moved
+                a, _, b = r.partition("-")
+                slots += range(int(a), int(b or a) + 1)
+        return sorted(slots)
+
     def key_slot(self, key):
         return int(self.live()[0].cli("CLUSTER", "KEYSLOT", key))
 
