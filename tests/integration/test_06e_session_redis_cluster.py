@@ -126,6 +126,38 @@ def test_sessions_spread_over_every_shard(httpd, logs, mpm, cluster):
 
 
 @pytest.mark.one_mpm
+def test_serverless_shape_reads_and_writes_on_the_primary(httpd, logs, mpm):
+    """The shape of an ElastiCache Serverless endpoint: one primary serving every slot, its
+    replica on another port (Serverless: 6380, reads from replicas). The module treats it as a
+    cluster and never connects to the replica: reads and writes go to the primary."""
+    cluster = RedisCluster(paths.sub_dir(logs, "serverless"), primaries=1, replicas=1).start()
+    try:
+        primary, replica = cluster.nodes
+        session.wait(lambda: replica.info("replication", "master_link_status") == "up", 20)
+        before = int(replica.info("stats", "total_connections_received"))
+        srv = start(httpd, logs, mpm, cluster, "LogLevel session_kv:debug")
+        clients = [session.Client(srv) for _ in range(8)]
+        for i, c in enumerate(clients):
+            c.app(set="n:%d" % i)
+        for i, c in enumerate(clients):
+            assert c.app() == {"n": str(i)}
+        assert any("LF01923" in line and "a cluster of 1 primaries" in line
+                   for line in srv.error_log.lines())
+        assert primary.cli("DBSIZE") == "8"
+        # the replica has the sessions, and saw no connection but the test's own
+        asked = []
+
+        def replicated():
+            asked.append(1)
+            return replica.cli("DBSIZE") == "8"
+        session.wait(replicated, 10)
+        after = int(replica.info("stats", "total_connections_received"))
+        assert after - before == len(asked) + 1, (before, after, len(asked))
+    finally:
+        cluster.stop()
+
+
+@pytest.mark.one_mpm
 @pytest.mark.expect_log("LF01001", "LF01005")
 def test_slots_move_under_load(httpd, logs, mpm, cluster):
     """A reshard moves slots of a primary, among them one holding a client's session, to

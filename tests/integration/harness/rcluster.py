@@ -126,10 +126,27 @@ class RedisCluster:
     def start(self):
         for n in self.nodes:
             n.start()
-        self.admin("create", *["127.0.0.1:%d" % n.port for n in self.nodes],
-                   "--cluster-replicas", self.replicas, "--cluster-yes")
+        if len(self.nodes) // (1 + self.replicas) >= 3:
+            self.admin("create", *["127.0.0.1:%d" % n.port for n in self.nodes],
+                       "--cluster-replicas", self.replicas, "--cluster-yes")
+        else:
+            self._create_small()
         self.wait_ok()
         return self
+
+    def _create_small(self):
+        """One primary with every slot and its replicas (redis-cli --cluster create wants three
+        primaries): the shape of an ElastiCache Serverless endpoint, whose map names one
+        endpoint for every slot, and its replicas on a read port."""
+        primary, replicas = self.nodes[0], self.nodes[1:]
+        assert primary.cli("CLUSTER", "ADDSLOTSRANGE", 0, 16383) == "OK"
+        for n in replicas:
+            assert primary.cli("CLUSTER", "MEET", "127.0.0.1", n.port, n.bus_port) == "OK"
+        pid = self.node_id(primary)
+        wait_until(lambda: all(any(r["id"] == pid for r in self.nodes_table(n))
+                               for n in replicas), 20, what="the replicas meeting the primary")
+        for n in replicas:
+            assert n.cli("CLUSTER", "REPLICATE", pid) == "OK"
 
     def stop(self):
         for n in self.nodes:
