@@ -20,8 +20,18 @@ from harness import paths, session
 from harness.rcluster import RedisCluster
 
 
+@pytest.fixture(scope="module")
+def shared_cluster():
+    """One cluster for the tests that leave it whole (they move slots and add a primary, which
+    the others do not mind): a cluster takes seconds to make."""
+    c = RedisCluster(paths.log_dir("_session-redis-cluster")).start()
+    yield c
+    c.stop()
+
+
 @pytest.fixture
 def cluster(logs):
+    """A cluster of the test's own (for a test that fails nodes over)."""
     c = RedisCluster(paths.sub_dir(logs, "cluster")).start()
     yield c
     c.stop()
@@ -93,7 +103,8 @@ class Load:
 
 @pytest.mark.one_mpm
 @pytest.mark.expect_log("LF01001", "LF01005")
-def test_sessions_spread_over_every_shard(httpd, logs, mpm, cluster):
+def test_sessions_spread_over_every_shard(httpd, logs, mpm, shared_cluster):
+    cluster = shared_cluster
     srv = start(httpd, logs, mpm, cluster, "LogLevel session_kv:debug")
     clients = []
     for i in range(24):
@@ -159,7 +170,8 @@ def test_serverless_shape_reads_and_writes_on_the_primary(httpd, logs, mpm):
 
 @pytest.mark.one_mpm
 @pytest.mark.expect_log("LF01001", "LF01005")
-def test_slots_move_under_load(httpd, logs, mpm, cluster):
+def test_slots_move_under_load(httpd, logs, mpm, shared_cluster):
+    cluster = shared_cluster
     """A reshard moves slots of a primary, among them one holding a client's session, to
     another while the clients write: MOVED is followed (and ASK while the keys move); no request
     fails, no session is lost, and the module asked for the map again. Then one slot is left
@@ -179,10 +191,10 @@ def test_slots_move_under_load(httpd, logs, mpm, cluster):
             moves.append((cluster.slots_of(src).index(cluster.key_slot(key)) + 1, key, src))
         count, key, src = min(moves, key=lambda m: m[0])
         dst = next(n for n in cluster.primary_nodes() if n.port != src.port)
-        load.wait_requests(30)
+        load.wait_requests(12)
         before = maps()
         cluster.reshard(src, dst, count)
-        load.wait_requests(60)
+        load.wait_requests(18)
     assert load.failed == [] and load.lost == [], (load.failed, load.lost)
     assert load.sessions_intact()
     assert cluster.owner(key).port == dst.port
@@ -213,15 +225,16 @@ def test_slots_move_under_load(httpd, logs, mpm, cluster):
 
 @pytest.mark.one_mpm
 @pytest.mark.expect_log("LF01001", "LF01005")
-def test_node_added_under_load(httpd, logs, mpm, cluster):
+def test_node_added_under_load(httpd, logs, mpm, shared_cluster):
+    cluster = shared_cluster
     srv = start(httpd, logs, mpm, cluster)
     with Load(srv) as load:
-        load.wait_requests(20)
+        load.wait_requests(12)
         new = cluster.add_primary()
         for old in cluster.primary_nodes()[:3]:
             if old.port != new.port:
                 cluster.reshard(old, new, 1000)
-        load.wait_requests(40)
+        load.wait_requests(18)
     assert load.failed == [] and load.lost == [], (load.failed, load.lost)
     assert load.sessions_intact()
 
@@ -254,10 +267,10 @@ def failover(cluster, load, srv, how):
     session.wait(lambda: heir.info("replication", "role") == "master", 30)
     promoted = time.monotonic() - start
     cluster.wait_ok()
-    load.wait_requests(30)
+    load.wait_requests(18)
     during = (len(load.failed) - before[0], len(save_failures(srv)) - before[1])
     mark = (len(load.failed), len(save_failures(srv)))
-    load.wait_requests(40)
+    load.wait_requests(24)
     assert (len(load.failed), len(save_failures(srv))) == mark, load.failed[mark[0]:]
     times = [t - start for _, _, t in load.failed[before[0]:]]
     print("%s: replica promoted after %.1f s; %d requests failed (503)%s, %d saves failed"
@@ -274,7 +287,7 @@ def test_failover_under_load(httpd, logs, mpm, cluster):
     printed), then everything works without an httpd restart, and every session is there."""
     srv = start(httpd, logs, mpm, cluster)
     with Load(srv, n=8) as load:
-        load.wait_requests(30)
+        load.wait_requests(12)
         manual = failover(cluster, load, srv, "CLUSTER FAILOVER")
         killed = failover(cluster, load, srv, "kill -9")
     # a client's write is missing only where its save failed, or (kill -9: replication is
