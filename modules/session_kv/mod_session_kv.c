@@ -11,8 +11,10 @@
  * with compare-and-set and a merge of this request's changed keys. An unchanged session only
  * gets its expiry refreshed, at most once per SessionKVTouchInterval, after the response.
  *
- * This file: configuration, hooks, the cookie, the status page and the mod_health check. The
- * session logic without httpd is in skv_store.c and its neighbours.
+ * This file: configuration, hooks, the cookie, the status page, the mod_health check, and the
+ * background thread that keeps what the stores' connections share up to date (the nodes of a
+ * memcached cluster found by auto-discovery). The session logic without httpd is in skv_store.c
+ * and its neighbours.
  */
 #include <stddef.h>
 
@@ -39,6 +41,7 @@
 #include "skv_backend.h"
 #include "skv_cookie.h"
 #include "skv_id.h"
+#include "skv_memcached.h"
 #include "skv_merge.h"
 #include "skv_store.h"
 
@@ -69,6 +72,8 @@ APLOG_USE_MODULE(session_kv);
 #define SKV_FAILURE_POLICY  "SessionKVFailurePolicy"
 #define SKV_REGEN_HEADER    "SessionKVRegenerateHeader"
 #define SKV_ENV_PART_SIZE   "SessionKVEnvPartSize"
+#define SKV_DISCOVERY       "SessionKVAutoDiscovery"
+#define SKV_DISCOVERY_EVERY "SessionKVDiscoveryInterval"
 
 #define UNSET                      -1
 #define DEFAULT(c, d, f, unset)    ((c)->f != (unset) ? (c)->f : (d).f)
@@ -105,6 +110,8 @@ typedef struct skv_srv_conf {
     apr_off_t max_size;                  /* bytes of encoded session */
     int merge;                           /* 1 merge, 0 last write wins */
     int attempts;                        /* compare-and-set attempts */
+    int discovery;                       /* SessionKVAutoDiscovery: 1 on */
+    apr_interval_time_t refresh_every;   /* SessionKVDiscoveryInterval: microseconds */
     struct skv_runtime *rt;              /* set in post_config */
 } skv_srv_conf;
 
@@ -131,6 +138,10 @@ static const skv_srv_conf srv_defaults = {
     32,                      /* attempts: each conflict means another request's write got
                                 through, so a burst of N parallel writers of one session
                                 needs at most N attempts; 32 covers a page's AJAX burst */
+    0,                       /* discovery: the URL lists the servers themselves */
+    60 * APR_USEC_PER_SEC,   /* refresh_every: 60 s, what ElastiCache's own clients do; a node
+                                added is used within a minute, a node removed took its
+                                sessions with it anyway */
     NULL,
 };
 
@@ -188,6 +199,8 @@ static void *create_srv_conf(apr_pool_t *p, server_rec *s)
     c->max_size = UNSET;
     c->merge = c->attempts = UNSET;
     c->iam_serverless = UNSET;
+    c->discovery = UNSET;
+    c->refresh_every = UNSET;
     return c;
 }
 
@@ -215,6 +228,8 @@ static void *merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     n->max_size = MERGE(add, base, max_size, UNSET);
     n->merge = MERGE(add, base, merge, UNSET);
     n->attempts = MERGE(add, base, attempts, UNSET);
+    n->discovery = MERGE(add, base, discovery, UNSET);
+    n->refresh_every = MERGE(add, base, refresh_every, UNSET);
     return n;
 }
 
@@ -237,6 +252,8 @@ static skv_srv_conf *srv_effective(server_rec *s, apr_pool_t *p)
     e->max_size = DEFAULT(c, srv_defaults, max_size, UNSET);
     e->merge = DEFAULT(c, srv_defaults, merge, UNSET);
     e->attempts = DEFAULT(c, srv_defaults, attempts, UNSET);
+    e->discovery = DEFAULT(c, srv_defaults, discovery, UNSET);
+    e->refresh_every = DEFAULT(c, srv_defaults, refresh_every, UNSET);
     return e;
 }
 
@@ -351,6 +368,12 @@ static const char *set_duration(cmd_parms *cmd, void *dc, const char *arg)
     else if (!strcmp(name, SKV_MAX_LIFETIME)) {
         c->max_lifetime = t;
     }
+    else if (!strcmp(name, SKV_DISCOVERY_EVERY)) {
+        if (t < APR_USEC_PER_SEC) {
+            return apr_psprintf(cmd->pool, "%s: at least 1s", name);
+        }
+        c->refresh_every = t;
+    }
     else {
         c->touch_interval = t;
     }
@@ -430,6 +453,13 @@ static const char *set_concurrency(cmd_parms *cmd, void *dc, const char *mode, c
         return apr_psprintf(cmd->pool, "%s: attempts '%s' is not a number from 1 to 100",
                             SKV_CONCURRENCY, attempts);
     }
+    return NULL;
+}
+
+static const char *set_discovery(cmd_parms *cmd, void *dc, int on)
+{
+    (void)dc;
+    srv_of(cmd)->discovery = on;
     return NULL;
 }
 
@@ -551,6 +581,12 @@ static const command_rec skv_cmds[] = {
     AP_INIT_TAKE12(SKV_CONCURRENCY, set_concurrency, NULL, RSRC_CONF,
                    "merge [attempts] (concurrent requests' changes are merged key by key) or "
                    "last-write-wins"),
+    AP_INIT_FLAG(SKV_DISCOVERY, set_discovery, NULL, RSRC_CONF,
+                 "On: the memcached:// store's one server is the configuration endpoint of an "
+                 "ElastiCache Memcached cluster, whose nodes are discovered and followed"),
+    AP_INIT_TAKE1(SKV_DISCOVERY_EVERY, set_duration, NULL, RSRC_CONF,
+                  "how often a background thread of each child asks the configuration endpoint "
+                  "for the nodes (default 60s)"),
     {NULL},
 };
 
@@ -562,6 +598,11 @@ typedef struct skv_runtime {
     skv_store_t *store; /* per child, from child_init */
     const char *display;
     skv_srv_conf settings; /* what it was made from */
+    /* the background refresh, every settings.refresh_every (per child: only its thread
+     * touches these) */
+    apr_time_t refresh_due; /* the next refresh; 0 = at once */
+    int refresh_off;        /* nothing to refresh: not asked again */
+    int refresh_failures;   /* failed refreshes in a row */
 } skv_runtime;
 
 static apr_array_header_t *runtimes; /* skv_runtime *, from pconf */
@@ -640,10 +681,34 @@ static const char *runtime_conf(skv_store_conf_t *sc, const skv_srv_conf *e, apr
     if (be->tls && lf_tls_create(&be->tls_config, e->ca_file, &why, p) != APR_SUCCESS) {
         return apr_psprintf(p, "%s: %s", SKV_CA_FILE, why);
     }
+    memset(sc, 0, sizeof(*sc));
+    if (e->discovery == 1) {
+        if (be->type != SKV_BACKEND_MEMCACHED) {
+            return apr_psprintf(p,
+                                "%s needs a memcached:// store, the configuration endpoint of an "
+                                "ElastiCache Memcached cluster: redis has no such discovery",
+                                SKV_DISCOVERY);
+        }
+        if (be->tls) {
+            return apr_psprintf(p,
+                                "%s is not supported with memcacheds://: the client of a node "
+                                "list (libmemcached) has no TLS, and ElastiCache Serverless, "
+                                "which memcacheds:// is for, is one endpoint with no nodes to "
+                                "discover",
+                                SKV_DISCOVERY);
+        }
+        if (be->servers->nelts != 1) {
+            return apr_psprintf(p,
+                                "%s: the store URL names one server, the cluster's configuration "
+                                "endpoint (memcached://name.cfg.use1.cache.amazonaws.com:11211), "
+                                "not %d",
+                                SKV_DISCOVERY, be->servers->nelts);
+        }
+        sc->driver = &skv_driver_memcached_discovery;
+    }
     be->connect_timeout = e->connect_timeout;
     be->io_timeout = e->timeout;
     be->retry_interval = e->retry_interval;
-    memset(sc, 0, sizeof(*sc));
     sc->backend = be;
     sc->prefix = e->prefix;
     sc->idle_timeout = e->idle_timeout;
@@ -1190,6 +1255,123 @@ static int skv_status(request_rec *r, int flags)
     return OK;
 }
 
+/* --- background refresh: what a store's connections share (discovered nodes) ------------- */
+
+/* One thread per child brings each store's shared view of its backend up to date (memcached
+ * auto-discovery today; skv_store_refresh() is the same call for any driver that has something
+ * to refresh), each at its SessionKVDiscoveryInterval. It knows nothing of memcached: a store
+ * that answers APR_ENOTIMPL is not asked again. */
+typedef struct skv_refresher {
+    mod_lf_thread_spec spec;
+    mod_lf_thread_t *thread;
+    server_rec *s;
+} skv_refresher;
+
+static skv_refresher *refresher; /* from pconf, per generation; NULL: no store to refresh */
+
+/* Whether a store of @p rt may have something to refresh (its driver has refresh()). */
+static int runtime_refreshes(const skv_runtime *rt)
+{
+    const skv_driver_t *d =
+        rt->conf.driver ? rt->conf.driver : skv_backend_driver(rt->conf.backend);
+
+    return d->refresh != NULL;
+}
+
+static apr_status_t refresher_start(void *data, apr_pool_t *pool)
+{
+    (void)data;
+    (void)pool;
+    return APR_SUCCESS;
+}
+
+/* Every store that is due. A failure is a WARNING once, when it begins (at debug while it
+ * lasts: the endpoint is asked every interval, a line a minute would flood the log), and an INFO
+ * when it ends; every change is an INFO. */
+static void refresher_run(void *data, apr_pool_t *ptemp)
+{
+    skv_refresher *w = data;
+    apr_time_t now = apr_time_now();
+    int i;
+
+    for (i = 0; i < runtimes->nelts && !mod_lf_thread_stopping(w->thread); ++i) {
+        skv_runtime *rt = APR_ARRAY_IDX(runtimes, i, skv_runtime *);
+        const char *why = NULL;
+        apr_status_t rv;
+        int changed = 0;
+
+        if (!rt->store || rt->refresh_off || now < rt->refresh_due) {
+            continue;
+        }
+        rt->refresh_due = now + rt->settings.refresh_every;
+        rv = skv_store_refresh(&changed, &why, rt->store, ptemp);
+        if (rv == APR_ENOTIMPL) {
+            rt->refresh_off = 1;
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, w->s,
+                         LFLOGNO(01021) "sessions in %s: nothing to refresh", rt->display);
+            continue;
+        }
+        if (rv != APR_SUCCESS) {
+            if (!rt->refresh_failures++) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, w->s,
+                             LFLOGNO(01017) "sessions in %s: refresh failed: %s (tried again "
+                                            "every %s; logged again when it works again)",
+                             rt->display, why ? why : "",
+                             lf_format_duration(rt->settings.refresh_every, ptemp));
+            }
+            else {
+                ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, w->s,
+                             LFLOGNO(01019) "sessions in %s: refresh failed (%d in a row): %s",
+                             rt->display, rt->refresh_failures, why ? why : "");
+            }
+            continue;
+        }
+        if (rt->refresh_failures) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, w->s,
+                         LFLOGNO(01018) "sessions in %s: refreshed again after %d failed "
+                                        "attempts",
+                         rt->display, rt->refresh_failures);
+            rt->refresh_failures = 0;
+        }
+        if (changed) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, w->s, LFLOGNO(01016) "sessions in %s: now %s",
+                         rt->display, why ? why : "");
+        }
+    }
+}
+
+/* The refresher of this generation, when a store may need one: the shortest interval is its
+ * tick, each store is refreshed at its own. */
+static apr_status_t refresher_create(server_rec *s, apr_pool_t *pconf)
+{
+    skv_refresher *w;
+    apr_interval_time_t tick = 0;
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; i < runtimes->nelts; ++i) {
+        skv_runtime *rt = APR_ARRAY_IDX(runtimes, i, skv_runtime *);
+
+        if (runtime_refreshes(rt) && (!tick || rt->settings.refresh_every < tick)) {
+            tick = rt->settings.refresh_every;
+        }
+    }
+    if (!tick) {
+        return APR_SUCCESS;
+    }
+    w = apr_pcalloc(pconf, sizeof(*w));
+    w->s = s;
+    w->spec.name = "the session store refresher";
+    w->spec.tick = tick;
+    w->spec.start = refresher_start;
+    w->spec.run = refresher_run;
+    if ((rv = mod_lf_thread_create(&w->thread, &w->spec, w, s, pconf)) != APR_SUCCESS) {
+        return rv;
+    }
+    refresher = w;
+    return APR_SUCCESS;
+}
+
 /* --- startup ------------------------------------------------------------------------------------
  */
 
@@ -1220,6 +1402,7 @@ static int skv_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     (void)plog;
     (void)ptemp;
     runtimes = apr_array_make(pconf, 2, sizeof(skv_runtime *));
+    refresher = NULL;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
@@ -1256,9 +1439,18 @@ static int skv_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
         rt->conf.breakers = breakers;
         breakers += rt->conf.backend->servers->nelts;
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
-                     LFLOGNO(01009) "sessions in %s: idle timeout %s, %d connections per child%s",
+                     LFLOGNO(01009) "sessions in %s: idle timeout %s, %d connections per child%s%s",
                      rt->display, lf_format_duration(rt->conf.idle_timeout, ptemp),
-                     rt->conf.max_conns, rt->conf.keys ? ", encrypted" : "");
+                     rt->conf.max_conns, rt->conf.keys ? ", encrypted" : "",
+                     rt->conf.driver == &skv_driver_memcached_discovery
+                         ? apr_psprintf(ptemp, ", nodes discovered (every %s)",
+                                        lf_format_duration(rt->settings.refresh_every, ptemp))
+                         : "");
+    }
+    if ((rv = refresher_create(s, pconf)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     LFLOGNO(01020) "cannot create the thread that refreshes the session stores");
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
 }
@@ -1275,6 +1467,15 @@ static void skv_child_init(apr_pool_t *pchild, server_rec *s)
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                          LFLOGNO(01010) "cannot set up the session store %s", rt->display);
         }
+    }
+}
+
+/* Last of all child_init hooks: the refresher's first run comes at once and uses the stores. */
+static void skv_child_init_last(apr_pool_t *pchild, server_rec *s)
+{
+    (void)s;
+    if (refresher) {
+        (void)mod_lf_thread_start(refresher->thread, pchild); /* the kit logs a failure */
     }
 }
 
@@ -1322,6 +1523,7 @@ static void skv_register_hooks(apr_pool_t *p)
     ap_hook_check_config(skv_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(skv_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(skv_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(skv_child_init_last, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_session_load(skv_session_load, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_session_save(skv_session_save, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_session_decode(skv_session_decode, after_session, NULL, APR_HOOK_REALLY_LAST);

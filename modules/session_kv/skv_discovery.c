@@ -1,4 +1,5 @@
 /* skv_discovery — ElastiCache Memcached auto-discovery answers, see skv_discovery.h. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <apr_lib.h>
@@ -53,7 +54,7 @@ static const char *parse_nodes(apr_array_header_t *nodes, const char *s, apr_siz
     while (s < end) {
         const char *sp = memchr(s, ' ', (apr_size_t)(end - s)), *bar1, *bar2;
         apr_size_t n = sp ? (apr_size_t)(sp - s) : (apr_size_t)(end - s);
-        skv_server_t *node;
+        skv_discovery_node_t *node;
         apr_int64_t port;
 
         if (n) {
@@ -67,9 +68,9 @@ static const char *parse_nodes(apr_array_header_t *nodes, const char *s, apr_siz
                 return apr_psprintf(p, "node '%s' is not host|ip|port", shown(s, n, p));
             }
             node = apr_array_push(nodes);
-            /* the host name when there is one: a TLS certificate names hosts */
-            node->host = bar1 > s ? apr_pstrmemdup(p, s, (apr_size_t)(bar1 - s))
-                                  : apr_pstrmemdup(p, bar1 + 1, (apr_size_t)(bar2 - bar1 - 1));
+            node->host = bar1 > s ? apr_pstrmemdup(p, s, (apr_size_t)(bar1 - s)) : NULL;
+            node->ip =
+                bar2 > bar1 + 1 ? apr_pstrmemdup(p, bar1 + 1, (apr_size_t)(bar2 - bar1 - 1)) : NULL;
             node->port = (apr_port_t)port;
         }
         s += n + 1;
@@ -125,10 +126,80 @@ apr_status_t skv_discovery_parse(skv_discovery_t *out, apr_size_t *used, const c
         *why = "no version line and nodes line";
         return APR_EINVAL;
     }
-    out->nodes = apr_array_make(p, 4, sizeof(skv_server_t));
+    out->nodes = apr_array_make(p, 4, sizeof(skv_discovery_node_t));
     if ((*why = parse_nodes(out->nodes, nl + 1, (apr_size_t)(payload + bytes - 1 - (nl + 1)), p))) {
         return APR_EINVAL;
     }
     *used = hlen + 1 + (apr_size_t)bytes + TRAILER_LEN;
     return APR_SUCCESS;
+}
+
+static int server_cmp(const void *a, const void *b)
+{
+    const skv_server_t *x = a, *y = b;
+    int c = strcmp(x->host, y->host);
+
+    return c ? c : (int)x->port - (int)y->port;
+}
+
+apr_status_t skv_discovery_servers(apr_array_header_t **servers, const char **why,
+                                   const skv_discovery_t *d, int max, apr_pool_t *p)
+{
+    apr_array_header_t *out = apr_array_make(p, d->nodes->nelts, sizeof(skv_server_t));
+    skv_server_t *s;
+    int i, n = 0;
+
+    for (i = 0; i < d->nodes->nelts; i++) {
+        const skv_discovery_node_t *node = &APR_ARRAY_IDX(d->nodes, i, skv_discovery_node_t);
+
+        s = apr_array_push(out);
+        s->host = node->ip ? node->ip : node->host;
+        s->port = node->port;
+    }
+    qsort(out->elts, (apr_size_t)out->nelts, sizeof(skv_server_t), server_cmp);
+    s = (skv_server_t *)out->elts;
+    for (i = 0; i < out->nelts; i++) {
+        if (!n || server_cmp(&s[n - 1], &s[i])) {
+            s[n++] = s[i];
+        }
+    }
+    out->nelts = n;
+    if (n > max) {
+        *why = apr_psprintf(p, "%d nodes, more than the %d taken", n, max);
+        return APR_EINVAL;
+    }
+    *servers = out;
+    return APR_SUCCESS;
+}
+
+int skv_discovery_same(const apr_array_header_t *a, const apr_array_header_t *b)
+{
+    int i;
+
+    if (a->nelts != b->nelts) {
+        return 0;
+    }
+    for (i = 0; i < a->nelts; i++) {
+        if (server_cmp(&APR_ARRAY_IDX(a, i, skv_server_t), &APR_ARRAY_IDX(b, i, skv_server_t))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+const char *skv_discovery_describe(const apr_array_header_t *servers, int shown, apr_pool_t *p)
+{
+    const char *out = "";
+    int i;
+
+    for (i = 0; i < servers->nelts && i < shown; i++) {
+        const skv_server_t *s = &APR_ARRAY_IDX(servers, i, skv_server_t);
+
+        out = apr_psprintf(p, strchr(s->host, ':') ? "%s%s[%s]:%u" : "%s%s%s:%u", out,
+                           i ? ", " : "", s->host, (unsigned)s->port);
+    }
+    if (servers->nelts > shown) {
+        out = apr_psprintf(p, "%s and %d more", out, servers->nelts - shown);
+    }
+    return out;
 }

@@ -39,16 +39,39 @@
  *
  * What the driver makes of the results of that multi-get is skv_memcached_take(), which the
  * fuzzer runs on results made from any bytes.
- * Pure core: APR and libmemcached.
+ *
+ * Auto-discovery (skv_driver_memcached_discovery, for a node-based ElastiCache cluster): the
+ * backend's one server is the cluster's configuration endpoint, not a node. The connections of a
+ * store in one process share the node list (share(): mc_shared_t), which refresh() brings up to
+ * date from the caller's background thread: it asks the endpoint `config get cluster` over plain
+ * TCP (connect timeout, then the whole answer within the I/O timeout), reads the answer with
+ * skv_discovery, and replaces the list only when the endpoint's version differs from the one it
+ * holds. Each operation first compares the list's generation with its connection's: when it
+ * changed, the connection's libmemcached server list is rebuilt (its connections closed, those
+ * to the surviving nodes reopen on demand) with the same ketama ring, whose points depend only on
+ * each node's address, so only the keys of added or removed nodes move. Before any list exists
+ * (a request before the background thread's first answer), the first operation of the process
+ * asks the endpoint itself, one thread at a time: the others wait for its answer, bounded by the
+ * same timeouts, and after a failure operations fail at once for retry_interval rather than each
+ * asking again. Nodes are connected to by the IP address the endpoint gives (by name when it gives
+ * none). server() answers -1 for discovered nodes, so the store keeps no down state per node:
+ * its breakers are numbered by the configured servers, here the endpoint alone, and a node that
+ * hangs costs each operation on its keys the I/O timeout (a refused one fails at once, as above).
+ * Pure core: APR, libmemcached, lf_conn (the endpoint).
  */
 #include <errno.h>
 #include <string.h>
 #include <time.h>
 
 #include <apr_strings.h>
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
 #include <libmemcached/memcached.h>
 
+#include "lf_conn.h"
 #include "lf_log.h"
+#include "lf_parse.h"
+#include "skv_discovery.h"
 #include "skv_driver.h"
 #include "skv_memcached.h"
 
@@ -63,12 +86,38 @@
 #define MC_MAX_ALLOC      (4 * 1024 * 1024)
 #define MC_MAX_ALLOC_TEXT "4 MiB"
 
+/* The most nodes a discovered list may name: ElastiCache allows 60 per cluster unless the quota
+ * is raised; a longer list comes from a broken or hostile endpoint, and every connection would
+ * keep a ring of it. */
+#define MC_MAX_NODES 300
+/* The most nodes a log line names. */
+#define MC_NODES_SHOWN 8
+
+/* What the connections of one store in one process share with auto-discovery (share()). */
+typedef struct mc_shared_t {
+    const skv_backend_t *be;   /* its one server is the configuration endpoint */
+    apr_thread_mutex_t *lock;  /* guards what follows (generation is also read atomically) */
+    apr_thread_cond_t *ended;  /* a discovery that found no list before it ended */
+    apr_pool_t *pool;          /* nodes' own (unmanaged: replaced from any thread) */
+    apr_array_header_t *nodes; /* skv_server_t, skv_discovery_servers(); NULL until the first */
+    apr_int64_t version;       /* the endpoint's version of nodes */
+    apr_uint32_t generation;   /* 0 without nodes; + 1 at each new list */
+    apr_int64_t reported;      /* the version refresh() last reported as a change; -1 none */
+    int discovering;           /* a discovery runs while there is no list: others wait for it */
+    apr_time_t failed_at;      /* when the last discovery without a list failed; 0 none */
+    char failure[256];         /* ... why */
+} mc_shared_t;
+
 /* Each driver defines the connection object its own way; they never meet. */
 struct skv_conn_t {
     const skv_backend_t *be;
     memcached_st *mc;
-    int refused;   /* an allocation over MC_MAX_ALLOC was refused since the last operation */
-    char err[256]; /* the last error, "" when none */
+    mc_shared_t *shared;     /* auto-discovery: the nodes; NULL: be's servers */
+    apr_uint32_t generation; /* auto-discovery: of the nodes mc holds; 0 none */
+    apr_int64_t version;     /* ... and their version */
+    int refused;             /* an allocation over MC_MAX_ALLOC was refused since the last
+                                operation */
+    char err[256];           /* the last error, "" when none */
 };
 
 /* libmemcached's allocators (context: the connection), bounded by MC_MAX_ALLOC. */
@@ -233,14 +282,13 @@ static apr_status_t mc_fail(skv_conn_t *c, memcached_return_t rc, const char *ke
     return status;
 }
 
-static apr_status_t mc_open(skv_conn_t **out, const skv_backend_t *be, void *shared, apr_pool_t *p)
+/* A connection object for @p be with every setting but its servers; no network I/O. */
+static apr_status_t mc_create(skv_conn_t **out, const skv_backend_t *be, apr_pool_t *p)
 {
     skv_conn_t *c = apr_pcalloc(p, sizeof(*c));
     apr_int64_t retry = (be->retry_interval + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC;
     memcached_return_t rc = MEMCACHED_SUCCESS;
-    int i;
 
-    (void)shared;
     c->be = be;
     *out = c; /* on failure too: error() says why */
     if (!(c->mc = memcached_create(NULL))) {
@@ -299,6 +347,26 @@ static apr_status_t mc_open(skv_conn_t **out, const skv_backend_t *be, void *sha
         /* keep failed servers on the ring (see the top of this file) */
         rc = memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS, 0);
     }
+    if (!memcached_success(rc)) {
+        apr_snprintf(c->err, sizeof(c->err), "memcached %s: %s", be->display,
+                     memcached_last_error_message(c->mc));
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t mc_open(skv_conn_t **out, const skv_backend_t *be, void *shared, apr_pool_t *p)
+{
+    memcached_return_t rc = MEMCACHED_SUCCESS;
+    apr_status_t rv;
+    skv_conn_t *c;
+    int i;
+
+    (void)shared;
+    if ((rv = mc_create(out, be, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    c = *out;
     for (i = 0; memcached_success(rc) && i < be->servers->nelts; i++) {
         const skv_server_t *s = &APR_ARRAY_IDX(be->servers, i, skv_server_t);
 
@@ -310,6 +378,346 @@ static apr_status_t mc_open(skv_conn_t **out, const skv_backend_t *be, void *sha
         return APR_EGENERAL;
     }
     return APR_SUCCESS;
+}
+
+/* --- auto-discovery ------------------------------------------------------------------------ */
+
+/* "host:port" of the configuration endpoint of @p be. */
+static const char *endpoint_name(const skv_backend_t *be, apr_pool_t *p)
+{
+    const skv_server_t *s = &APR_ARRAY_IDX(be->servers, 0, skv_server_t);
+
+    return apr_psprintf(p, strchr(s->host, ':') ? "[%s]:%u" : "%s:%u", s->host, (unsigned)s->port);
+}
+
+static apr_status_t shared_cleanup(void *data)
+{
+    mc_shared_t *sh = data;
+
+    if (sh->pool) {
+        apr_pool_destroy(sh->pool);
+        sh->pool = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t mc_share(void **out, const skv_backend_t *be, apr_pool_t *p)
+{
+    mc_shared_t *sh = apr_pcalloc(p, sizeof(*sh));
+    apr_status_t rv;
+
+    sh->be = be;
+    sh->version = -1;
+    sh->reported = -1;
+    if ((rv = apr_thread_mutex_create(&sh->lock, APR_THREAD_MUTEX_DEFAULT, p)) != APR_SUCCESS
+        || (rv = apr_thread_cond_create(&sh->ended, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    apr_pool_cleanup_register(p, sh, shared_cleanup, apr_pool_cleanup_null);
+    *out = sh;
+    return APR_SUCCESS;
+}
+
+/*
+ * Ask the configuration endpoint of @p be `config get cluster`, over plain TCP: the connect
+ * within connect_timeout, the whole answer within io_timeout (each read waits at most that long
+ * too, so the whole exchange is bounded by connect_timeout + 2 io_timeout, whatever the endpoint
+ * sends), at most SKV_DISCOVERY_MAX bytes.
+ * @param d out: the answer, from @p p
+ * @param why out on error, from @p p
+ */
+static apr_status_t mc_ask(skv_discovery_t *d, const char **why, const skv_backend_t *be,
+                           apr_pool_t *p)
+{
+    const skv_server_t *ep = &APR_ARRAY_IDX(be->servers, 0, skv_server_t);
+    apr_size_t cap = SKV_DISCOVERY_MAX + 256, len = 0, n, used = 0;
+    char *buf = apr_palloc(p, cap);
+    lf_conn_t *conn = NULL;
+    apr_time_t deadline;
+    apr_status_t rv;
+
+    rv = lf_conn_open(&conn, ep->host, ep->port, NULL, be->connect_timeout, be->io_timeout);
+    if (rv == APR_SUCCESS) {
+        deadline = apr_time_now() + be->io_timeout;
+        rv = lf_conn_write(conn, SKV_DISCOVERY_REQUEST, sizeof(SKV_DISCOVERY_REQUEST) - 1);
+        while (rv == APR_SUCCESS && !used) {
+            if (len == cap) {
+                *why = apr_psprintf(p, "an answer longer than %d bytes", SKV_DISCOVERY_MAX);
+                rv = APR_EINVAL;
+                break;
+            }
+            n = cap - len;
+            if ((rv = lf_conn_read(conn, buf + len, &n)) != APR_SUCCESS) {
+                break;
+            }
+            len += n;
+            if ((rv = skv_discovery_parse(d, &used, why, buf, len, p)) != APR_SUCCESS) {
+                *why = apr_psprintf(p, "a bad answer: %s", *why);
+                break;
+            }
+            if (!used && apr_time_now() > deadline) {
+                *why = apr_psprintf(p, "no whole answer within %s (%" APR_SIZE_T_FMT " bytes)",
+                                    lf_format_duration(be->io_timeout, p), len);
+                rv = APR_TIMEUP;
+            }
+        }
+    }
+    if (rv == APR_EOF) {
+        *why = apr_psprintf(p,
+                            "the connection was closed after %" APR_SIZE_T_FMT " bytes of "
+                            "the answer",
+                            len);
+        rv = APR_ECONNRESET;
+    }
+    else if (rv != APR_SUCCESS && rv != APR_EINVAL && *why == NULL) {
+        *why = conn ? apr_pstrdup(p, lf_conn_error(conn)) : "no memory for a connection";
+    }
+    lf_conn_close(conn);
+    if (rv != APR_SUCCESS) {
+        *why = apr_psprintf(p, "config get cluster at %s: %s", endpoint_name(be, p), *why);
+    }
+    return rv;
+}
+
+/*
+ * Ask the endpoint and take its answer into @p sh: a new version replaces the node list (a new
+ * generation, unless it names the same nodes). A discovery while there is no list yet (@p first:
+ * the caller set sh->discovering, or this call does when no one has) tells the operations waiting
+ * for one how it ended.
+ * @param why out on error, from @p p
+ */
+static apr_status_t mc_discover(const char **why, mc_shared_t *sh, int first, apr_pool_t *p)
+{
+    apr_array_header_t *servers = NULL;
+    skv_discovery_t d;
+    apr_status_t rv;
+
+    if (!first) {
+        apr_thread_mutex_lock(sh->lock);
+        if ((first = !sh->nodes && !sh->discovering)) {
+            sh->discovering = 1;
+        }
+        apr_thread_mutex_unlock(sh->lock);
+    }
+
+    *why = NULL;
+    rv = mc_ask(&d, why, sh->be, p);
+    if (rv == APR_SUCCESS
+        && skv_discovery_servers(&servers, why, &d, MC_MAX_NODES, p) != APR_SUCCESS) {
+        *why = apr_psprintf(p, "config get cluster at %s: %s", endpoint_name(sh->be, p), *why);
+        rv = APR_EINVAL;
+    }
+
+    apr_thread_mutex_lock(sh->lock);
+    if (rv == APR_SUCCESS && (!sh->nodes || d.version != sh->version)) {
+        if (!sh->nodes || !skv_discovery_same(sh->nodes, servers)) {
+            apr_pool_t *np;
+            int i;
+
+            if ((rv = apr_pool_create_unmanaged_ex(&np, NULL, NULL)) == APR_SUCCESS) {
+                apr_array_header_t *copy = apr_array_copy(np, servers);
+
+                for (i = 0; i < copy->nelts; i++) {
+                    skv_server_t *s = &APR_ARRAY_IDX(copy, i, skv_server_t);
+
+                    s->host = apr_pstrdup(np, s->host);
+                }
+                if (sh->pool) {
+                    apr_pool_destroy(sh->pool);
+                }
+                sh->pool = np;
+                sh->nodes = copy;
+                __atomic_store_n(&sh->generation, sh->generation + 1, __ATOMIC_RELEASE);
+            }
+            else {
+                *why = "no memory for the node list";
+            }
+        }
+        if (rv == APR_SUCCESS) {
+            sh->version = d.version;
+        }
+    }
+    if (first) {
+        sh->discovering = 0;
+        if (!sh->nodes) {
+            sh->failed_at = apr_time_now();
+            apr_cpystrn(sh->failure, *why ? *why : "", sizeof(sh->failure));
+        }
+        apr_thread_cond_broadcast(sh->ended);
+    }
+    apr_thread_mutex_unlock(sh->lock);
+    return rv;
+}
+
+/* The connect and answer of one discovery, and a little more: how long an operation waits for
+ * another thread's discovery. */
+static apr_interval_time_t discovery_bound(const skv_backend_t *be)
+{
+    return be->connect_timeout + 2 * be->io_timeout + apr_time_from_msec(100);
+}
+
+/*
+ * Make sure there is a node list before the first operation: ask the endpoint on this thread,
+ * or wait (bounded) for the thread that asks already. After a failure, operations fail at once
+ * for retry_interval instead of each asking again.
+ */
+static apr_status_t mc_first(skv_conn_t *c)
+{
+    mc_shared_t *sh = c->shared;
+    const skv_backend_t *be = c->be;
+    apr_time_t now = apr_time_now(), until = now + discovery_bound(be);
+    apr_status_t rv = APR_SUCCESS;
+    apr_pool_t *tp;
+    const char *why;
+
+    apr_thread_mutex_lock(sh->lock);
+    while (!sh->nodes && sh->discovering && now < until) {
+        apr_thread_cond_timedwait(sh->ended, sh->lock, until - now);
+        now = apr_time_now();
+    }
+    if (sh->nodes) {
+        apr_thread_mutex_unlock(sh->lock);
+        return APR_SUCCESS;
+    }
+    if (sh->discovering) {
+        apr_thread_mutex_unlock(sh->lock);
+        apr_snprintf(c->err, sizeof(c->err),
+                     "no memcached nodes discovered yet: the discovery under way on another "
+                     "thread did not end in time");
+        return APR_TIMEUP;
+    }
+    if (sh->failed_at && now - sh->failed_at < be->retry_interval) {
+        apr_snprintf(c->err, sizeof(c->err),
+                     "no memcached nodes discovered yet: %s (asked again %.1f s after a failure)",
+                     sh->failure, (double)be->retry_interval / APR_USEC_PER_SEC);
+        apr_thread_mutex_unlock(sh->lock);
+        return APR_ECONNREFUSED;
+    }
+    if ((rv = apr_pool_create_unmanaged_ex(&tp, NULL, NULL)) != APR_SUCCESS) {
+        apr_thread_mutex_unlock(sh->lock);
+        return rv;
+    }
+    sh->discovering = 1; /* this thread asks; the others wait for its answer */
+    apr_thread_mutex_unlock(sh->lock);
+    rv = mc_discover(&why, sh, 1, tp);
+    if (rv != APR_SUCCESS) {
+        apr_snprintf(c->err, sizeof(c->err), "no memcached nodes discovered yet: %s",
+                     why ? why : "");
+        rv = rv == APR_TIMEUP ? APR_TIMEUP : rv == APR_EINVAL ? APR_EGENERAL : APR_ECONNREFUSED;
+    }
+    apr_pool_destroy(tp);
+    return rv;
+}
+
+/*
+ * At the start of each operation of an auto-discovery connection: when the shared node list
+ * changed since this connection took it (or it has none), take the new one into libmemcached.
+ * The old server list goes with its connections (libmemcached cannot remove one server), and
+ * those to the surviving nodes reopen on demand: a change is rare, a reconnect cheap.
+ */
+static apr_status_t mc_sync(skv_conn_t *c)
+{
+    mc_shared_t *sh = c->shared;
+    memcached_server_list_st list = NULL, next;
+    memcached_return_t rc = MEMCACHED_SUCCESS;
+    apr_uint32_t generation;
+    apr_int64_t version;
+    apr_status_t rv;
+    int i;
+
+    if (!sh) {
+        return APR_SUCCESS;
+    }
+    generation = __atomic_load_n(&sh->generation, __ATOMIC_ACQUIRE);
+    if (generation && generation == c->generation) {
+        return APR_SUCCESS;
+    }
+    if (!generation && (rv = mc_first(c)) != APR_SUCCESS) {
+        return rv;
+    }
+    apr_thread_mutex_lock(sh->lock);
+    generation = sh->generation;
+    version = sh->version;
+    for (i = 0; sh->nodes && i < sh->nodes->nelts && memcached_success(rc); i++) {
+        const skv_server_t *s = &APR_ARRAY_IDX(sh->nodes, i, skv_server_t);
+
+        if ((next = memcached_server_list_append(list, s->host, s->port, &rc))) {
+            list = next;
+        }
+        else if (memcached_success(rc)) {
+            rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+        }
+    }
+    apr_thread_mutex_unlock(sh->lock);
+    memcached_servers_reset(c->mc);
+    if (memcached_success(rc)) {
+        rc = memcached_server_push(c->mc, list);
+    }
+    memcached_server_list_free(list);
+    if (!memcached_success(rc)) {
+        /* left without servers: the next operation tries again */
+        c->generation = 0;
+        apr_snprintf(c->err, sizeof(c->err), "cannot take the discovered memcached nodes: %s",
+                     memcached_strerror(c->mc, rc));
+        return APR_EGENERAL;
+    }
+    lf_log_perror(LF_LOG_MARK, LF_LOG_DEBUG, APR_SUCCESS,
+                  LFLOGNO(01960) "%s: a connection now uses the %u discovered nodes of "
+                                 "version %" APR_INT64_T_FMT,
+                  c->be->display, memcached_server_count(c->mc), version);
+    c->generation = generation;
+    c->version = version;
+    return APR_SUCCESS;
+}
+
+static apr_status_t mc_open_discovery(skv_conn_t **out, const skv_backend_t *be, void *shared,
+                                      apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    /* a caller that is not a store: the connection keeps its nodes to itself */
+    if (!shared && (rv = mc_share(&shared, be, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = mc_create(out, be, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    (*out)->shared = shared;
+    return APR_SUCCESS;
+}
+
+/*
+ * The background refresh: ask the endpoint; a new version replaces the list. *changed reports
+ * a version the caller has not heard of yet (also one that a request's first discovery took),
+ * with *why saying what the nodes are now ("version 7, 3 nodes: ..."), so that the caller logs
+ * each list once.
+ */
+static apr_status_t mc_refresh(int *changed, const char **why, void *shared, apr_pool_t *p)
+{
+    mc_shared_t *sh = shared;
+    apr_status_t rv;
+
+    *changed = 0;
+    if (!sh) {
+        return APR_ENOTIMPL;
+    }
+    rv = mc_discover(why, sh, 0, p);
+    apr_thread_mutex_lock(sh->lock);
+    if (rv != APR_SUCCESS) {
+        *why = sh->nodes
+                   ? apr_psprintf(p, "%s; the %d nodes of version %" APR_INT64_T_FMT " are kept",
+                                  *why, sh->nodes->nelts, sh->version)
+                   : apr_psprintf(p, "%s; no nodes known yet", *why);
+    }
+    else if (sh->version != sh->reported) {
+        *changed = 1;
+        *why = apr_psprintf(p, "version %" APR_INT64_T_FMT ", %d node%s: %s", sh->version,
+                            sh->nodes->nelts, sh->nodes->nelts == 1 ? "" : "s",
+                            skv_discovery_describe(sh->nodes, MC_NODES_SHOWN, p));
+        sh->reported = sh->version;
+    }
+    apr_thread_mutex_unlock(sh->lock);
+    return rv;
 }
 
 /* The marker key of @p key into @p buf (MEMCACHED_MAX_KEY bytes). */
@@ -429,7 +837,8 @@ static apr_status_t mc_get(skv_value_t *val, skv_conn_t *c, const char *key, apr
     int found;
 
     c->err[0] = '\0';
-    if ((status = marker_key(mkey, &mlen, c, key)) != APR_SUCCESS) {
+    if ((status = mc_sync(c)) != APR_SUCCESS
+        || (status = marker_key(mkey, &mlen, c, key)) != APR_SUCCESS) {
         return status;
     }
     rc = mc_fetch(val, &found, c, key, mkey, p);
@@ -454,8 +863,12 @@ static apr_status_t mc_add(skv_conn_t *c, const char *key, const char *data, apr
 {
     apr_size_t klen = strlen(key);
     memcached_return_t rc;
+    apr_status_t status;
 
     c->err[0] = '\0';
+    if ((status = mc_sync(c)) != APR_SUCCESS) {
+        return status;
+    }
     rc = memcached_add_by_key(c->mc, key, klen, key, klen, data, len, mc_expiration(ttl), 0);
     if (rc == MEMCACHED_DATA_EXISTS || rc == MEMCACHED_NOTSTORED) {
         return APR_EEXIST;
@@ -468,8 +881,12 @@ static apr_status_t mc_cas(skv_conn_t *c, const char *key, const char *data, apr
 {
     apr_size_t klen = strlen(key);
     memcached_return_t rc;
+    apr_status_t status;
 
     c->err[0] = '\0';
+    if ((status = mc_sync(c)) != APR_SUCCESS) {
+        return status;
+    }
     rc = memcached_cas_by_key(c->mc, key, klen, key, klen, data, len, mc_expiration(ttl), 0, cas);
     switch (rc) {
     case MEMCACHED_DATA_EXISTS:
@@ -486,8 +903,12 @@ static apr_status_t mc_replace(skv_conn_t *c, const char *key, const char *data,
 {
     apr_size_t klen = strlen(key);
     memcached_return_t rc;
+    apr_status_t status;
 
     c->err[0] = '\0';
+    if ((status = mc_sync(c)) != APR_SUCCESS) {
+        return status;
+    }
     rc = memcached_replace_by_key(c->mc, key, klen, key, klen, data, len, mc_expiration(ttl), 0);
     if (mc_retry(c, rc, key)) {
         rc =
@@ -509,7 +930,8 @@ static apr_status_t mc_touch(skv_conn_t *c, const char *key, apr_interval_time_t
     apr_status_t status;
 
     c->err[0] = '\0';
-    if ((status = marker_key(mkey, &mlen, c, key)) != APR_SUCCESS) {
+    if ((status = mc_sync(c)) != APR_SUCCESS
+        || (status = marker_key(mkey, &mlen, c, key)) != APR_SUCCESS) {
         return status;
     }
     rc = memcached_touch_by_key(c->mc, key, klen, key, klen, expiration);
@@ -535,7 +957,8 @@ static apr_status_t mc_del(skv_conn_t *c, const char *key)
     apr_status_t status;
 
     c->err[0] = '\0';
-    if ((status = marker_key(mkey, &mlen, c, key)) != APR_SUCCESS) {
+    if ((status = mc_sync(c)) != APR_SUCCESS
+        || (status = marker_key(mkey, &mlen, c, key)) != APR_SUCCESS) {
         return status;
     }
     rc = memcached_delete_by_key(c->mc, key, klen, key, klen, 0);
@@ -560,13 +983,19 @@ static apr_status_t mc_del(skv_conn_t *c, const char *key)
  */
 static apr_status_t mc_ping(const char **info, skv_conn_t *c, apr_pool_t *p)
 {
-    uint32_t n = memcached_server_count(c->mc), i, up = 0;
+    uint32_t n, i, up = 0;
     memcached_return_t rc, down_rc = MEMCACHED_SUCCESS;
     memcached_stat_st *st;
     const char *version = NULL, *down = "";
     char name[128];
+    apr_status_t status;
 
     c->err[0] = '\0';
+    if ((status = mc_sync(c)) != APR_SUCCESS) {
+        *info = "";
+        return status;
+    }
+    n = memcached_server_count(c->mc);
     if (!(st = memcached_stat(c->mc, NULL, &rc))) {
         *info = "";
         return mc_fail(c, rc, NULL);
@@ -592,7 +1021,10 @@ static apr_status_t mc_ping(const char **info, skv_conn_t *c, apr_pool_t *p)
         }
     }
     memcached_stat_free(c->mc, st);
-    *info = apr_psprintf(p, "memcached %s, %u/%u servers%s", version ? version : "?", up, n, down);
+    *info = apr_psprintf(
+        p, "memcached %s, %u/%u servers%s%s", version ? version : "?", up, n,
+        c->shared ? apr_psprintf(p, " (discovered, version %" APR_INT64_T_FMT ")", c->version) : "",
+        down);
     if (!up) {
         apr_snprintf(c->err, sizeof(c->err), "%s", *info);
         return memcached_success(down_rc) ? APR_ECONNREFUSED : mc_status(down_rc, 0);
@@ -615,6 +1047,10 @@ static int mc_server(skv_conn_t *c, const char *key)
     in_port_t port;
     int i;
 
+    if (c->shared) {
+        /* discovered nodes: no per-node down state (see the top of this file) */
+        return -1;
+    }
     if (c->be->servers->nelts == 1) {
         return 0;
     }
@@ -636,4 +1072,9 @@ static int mc_server(skv_conn_t *c, const char *key)
 const skv_driver_t skv_driver_memcached = {
     "memcached", mc_open, mc_get,   mc_add,    mc_cas, mc_replace, mc_touch,
     mc_del,      mc_ping, mc_error, mc_server, NULL,   NULL,
+};
+
+const skv_driver_t skv_driver_memcached_discovery = {
+    "memcached", mc_open_discovery, mc_get,   mc_add,    mc_cas,   mc_replace, mc_touch,
+    mc_del,      mc_ping,           mc_error, mc_server, mc_share, mc_refresh,
 };

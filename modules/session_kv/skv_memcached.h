@@ -1,7 +1,8 @@
-/* skv_memcached — what the memcached driver (skv_memcached.c, skv_driver_memcached) makes of
- * what a server returns for get(): the results of its multi-get of a key and of the key's
- * expiry marker. libmemcached reads the protocol; this is where the driver reads the values.
- * For the fuzzer (tests/fuzz/fuzz_skv_memcached.c), which feeds it results made from any bytes.
+/* skv_memcached — the memcached driver with ElastiCache auto-discovery, and what the memcached
+ * driver (skv_memcached.c, skv_driver_memcached) makes of what a server returns for get(): the
+ * results of its multi-get of a key and of the key's expiry marker. libmemcached reads the
+ * protocol; skv_memcached_take() is where the driver reads the values, for the fuzzer
+ * (tests/fuzz/fuzz_skv_memcached.c) too, which feeds it results made from any bytes.
  * Pure core: APR.
  */
 #ifndef SKV_MEMCACHED_H
@@ -11,6 +12,14 @@
 #include <apr_time.h>
 
 #include "skv_driver.h"
+
+/**
+ * The memcached driver for the configuration endpoint of a node-based ElastiCache cluster: the
+ * backend's one server is the endpoint, the nodes come from its `config get cluster` answer
+ * (share(), refresh(); see skv_memcached.c). A store uses it when its configuration sets
+ * skv_store_conf_t.driver to it (skv_backend_driver() cannot tell from the URL).
+ */
+extern const skv_driver_t skv_driver_memcached_discovery;
 
 /**
  * Take one result of get()'s multi-get into @p val: for @p key, its value (data, len, cas;

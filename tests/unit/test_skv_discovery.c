@@ -1,6 +1,6 @@
 /* Unit tests of ElastiCache Memcached auto-discovery answers (modules/session_kv/skv_discovery.c):
  * the example of ElastiCache's guide, answers that arrive in pieces, nodes without a host name,
- * and every malformed answer refused with its reason. */
+ * and every malformed answer refused with its reason; the servers a client makes of an answer. */
 #include "unit.h"
 
 #include "skv_discovery.h"
@@ -13,9 +13,14 @@ static const char *answer(const char *payload, apr_pool_t *p)
                         payload);
 }
 
-static skv_server_t *node(const skv_discovery_t *d, int i)
+static skv_discovery_node_t *node(const skv_discovery_t *d, int i)
 {
-    return &APR_ARRAY_IDX(d->nodes, i, skv_server_t);
+    return &APR_ARRAY_IDX(d->nodes, i, skv_discovery_node_t);
+}
+
+static skv_server_t *server(const apr_array_header_t *servers, int i)
+{
+    return &APR_ARRAY_IDX(servers, i, skv_server_t);
 }
 
 static void guide_example(void **state)
@@ -34,8 +39,10 @@ static void guide_example(void **state)
     assert_int_equal(d.version, 12);
     assert_int_equal(d.nodes->nelts, 2);
     assert_string_equal(node(&d, 0)->host, "myCluster.pc4ldq.0001.use1.cache.amazonaws.com");
+    assert_string_equal(node(&d, 0)->ip, "10.82.235.120");
     assert_int_equal(node(&d, 0)->port, 11211);
     assert_string_equal(node(&d, 1)->host, "myCluster.pc4ldq.0002.use1.cache.amazonaws.com");
+    assert_string_equal(node(&d, 1)->ip, "10.80.249.27");
 
     /* in pieces: nothing used until all of it is there, whatever follows is left */
     for (i = 0; i < strlen(text); i++) {
@@ -59,8 +66,62 @@ static void ip_only_nodes(void **state)
     assert_int_equal(skv_discovery_parse(&d, &used, &why, text, strlen(text), p), APR_SUCCESS);
     assert_int_equal(d.version, 3);
     assert_int_equal(d.nodes->nelts, 2);
-    assert_string_equal(node(&d, 0)->host, "127.0.0.1");
+    assert_null(node(&d, 0)->host);
+    assert_string_equal(node(&d, 0)->ip, "127.0.0.1");
     assert_int_equal(node(&d, 1)->port, 11312);
+
+    /* a name without an address */
+    text = answer("4\nnode-1.example||11211\n", p);
+    assert_int_equal(skv_discovery_parse(&d, &used, &why, text, strlen(text), p), APR_SUCCESS);
+    assert_string_equal(node(&d, 0)->host, "node-1.example");
+    assert_null(node(&d, 0)->ip);
+}
+
+/* What a client connects to: the IP when there is one, else the name; sorted, without
+ * duplicates, so that the same nodes in another order are the same list. */
+static void servers_of_an_answer(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *a = answer("7\nn3.example|10.0.0.3|11211 n1.example|10.0.0.1|11211 "
+                           "n2.example||11212 n1.example|10.0.0.1|11211 |10.0.0.1|11300\n",
+                           p);
+    const char *b = answer("8\n|10.0.0.1|11211 n2.example||11212 |10.0.0.1|11300 "
+                           "n3.example|10.0.0.3|11211\n",
+                           p);
+    skv_discovery_t da, db;
+    apr_array_header_t *sa, *sb;
+    const char *why = NULL;
+    apr_size_t used;
+
+    assert_int_equal(skv_discovery_parse(&da, &used, &why, a, strlen(a), p), APR_SUCCESS);
+    assert_int_equal(skv_discovery_parse(&db, &used, &why, b, strlen(b), p), APR_SUCCESS);
+    assert_int_equal(skv_discovery_servers(&sa, &why, &da, 10, p), APR_SUCCESS);
+    assert_int_equal(skv_discovery_servers(&sb, &why, &db, 10, p), APR_SUCCESS);
+    assert_int_equal(sa->nelts, 4);
+    assert_string_equal(server(sa, 0)->host, "10.0.0.1");
+    assert_int_equal(server(sa, 0)->port, 11211);
+    assert_string_equal(server(sa, 1)->host, "10.0.0.1");
+    assert_int_equal(server(sa, 1)->port, 11300);
+    assert_string_equal(server(sa, 2)->host, "10.0.0.3");
+    assert_string_equal(server(sa, 3)->host, "n2.example");
+    assert_int_equal(server(sa, 3)->port, 11212);
+    assert_true(skv_discovery_same(sa, sb));
+    assert_string_equal(skv_discovery_describe(sa, 2, p),
+                        "10.0.0.1:11211, 10.0.0.1:11300 and 2 more");
+    assert_string_equal(skv_discovery_describe(sa, 4, p),
+                        "10.0.0.1:11211, 10.0.0.1:11300, 10.0.0.3:11211, n2.example:11212");
+
+    /* a node more, a node less, another port: not the same */
+    sb->nelts = 3;
+    assert_false(skv_discovery_same(sa, sb));
+    assert_false(skv_discovery_same(sb, sa));
+    sb->nelts = 4;
+    server(sb, 3)->port = 11213;
+    assert_false(skv_discovery_same(sa, sb));
+
+    /* more distinct nodes than a client takes: refused, not cut short */
+    assert_int_equal(skv_discovery_servers(&sa, &why, &da, 3, p), APR_EINVAL);
+    assert_string_equal(why, "4 nodes, more than the 3 taken");
 }
 
 static void refused(void **state)
@@ -121,6 +182,7 @@ int main(void)
         UNIT_TEST(guide_example),
         UNIT_TEST(ip_only_nodes),
         UNIT_TEST(refused),
+        UNIT_TEST(servers_of_an_answer),
     };
 
     return UNIT_RUN("skv_discovery", tests);
