@@ -156,7 +156,8 @@ typedef struct skv_driver_t {
      * node list, a new slot map), from a background thread of the caller, about once a minute;
      * connections pick the change up at their next operation. Bounded by the backend's timeouts.
      * @param changed out: 1 when the state changed
-     * @param why out on error: what failed, from @p p
+     * @param why out: on error, what failed; when it changed, the new state in a few words
+     *        ("version 7, 3 nodes: ...", "a cluster of 3 primaries"); from @p p
      * @return APR_SUCCESS (changed or not); APR_ENOTIMPL when this backend has nothing to
      *         refresh (the caller may stop asking); any other status: the state was kept
      */

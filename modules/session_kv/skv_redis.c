@@ -1134,7 +1134,9 @@ static apr_status_t rd_refresh_shared(int *changed, const char **why, void *shar
     before = rd_map_take(sh);
     rv = rd_refresh(c);
     after = rd_map_take(sh);
-    *changed = !rd_map_same(before, after);
+    if ((*changed = !rd_map_same(before, after)) && after) {
+        *why = apr_psprintf(p, "a cluster of %d primaries", after->m->n);
+    }
     rd_map_release(sh, before);
     rd_map_release(sh, after);
     if (rv == APR_SUCCESS || rv == APR_EBUSY) {

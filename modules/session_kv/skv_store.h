@@ -70,7 +70,8 @@ typedef struct skv_store_conf_t {
     int max_attempts;                   /* compare-and-set attempts before giving up */
     const skv_keyring_t *keys;          /* NULL = no encryption */
     int max_conns;                      /* connections per process */
-    const skv_driver_t *driver;         /* NULL = the backend's own; unit tests bring a fake */
+    const skv_driver_t *driver;         /* NULL = the backend's own; auto-discovery brings
+                                           skv_driver_memcached_discovery, unit tests a fake */
     skv_breaker_t *breakers;            /* one per backend server, zeroed, shared by every
                                            process (shared memory); NULL = the store keeps its
                                            own, shared by the threads of its process */
