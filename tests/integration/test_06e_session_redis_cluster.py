@@ -231,9 +231,8 @@ def test_node_added_under_load(httpd, logs, mpm, shared_cluster):
     with Load(srv) as load:
         load.wait_requests(12)
         new = cluster.add_primary()
-        for old in cluster.primary_nodes()[:3]:
-            if old.port != new.port:
-                cluster.reshard(old, new, 1000)
+        old = next(n for n in cluster.primary_nodes() if n.port != new.port)
+        cluster.reshard(old, new, 1500)
         load.wait_requests(18)
     assert load.failed == [] and load.lost == [], (load.failed, load.lost)
     assert load.sessions_intact()

@@ -227,9 +227,20 @@ class RedisCluster:
     def node_id(self, node):
         return next(r["id"] for r in self.nodes_table(node) if r["port"] == node.port)
 
+    def wait_agreed(self, timeout=30):
+        """Until redis-cli --cluster check finds every node agreeing on the configuration (the
+        nodes learn a change by gossip; redis-cli refuses to reshard before)."""
+        def agreed():
+            try:
+                return "[ERR]" not in self.admin("check", "127.0.0.1:%d" % self.live()[0].port)
+            except RuntimeError:
+                return False
+        wait_until(agreed, timeout, interval=0.2, what="every node agreeing (--cluster check)")
+
     def reshard(self, src, dst, slots):
         """Move `slots` slots (with their keys) from node src to node dst, as an operator
         would: redis-cli --cluster reshard (MIGRATE key by key, so ASK is answered meanwhile)."""
+        self.wait_agreed()
         self.admin("reshard", "127.0.0.1:%d" % src.port, "--cluster-from", self.node_id(src),
                    "--cluster-to", self.node_id(dst), "--cluster-slots", slots, "--cluster-yes",
                    "--cluster-pipeline", "1")
