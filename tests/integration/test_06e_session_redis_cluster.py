@@ -240,8 +240,16 @@ def test_node_added_under_load(httpd, logs, mpm, shared_cluster):
     def lands_on_new():
         c = session.Client(srv)
         c.app(set="new:1")
-        return cluster.owner(session.backend_key(c.sid)).port == new.port
-    session.wait(lands_on_new, timeout=20, interval=0)
+        return c if cluster.owner(session.backend_key(c.sid)).port == new.port else None
+    c = session.wait(lands_on_new, timeout=20, interval=0)
+    # the compare-and-set script reached the new primary the way it reaches any node that has
+    # not seen it (NOSCRIPT, then EVAL: once, or a few times when connections meet it together);
+    # from then on it goes by EVALSHA
+    scripts = new.commands("evalsha")
+    assert c.app(set="new:2") == {"new": "1"}
+    assert c.app() == {"new": "2"}
+    assert 1 <= new.commands("eval") <= 8
+    assert new.commands("evalsha") == scripts + 1
 
 
 def save_failures(srv):
