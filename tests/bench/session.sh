@@ -3,12 +3,12 @@
 # no session, httpd's own session stores (mod_session_cookie, mod_session_dbd on SQLite) and
 # PHP's own redis session handler.
 #
-# Starts its own redis-server and memcached (127.0.0.1, free ports, no persistence) and its own
-# Apache httpd servers (127.0.0.1, free ports, no access log), then measures with wrk requests/s
-# and p99 latency of one request, GET /s.txt (a 128-byte static file), whose session is loaded
-# by mod_session's fixup (SessionEnv On) and handed to nothing: the session is the only work
-# besides serving the smallest file. Seven variants, one virtual host each on its own port of
-# one event-MPM server:
+# Starts its own redis-server, a Redis Cluster of 3 primaries over TLS and memcached (127.0.0.1,
+# free ports, no persistence) and its own Apache httpd servers (127.0.0.1, free ports, no access
+# log), then measures with wrk requests/s and p99 latency of one request, GET /s.txt (a 128-byte
+# static file), whose session is loaded by mod_session's fixup (SessionEnv On) and handed to
+# nothing: the session is the only work besides serving the smallest file. Eight variants, one
+# virtual host each on its own port of one event-MPM server:
 #   none          no session at all (the baseline)
 #   cookie        mod_session_cookie (the session is the cookie)
 #   dbd           mod_session_dbd, mod_dbd with the apr_dbd sqlite3 driver
@@ -19,6 +19,12 @@
 #   kv-memcached-tls  mod_session_kv on the same memcached through its TLS listener
 #                 (memcacheds://: the module's own meta-protocol client; the same certificate
 #                 and SessionKVCAFile as kv-redis-tls)
+#   kv-redis-cluster  mod_session_kv on a Redis Cluster of 3 primaries (no replicas), TLS only
+#                 (cluster bus too), each node announcing the host name localhost that its
+#                 certificate names, as tests/integration/harness/rcluster.py sets one up
+#                 (rediss://localhost:<first node>, the module learns that it is a cluster and
+#                 routes each key to its slot's primary); after the sessions' setup the keys of
+#                 each primary are printed (DBSIZE), and a primary without any fails the run
 # Every wrk connection carries its own session, created through httpd beforehand (a CGI sets it
 # with SessionHeader) and checked to load: wrk runs one thread per connection and
 # tests/bench/session.lua gives each thread its own cookie.
@@ -29,7 +35,8 @@
 #           every session is read back (through httpd; for dbd also its row in SQLite): a session
 #           that no longer loads is lost.
 # The event server logs mod_session_kv's connects (LogLevel session_kv:trace1, LF01920): how many
-# connections each store opened in a phase, and over TLS how many handshakes were full or resumed.
+# connections each store opened in a phase, and over TLS how many handshakes were full or resumed
+# (the cluster: one connection per primary of each pooled connection, counted per primary).
 # Then reconnects, with tests/bench/reconnect (`make bench-build`; lf_conn, the module's
 # connection code): one connection at a time to the same redis, connect + PING + close, over TCP,
 # over TLS with a full handshake each time, and over TLS resuming the previous session; connects/s,
@@ -45,8 +52,10 @@
 # figure is the median over the rounds. Prints the tables and the ratios: kv/cookie for reads
 # (expectation >= 0.8), kv/dbd for writes (expectation >= 10), kv-redis-tls/kv-redis for both
 # (expectation >= 0.9: connections are kept, a handshake is paid once per connection),
-# kv-memcached-tls/kv-memcached and kv-memcached-tls/kv-redis-tls (stated, no expectation), a
-# reconnect's cost over TLS against TCP and resumed against full, kv against PHP's redis handler.
+# kv-redis-cluster/kv-redis-tls for both (expectation >= 0.9: a cluster of 3 primaries against one
+# node, both over TLS), kv-memcached-tls/kv-memcached and kv-memcached-tls/kv-redis-tls (stated,
+# no expectation), a reconnect's cost over TLS against TCP and resumed against full, kv against
+# PHP's redis handler.
 # Never part of `make test` (`make bench` runs it). Exit 0 whatever the figures; 1 on errors
 # (including a session that does not load before the load starts).
 set -eEuo pipefail
@@ -65,12 +74,13 @@ Environment:
   BENCH_RECONNECT=5s       reconnect runs' length (tests/bench/reconnect); 0 skips them
   BENCH_PORT=              first of the ports for the benchmark servers (default: free ones
                            from 18600 up)
-Needs root (httpd serves as nobody), wrk, redis-server (with TLS: redis 6 or later), memcached,
-sqlite3, openssl, mod_session_dbd with the apr_dbd sqlite3 driver (libaprutil1-dbd-sqlite3),
-mod_php with php-redis (libapache2-mod-php, php-redis) for the PHP part,
+Needs root (httpd serves as nobody), wrk, redis-server and redis-cli 7 or later with TLS (the
+cluster's nodes announce a host name), memcached, sqlite3, openssl, mod_session_dbd with the
+apr_dbd sqlite3 driver (libaprutil1-dbd-sqlite3), mod_php with php-redis (libapache2-mod-php,
+php-redis) for the PHP part,
 build/mod_session_kv.so (`make`) and build/tests/bench/reconnect (`make bench-build`).
 Logs, configurations, the test CA and wrk's output go to build/bench/session/. A run takes about
-7 minutes (BENCH_DURATION=10s BENCH_RECONNECT=0 BENCH_PHP=0: 9 minutes).
+7 minutes (BENCH_DURATION=10s BENCH_RECONNECT=0 BENCH_PHP=0: 10 minutes).
 EOF
 }
 
@@ -142,8 +152,8 @@ take_port() {
     die "no free port below $limit"
 }
 
-variants=(none cookie dbd kv-redis kv-redis-tls kv-memcached kv-memcached-tls)
-kv_variants=(kv-redis kv-redis-tls kv-memcached kv-memcached-tls)
+variants=(none cookie dbd kv-redis kv-redis-tls kv-memcached kv-memcached-tls kv-redis-cluster)
+kv_variants=(kv-redis kv-redis-tls kv-memcached kv-memcached-tls kv-redis-cluster)
 reconnect_modes=(tcp full resumed)
 php_variants=(static php-none php-redis php-kv)
 declare -A port
@@ -153,12 +163,21 @@ take_port; redis_port=$taken
 take_port; redis_tls_port=$taken
 take_port; mc_port=$taken
 take_port; mc_tls_port=$taken
+# The cluster's nodes: a TLS port and a cluster bus port each (the bus is not port + 10000, which
+# may not exist or be taken).
+cl_nodes=3
+cl_port=() cl_bus=()
+for ((i = 0; i < cl_nodes; i++)); do
+    take_port; cl_port[i]=$taken
+    take_port; cl_bus[i]=$taken
+done
 
 rm -rf "$work"
 mkdir -p "$work/htdocs/php/redis" "$work/htdocs/php/kv" "$work/cgi" "$work/run" "$work/logs" \
     "$work/db" "$work/sessions" "$work/tls"
 
 redis_pid='' mc_pid='' pid=''
+cl_pid=()
 # stop_group PID: TERM the process, wait up to 10 s, then KILL its group (setsid made it a leader).
 stop_group() {
     local i
@@ -170,23 +189,32 @@ cleanup() {
     [ -z "$pid" ] || stop_group "$pid"
     [ -z "$redis_pid" ] || stop_group "$redis_pid"
     [ -z "$mc_pid" ] || stop_group "$mc_pid"
+    local p
+    for p in "${cl_pid[@]}"; do stop_group "$p"; done
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM   # so that the EXIT trap runs
 
 # --- backends ------------------------------------------------------------------------------------
-# A test CA and a certificate for redis and memcached signed by it (as
-# tests/integration/harness/tls.py makes them): RSA 2048, as ElastiCache's; the name checked is
-# 127.0.0.1, an IP SAN.
-make_test_ca() {
+# A test CA and certificates signed by it (as tests/integration/harness/tls.py makes them): RSA
+# 2048, as ElastiCache's.
+# make_cert NAME SAN EKU: $work/tls/NAME.pem and NAME.key for subjectAltName SAN and
+# extendedKeyUsage EKU, signed by the test CA.
+make_cert() {
     local d=$work/tls
-    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$d/server.ext"
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.pem" -days 2 \
-        -subj '/CN=lampfarm bench CA' &&
-        openssl req -newkey rsa:2048 -nodes -keyout "$d/server.key" -out "$d/server.csr" \
-            -subj /CN=localhost &&
-        openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
-            -CAcreateserial -out "$d/server.pem" -days 2 -extfile "$d/server.ext"
+    printf 'subjectAltName=%s\nextendedKeyUsage=%s\n' "$2" "$3" >"$d/$1.ext"
+    openssl req -newkey rsa:2048 -nodes -keyout "$d/$1.key" -out "$d/$1.csr" -subj /CN=localhost &&
+        openssl x509 -req -in "$d/$1.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+            -out "$d/$1.pem" -days 2 -extfile "$d/$1.ext"
+}
+# server: redis's and memcached's; the name checked is 127.0.0.1, an IP SAN. cluster: the
+# cluster's nodes', for the name they announce only (localhost, as rcluster.py makes it), and for
+# TLS clients too: a node presents it as a client certificate on the cluster bus.
+make_test_ca() {
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/tls/ca.key" -out "$work/tls/ca.pem" \
+        -days 2 -subj '/CN=lampfarm bench CA' &&
+        make_cert server DNS:localhost,IP:127.0.0.1 serverAuth &&
+        make_cert cluster DNS:localhost serverAuth,clientAuth
 }
 make_test_ca >"$work/logs/openssl.log" 2>&1 || die "openssl failed (see $work/logs/openssl.log)"
 # One redis for kv-redis and kv-redis-tls: a plain port and a TLS port (clients need no
@@ -215,6 +243,50 @@ port_open "$redis_tls_port" ||
 port_open "$mc_port" || die "memcached does not listen on $mc_port (see $work/logs/memcached.log)"
 port_open "$mc_tls_port" ||
     die "memcached does not listen on $mc_tls_port (TLS; see $work/logs/memcached.log)"
+
+# The Redis Cluster of kv-redis-cluster, as tests/integration/harness/rcluster.py sets one up (the
+# way ElastiCache runs one with encryption in transit): TLS only (the cluster bus too), every node
+# announcing the host name its certificate names, 3 primaries made by redis-cli --cluster create,
+# no replicas.
+# cl_cli PORT ARG...: redis-cli to the node on PORT.
+cl_cli() {
+    local p=$1
+    shift
+    redis-cli --tls --cacert "$work/tls/ca.pem" -h 127.0.0.1 -p "$p" --raw "$@"
+}
+for ((i = 0; i < cl_nodes; i++)); do
+    mkdir -p "$work/cluster/node$i"
+    setsid redis-server --port 0 --tls-port "${cl_port[i]}" --cluster-port "${cl_bus[i]}" \
+        --bind 127.0.0.1 --save '' --appendonly no --dir "$work/cluster/node$i" \
+        --logfile "$work/logs/cluster-node$i.log" --daemonize no --protected-mode no \
+        --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 3000 \
+        --cluster-announce-hostname localhost --cluster-preferred-endpoint-type hostname \
+        --tls-cert-file "$work/tls/cluster.pem" --tls-key-file "$work/tls/cluster.key" \
+        --tls-ca-cert-file "$work/tls/ca.pem" --tls-auth-clients no --tls-cluster yes \
+        --tls-replication yes </dev/null >/dev/null 2>&1 &
+    cl_pid[i]=$!
+done
+for ((i = 0; i < cl_nodes; i++)); do
+    for ((k = 0; k < 100; k++)); do port_open "${cl_port[i]}" && break; sleep 0.1; done
+    port_open "${cl_port[i]}" ||
+        die "cluster node $i does not listen on ${cl_port[i]} (see $work/logs/cluster-node$i.log)"
+done
+cl_addr=()
+for p in "${cl_port[@]}"; do cl_addr+=("127.0.0.1:$p"); done
+redis-cli --tls --cacert "$work/tls/ca.pem" --cluster create "${cl_addr[@]}" \
+    --cluster-replicas 0 --cluster-yes </dev/null >"$work/logs/cluster-create.log" 2>&1 ||
+    die "redis-cli --cluster create failed (see $work/logs/cluster-create.log)"
+# Until every node says cluster_state:ok (30 s).
+for ((k = 0; k < 300; k++)); do
+    ok=0
+    for p in "${cl_port[@]}"; do
+        [[ "$(cl_cli "$p" CLUSTER INFO 2>/dev/null || true)" == *cluster_state:ok* ]] &&
+            ok=$((ok + 1))
+    done
+    ((ok == cl_nodes)) && break
+    sleep 0.1
+done
+((ok == cl_nodes)) || die "the cluster is not ok after 30 s (see $work/logs/cluster-node*.log)"
 
 # --- content -------------------------------------------------------------------------------------
 head -c 127 /dev/zero | tr '\0' 'x' >"$work/htdocs/s.txt"
@@ -416,6 +488,21 @@ EOF
     $maxage
 </VirtualHost>
 
+<VirtualHost 127.0.0.1:${port[kv-redis-cluster]}>
+    ErrorLog "$work/logs/kv-redis-cluster-$phase.error.log"
+    # the first node as the seed, by the name the nodes announce (as an ElastiCache configuration
+    # endpoint is a name): the module asks it CLUSTER SLOTS and goes to each key's primary
+    SessionKVStore rediss://localhost:${cl_port[0]}
+    SessionKVCAFile "$work/tls/ca.pem"
+    $touch
+    Session On
+    SessionEnv On
+    SessionHeader X-Replace-Session
+    SessionKV On
+    SessionKVCookie session Secure=Off
+    $maxage
+</VirtualHost>
+
 <VirtualHost 127.0.0.1:${port[kv-memcached-tls]}>
     ErrorLog "$work/logs/kv-memcached-tls-$phase.error.log"
     SessionKVStore memcacheds://127.0.0.1:$mc_tls_port
@@ -569,18 +656,21 @@ kv_delta() {
 
 # --- measuring -----------------------------------------------------------------------------------
 tick=$(getconf CLK_TCK)
-# group_ticks PGID: user+system CPU of the processes of group PGID so far, in clock ticks (httpd
-# runs under setsid: its group is its pid; a child that exits during a run takes its ticks along,
-# which the spare threads and MaxConnectionsPerChild 0 make rare).
+# group_ticks PGID...: user+system CPU of the processes of the groups PGID so far, in clock ticks
+# (httpd and the backends run under setsid: a group is its leader's pid; a child that exits during
+# a run takes its ticks along, which the spare threads and MaxConnectionsPerChild 0 make rare).
 group_ticks() {
     { cat /proc/[0-9]*/stat 2>/dev/null || true; } |   # processes come and go meanwhile
-        awk -v g="$1" '{ sub(/^.*\) /, ""); if ($3 == g) t += $12 + $13 } END { print t + 0 }'
+        awk -v gs="$*" 'BEGIN { n = split(gs, x, " "); for (i = 1; i <= n; i++) g[x[i]] = 1 }
+                        { sub(/^.*\) /, ""); if ($3 in g) t += $12 + $13 } END { print t + 0 }'
 }
-# backend_of VARIANT: the pid of the server that holds VARIANT's sessions outside httpd, or 0.
+# backend_of VARIANT: the pids of the servers that hold VARIANT's sessions outside httpd (the
+# cluster: its nodes, space-separated), or 0.
 backend_of() {
     case $1 in
         kv-redis | kv-redis-tls | php-redis | php-kv) echo "$redis_pid" ;;
         kv-memcached | kv-memcached-tls) echo "$mc_pid" ;;
+        kv-redis-cluster) echo "${cl_pid[*]}" ;;
         *) echo 0 ;;
     esac
 }
@@ -709,23 +799,35 @@ echo "bench: wrk -t$conns -c$conns -d$duration (one session per connection), $ro
 # kv_index VARIANT: the number of VARIANT's store in the counters (the order in which httpd
 # lists its virtual hosts, which is not the order of the configuration).
 kv_index() {
-    local scheme
+    local url
     case $1 in
-        kv-redis) scheme=redis ;;
-        kv-redis-tls) scheme=rediss ;;
-        kv-memcached-tls) scheme=memcacheds ;;
-        *) scheme=${1#kv-} ;;
+        kv-redis) url=redis://127.0.0.1 ;;
+        kv-redis-tls) url=rediss://127.0.0.1 ;;
+        kv-redis-cluster) url=rediss://localhost ;;
+        kv-memcached-tls) url=memcacheds:// ;;
+        *) url=${1#kv-}:// ;;
     esac
     curl -s "http://127.0.0.1:${port[none]}/server-status" |
-        awk -v k="$scheme://" '/mod_session_kv: / { if (index($0, k) && i == "") i = n + 0; n++ }
-                               END { print i }'   # no early exit: curl would get SIGPIPE
+        awk -v k="$url" '/mod_session_kv: / { if (index($0, k) && i == "") i = n + 0; n++ }
+                         END { print i }'   # no early exit: curl would get SIGPIPE
 }
 # kv_connects VARIANT LOG [FROM]: mod_session_kv's connects to VARIANT's store logged in LOG
 # (redis: LF01920; memcacheds: the meta-protocol client's LF01940) from line FROM on: "N", over
-# TLS "N (full F, resumed R)"; "-" for memcached:// (libmemcached logs no such line).
+# TLS "N (full F, resumed R)", for the cluster also per primary; "-" for memcached://
+# (libmemcached logs no such line).
 kv_connects() {
-    local v=$1 log=$2 from=${3:-1} lines pattern
+    local v=$1 log=$2 from=${3:-1} lines pattern p per=''
     case $v in
+        kv-redis-cluster)
+            lines=$(tail -n +"$from" "$log" | grep -E "LF01920: redis localhost:[0-9]+: connected" ||
+                true)
+            for p in "${cl_port[@]}"; do
+                per+="${per:+/}$(grep -c "redis localhost:$p: connected" <<<"$lines" || true)"
+            done
+            printf '%s (full %s, resumed %s; per primary %s)\n' "$(grep -c . <<<"$lines" || true)" \
+                "$(grep -c 'full handshake' <<<"$lines" || true)" \
+                "$(grep -c 'resumed)' <<<"$lines" || true)" "$per"
+            ;;
         kv-redis) tail -n +"$from" "$log" | grep -c "LF01920: redis 127.0.0.1:$redis_port: connected" || true ;;
         kv-redis-tls | kv-memcached-tls)
             pattern="LF01920: redis 127.0.0.1:$redis_tls_port: connected"
@@ -738,17 +840,45 @@ kv_connects() {
         *) echo - ;;
     esac
 }
+# cluster_keys: the number of keys on each of the cluster's primaries (DBSIZE), space-separated.
+cluster_keys() {
+    local p n out=''
+    for p in "${cl_port[@]}"; do
+        n=$(cl_cli "$p" DBSIZE) || die "DBSIZE on cluster node $p failed"
+        [[ "$n" =~ ^[0-9]+$ ]] || die "DBSIZE on cluster node $p answered '$n'"
+        out+="${out:+ }$n"
+    done
+    echo "$out"
+}
+# cluster_spread PHASE BEFORE: prints how the phase's new sessions (the keys added since
+# cluster_keys said BEFORE) spread over the primaries; fails the run when a primary got none, as
+# the variant would then not measure a cluster of 3.
+cluster_spread() {
+    local phase=$1 before after now k empty=0 line=''
+    read -ra before <<<"$2"
+    now=$(cluster_keys)
+    read -ra after <<<"$now"
+    for ((k = 0; k < cl_nodes; k++)); do
+        line+="${line:+, }localhost:${cl_port[k]} $((after[k] - before[k]))"
+        ((after[k] - before[k] > 0)) || empty=1
+    done
+    echo "  kv-redis-cluster ($phase): the $conns sessions' keys per primary (DBSIZE): $line"
+    ((empty == 0)) ||
+        die "kv-redis-cluster ($phase): a primary holds none of the sessions (BENCH_CONNS=$conns)"
+}
 declare -A kvinfo kvconn
 event_phase() {
-    local phase=$1 v before after i mark log
+    local phase=$1 v before after i mark log keys=''
     log="$work/logs/event-$phase.error.log"
     conf_event "$phase" >"$work/event-$phase.conf"
     start_httpd "event-$phase"
     for v in "${variants[@]}"; do wait_ok "http://127.0.0.1:${port[$v]}/s.txt"; done
     for v in "${variants[@]:1}"; do
+        [ "$v" != kv-redis-cluster ] || keys=$(cluster_keys)
         setup_sessions "$v"
         i=$(lost_sessions "$v")
         [ "$i" = 0 ] || die "$v ($phase): $i of $conns sessions do not load right after setup"
+        [ "$v" != kv-redis-cluster ] || cluster_spread "$phase" "$keys"
     done
     declare -A idx
     for v in "${kv_variants[@]}"; do
@@ -813,9 +943,10 @@ for phase in read write; do
 done
 echo "  mod_session_kv's connects to redis and over memcacheds:// (LF01920, LF01940 in the event" \
      "server's log; connections are kept per thread, so a connect is a thread's first use of the" \
-     "store):"
+     "store; kv-redis-cluster: a connection per primary of each, per primary in the order" \
+     "${cl_port[*]}):"
 for phase in read write; do
-    for v in kv-redis kv-redis-tls kv-memcached-tls; do
+    for v in kv-redis kv-redis-tls kv-memcached-tls kv-redis-cluster; do
         printf '    %-5s %-16s %s\n' "$phase" "$v" "${kvconn[$phase:$v]}"
     done
 done
@@ -928,6 +1059,12 @@ for phase in read write; do
     x=$(ratio "$(med "$phase:kv-redis-tls")" "$(med "$phase:kv-redis")")
     printf '  %-7s kv-redis-tls / kv-redis = %s (expectation >= 0.9: %s)\n' "${phase}s" "$x" \
         "$(verdict "$x" 0.9)"
+done
+for phase in read write; do
+    x=$(ratio "$(med "$phase:kv-redis-cluster")" "$(med "$phase:kv-redis-tls")")
+    printf '  %-7s kv-redis-cluster / kv-redis-tls = %s (expectation >= 0.9: %s; a cluster of %d' \
+        "${phase}s" "$x" "$(verdict "$x" 0.9)" "$cl_nodes"
+    echo " primaries against one node, both over TLS)"
 done
 for phase in read write; do
     printf '  %-7s kv-memcached-tls / kv-memcached = %s, kv-memcached-tls / kv-redis-tls = %s' \
