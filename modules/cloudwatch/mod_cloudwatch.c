@@ -26,12 +26,9 @@
 #include "mod_cloudwatch_private.h"
 
 APLOG_USE_MODULE(cloudwatch);
+#include "mod_lf_config.h"
 #include "mod_lf_life.h"
 #include "mod_lf_log.h"
-
-#define UNSET                      -1
-#define DEFAULT(c, d, f, unset)    ((c)->f != (unset) ? (c)->f : (d).f)
-#define MERGE(add, base, f, unset) ((add)->f != (unset) ? (add)->f : (base)->f)
 
 #define CW_SHM_KEY "lampfarm:cloudwatch"
 
@@ -46,7 +43,7 @@ static int ttfb_enabled;
 /* --- configuration ------------------------------------------------------------------------- */
 
 typedef struct cw_dir_conf {
-    int enabled;       /* CloudWatch On|Off; UNSET */
+    int enabled;       /* CloudWatch On|Off; LF_UNSET */
     const char *group; /* CloudWatchGroup; NULL: unset */
 } cw_dir_conf;
 
@@ -75,7 +72,7 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     cw_dir_conf *c = apr_pcalloc(p, sizeof(*c));
 
     (void)dir;
-    c->enabled = UNSET;
+    c->enabled = LF_UNSET;
     return c;
 }
 
@@ -83,8 +80,8 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 {
     cw_dir_conf *base = basev, *add = addv, *n = apr_pcalloc(p, sizeof(*n));
 
-    n->enabled = MERGE(add, base, enabled, UNSET);
-    n->group = MERGE(add, base, group, NULL);
+    n->enabled = LF_MERGE(add, base, enabled, LF_UNSET);
+    n->group = LF_MERGE(add, base, group, NULL);
     return n;
 }
 
@@ -93,13 +90,13 @@ static void *create_srv_conf(apr_pool_t *p, server_rec *s)
     cw_srv_conf *c = apr_pcalloc(p, sizeof(*c));
 
     (void)s;
-    c->interval = UNSET;
-    c->resolution = UNSET;
-    c->max_groups = UNSET;
-    c->backlog = UNSET;
-    c->timeout = UNSET;
-    c->attempts = UNSET;
-    c->ttfb = UNSET;
+    c->interval = LF_UNSET;
+    c->resolution = LF_UNSET;
+    c->max_groups = LF_UNSET;
+    c->backlog = LF_UNSET;
+    c->timeout = LF_UNSET;
+    c->attempts = LF_UNSET;
+    c->ttfb = LF_UNSET;
     return c;
 }
 
@@ -124,17 +121,17 @@ const cw_srv_conf *cw_srv_settings(server_rec *s, apr_pool_t *p)
     n->creds_kind = c->creds_kind ? c->creds_kind : srv_defaults.creds_kind;
     n->creds_arg = c->creds_arg;
     n->ca_file = c->ca_file;
-    n->interval = DEFAULT(c, srv_defaults, interval, UNSET);
-    n->resolution = DEFAULT(c, srv_defaults, resolution, UNSET);
+    n->interval = LF_DEFAULT(c, srv_defaults, interval, LF_UNSET);
+    n->resolution = LF_DEFAULT(c, srv_defaults, resolution, LF_UNSET);
     n->dim_sets = c->dim_sets;
     n->asg = c->asg;
     n->instance_id = c->instance_id;
     n->imds_endpoint = c->imds_endpoint;
-    n->max_groups = DEFAULT(c, srv_defaults, max_groups, UNSET);
-    n->backlog = DEFAULT(c, srv_defaults, backlog, UNSET);
-    n->timeout = DEFAULT(c, srv_defaults, timeout, UNSET);
-    n->attempts = DEFAULT(c, srv_defaults, attempts, UNSET);
-    n->ttfb = DEFAULT(c, srv_defaults, ttfb, UNSET);
+    n->max_groups = LF_DEFAULT(c, srv_defaults, max_groups, LF_UNSET);
+    n->backlog = LF_DEFAULT(c, srv_defaults, backlog, LF_UNSET);
+    n->timeout = LF_DEFAULT(c, srv_defaults, timeout, LF_UNSET);
+    n->attempts = LF_DEFAULT(c, srv_defaults, attempts, LF_UNSET);
+    n->ttfb = LF_DEFAULT(c, srv_defaults, ttfb, LF_UNSET);
     return n;
 }
 

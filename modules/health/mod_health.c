@@ -31,6 +31,7 @@
 #include "mod_health_private.h"
 
 APLOG_USE_MODULE(health);
+#include "mod_lf_config.h"
 #include "mod_lf_life.h"
 #include "mod_lf_log.h"
 
@@ -56,9 +57,6 @@ static const health_srv_conf defaults = {
 /* Loopback subnets of the default HealthDetailsAllow; built in pre_config, before threads. */
 static apr_array_header_t *loopback_allow;
 
-#define DEFAULT(conf, field, unset)    ((conf)->field != (unset) ? (conf)->field : defaults.field)
-#define MERGE(add, base, field, unset) ((add)->field != (unset) ? (add)->field : (base)->field)
-
 static health_srv_conf *conf_of(server_rec *s)
 {
     return ap_get_module_config(s->module_config, &health_module);
@@ -77,16 +75,16 @@ static void *merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
 {
     health_srv_conf *base = basev, *add = addv, *n = apr_pcalloc(p, sizeof(*n));
 
-    n->ready_path = MERGE(add, base, ready_path, NULL);
-    n->live_path = MERGE(add, base, live_path, NULL);
-    n->drain_path = MERGE(add, base, drain_path, NULL);
-    n->allow = MERGE(add, base, allow, NULL);
-    n->env = MERGE(add, base, env, NULL);
+    n->ready_path = LF_MERGE(add, base, ready_path, NULL);
+    n->live_path = LF_MERGE(add, base, live_path, NULL);
+    n->drain_path = LF_MERGE(add, base, drain_path, NULL);
+    n->allow = LF_MERGE(add, base, allow, NULL);
+    n->env = LF_MERGE(add, base, env, NULL);
     /* Global-only fields are read from the main server; a vhost carries them along. */
-    n->checks = MERGE(add, base, checks, NULL);
-    n->drain_file = MERGE(add, base, drain_file, NULL);
-    n->drain_token = MERGE(add, base, drain_token, NULL);
-    n->stall_timeout = MERGE(add, base, stall_timeout, -1);
+    n->checks = LF_MERGE(add, base, checks, NULL);
+    n->drain_file = LF_MERGE(add, base, drain_file, NULL);
+    n->drain_token = LF_MERGE(add, base, drain_token, NULL);
+    n->stall_timeout = LF_MERGE(add, base, stall_timeout, -1);
     return n;
 }
 
@@ -534,7 +532,7 @@ static int stalled(const health_srv_conf *main, apr_time_t now)
     apr_time_t beat = __atomic_load_n(&health_shm->heartbeat, __ATOMIC_ACQUIRE);
     apr_time_t since = beat > health_shm->started ? beat : health_shm->started;
 
-    return now - since > DEFAULT(main, stall_timeout, -1);
+    return now - since > LF_DEFAULT(main, defaults, stall_timeout, -1);
 }
 
 static int serve_health(request_rec *r, const health_srv_conf *c, const health_srv_conf *main,
@@ -555,7 +553,7 @@ static int serve_health(request_rec *r, const health_srv_conf *c, const health_s
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       LFLOGNO(04015) "liveness failing: the check "
                                      "thread has not run for more than %s",
-                      lf_format_duration(DEFAULT(main, stall_timeout, -1), r->pool));
+                      lf_format_duration(LF_DEFAULT(main, defaults, stall_timeout, -1), r->pool));
     }
     if (ep == EP_READY || r->args) {
         drain = drain_now(main, r->pool);
@@ -721,19 +719,19 @@ static int health_handler(request_rec *r, int lookup)
     if (lookup || r->main || !path || !health_shm) {
         return DECLINED;
     }
-    if (!strcmp(path, DEFAULT(c, ready_path, NULL))) {
+    if (!strcmp(path, LF_DEFAULT(c, defaults, ready_path, NULL))) {
         ep = EP_READY;
     }
-    else if (!strcmp(path, DEFAULT(c, live_path, NULL))) {
+    else if (!strcmp(path, LF_DEFAULT(c, defaults, live_path, NULL))) {
         ep = EP_LIVE;
     }
-    else if (!strcmp(path, DEFAULT(c, drain_path, NULL))) {
+    else if (!strcmp(path, LF_DEFAULT(c, defaults, drain_path, NULL))) {
         ep = EP_DRAIN;
     }
     else {
         return DECLINED;
     }
-    apr_table_setn(r->subprocess_env, DEFAULT(c, env, NULL), "1");
+    apr_table_setn(r->subprocess_env, LF_DEFAULT(c, defaults, env, NULL), "1");
     if (ep == EP_DRAIN) {
         return serve_drain(r, c, main);
     }

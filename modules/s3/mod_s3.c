@@ -76,9 +76,6 @@ static const s3_srv_conf srv_defaults = {
     (apr_off_t)256 << 20, /* memory_limit: 256 MiB of spool memory for all uploads */
 };
 
-#define DEFAULT(c, f, unset)       ((c)->f != (unset) ? (c)->f : defaults.f)
-#define MERGE(add, base, f, unset) ((add)->f != (unset) ? (add)->f : (base)->f)
-
 /* --- configuration ---------------------------------------------------------------------- */
 
 static void *create_dir_conf(apr_pool_t *p, char *dir)
@@ -86,22 +83,22 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     s3_dir_conf *c = apr_pcalloc(p, sizeof(*c));
 
     (void)dir;
-    c->path_style = UNSET;
-    c->payload = UNSET;
-    c->connect_timeout = UNSET;
-    c->timeout = UNSET;
-    c->attempts = UNSET;
+    c->path_style = LF_UNSET;
+    c->payload = LF_UNSET;
+    c->connect_timeout = LF_UNSET;
+    c->timeout = LF_UNSET;
+    c->attempts = LF_UNSET;
     c->download = S3_DL_UNSET;
-    c->redirect_status = UNSET;
-    c->redirect_expires = UNSET;
-    c->hand_off = UNSET;
-    c->upload = UNSET;
-    c->require_user = UNSET;
-    c->max_upload = UNSET;
-    c->part_size = UNSET;
-    c->spool_memory = UNSET;
-    c->no_overwrite = UNSET;
-    c->encoded_slashes = UNSET;
+    c->redirect_status = LF_UNSET;
+    c->redirect_expires = LF_UNSET;
+    c->hand_off = LF_UNSET;
+    c->upload = LF_UNSET;
+    c->require_user = LF_UNSET;
+    c->max_upload = LF_UNSET;
+    c->part_size = LF_UNSET;
+    c->spool_memory = LF_UNSET;
+    c->no_overwrite = LF_UNSET;
+    c->encoded_slashes = LF_UNSET;
     return c;
 }
 
@@ -109,36 +106,36 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 {
     s3_dir_conf *base = basev, *add = addv, *n = apr_pcalloc(p, sizeof(*n));
 
-    n->location = MERGE(add, base, location, NULL);
-    n->bucket = MERGE(add, base, bucket, NULL);
-    n->region = MERGE(add, base, region, NULL);
-    n->endpoint = MERGE(add, base, endpoint, NULL);
-    n->path_style = MERGE(add, base, path_style, UNSET);
-    n->key_prefix = MERGE(add, base, key_prefix, NULL);
-    n->creds_kind = MERGE(add, base, creds_kind, NULL);
+    n->location = LF_MERGE(add, base, location, NULL);
+    n->bucket = LF_MERGE(add, base, bucket, NULL);
+    n->region = LF_MERGE(add, base, region, NULL);
+    n->endpoint = LF_MERGE(add, base, endpoint, NULL);
+    n->path_style = LF_MERGE(add, base, path_style, LF_UNSET);
+    n->key_prefix = LF_MERGE(add, base, key_prefix, NULL);
+    n->creds_kind = LF_MERGE(add, base, creds_kind, NULL);
     n->creds_arg = add->creds_kind ? add->creds_arg : base->creds_arg;
-    n->ca_file = MERGE(add, base, ca_file, NULL);
-    n->payload = MERGE(add, base, payload, UNSET);
-    n->connect_timeout = MERGE(add, base, connect_timeout, UNSET);
-    n->timeout = MERGE(add, base, timeout, UNSET);
-    n->attempts = MERGE(add, base, attempts, UNSET);
-    n->download = MERGE(add, base, download, S3_DL_UNSET);
-    n->redirect_status = MERGE(add, base, redirect_status, UNSET);
-    n->redirect_expires = MERGE(add, base, redirect_expires, UNSET);
-    n->disposition = MERGE(add, base, disposition, NULL);
-    n->expose_meta = MERGE(add, base, expose_meta, NULL);
-    n->hand_off = MERGE(add, base, hand_off, UNSET);
-    n->upload = MERGE(add, base, upload, UNSET);
-    n->token_secret = MERGE(add, base, token_secret, NULL);
-    n->require_user = MERGE(add, base, require_user, UNSET);
-    n->max_upload = MERGE(add, base, max_upload, UNSET);
-    n->allowed_types = MERGE(add, base, allowed_types, NULL);
-    n->part_size = MERGE(add, base, part_size, UNSET);
-    n->spool_memory = MERGE(add, base, spool_memory, UNSET);
-    n->temp_dir = MERGE(add, base, temp_dir, NULL);
-    n->no_overwrite = MERGE(add, base, no_overwrite, UNSET);
-    n->form_redirect = MERGE(add, base, form_redirect, NULL);
-    n->encoded_slashes = MERGE(add, base, encoded_slashes, UNSET);
+    n->ca_file = LF_MERGE(add, base, ca_file, NULL);
+    n->payload = LF_MERGE(add, base, payload, LF_UNSET);
+    n->connect_timeout = LF_MERGE(add, base, connect_timeout, LF_UNSET);
+    n->timeout = LF_MERGE(add, base, timeout, LF_UNSET);
+    n->attempts = LF_MERGE(add, base, attempts, LF_UNSET);
+    n->download = LF_MERGE(add, base, download, S3_DL_UNSET);
+    n->redirect_status = LF_MERGE(add, base, redirect_status, LF_UNSET);
+    n->redirect_expires = LF_MERGE(add, base, redirect_expires, LF_UNSET);
+    n->disposition = LF_MERGE(add, base, disposition, NULL);
+    n->expose_meta = LF_MERGE(add, base, expose_meta, NULL);
+    n->hand_off = LF_MERGE(add, base, hand_off, LF_UNSET);
+    n->upload = LF_MERGE(add, base, upload, LF_UNSET);
+    n->token_secret = LF_MERGE(add, base, token_secret, NULL);
+    n->require_user = LF_MERGE(add, base, require_user, LF_UNSET);
+    n->max_upload = LF_MERGE(add, base, max_upload, LF_UNSET);
+    n->allowed_types = LF_MERGE(add, base, allowed_types, NULL);
+    n->part_size = LF_MERGE(add, base, part_size, LF_UNSET);
+    n->spool_memory = LF_MERGE(add, base, spool_memory, LF_UNSET);
+    n->temp_dir = LF_MERGE(add, base, temp_dir, NULL);
+    n->no_overwrite = LF_MERGE(add, base, no_overwrite, LF_UNSET);
+    n->form_redirect = LF_MERGE(add, base, form_redirect, NULL);
+    n->encoded_slashes = LF_MERGE(add, base, encoded_slashes, LF_UNSET);
     return n;
 }
 
@@ -148,26 +145,26 @@ static s3_dir_conf *effective(const s3_dir_conf *c, apr_pool_t *p)
     s3_dir_conf *e = apr_pmemdup(p, c, sizeof(*c));
 
     e->location = c->location;
-    e->region = DEFAULT(c, region, NULL);
-    e->path_style = DEFAULT(c, path_style, UNSET);
-    e->key_prefix = DEFAULT(c, key_prefix, NULL);
-    e->creds_kind = DEFAULT(c, creds_kind, NULL);
-    e->payload = DEFAULT(c, payload, UNSET);
-    e->connect_timeout = DEFAULT(c, connect_timeout, UNSET);
-    e->timeout = DEFAULT(c, timeout, UNSET);
-    e->attempts = DEFAULT(c, attempts, UNSET);
-    e->download = DEFAULT(c, download, S3_DL_UNSET);
-    e->redirect_status = DEFAULT(c, redirect_status, UNSET);
-    e->redirect_expires = DEFAULT(c, redirect_expires, UNSET);
-    e->disposition = DEFAULT(c, disposition, NULL);
-    e->hand_off = DEFAULT(c, hand_off, UNSET);
-    e->upload = DEFAULT(c, upload, UNSET);
-    e->require_user = DEFAULT(c, require_user, UNSET);
-    e->max_upload = DEFAULT(c, max_upload, UNSET);
-    e->part_size = DEFAULT(c, part_size, UNSET);
-    e->spool_memory = DEFAULT(c, spool_memory, UNSET);
-    e->no_overwrite = DEFAULT(c, no_overwrite, UNSET);
-    e->encoded_slashes = DEFAULT(c, encoded_slashes, UNSET);
+    e->region = LF_DEFAULT(c, defaults, region, NULL);
+    e->path_style = LF_DEFAULT(c, defaults, path_style, LF_UNSET);
+    e->key_prefix = LF_DEFAULT(c, defaults, key_prefix, NULL);
+    e->creds_kind = LF_DEFAULT(c, defaults, creds_kind, NULL);
+    e->payload = LF_DEFAULT(c, defaults, payload, LF_UNSET);
+    e->connect_timeout = LF_DEFAULT(c, defaults, connect_timeout, LF_UNSET);
+    e->timeout = LF_DEFAULT(c, defaults, timeout, LF_UNSET);
+    e->attempts = LF_DEFAULT(c, defaults, attempts, LF_UNSET);
+    e->download = LF_DEFAULT(c, defaults, download, S3_DL_UNSET);
+    e->redirect_status = LF_DEFAULT(c, defaults, redirect_status, LF_UNSET);
+    e->redirect_expires = LF_DEFAULT(c, defaults, redirect_expires, LF_UNSET);
+    e->disposition = LF_DEFAULT(c, defaults, disposition, NULL);
+    e->hand_off = LF_DEFAULT(c, defaults, hand_off, LF_UNSET);
+    e->upload = LF_DEFAULT(c, defaults, upload, LF_UNSET);
+    e->require_user = LF_DEFAULT(c, defaults, require_user, LF_UNSET);
+    e->max_upload = LF_DEFAULT(c, defaults, max_upload, LF_UNSET);
+    e->part_size = LF_DEFAULT(c, defaults, part_size, LF_UNSET);
+    e->spool_memory = LF_DEFAULT(c, defaults, spool_memory, LF_UNSET);
+    e->no_overwrite = LF_DEFAULT(c, defaults, no_overwrite, LF_UNSET);
+    e->encoded_slashes = LF_DEFAULT(c, defaults, encoded_slashes, LF_UNSET);
     return e;
 }
 
@@ -181,7 +178,7 @@ static void *create_srv_conf(apr_pool_t *p, server_rec *s)
     s3_srv_conf *c = apr_pcalloc(p, sizeof(*c));
 
     (void)s;
-    c->memory_limit = UNSET;
+    c->memory_limit = LF_UNSET;
     return c;
 }
 
@@ -189,7 +186,7 @@ apr_off_t s3_memory_limit(server_rec *s)
 {
     const s3_srv_conf *c = ap_get_module_config(s->module_config, &s3_module);
 
-    return c->memory_limit != UNSET ? c->memory_limit : srv_defaults.memory_limit;
+    return c->memory_limit != LF_UNSET ? c->memory_limit : srv_defaults.memory_limit;
 }
 
 /* --- directives ------------------------------------------------------------------------- */
@@ -869,7 +866,7 @@ static int s3_note_client_conf(request_rec *r)
         return DECLINED; /* not what the client asked for */
     }
     c = ap_get_module_config(r->per_dir_config, &s3_module);
-    if (c && c->hand_off != UNSET) {
+    if (c && c->hand_off != LF_UNSET) {
         ap_set_module_config(r->request_config, &s3_module, c);
     }
     return DECLINED;
@@ -906,7 +903,7 @@ const s3_dir_conf *s3_handoff_conf(const char **section, request_rec *r)
     seen[2] = ap_get_module_config(r->per_dir_config, &s3_module);
     where[2] = r->uri;
     for (i = 0; i < 3; ++i) {
-        settings[i] = seen[i] ? seen[i]->hand_off : UNSET;
+        settings[i] = seen[i] ? seen[i]->hand_off : LF_UNSET;
     }
     if ((i = s3_handoff_decide(settings, 3)) < 0) {
         return NULL;

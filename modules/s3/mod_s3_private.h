@@ -6,11 +6,11 @@
 #include <httpd.h>
 #include <http_config.h>
 
+#include "mod_lf_config.h"
+
 #include "aws_creds.h"
 #include "aws_http.h"
 #include "s3_client.h"
-
-#define UNSET -1
 
 /* Directive names, used in the command table and in messages. */
 #define S3_BUCKET                "S3Bucket"
@@ -51,7 +51,7 @@
 
 typedef enum { S3_DL_UNSET = -1, S3_DL_OFF = 0, S3_DL_STREAM, S3_DL_REDIRECT } s3_download_e;
 
-/** Per-directory configuration; every field UNSET (-1 / NULL) until a directive sets it. */
+/** Per-directory configuration; every field LF_UNSET (-1 / NULL) until a directive sets it. */
 typedef struct s3_dir_conf {
     const char *location; /* the <Location> path this section maps (NULL: none) */
     const char *bucket;

@@ -46,6 +46,7 @@
 #include "skv_store.h"
 
 APLOG_USE_MODULE(session_kv);
+#include "mod_lf_config.h"
 #include "mod_lf_life.h"
 #include "mod_lf_log.h"
 
@@ -74,10 +75,6 @@ APLOG_USE_MODULE(session_kv);
 #define SKV_ENV_PART_SIZE   "SessionKVEnvPartSize"
 #define SKV_DISCOVERY       "SessionKVAutoDiscovery"
 #define SKV_DISCOVERY_EVERY "SessionKVDiscoveryInterval"
-
-#define UNSET                      -1
-#define DEFAULT(c, d, f, unset)    ((c)->f != (unset) ? (c)->f : (d).f)
-#define MERGE(add, base, f, unset) ((add)->f != (unset) ? (add)->f : (base)->f)
 
 /* mod_session's key for its own expiry: it changes on every save with SessionMaxAge, so it is
  * not a change of the session's content */
@@ -152,7 +149,7 @@ typedef struct skv_dir_conf {
     skv_cookie_t *cookie;     /* SessionKVCookie */
     skv_policy_e policy;      /* SessionKVFailurePolicy */
     const char *regen_header; /* SessionKVRegenerateHeader */
-    apr_off_t env_part_size;  /* SessionKVEnvPartSize: bytes; 0 = never split; UNSET */
+    apr_off_t env_part_size;  /* SessionKVEnvPartSize: bytes; 0 = never split; LF_UNSET */
 } skv_dir_conf;
 
 /* Open by default: a cache outage should not take the site down; the user sees an empty
@@ -170,9 +167,9 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     skv_dir_conf *c = apr_pcalloc(p, sizeof(*c));
 
     (void)dir;
-    c->enabled = UNSET;
+    c->enabled = LF_UNSET;
     c->policy = POLICY_UNSET;
-    c->env_part_size = UNSET;
+    c->env_part_size = LF_UNSET;
     return c;
 }
 
@@ -180,11 +177,11 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 {
     skv_dir_conf *base = basev, *add = addv, *n = apr_pcalloc(p, sizeof(*n));
 
-    n->enabled = MERGE(add, base, enabled, UNSET);
-    n->cookie = MERGE(add, base, cookie, NULL);
-    n->policy = MERGE(add, base, policy, POLICY_UNSET);
-    n->regen_header = MERGE(add, base, regen_header, NULL);
-    n->env_part_size = MERGE(add, base, env_part_size, UNSET);
+    n->enabled = LF_MERGE(add, base, enabled, LF_UNSET);
+    n->cookie = LF_MERGE(add, base, cookie, NULL);
+    n->policy = LF_MERGE(add, base, policy, POLICY_UNSET);
+    n->regen_header = LF_MERGE(add, base, regen_header, NULL);
+    n->env_part_size = LF_MERGE(add, base, env_part_size, LF_UNSET);
     return n;
 }
 
@@ -193,14 +190,14 @@ static void *create_srv_conf(apr_pool_t *p, server_rec *s)
     skv_srv_conf *c = apr_pcalloc(p, sizeof(*c));
 
     (void)s;
-    c->connect_timeout = c->timeout = c->retry_interval = UNSET;
-    c->connections = UNSET;
-    c->idle_timeout = c->max_lifetime = c->touch_interval = UNSET;
-    c->max_size = UNSET;
-    c->merge = c->attempts = UNSET;
-    c->iam_serverless = UNSET;
-    c->discovery = UNSET;
-    c->refresh_every = UNSET;
+    c->connect_timeout = c->timeout = c->retry_interval = LF_UNSET;
+    c->connections = LF_UNSET;
+    c->idle_timeout = c->max_lifetime = c->touch_interval = LF_UNSET;
+    c->max_size = LF_UNSET;
+    c->merge = c->attempts = LF_UNSET;
+    c->iam_serverless = LF_UNSET;
+    c->discovery = LF_UNSET;
+    c->refresh_every = LF_UNSET;
     return c;
 }
 
@@ -208,28 +205,28 @@ static void *merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
 {
     skv_srv_conf *base = basev, *add = addv, *n = apr_pcalloc(p, sizeof(*n));
 
-    n->url = MERGE(add, base, url, NULL);
-    n->password = MERGE(add, base, password, NULL);
-    n->ca_file = MERGE(add, base, ca_file, NULL);
-    n->iam_cache = MERGE(add, base, iam_cache, NULL);
-    n->iam_region = MERGE(add, base, iam_region, NULL);
-    n->iam_serverless = MERGE(add, base, iam_serverless, UNSET);
-    n->creds_kind = MERGE(add, base, creds_kind, NULL);
-    n->creds_arg = MERGE(add, base, creds_arg, NULL);
-    n->connect_timeout = MERGE(add, base, connect_timeout, UNSET);
-    n->timeout = MERGE(add, base, timeout, UNSET);
-    n->retry_interval = MERGE(add, base, retry_interval, UNSET);
-    n->connections = MERGE(add, base, connections, UNSET);
-    n->prefix = MERGE(add, base, prefix, NULL);
-    n->key_file = MERGE(add, base, key_file, NULL);
-    n->idle_timeout = MERGE(add, base, idle_timeout, UNSET);
-    n->max_lifetime = MERGE(add, base, max_lifetime, UNSET);
-    n->touch_interval = MERGE(add, base, touch_interval, UNSET);
-    n->max_size = MERGE(add, base, max_size, UNSET);
-    n->merge = MERGE(add, base, merge, UNSET);
-    n->attempts = MERGE(add, base, attempts, UNSET);
-    n->discovery = MERGE(add, base, discovery, UNSET);
-    n->refresh_every = MERGE(add, base, refresh_every, UNSET);
+    n->url = LF_MERGE(add, base, url, NULL);
+    n->password = LF_MERGE(add, base, password, NULL);
+    n->ca_file = LF_MERGE(add, base, ca_file, NULL);
+    n->iam_cache = LF_MERGE(add, base, iam_cache, NULL);
+    n->iam_region = LF_MERGE(add, base, iam_region, NULL);
+    n->iam_serverless = LF_MERGE(add, base, iam_serverless, LF_UNSET);
+    n->creds_kind = LF_MERGE(add, base, creds_kind, NULL);
+    n->creds_arg = LF_MERGE(add, base, creds_arg, NULL);
+    n->connect_timeout = LF_MERGE(add, base, connect_timeout, LF_UNSET);
+    n->timeout = LF_MERGE(add, base, timeout, LF_UNSET);
+    n->retry_interval = LF_MERGE(add, base, retry_interval, LF_UNSET);
+    n->connections = LF_MERGE(add, base, connections, LF_UNSET);
+    n->prefix = LF_MERGE(add, base, prefix, NULL);
+    n->key_file = LF_MERGE(add, base, key_file, NULL);
+    n->idle_timeout = LF_MERGE(add, base, idle_timeout, LF_UNSET);
+    n->max_lifetime = LF_MERGE(add, base, max_lifetime, LF_UNSET);
+    n->touch_interval = LF_MERGE(add, base, touch_interval, LF_UNSET);
+    n->max_size = LF_MERGE(add, base, max_size, LF_UNSET);
+    n->merge = LF_MERGE(add, base, merge, LF_UNSET);
+    n->attempts = LF_MERGE(add, base, attempts, LF_UNSET);
+    n->discovery = LF_MERGE(add, base, discovery, LF_UNSET);
+    n->refresh_every = LF_MERGE(add, base, refresh_every, LF_UNSET);
     return n;
 }
 
@@ -239,21 +236,21 @@ static skv_srv_conf *srv_effective(server_rec *s, apr_pool_t *p)
     const skv_srv_conf *c = ap_get_module_config(s->module_config, &session_kv_module);
     skv_srv_conf *e = apr_pmemdup(p, c, sizeof(*c));
 
-    e->iam_serverless = DEFAULT(c, srv_defaults, iam_serverless, UNSET);
-    e->creds_kind = DEFAULT(c, srv_defaults, creds_kind, NULL);
-    e->connect_timeout = DEFAULT(c, srv_defaults, connect_timeout, UNSET);
-    e->timeout = DEFAULT(c, srv_defaults, timeout, UNSET);
-    e->retry_interval = DEFAULT(c, srv_defaults, retry_interval, UNSET);
-    e->connections = DEFAULT(c, srv_defaults, connections, UNSET);
-    e->prefix = DEFAULT(c, srv_defaults, prefix, NULL);
-    e->idle_timeout = DEFAULT(c, srv_defaults, idle_timeout, UNSET);
-    e->max_lifetime = DEFAULT(c, srv_defaults, max_lifetime, UNSET);
-    e->touch_interval = DEFAULT(c, srv_defaults, touch_interval, UNSET);
-    e->max_size = DEFAULT(c, srv_defaults, max_size, UNSET);
-    e->merge = DEFAULT(c, srv_defaults, merge, UNSET);
-    e->attempts = DEFAULT(c, srv_defaults, attempts, UNSET);
-    e->discovery = DEFAULT(c, srv_defaults, discovery, UNSET);
-    e->refresh_every = DEFAULT(c, srv_defaults, refresh_every, UNSET);
+    e->iam_serverless = LF_DEFAULT(c, srv_defaults, iam_serverless, LF_UNSET);
+    e->creds_kind = LF_DEFAULT(c, srv_defaults, creds_kind, NULL);
+    e->connect_timeout = LF_DEFAULT(c, srv_defaults, connect_timeout, LF_UNSET);
+    e->timeout = LF_DEFAULT(c, srv_defaults, timeout, LF_UNSET);
+    e->retry_interval = LF_DEFAULT(c, srv_defaults, retry_interval, LF_UNSET);
+    e->connections = LF_DEFAULT(c, srv_defaults, connections, LF_UNSET);
+    e->prefix = LF_DEFAULT(c, srv_defaults, prefix, NULL);
+    e->idle_timeout = LF_DEFAULT(c, srv_defaults, idle_timeout, LF_UNSET);
+    e->max_lifetime = LF_DEFAULT(c, srv_defaults, max_lifetime, LF_UNSET);
+    e->touch_interval = LF_DEFAULT(c, srv_defaults, touch_interval, LF_UNSET);
+    e->max_size = LF_DEFAULT(c, srv_defaults, max_size, LF_UNSET);
+    e->merge = LF_DEFAULT(c, srv_defaults, merge, LF_UNSET);
+    e->attempts = LF_DEFAULT(c, srv_defaults, attempts, LF_UNSET);
+    e->discovery = LF_DEFAULT(c, srv_defaults, discovery, LF_UNSET);
+    e->refresh_every = LF_DEFAULT(c, srv_defaults, refresh_every, LF_UNSET);
     return e;
 }
 
@@ -264,7 +261,7 @@ static const skv_dir_conf *dir_conf(request_rec *r)
 
 static int dir_enabled(const skv_dir_conf *c)
 {
-    return DEFAULT(c, dir_defaults, enabled, UNSET) == 1;
+    return LF_DEFAULT(c, dir_defaults, enabled, LF_UNSET) == 1;
 }
 
 static const skv_cookie_t *dir_cookie(const skv_dir_conf *c)
@@ -1123,7 +1120,7 @@ static apr_status_t skv_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     request_rec *r = f->r;
     skv_req *m = memo_get(r);
-    const char *regen = DEFAULT(dir_conf(r), dir_defaults, regen_header, NULL);
+    const char *regen = LF_DEFAULT(dir_conf(r), dir_defaults, regen_header, NULL);
 
     ap_remove_output_filter(f);
     join_header_parts(r);
@@ -1162,7 +1159,7 @@ static int skv_fixups(request_rec *r)
     }
     apr_table_unset(r->headers_in, "Session");
     m = session_memo(r);
-    if (m->failed && DEFAULT(dc, dir_defaults, policy, POLICY_UNSET) == POLICY_CLOSED) {
+    if (m->failed && LF_DEFAULT(dc, dir_defaults, policy, POLICY_UNSET) == POLICY_CLOSED) {
         apr_table_setn(r->err_headers_out, "Retry-After", "5");
         return HTTP_SERVICE_UNAVAILABLE;
     }
@@ -1176,7 +1173,7 @@ static int skv_fixups(request_rec *r)
 static int skv_env_split(request_rec *r)
 {
     const skv_dir_conf *dc = dir_conf(r);
-    apr_off_t size = DEFAULT(dc, dir_defaults, env_part_size, UNSET);
+    apr_off_t size = LF_DEFAULT(dc, dir_defaults, env_part_size, LF_UNSET);
     const char *v;
     apr_size_t len, off;
     int n = 0;
