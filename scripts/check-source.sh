@@ -4,7 +4,9 @@
 #     headers nor call ap_* functions: they must stay usable by unit tests and CLI tools;
 #  2. every log id LFLOGNO(nnnnn) is used at exactly one call site;
 #  3. the C sources are formatted as .clang-format says (`make format` fixes it);
-#  4. each built build/mod_<x>.so exports nothing but <x>_module.
+#  4. each built build/mod_<x>.so exports nothing but <x>_module;
+#  5. no two glue files of a module depend on each other in a circle (one calls a function of the
+#     other and back, directly or through others): from the symbols of the built objects.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +42,26 @@ for so in build/mod_*.so; do
   extra=$(nm -D --defined-only "$so" | awk '{ print $NF }' | grep -vx "${x}_module" || true)
   if [ -n "$extra" ]; then
     echo "check: $so exports more than ${x}_module: $(echo "$extra" | tr '\n' ' ')"; status=1
+  fi
+done
+# 5. glue files in a circle: an edge A -> B when A's object needs a symbol B's defines
+obj=${BUILD:-build}/obj
+for dir in "$obj"/*/; do
+  glue=$(find "$dir" -maxdepth 1 -name 'mod_*.o' ! -name 'mod_lf_*.o' | sort)
+  [ "$(echo "$glue" | grep -c .)" -gt 1 ] || continue
+  # the module struct (<x>_module) is every glue file's (APLOG_USE_MODULE, its configs): no edge
+  # shellcheck disable=SC2086
+  edges=$(for o in $glue; do
+            nm "$o" | awk -v f="$(basename "$o" .o)" '$1 == "U" { print "U", f, $2 }
+                                                       $2 ~ /^[TDBR]$/ { print "D", f, $3 }'
+          done | awk '$1 == "D" { def[$3] = $2 } $1 == "U" { use[NR] = $2 " " $3 }
+                      END { for (i in use) { split(use[i], u, " ")
+                                             if ((u[2] in def) && def[u[2]] != u[1] \
+                                                 && u[2] !~ /_module$/)
+                                               print u[1], def[u[2]] } }' | sort -u)
+  if [ -n "$edges" ] && ! echo "$edges" | tsort >/dev/null 2>&1; then
+    echo "check: glue files of $(basename "$dir") depend on each other in a circle:"
+    echo "$edges" | sed 's/ / -> /; s/^/  /'; status=1
   fi
 done
 exit $status

@@ -389,17 +389,11 @@ static const char *set_connections(cmd_parms *cmd, void *dc, const char *arg)
 
 static const char *set_prefix(cmd_parms *cmd, void *dc, const char *arg)
 {
-    const char *c;
+    const char *why = skv_id_prefix_check(arg);
 
     (void)dc;
-    /* memcached keys: at most 250 bytes, no spaces or control characters */
-    for (c = arg; *c; ++c) {
-        if (*c <= ' ' || *c == 0x7f) {
-            return apr_psprintf(cmd->pool, "%s: no spaces or control characters", SKV_KEY_PREFIX);
-        }
-    }
-    if (strlen(arg) > 100) {
-        return apr_psprintf(cmd->pool, "%s: at most 100 characters", SKV_KEY_PREFIX);
+    if (why) {
+        return apr_psprintf(cmd->pool, "%s: %s", SKV_KEY_PREFIX, why);
     }
     srv_of(cmd)->prefix = arg;
     return NULL;
@@ -655,7 +649,6 @@ static const char *runtime_conf(skv_store_conf_t *sc, const skv_srv_conf *e, apr
 {
     skv_backend_t *be;
     const char *why;
-    apr_status_t rv;
     int threads = 1;
 
     if (skv_backend_parse(&be, &why, e->url, p) != APR_SUCCESS) {
@@ -723,28 +716,9 @@ static const char *runtime_conf(skv_store_conf_t *sc, const skv_srv_conf *e, apr
                             SKV_MAX_LIFETIME, SKV_IDLE_TIMEOUT);
     }
     if (e->key_file) {
-        char *text;
-        apr_file_t *f;
-        apr_finfo_t fi;
-        apr_size_t n;
         skv_keyring_t *kr;
 
-        rv = apr_file_open(&f, e->key_file, APR_FOPEN_READ, 0, p);
-        if (rv == APR_SUCCESS) {
-            rv = apr_file_info_get(&fi, APR_FINFO_SIZE, f);
-        }
-        if (rv == APR_SUCCESS) {
-            n = (apr_size_t)fi.size;
-            text = apr_pcalloc(p, n + 1);
-            rv = apr_file_read_full(f, text, n, &n);
-            apr_file_close(f);
-        }
-        if (rv != APR_SUCCESS) {
-            char buf[120];
-            return apr_psprintf(p, "%s %s: %s", SKV_KEY_FILE, e->key_file,
-                                apr_strerror(rv, buf, sizeof(buf)));
-        }
-        if (skv_keyring_parse(&kr, &why, text, p) != APR_SUCCESS) {
+        if (skv_keyring_load(&kr, &why, e->key_file, p) != APR_SUCCESS) {
             return apr_psprintf(p, "%s %s: %s", SKV_KEY_FILE, e->key_file, why);
         }
         sc->keys = kr;

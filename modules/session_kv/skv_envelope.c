@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include <apr_base64.h>
+#include <apr_file_io.h>
 #include <apr_strings.h>
 
 #include <openssl/crypto.h>
@@ -290,4 +291,32 @@ apr_status_t skv_envelope_decode(skv_record_t *rec, const char **why, const char
     rec->data = (const char *)plain + ulen;
     rec->len = body - ulen;
     return APR_SUCCESS;
+}
+
+apr_status_t skv_keyring_load(skv_keyring_t **kr, const char **why, const char *path, apr_pool_t *p)
+{
+    apr_file_t *f;
+    apr_finfo_t fi;
+    apr_size_t n = 0;
+    apr_status_t rv;
+    char *text = NULL;
+
+    rv = apr_file_open(&f, path, APR_FOPEN_READ, 0, p);
+    if (rv == APR_SUCCESS) {
+        if ((rv = apr_file_info_get(&fi, APR_FINFO_SIZE, f)) == APR_SUCCESS) {
+            n = (apr_size_t)fi.size;
+            text = apr_pcalloc(p, n + 1);
+            rv = apr_file_read_full(f, text, n, &n);
+        }
+        apr_file_close(f);
+    }
+    if (rv != APR_SUCCESS) {
+        char buf[120];
+
+        *why = apr_pstrdup(p, apr_strerror(rv, buf, sizeof(buf)));
+        return rv;
+    }
+    rv = skv_keyring_parse(kr, why, text, p);
+    OPENSSL_cleanse(text, n); /* the keys stay in the ring only */
+    return rv;
 }

@@ -50,6 +50,15 @@ typedef struct skv_keyring_t skv_keyring_t;
 apr_status_t skv_keyring_parse(skv_keyring_t **kr, const char **why, const char *text,
                                apr_pool_t *p);
 
+/**
+ * Read a key ring from the key file @p path (skv_keyring_parse()).
+ * @param why out on error: the file's error or what is wrong with its text, never a key, from
+ *        @p p
+ * @return APR_SUCCESS; the file's error; APR_EINVAL as skv_keyring_parse()
+ */
+apr_status_t skv_keyring_load(skv_keyring_t **kr, const char **why, const char *path,
+                              apr_pool_t *p);
+
 /** The number of keys in @p kr. */
 int skv_keyring_count(const skv_keyring_t *kr);
 

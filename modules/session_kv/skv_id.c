@@ -48,3 +48,15 @@ const char *skv_id_key(const char *prefix, const char *id, apr_pool_t *p)
     key[plen + 2 * sizeof(md)] = '\0';
     return key;
 }
+
+const char *skv_id_prefix_check(const char *prefix)
+{
+    const char *c;
+
+    for (c = prefix; *c; ++c) {
+        if ((unsigned char)*c <= ' ' || *c == 0x7f) {
+            return "no spaces or control characters";
+        }
+    }
+    return c - prefix > SKV_ID_PREFIX_MAX ? "at most 100 characters" : NULL;
+}

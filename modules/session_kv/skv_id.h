@@ -27,6 +27,16 @@ apr_status_t skv_id_generate(const char **id, apr_pool_t *p);
 /** Whether the @p len bytes at @p s can be an id that skv_id_generate() made. */
 int skv_id_valid(const char *s, apr_size_t len);
 
+/** The longest key prefix (with the 64 hex digits, well within memcached's 250 bytes). */
+#define SKV_ID_PREFIX_MAX 100
+
+/**
+ * Whether @p prefix can start backend keys: at most SKV_ID_PREFIX_MAX bytes, no spaces or
+ * control characters (memcached's keys have none).
+ * @return NULL, or what is wrong with it
+ */
+const char *skv_id_prefix_check(const char *prefix);
+
 /**
  * The backend key of the (valid) id @p id: @p prefix and 64 hex digits, allocated from @p p.
  */

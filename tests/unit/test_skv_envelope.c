@@ -4,6 +4,7 @@
 
 #include <apr_base64.h>
 #include <apr_lib.h>
+#include <apr_file_io.h>
 #include <apr_strings.h>
 
 #include <openssl/evp.h>
@@ -612,6 +613,42 @@ static void keyring_errors(void **state)
     assert_non_null(strstr(why, "line 3"));
 }
 
+/* A key file: read, parsed; a file that is not there, or not a key file, says why. */
+static void keyring_file(void **state)
+{
+    apr_pool_t *p = *state;
+    char path[] = "/tmp/lf-keyring-XXXXXX";
+    skv_keyring_t *kr = NULL;
+    const char *why = NULL;
+    apr_file_t *f;
+    apr_size_t n;
+
+    assert_int_equal(
+        apr_file_mktemp(&f, path,
+                        APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE | APR_FOPEN_EXCL, p),
+        APR_SUCCESS);
+    n = strlen("# keys\n" KEY_NEW "\n" KEY_OLD "\n");
+    assert_int_equal(apr_file_write_full(f, "# keys\n" KEY_NEW "\n" KEY_OLD "\n", n, NULL),
+                     APR_SUCCESS);
+    apr_file_close(f);
+    assert_int_equal(skv_keyring_load(&kr, &why, path, p), APR_SUCCESS);
+    assert_int_equal(skv_keyring_count(kr), 2);
+
+    assert_int_equal(apr_file_open(&f, path,
+                                   APR_FOPEN_CREATE | APR_FOPEN_WRITE | APR_FOPEN_TRUNCATE,
+                                   APR_FPROT_OS_DEFAULT, p),
+                     APR_SUCCESS);
+    assert_int_equal(apr_file_write_full(f, "secret-but-no-key\n", 18, NULL), APR_SUCCESS);
+    apr_file_close(f);
+    assert_int_equal(skv_keyring_load(&kr, &why, path, p), APR_EINVAL);
+    assert_non_null(strstr(why, "line 1"));
+    assert_null(strstr(why, "secret"));
+
+    apr_file_remove(path, p);
+    assert_true(APR_STATUS_IS_ENOENT(skv_keyring_load(&kr, &why, path, p)));
+    assert_non_null(strstr(why, "No such file"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -632,6 +669,7 @@ int main(void)
         UNIT_TEST(keyring_forms),
         UNIT_TEST(keyring_layout),
         UNIT_TEST(keyring_errors),
+        UNIT_TEST(keyring_file),
     };
     return UNIT_RUN("skv_envelope", tests);
 }

@@ -157,11 +157,32 @@ static void key(void **state)
     assert_string_not_equal(skv_id_key("s:", ID_ZERO, p), k);
 }
 
+/* SessionKVKeyPrefix: what memcached keys can start with, and not too long. */
+static void prefix_check(void **state)
+{
+    char longest[SKV_ID_PREFIX_MAX + 2];
+
+    (void)state;
+    assert_null(skv_id_prefix_check("skv:"));
+    assert_null(skv_id_prefix_check(""));
+    assert_null(skv_id_prefix_check("lampfarm/skv/"));
+    assert_string_equal(skv_id_prefix_check("my app:"), "no spaces or control characters");
+    assert_string_equal(skv_id_prefix_check("a\tb"), "no spaces or control characters");
+    assert_string_equal(skv_id_prefix_check("a\x7f"), "no spaces or control characters");
+    memset(longest, 'x', SKV_ID_PREFIX_MAX);
+    longest[SKV_ID_PREFIX_MAX] = '\0';
+    assert_null(skv_id_prefix_check(longest));
+    longest[SKV_ID_PREFIX_MAX] = 'x';
+    longest[SKV_ID_PREFIX_MAX + 1] = '\0';
+    assert_string_equal(skv_id_prefix_check(longest), "at most 100 characters");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         UNIT_TEST(generate),       UNIT_TEST(valid_known),     UNIT_TEST(valid_length),
         UNIT_TEST(valid_alphabet), UNIT_TEST(valid_last_char), UNIT_TEST(key),
+        UNIT_TEST(prefix_check),
     };
     return UNIT_RUN("skv_id", tests);
 }
