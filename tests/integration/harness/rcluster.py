@@ -132,7 +132,20 @@ class RedisCluster:
         else:
             self._create_small()
         self.wait_ok()
+        self.wait_replicas()
         return self
+
+    def wait_replicas(self, timeout=30):
+        """Until every node sees each primary with its replicas (they are told after the
+        primaries, and learn of each other by gossip)."""
+        def complete():
+            for n in self.live():
+                rows = self.nodes_table(n)
+                for p in (r for r in rows if r["role"] == "master" and r["slots"]):
+                    if sum(r["primary"] == p["id"] for r in rows) < self.replicas:
+                        return False
+            return True
+        wait_until(complete, timeout, what="every primary's replicas known to every node")
 
     def _create_small(self):
         """One primary with every slot and its replicas (redis-cli --cluster create wants three
