@@ -332,48 +332,36 @@ static const char *set_credentials(cmd_parms *cmd, void *dc, const char *kind, c
     return NULL;
 }
 
+/* What a duration directive takes (its cmd->info): the field, the unit of a bare number, whether
+ * 0 (off) is allowed, and the least value otherwise. */
+typedef struct skv_duration_spec {
+    apr_size_t offset; /* of the apr_interval_time_t in skv_srv_conf */
+    const char *unit;  /* "s" or "ms" */
+    int zero_ok;
+    apr_interval_time_t at_least; /* microseconds; 0: anything above 0 */
+} skv_duration_spec;
+
+#define DURATION(field, unit, zero_ok, at_least)                                                   \
+    (void *)&(const skv_duration_spec)                                                             \
+    {                                                                                              \
+        APR_OFFSETOF(skv_srv_conf, field), unit, zero_ok, at_least                                 \
+    }
+
 static const char *set_duration(cmd_parms *cmd, void *dc, const char *arg)
 {
-    skv_srv_conf *c = srv_of(cmd);
-    const char *name = cmd->cmd->name;
+    const skv_duration_spec *d = cmd->info;
     apr_interval_time_t t;
-    int zero_ok = !strcmp(name, SKV_MAX_LIFETIME) || !strcmp(name, SKV_TOUCH_INTERVAL);
 
     (void)dc;
-    if (lf_parse_duration(
-            &t, arg, !strncmp(name, "SessionKVC", 10) || !strcmp(name, SKV_TIMEOUT) ? "ms" : "s")
-            != APR_SUCCESS
-        || (t <= 0 && !zero_ok)) {
+    if (lf_parse_duration(&t, arg, d->unit) != APR_SUCCESS || (t <= 0 && !d->zero_ok)) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not a duration such as 30s, 500ms or 2h%s",
-                            name, arg, zero_ok ? " (0 turns it off)" : "");
+                            cmd->cmd->name, arg, d->zero_ok ? " (0 turns it off)" : "");
     }
-    if (!strcmp(name, SKV_CONNECT_TIMEOUT)) {
-        c->connect_timeout = t;
+    if (t > 0 && t < d->at_least) {
+        return apr_psprintf(cmd->pool, "%s: at least %s", cmd->cmd->name,
+                            lf_format_duration(d->at_least, cmd->temp_pool));
     }
-    else if (!strcmp(name, SKV_TIMEOUT)) {
-        c->timeout = t;
-    }
-    else if (!strcmp(name, SKV_RETRY_INTERVAL)) {
-        c->retry_interval = t;
-    }
-    else if (!strcmp(name, SKV_IDLE_TIMEOUT)) {
-        if (t < APR_USEC_PER_SEC) {
-            return apr_psprintf(cmd->pool, "%s: at least 1s", name);
-        }
-        c->idle_timeout = t;
-    }
-    else if (!strcmp(name, SKV_MAX_LIFETIME)) {
-        c->max_lifetime = t;
-    }
-    else if (!strcmp(name, SKV_DISCOVERY_EVERY)) {
-        if (t < APR_USEC_PER_SEC) {
-            return apr_psprintf(cmd->pool, "%s: at least 1s", name);
-        }
-        c->refresh_every = t;
-    }
-    else {
-        c->touch_interval = t;
-    }
+    *(apr_interval_time_t *)((char *)srv_of(cmd) + d->offset) = t;
     return NULL;
 }
 
@@ -549,11 +537,11 @@ static const command_rec skv_cmds[] = {
                   "PEM file of the CAs that a rediss:// or memcacheds:// server's certificate "
                   "must chain to "
                   "(default: the system's trust store)"),
-    AP_INIT_TAKE1(SKV_CONNECT_TIMEOUT, set_duration, NULL, RSRC_CONF,
-                  "time to connect to a backend server (ms unless a unit is given)"),
-    AP_INIT_TAKE1(SKV_TIMEOUT, set_duration, NULL, RSRC_CONF,
+    AP_INIT_TAKE1(SKV_CONNECT_TIMEOUT, set_duration, DURATION(connect_timeout, "ms", 0, 0),
+                  RSRC_CONF, "time to connect to a backend server (ms unless a unit is given)"),
+    AP_INIT_TAKE1(SKV_TIMEOUT, set_duration, DURATION(timeout, "ms", 0, 0), RSRC_CONF,
                   "time for one backend operation (ms unless a unit is given)"),
-    AP_INIT_TAKE1(SKV_RETRY_INTERVAL, set_duration, NULL, RSRC_CONF,
+    AP_INIT_TAKE1(SKV_RETRY_INTERVAL, set_duration, DURATION(retry_interval, "s", 0, 0), RSRC_CONF,
                   "how long a server that did not answer is left out before one request "
                   "tries it again"),
     AP_INIT_TAKE1(SKV_CONNECTIONS, set_connections, NULL, RSRC_CONF,
@@ -561,11 +549,11 @@ static const command_rec skv_cmds[] = {
     AP_INIT_TAKE1(SKV_KEY_PREFIX, set_prefix, NULL, RSRC_CONF, "prefix of the backend keys"),
     AP_INIT_TAKE1(SKV_KEY_FILE, set_path, (void *)APR_OFFSETOF(skv_srv_conf, key_file), RSRC_CONF,
                   "AES-256-GCM keys, one per line; the first encrypts, all decrypt"),
-    AP_INIT_TAKE1(SKV_IDLE_TIMEOUT, set_duration, NULL, RSRC_CONF,
-                  "a session unused for this long expires"),
-    AP_INIT_TAKE1(SKV_MAX_LIFETIME, set_duration, NULL, RSRC_CONF,
+    AP_INIT_TAKE1(SKV_IDLE_TIMEOUT, set_duration, DURATION(idle_timeout, "s", 0, APR_USEC_PER_SEC),
+                  RSRC_CONF, "a session unused for this long expires"),
+    AP_INIT_TAKE1(SKV_MAX_LIFETIME, set_duration, DURATION(max_lifetime, "s", 1, 0), RSRC_CONF,
                   "a session expires this long after it was created, used or not (0 = never)"),
-    AP_INIT_TAKE1(SKV_TOUCH_INTERVAL, set_duration, NULL, RSRC_CONF,
+    AP_INIT_TAKE1(SKV_TOUCH_INTERVAL, set_duration, DURATION(touch_interval, "s", 1, 0), RSRC_CONF,
                   "the expiry of an unchanged session is refreshed at most this often"),
     AP_INIT_TAKE1(SKV_MAX_SIZE, set_max_size, NULL, RSRC_CONF,
                   "the largest session stored; a larger one is refused, the old one kept"),
@@ -575,7 +563,8 @@ static const command_rec skv_cmds[] = {
     AP_INIT_FLAG(SKV_DISCOVERY, set_discovery, NULL, RSRC_CONF,
                  "On: the memcached:// store's one server is the configuration endpoint of an "
                  "ElastiCache Memcached cluster, whose nodes are discovered and followed"),
-    AP_INIT_TAKE1(SKV_DISCOVERY_EVERY, set_duration, NULL, RSRC_CONF,
+    AP_INIT_TAKE1(SKV_DISCOVERY_EVERY, set_duration,
+                  DURATION(refresh_every, "s", 0, APR_USEC_PER_SEC), RSRC_CONF,
                   "how often a background thread of each child asks the configuration endpoint "
                   "for the nodes (default 60s)"),
     {NULL},
