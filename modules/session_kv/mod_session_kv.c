@@ -11,10 +11,11 @@
  * with compare-and-set and a merge of this request's changed keys. An unchanged session only
  * gets its expiry refreshed, at most once per SessionKVTouchInterval, after the response.
  *
- * This file: configuration, hooks, the cookie, the status page, the mod_health check, and the
- * background thread that keeps what the stores' connections share up to date (the nodes of a
- * memcached cluster found by auto-discovery). The session logic without httpd is in skv_store.c
- * and its neighbours.
+ * This file: the module and its hooks, the cookie, the status page, the mod_health check, and
+ * the background thread that keeps what the stores' connections share up to date (the nodes of
+ * a memcached cluster found by auto-discovery, a redis cluster's slot map). The configuration
+ * and the runtimes are in mod_session_kv_config.c; the session logic without httpd is in
+ * skv_store.c and its neighbours.
  */
 #include <stddef.h>
 
@@ -44,730 +45,19 @@
 #include "skv_memcached.h"
 #include "skv_merge.h"
 #include "skv_store.h"
+#include "mod_session_kv_config.h"
 
 APLOG_USE_MODULE(session_kv);
-#include "mod_lf_config.h"
 #include "mod_lf_life.h"
 #include "mod_lf_log.h"
 
 #define SKV_SHM_KEY "lampfarm:session_kv"
-
-#define SKV_ENABLE          "SessionKV"
-#define SKV_STORE           "SessionKVStore"
-#define SKV_PASSWORD        "SessionKVPassword"
-#define SKV_CONNECT_TIMEOUT "SessionKVConnectTimeout"
-#define SKV_TIMEOUT         "SessionKVTimeout"
-#define SKV_RETRY_INTERVAL  "SessionKVRetryInterval"
-#define SKV_CONNECTIONS     "SessionKVConnections"
-#define SKV_KEY_PREFIX      "SessionKVKeyPrefix"
-#define SKV_KEY_FILE        "SessionKVEncryptionKeyFile"
-#define SKV_CA_FILE         "SessionKVCAFile"
-#define SKV_IAM_AUTH        "SessionKVIAMAuth"
-#define SKV_CREDENTIALS     "SessionKVCredentials"
-#define SKV_IDLE_TIMEOUT    "SessionKVIdleTimeout"
-#define SKV_MAX_LIFETIME    "SessionKVMaxLifetime"
-#define SKV_TOUCH_INTERVAL  "SessionKVTouchInterval"
-#define SKV_MAX_SIZE        "SessionKVMaxSize"
-#define SKV_CONCURRENCY     "SessionKVConcurrency"
-#define SKV_COOKIE          "SessionKVCookie"
-#define SKV_FAILURE_POLICY  "SessionKVFailurePolicy"
-#define SKV_REGEN_HEADER    "SessionKVRegenerateHeader"
-#define SKV_ENV_PART_SIZE   "SessionKVEnvPartSize"
-#define SKV_DISCOVERY       "SessionKVAutoDiscovery"
-#define SKV_DISCOVERY_EVERY "SessionKVDiscoveryInterval"
 
 /* mod_session's key for its own expiry: it changes on every save with SessionMaxAge, so it is
  * not a change of the session's content */
 #define SESSION_EXPIRY "expiry"
 /* The most numbered parts of a split SessionHeader joined (8000 bytes each from PHP-FPM). */
 #define MAX_HEADER_PARTS 64
-
-/* --- configuration ---------------------------------------------------------------------- */
-
-/** A store's settings (per virtual host); the store itself is built per child process. */
-typedef struct skv_srv_conf {
-    const char *url;                     /* SessionKVStore; NULL = no store */
-    const char *password;                /* SessionKVPassword: the secret itself */
-    const char *ca_file;                 /* rediss://, memcacheds://: the CAs to trust; NULL =
-                                            the system's */
-    const char *iam_cache;               /* SessionKVIAMAuth: the cache; NULL = no IAM tokens */
-    const char *iam_region;              /* its region */
-    int iam_serverless;                  /* 1: a serverless cache */
-    const char *creds_kind;              /* SessionKVCredentials: aws_creds_source_parse() */
-    const char *creds_arg;               /* its key file or profile */
-    apr_interval_time_t connect_timeout; /* microseconds */
-    apr_interval_time_t timeout;         /* microseconds, per backend operation */
-    apr_interval_time_t retry_interval;  /* microseconds, servers marked down */
-    int connections;                     /* per child; 0 = the MPM's threads per child */
-    const char *prefix;                  /* of backend keys */
-    const char *key_file;                /* AES-256-GCM keys; NULL = clear */
-    apr_interval_time_t idle_timeout;    /* microseconds */
-    apr_interval_time_t max_lifetime;    /* microseconds; 0 = none */
-    apr_interval_time_t touch_interval;  /* microseconds */
-    apr_off_t max_size;                  /* bytes of encoded session */
-    int merge;                           /* 1 merge, 0 last write wins */
-    int attempts;                        /* compare-and-set attempts */
-    int discovery;                       /* SessionKVAutoDiscovery: 1 on */
-    apr_interval_time_t refresh_every;   /* SessionKVDiscoveryInterval: microseconds */
-    struct skv_runtime *rt;              /* set in post_config */
-} skv_srv_conf;
-
-static const skv_srv_conf srv_defaults = {
-    NULL,                    /* url */
-    NULL,                    /* password: none (or in the URL) */
-    NULL,                    /* ca_file: the system's trust store */
-    NULL,                    /* iam_cache: AUTH with a password, if any */
-    NULL,                    /* iam_region */
-    0,                       /* iam_serverless */
-    "default",               /* creds_kind: environment, profile, instance role */
-    NULL,                    /* creds_arg */
-    200 * 1000,              /* connect_timeout: 200 ms, a LAN backend answers in one */
-    500 * 1000,              /* timeout: 500 ms, then the failure policy applies */
-    10 * APR_USEC_PER_SEC,   /* retry_interval: a server marked down is retried after 10 s */
-    0,                       /* connections: one per worker thread */
-    "skv:",                  /* prefix */
-    NULL,                    /* key_file */
-    1440 * APR_USEC_PER_SEC, /* idle_timeout: 24 min, PHP's session.gc_maxlifetime */
-    0,                       /* max_lifetime: none, as with PHP's file sessions */
-    60 * APR_USEC_PER_SEC,   /* touch_interval: one expiry refresh a minute per session */
-    64 * 1024,               /* max_size: 64 KiB; a bigger session is a bug in the app */
-    1,                       /* merge */
-    32,                      /* attempts: each conflict means another request's write got
-                                through, so a burst of N parallel writers of one session
-                                needs at most N attempts; 32 covers a page's AJAX burst */
-    0,                       /* discovery: the URL lists the servers themselves */
-    60 * APR_USEC_PER_SEC,   /* refresh_every: 60 s, what ElastiCache's own clients do; a node
-                                added is used within a minute, a node removed took its
-                                sessions with it anyway */
-    NULL,
-};
-
-typedef enum { POLICY_UNSET = -1, POLICY_OPEN = 0, POLICY_CLOSED = 1 } skv_policy_e;
-
-typedef struct skv_dir_conf {
-    int enabled;              /* SessionKV */
-    skv_cookie_t *cookie;     /* SessionKVCookie */
-    skv_policy_e policy;      /* SessionKVFailurePolicy */
-    const char *regen_header; /* SessionKVRegenerateHeader */
-    apr_off_t env_part_size;  /* SessionKVEnvPartSize: bytes; 0 = never split; LF_UNSET */
-} skv_dir_conf;
-
-/* Open by default: a cache outage should not take the site down; the user sees an empty
- * session (logged out) for as long as it lasts, and the stored sessions are left untouched. */
-static const skv_dir_conf dir_defaults = {
-    0,    NULL, POLICY_OPEN, "X-Session-Regenerate",
-    8000, /* env_part_size: mod_proxy_fcgi drops a variable over about 16 KB (AH02536) */
-};
-
-/* The cookie of a section without SessionKVCookie: set once in register_hooks. */
-static skv_cookie_t cookie_default;
-
-static void *create_dir_conf(apr_pool_t *p, char *dir)
-{
-    skv_dir_conf *c = apr_pcalloc(p, sizeof(*c));
-
-    (void)dir;
-    c->enabled = LF_UNSET;
-    c->policy = POLICY_UNSET;
-    c->env_part_size = LF_UNSET;
-    return c;
-}
-
-static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
-{
-    skv_dir_conf *base = basev, *add = addv, *n = apr_pcalloc(p, sizeof(*n));
-
-    n->enabled = LF_MERGE(add, base, enabled, LF_UNSET);
-    n->cookie = LF_MERGE(add, base, cookie, NULL);
-    n->policy = LF_MERGE(add, base, policy, POLICY_UNSET);
-    n->regen_header = LF_MERGE(add, base, regen_header, NULL);
-    n->env_part_size = LF_MERGE(add, base, env_part_size, LF_UNSET);
-    return n;
-}
-
-static void *create_srv_conf(apr_pool_t *p, server_rec *s)
-{
-    skv_srv_conf *c = apr_pcalloc(p, sizeof(*c));
-
-    (void)s;
-    c->connect_timeout = c->timeout = c->retry_interval = LF_UNSET;
-    c->connections = LF_UNSET;
-    c->idle_timeout = c->max_lifetime = c->touch_interval = LF_UNSET;
-    c->max_size = LF_UNSET;
-    c->merge = c->attempts = LF_UNSET;
-    c->iam_serverless = LF_UNSET;
-    c->discovery = LF_UNSET;
-    c->refresh_every = LF_UNSET;
-    return c;
-}
-
-static void *merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
-{
-    skv_srv_conf *base = basev, *add = addv, *n = apr_pcalloc(p, sizeof(*n));
-
-    n->url = LF_MERGE(add, base, url, NULL);
-    n->password = LF_MERGE(add, base, password, NULL);
-    n->ca_file = LF_MERGE(add, base, ca_file, NULL);
-    n->iam_cache = LF_MERGE(add, base, iam_cache, NULL);
-    n->iam_region = LF_MERGE(add, base, iam_region, NULL);
-    n->iam_serverless = LF_MERGE(add, base, iam_serverless, LF_UNSET);
-    n->creds_kind = LF_MERGE(add, base, creds_kind, NULL);
-    n->creds_arg = LF_MERGE(add, base, creds_arg, NULL);
-    n->connect_timeout = LF_MERGE(add, base, connect_timeout, LF_UNSET);
-    n->timeout = LF_MERGE(add, base, timeout, LF_UNSET);
-    n->retry_interval = LF_MERGE(add, base, retry_interval, LF_UNSET);
-    n->connections = LF_MERGE(add, base, connections, LF_UNSET);
-    n->prefix = LF_MERGE(add, base, prefix, NULL);
-    n->key_file = LF_MERGE(add, base, key_file, NULL);
-    n->idle_timeout = LF_MERGE(add, base, idle_timeout, LF_UNSET);
-    n->max_lifetime = LF_MERGE(add, base, max_lifetime, LF_UNSET);
-    n->touch_interval = LF_MERGE(add, base, touch_interval, LF_UNSET);
-    n->max_size = LF_MERGE(add, base, max_size, LF_UNSET);
-    n->merge = LF_MERGE(add, base, merge, LF_UNSET);
-    n->attempts = LF_MERGE(add, base, attempts, LF_UNSET);
-    n->discovery = LF_MERGE(add, base, discovery, LF_UNSET);
-    n->refresh_every = LF_MERGE(add, base, refresh_every, LF_UNSET);
-    return n;
-}
-
-/* The server's settings with every default applied, in one place. */
-static skv_srv_conf *srv_effective(server_rec *s, apr_pool_t *p)
-{
-    const skv_srv_conf *c = ap_get_module_config(s->module_config, &session_kv_module);
-    skv_srv_conf *e = apr_pmemdup(p, c, sizeof(*c));
-
-    e->iam_serverless = LF_DEFAULT(c, srv_defaults, iam_serverless, LF_UNSET);
-    e->creds_kind = LF_DEFAULT(c, srv_defaults, creds_kind, NULL);
-    e->connect_timeout = LF_DEFAULT(c, srv_defaults, connect_timeout, LF_UNSET);
-    e->timeout = LF_DEFAULT(c, srv_defaults, timeout, LF_UNSET);
-    e->retry_interval = LF_DEFAULT(c, srv_defaults, retry_interval, LF_UNSET);
-    e->connections = LF_DEFAULT(c, srv_defaults, connections, LF_UNSET);
-    e->prefix = LF_DEFAULT(c, srv_defaults, prefix, NULL);
-    e->idle_timeout = LF_DEFAULT(c, srv_defaults, idle_timeout, LF_UNSET);
-    e->max_lifetime = LF_DEFAULT(c, srv_defaults, max_lifetime, LF_UNSET);
-    e->touch_interval = LF_DEFAULT(c, srv_defaults, touch_interval, LF_UNSET);
-    e->max_size = LF_DEFAULT(c, srv_defaults, max_size, LF_UNSET);
-    e->merge = LF_DEFAULT(c, srv_defaults, merge, LF_UNSET);
-    e->attempts = LF_DEFAULT(c, srv_defaults, attempts, LF_UNSET);
-    e->discovery = LF_DEFAULT(c, srv_defaults, discovery, LF_UNSET);
-    e->refresh_every = LF_DEFAULT(c, srv_defaults, refresh_every, LF_UNSET);
-    return e;
-}
-
-static const skv_dir_conf *dir_conf(request_rec *r)
-{
-    return ap_get_module_config(r->per_dir_config, &session_kv_module);
-}
-
-static int dir_enabled(const skv_dir_conf *c)
-{
-    return LF_DEFAULT(c, dir_defaults, enabled, LF_UNSET) == 1;
-}
-
-static const skv_cookie_t *dir_cookie(const skv_dir_conf *c)
-{
-    return c->cookie ? c->cookie : &cookie_default;
-}
-
-/* --- directives --------------------------------------------------------------------------- */
-
-static skv_srv_conf *srv_of(cmd_parms *cmd)
-{
-    return ap_get_module_config(cmd->server->module_config, &session_kv_module);
-}
-
-static const char *set_store(cmd_parms *cmd, void *dc, const char *arg)
-{
-    skv_backend_t *be;
-    const char *why;
-
-    (void)dc;
-    if (skv_backend_parse(&be, &why, arg, cmd->temp_pool) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "%s: %s", SKV_STORE, why);
-    }
-    srv_of(cmd)->url = arg;
-    return NULL;
-}
-
-static const char *set_password(cmd_parms *cmd, void *dc, const char *arg)
-{
-    (void)dc;
-    return mod_lf_secret(&srv_of(cmd)->password, cmd, arg);
-}
-
-static const char *set_iam_auth(cmd_parms *cmd, void *dc, const char *cache, const char *region,
-                                const char *kind)
-{
-    skv_srv_conf *c = srv_of(cmd);
-    aws_elasticache_iam_t iam;
-    const char *why;
-
-    (void)dc;
-    if (kind && strcasecmp(kind, "serverless")) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not 'serverless'", SKV_IAM_AUTH, kind);
-    }
-    iam.region = region;
-    iam.user_id = "user"; /* the URL's, checked with the store */
-    iam.cache_name = cache;
-    iam.serverless = kind != NULL;
-    if (aws_elasticache_iam_check(&why, &iam, cmd->temp_pool) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "%s: %s", SKV_IAM_AUTH, why);
-    }
-    c->iam_cache = cache;
-    c->iam_region = region;
-    c->iam_serverless = iam.serverless;
-    return NULL;
-}
-
-static const char *set_credentials(cmd_parms *cmd, void *dc, const char *kind, const char *arg)
-{
-    skv_srv_conf *c = srv_of(cmd);
-
-    (void)dc;
-    if (!(c->creds_kind = aws_creds_source_parse(kind, arg))) {
-        return SKV_CREDENTIALS ": " AWS_CREDS_SOURCE_SYNTAX;
-    }
-    c->creds_arg =
-        !strcmp(c->creds_kind, "keyfile") ? ap_server_root_relative(cmd->pool, arg) : arg;
-    return NULL;
-}
-
-/* What a duration directive takes (its cmd->info): the field, the unit of a bare number, whether
- * 0 (off) is allowed, and the least value otherwise. */
-typedef struct skv_duration_spec {
-    apr_size_t offset; /* of the apr_interval_time_t in skv_srv_conf */
-    const char *unit;  /* "s" or "ms" */
-    int zero_ok;
-    apr_interval_time_t at_least; /* microseconds; 0: anything above 0 */
-} skv_duration_spec;
-
-#define DURATION(field, unit, zero_ok, at_least)                                                   \
-    (void *)&(const skv_duration_spec)                                                             \
-    {                                                                                              \
-        APR_OFFSETOF(skv_srv_conf, field), unit, zero_ok, at_least                                 \
-    }
-
-static const char *set_duration(cmd_parms *cmd, void *dc, const char *arg)
-{
-    const skv_duration_spec *d = cmd->info;
-    apr_interval_time_t t;
-
-    (void)dc;
-    if (lf_parse_duration(&t, arg, d->unit) != APR_SUCCESS || (t <= 0 && !d->zero_ok)) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a duration such as 30s, 500ms or 2h%s",
-                            cmd->cmd->name, arg, d->zero_ok ? " (0 turns it off)" : "");
-    }
-    if (t > 0 && t < d->at_least) {
-        return apr_psprintf(cmd->pool, "%s: at least %s", cmd->cmd->name,
-                            lf_format_duration(d->at_least, cmd->temp_pool));
-    }
-    *(apr_interval_time_t *)((char *)srv_of(cmd) + d->offset) = t;
-    return NULL;
-}
-
-static const char *set_connections(cmd_parms *cmd, void *dc, const char *arg)
-{
-    (void)dc;
-    if (lf_parse_int(&srv_of(cmd)->connections, arg, 1, 10000) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a number from 1 to 10000", SKV_CONNECTIONS,
-                            arg);
-    }
-    return NULL;
-}
-
-static const char *set_prefix(cmd_parms *cmd, void *dc, const char *arg)
-{
-    const char *why = skv_id_prefix_check(arg);
-
-    (void)dc;
-    if (why) {
-        return apr_psprintf(cmd->pool, "%s: %s", SKV_KEY_PREFIX, why);
-    }
-    srv_of(cmd)->prefix = arg;
-    return NULL;
-}
-
-/* A file, relative to the ServerRoot, into the field at the offset cmd->info. */
-static const char *set_path(cmd_parms *cmd, void *dc, const char *arg)
-{
-    const char *path = ap_server_root_relative(cmd->pool, arg);
-
-    (void)dc;
-    if (!path) {
-        return apr_psprintf(cmd->pool, "%s: bad path '%s'", cmd->directive->directive, arg);
-    }
-    *(const char **)((char *)srv_of(cmd) + (apr_size_t)cmd->info) = path;
-    return NULL;
-}
-
-static const char *set_max_size(cmd_parms *cmd, void *dc, const char *arg)
-{
-    apr_off_t n;
-
-    (void)dc;
-    /* redis takes 512 MB and memcached 1 MB per item by default; keep well below the latter */
-    if (lf_parse_size(&n, arg) != APR_SUCCESS || n < 1024 || n > 512 * 1024) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a size from 1K to 512K", SKV_MAX_SIZE, arg);
-    }
-    srv_of(cmd)->max_size = n;
-    return NULL;
-}
-
-static const char *set_concurrency(cmd_parms *cmd, void *dc, const char *mode, const char *attempts)
-{
-    skv_srv_conf *c = srv_of(cmd);
-
-    (void)dc;
-    if (!strcasecmp(mode, "merge")) {
-        c->merge = 1;
-    }
-    else if (!strcasecmp(mode, "last-write-wins")) {
-        c->merge = 0;
-    }
-    else {
-        return apr_psprintf(cmd->pool, "%s: '%s' is neither merge nor last-write-wins",
-                            SKV_CONCURRENCY, mode);
-    }
-    if (attempts && lf_parse_int(&c->attempts, attempts, 1, 100) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "%s: attempts '%s' is not a number from 1 to 100",
-                            SKV_CONCURRENCY, attempts);
-    }
-    return NULL;
-}
-
-static const char *set_discovery(cmd_parms *cmd, void *dc, int on)
-{
-    (void)dc;
-    srv_of(cmd)->discovery = on;
-    return NULL;
-}
-
-static const char *set_enable(cmd_parms *cmd, void *dc, int on)
-{
-    (void)cmd;
-    ((skv_dir_conf *)dc)->enabled = on;
-    return NULL;
-}
-
-static const char *set_cookie_conf(cmd_parms *cmd, void *dc, int argc, char *const argv[])
-{
-    skv_cookie_t *c = apr_palloc(cmd->pool, sizeof(*c));
-    const char *err;
-    int i;
-
-    if (argc < 1) {
-        return apr_psprintf(cmd->pool, "%s: needs a cookie name", SKV_COOKIE);
-    }
-    skv_cookie_defaults(c, argv[0]);
-    for (i = 1; i < argc; ++i) {
-        if ((err = skv_cookie_attr(c, argv[i], cmd->pool))) {
-            return apr_psprintf(cmd->pool, "%s: %s", SKV_COOKIE, err);
-        }
-    }
-    if ((err = skv_cookie_check(c, cmd->pool))) {
-        return apr_psprintf(cmd->pool, "%s: %s", SKV_COOKIE, err);
-    }
-    ((skv_dir_conf *)dc)->cookie = c;
-    return NULL;
-}
-
-static const char *set_policy(cmd_parms *cmd, void *dc, const char *arg)
-{
-    skv_dir_conf *c = dc;
-
-    if (!strcasecmp(arg, "open")) {
-        c->policy = POLICY_OPEN;
-    }
-    else if (!strcasecmp(arg, "closed")) {
-        c->policy = POLICY_CLOSED;
-    }
-    else {
-        return apr_psprintf(cmd->pool, "%s: '%s' is neither open nor closed", SKV_FAILURE_POLICY,
-                            arg);
-    }
-    return NULL;
-}
-
-static const char *set_regen_header(cmd_parms *cmd, void *dc, const char *arg)
-{
-    (void)cmd;
-    ((skv_dir_conf *)dc)->regen_header = arg;
-    return NULL;
-}
-
-static const char *set_env_part_size(cmd_parms *cmd, void *dc, const char *arg)
-{
-    apr_off_t n = 0;
-
-    if (strcasecmp(arg, "off")
-        && (lf_parse_size(&n, arg) != APR_SUCCESS || n < 1024 || n > 1024 * 1024)) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is neither Off nor a size from 1K to 1M",
-                            SKV_ENV_PART_SIZE, arg);
-    }
-    ((skv_dir_conf *)dc)->env_part_size = n;
-    return NULL;
-}
-
-static const command_rec skv_cmds[] = {
-    AP_INIT_FLAG(SKV_ENABLE, set_enable, NULL, RSRC_CONF | OR_AUTHCFG,
-                 "On to keep mod_session's sessions here in the SessionKVStore"),
-    AP_INIT_TAKE_ARGV(SKV_COOKIE, set_cookie_conf, NULL, RSRC_CONF | OR_AUTHCFG,
-                      "the session cookie's name and attributes (Secure=Off, SameSite=Strict, "
-                      "Path=, Domain=, Max-Age=, HttpOnly=Off)"),
-    AP_INIT_TAKE1(SKV_FAILURE_POLICY, set_policy, NULL, RSRC_CONF | OR_AUTHCFG,
-                  "open (serve with an empty session) or closed (503) when the store fails"),
-    AP_INIT_TAKE1(SKV_REGEN_HEADER, set_regen_header, NULL, RSRC_CONF | OR_AUTHCFG,
-                  "the response header by which the application asks for a new session id"),
-    AP_INIT_TAKE1(SKV_ENV_PART_SIZE, set_env_part_size, NULL, RSRC_CONF | OR_AUTHCFG,
-                  "SessionEnv's HTTP_SESSION longer than this goes out as HTTP_SESSION_1..N "
-                  "(default 8000 bytes; Off: never split)"),
-    AP_INIT_TAKE1(
-        SKV_STORE, set_store, NULL, RSRC_CONF,
-        "memcached://host:port[,host:port...] or redis[s]://[user[:password]@]host:port/db"),
-    AP_INIT_TAKE1(SKV_PASSWORD, set_password, NULL, RSRC_CONF,
-                  "the redis password: file:/path or env:NAME"),
-    AP_INIT_TAKE23(SKV_IAM_AUTH, set_iam_auth, NULL, RSRC_CONF,
-                   "the ElastiCache cache (replication group id or serverless cache name), its "
-                   "region, and 'serverless' for a serverless cache: AUTH with IAM tokens for "
-                   "the store URL's user"),
-    AP_INIT_TAKE12(SKV_CREDENTIALS, set_credentials, NULL, RSRC_CONF,
-                   "the AWS credentials that sign IAM tokens: default (environment, profile, "
-                   "instance role), keyfile PATH or profile NAME"),
-    AP_INIT_TAKE1(SKV_CA_FILE, set_path, (void *)APR_OFFSETOF(skv_srv_conf, ca_file), RSRC_CONF,
-                  "PEM file of the CAs that a rediss:// or memcacheds:// server's certificate "
-                  "must chain to "
-                  "(default: the system's trust store)"),
-    AP_INIT_TAKE1(SKV_CONNECT_TIMEOUT, set_duration, DURATION(connect_timeout, "ms", 0, 0),
-                  RSRC_CONF, "time to connect to a backend server (ms unless a unit is given)"),
-    AP_INIT_TAKE1(SKV_TIMEOUT, set_duration, DURATION(timeout, "ms", 0, 0), RSRC_CONF,
-                  "time for one backend operation (ms unless a unit is given)"),
-    AP_INIT_TAKE1(SKV_RETRY_INTERVAL, set_duration, DURATION(retry_interval, "s", 0, 0), RSRC_CONF,
-                  "how long a server that did not answer is left out before one request "
-                  "tries it again"),
-    AP_INIT_TAKE1(SKV_CONNECTIONS, set_connections, NULL, RSRC_CONF,
-                  "backend connections per child process (default: one per thread)"),
-    AP_INIT_TAKE1(SKV_KEY_PREFIX, set_prefix, NULL, RSRC_CONF, "prefix of the backend keys"),
-    AP_INIT_TAKE1(SKV_KEY_FILE, set_path, (void *)APR_OFFSETOF(skv_srv_conf, key_file), RSRC_CONF,
-                  "AES-256-GCM keys, one per line; the first encrypts, all decrypt"),
-    AP_INIT_TAKE1(SKV_IDLE_TIMEOUT, set_duration, DURATION(idle_timeout, "s", 0, APR_USEC_PER_SEC),
-                  RSRC_CONF, "a session unused for this long expires"),
-    AP_INIT_TAKE1(SKV_MAX_LIFETIME, set_duration, DURATION(max_lifetime, "s", 1, 0), RSRC_CONF,
-                  "a session expires this long after it was created, used or not (0 = never)"),
-    AP_INIT_TAKE1(SKV_TOUCH_INTERVAL, set_duration, DURATION(touch_interval, "s", 1, 0), RSRC_CONF,
-                  "the expiry of an unchanged session is refreshed at most this often"),
-    AP_INIT_TAKE1(SKV_MAX_SIZE, set_max_size, NULL, RSRC_CONF,
-                  "the largest session stored; a larger one is refused, the old one kept"),
-    AP_INIT_TAKE12(SKV_CONCURRENCY, set_concurrency, NULL, RSRC_CONF,
-                   "merge [attempts] (concurrent requests' changes are merged key by key) or "
-                   "last-write-wins"),
-    AP_INIT_FLAG(SKV_DISCOVERY, set_discovery, NULL, RSRC_CONF,
-                 "On: the memcached:// store's one server is the configuration endpoint of an "
-                 "ElastiCache Memcached cluster, whose nodes are discovered and followed"),
-    AP_INIT_TAKE1(SKV_DISCOVERY_EVERY, set_duration,
-                  DURATION(refresh_every, "s", 0, APR_USEC_PER_SEC), RSRC_CONF,
-                  "how often a background thread of each child asks the configuration endpoint "
-                  "for the nodes (default 60s)"),
-    {NULL},
-};
-
-/* --- runtimes: one store per distinct store configuration, built per child ---------------- */
-
-typedef struct skv_runtime {
-    skv_store_conf_t conf;
-    skv_stats_t *stats; /* in shared memory */
-    skv_store_t *store; /* per child, from child_init */
-    const char *display;
-    skv_srv_conf settings; /* what it was made from */
-    /* the background refresh, every settings.refresh_every (per child: only its thread
-     * touches these) */
-    apr_time_t refresh_due; /* the next refresh; 0 = at once */
-    int refresh_off;        /* nothing to refresh: not asked again */
-    int refresh_failures;   /* failed refreshes in a row */
-} skv_runtime;
-
-static apr_array_header_t *runtimes; /* skv_runtime *, from pconf */
-
-/* AUTH's password from the process's IAM token holder (skv_password_fn). */
-static apr_status_t iam_token(const char **token, const char **why, void *baton, apr_pool_t *p)
-{
-    return aws_elasticache_tokens_get(token, NULL, why, baton, apr_time_now(), p);
-}
-
-/* IAM authentication for @p be (SessionKVIAMAuth); what is wrong, or NULL. */
-static const char *iam_conf(skv_backend_t *be, const skv_srv_conf *e, apr_pool_t *p)
-{
-    aws_elasticache_iam_t iam;
-    aws_elasticache_tokens_t *tokens;
-    aws_creds_provider_t *creds;
-    aws_creds_config_t cc;
-    const char *why;
-
-    if (be->type != SKV_BACKEND_REDIS || !be->tls) {
-        return apr_psprintf(p,
-                            "%s needs a rediss:// store: ElastiCache takes IAM tokens over "
-                            "TLS only",
-                            SKV_IAM_AUTH);
-    }
-    if (!be->user) {
-        return apr_psprintf(p, "%s: the store's URL names the user, rediss://user-id@host",
-                            SKV_IAM_AUTH);
-    }
-    if (be->password) {
-        return apr_psprintf(p, "%s: the token is the password; none in the URL", SKV_IAM_AUTH);
-    }
-    iam.region = e->iam_region;
-    iam.user_id = be->user;
-    iam.cache_name = e->iam_cache;
-    iam.serverless = e->iam_serverless;
-    memset(&cc, 0, sizeof(cc));
-    aws_creds_config_set_source(&cc, e->creds_kind, e->creds_arg);
-    if (aws_creds_provider_create(&creds, &why, &cc, p) != APR_SUCCESS) {
-        return apr_psprintf(p, "%s: %s", SKV_CREDENTIALS, why);
-    }
-    if (aws_elasticache_tokens_create(&tokens, &why, &iam, creds, 0, p) != APR_SUCCESS) {
-        return apr_psprintf(p, "%s: %s", SKV_IAM_AUTH, why);
-    }
-    be->password_fn = iam_token;
-    be->password_baton = tokens;
-    be->reauth_after = AWS_ELASTICACHE_REAUTH_DEFAULT;
-    return NULL;
-}
-
-/* The store configuration of a server's effective settings; what is wrong, or NULL. */
-static const char *runtime_conf(skv_store_conf_t *sc, const skv_srv_conf *e, apr_pool_t *p)
-{
-    skv_backend_t *be;
-    const char *why;
-    int threads = 1;
-
-    if (skv_backend_parse(&be, &why, e->url, p) != APR_SUCCESS) {
-        return apr_psprintf(p, "%s: %s", SKV_STORE, why);
-    }
-    /* IAM authentication makes the password (the URL must have none: iam_conf()); memcached
-     * has none: a SessionKVPassword inherited from the main server's redis store is unused */
-    if (e->iam_cache) {
-        if ((why = iam_conf(be, e, p))) {
-            return why;
-        }
-    }
-    else if (e->password && be->type == SKV_BACKEND_REDIS) {
-        be->password = e->password;
-    }
-    if (be->user && !be->password && !be->password_fn) {
-        return apr_psprintf(p, "%s: a redis user needs a password: %s file:/path or env:NAME",
-                            SKV_STORE, SKV_PASSWORD);
-    }
-    if (be->tls && lf_tls_create(&be->tls_config, e->ca_file, &why, p) != APR_SUCCESS) {
-        return apr_psprintf(p, "%s: %s", SKV_CA_FILE, why);
-    }
-    memset(sc, 0, sizeof(*sc));
-    if (e->discovery == 1) {
-        if (be->type != SKV_BACKEND_MEMCACHED) {
-            return apr_psprintf(p,
-                                "%s needs a memcached:// store, the configuration endpoint of an "
-                                "ElastiCache Memcached cluster: redis has no such discovery",
-                                SKV_DISCOVERY);
-        }
-        if (be->tls) {
-            return apr_psprintf(p,
-                                "%s is not supported with memcacheds://: the client of a node "
-                                "list (libmemcached) has no TLS, and ElastiCache Serverless, "
-                                "which memcacheds:// is for, is one endpoint with no nodes to "
-                                "discover",
-                                SKV_DISCOVERY);
-        }
-        if (be->servers->nelts != 1) {
-            return apr_psprintf(p,
-                                "%s: the store URL names one server, the cluster's configuration "
-                                "endpoint (memcached://name.cfg.use1.cache.amazonaws.com:11211), "
-                                "not %d",
-                                SKV_DISCOVERY, be->servers->nelts);
-        }
-        sc->driver = &skv_driver_memcached_discovery;
-    }
-    be->connect_timeout = e->connect_timeout;
-    be->io_timeout = e->timeout;
-    be->retry_interval = e->retry_interval;
-    sc->backend = be;
-    sc->prefix = e->prefix;
-    sc->idle_timeout = e->idle_timeout;
-    sc->max_lifetime = e->max_lifetime;
-    sc->touch_interval = e->touch_interval;
-    sc->max_size = (apr_size_t)e->max_size;
-    sc->merge = e->merge;
-    sc->max_attempts = e->attempts;
-    if (e->touch_interval >= e->idle_timeout) {
-        return apr_psprintf(p, "%s must be shorter than %s, or an active session could expire",
-                            SKV_TOUCH_INTERVAL, SKV_IDLE_TIMEOUT);
-    }
-    if (e->max_lifetime && e->max_lifetime < e->idle_timeout) {
-        return apr_psprintf(p, "%s shorter than %s makes the idle timeout pointless",
-                            SKV_MAX_LIFETIME, SKV_IDLE_TIMEOUT);
-    }
-    if (e->key_file) {
-        skv_keyring_t *kr;
-
-        if (skv_keyring_load(&kr, &why, e->key_file, p) != APR_SUCCESS) {
-            return apr_psprintf(p, "%s %s: %s", SKV_KEY_FILE, e->key_file, why);
-        }
-        sc->keys = kr;
-    }
-    if (!e->connections) {
-        ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
-    }
-    sc->max_conns = e->connections ? e->connections : threads > 0 ? threads : 1;
-    return NULL;
-}
-
-/* Check (and with @p keep, build the runtimes of) every server's store configuration. */
-static const char *runtimes_setup(server_rec *main, int keep, apr_pool_t *p)
-{
-    server_rec *s;
-
-    for (s = main; s; s = s->next) {
-        skv_srv_conf *c = ap_get_module_config(s->module_config, &session_kv_module);
-        skv_srv_conf *e = srv_effective(s, p);
-        skv_runtime *rt;
-        const char *err;
-        int i;
-
-        c->rt = NULL;
-        if (!e->url) {
-            continue;
-        }
-        /* virtual hosts with the same settings (inherited from the main server, usually)
-         * share one store */
-        for (i = 0; keep && i < runtimes->nelts && !c->rt; ++i) {
-            skv_runtime *each = APR_ARRAY_IDX(runtimes, i, skv_runtime *);
-            if (!memcmp(e, &each->settings, offsetof(skv_srv_conf, rt))) {
-                c->rt = each;
-            }
-        }
-        if (c->rt) {
-            continue;
-        }
-        rt = apr_pcalloc(p, sizeof(*rt));
-        if ((err = runtime_conf(&rt->conf, e, p))) {
-            return s->defn_name
-                       ? apr_psprintf(p, "%s (%s:%d)", err, s->defn_name, s->defn_line_number)
-                       : err;
-        }
-        rt->display = rt->conf.backend->display;
-        rt->settings = *e;
-        if (keep) {
-            APR_ARRAY_PUSH(runtimes, skv_runtime *) = rt;
-            c->rt = rt;
-        }
-    }
-    return NULL;
-}
-
-static skv_runtime *runtime_of(server_rec *s)
-{
-    const skv_srv_conf *c = ap_get_module_config(s->module_config, &session_kv_module);
-
-    return c->rt;
-}
 
 /* --- per request: the memo ------------------------------------------------------------------ */
 
@@ -826,7 +116,7 @@ static skv_req *session_memo(request_rec *r)
 {
     request_rec *root = root_of(r);
     skv_req *m = ap_get_module_config(root->request_config, &session_kv_module);
-    const skv_dir_conf *dc = dir_conf(r);
+    const skv_dir_conf *dc = skv_dir_of(r);
     skv_cookie_found_t found = {NULL, 0, 0};
     void *args[3];
     const char *why = NULL;
@@ -838,7 +128,7 @@ static skv_req *session_memo(request_rec *r)
     m = apr_pcalloc(root->pool, sizeof(*m));
     ap_set_module_config(root->request_config, &session_kv_module, m);
     m->dc = dc;
-    m->rt = runtime_of(r->server);
+    m->rt = skv_runtime_of(r->server);
     m->z = apr_pcalloc(root->pool, sizeof(*m->z));
     m->z->pool = root->pool;
     m->z->entries = apr_table_make(root->pool, 10);
@@ -853,7 +143,7 @@ static skv_req *session_memo(request_rec *r)
     }
 
     args[0] = &found;
-    args[1] = (void *)dir_cookie(dc)->name;
+    args[1] = (void *)skv_dir_cookie(dc)->name;
     args[2] = root->pool;
     apr_table_do(cookie_line, args, r->headers_in, "Cookie", NULL);
     if (!found.count) {
@@ -895,7 +185,7 @@ static apr_status_t skv_session_load(request_rec *r, session_rec **z)
 {
     skv_req *m;
 
-    if (!dir_enabled(dir_conf(r))) {
+    if (!skv_dir_enabled(skv_dir_of(r))) {
         return DECLINED;
     }
     m = session_memo(r);
@@ -947,7 +237,7 @@ static apr_status_t merge_changes(const char **data, apr_size_t *len, const skv_
 static void set_cookie(request_rec *r, const skv_req *m, const char *value)
 {
     apr_table_addn(r->err_headers_out, "Set-Cookie",
-                   skv_cookie_header(dir_cookie(m->dc), value, r->pool));
+                   skv_cookie_header(skv_dir_cookie(m->dc), value, r->pool));
     /* a shared cache must never hand one user's session cookie to another */
     apr_table_setn(r->err_headers_out, "Cache-Control", "private");
 }
@@ -972,7 +262,7 @@ static apr_status_t skv_session_save(request_rec *r, session_rec *z)
     apr_status_t rv;
     apr_time_t now = apr_time_now();
 
-    if (!dir_enabled(dir_conf(r)) || !m || m->z != z) {
+    if (!skv_dir_enabled(skv_dir_of(r)) || !m || m->z != z) {
         return DECLINED;
     }
     if (m->done) {
@@ -1083,7 +373,7 @@ static apr_status_t skv_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     request_rec *r = f->r;
     skv_req *m = memo_get(r);
-    const char *regen = LF_DEFAULT(dir_conf(r), dir_defaults, regen_header, NULL);
+    const char *regen = LF_DEFAULT(skv_dir_of(r), skv_dir_defaults, regen_header, NULL);
 
     ap_remove_output_filter(f);
     join_header_parts(r);
@@ -1102,7 +392,7 @@ static apr_status_t skv_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 
 static void skv_insert_filter(request_rec *r)
 {
-    if (dir_enabled(dir_conf(r))) {
+    if (skv_dir_enabled(skv_dir_of(r))) {
         ap_add_output_filter("SESSION_KV", NULL, r, r->connection);
     }
 }
@@ -1114,15 +404,15 @@ static void skv_insert_filter(request_rec *r)
  * whose session cannot be loaded gets a 503 before the application runs. */
 static int skv_fixups(request_rec *r)
 {
-    const skv_dir_conf *dc = dir_conf(r);
+    const skv_dir_conf *dc = skv_dir_of(r);
     skv_req *m;
 
-    if (!dir_enabled(dc)) {
+    if (!skv_dir_enabled(dc)) {
         return DECLINED;
     }
     apr_table_unset(r->headers_in, "Session");
     m = session_memo(r);
-    if (m->failed && LF_DEFAULT(dc, dir_defaults, policy, POLICY_UNSET) == POLICY_CLOSED) {
+    if (m->failed && LF_DEFAULT(dc, skv_dir_defaults, policy, POLICY_UNSET) == POLICY_CLOSED) {
         apr_table_setn(r->err_headers_out, "Retry-After", "5");
         return HTTP_SERVICE_UNAVAILABLE;
     }
@@ -1135,13 +425,13 @@ static int skv_fixups(request_rec *r)
  * (AH02536) and PHP-FPM would see no session at all. The counterpart of join_header_parts(). */
 static int skv_env_split(request_rec *r)
 {
-    const skv_dir_conf *dc = dir_conf(r);
-    apr_off_t size = LF_DEFAULT(dc, dir_defaults, env_part_size, LF_UNSET);
+    const skv_dir_conf *dc = skv_dir_of(r);
+    apr_off_t size = LF_DEFAULT(dc, skv_dir_defaults, env_part_size, LF_UNSET);
     const char *v;
     apr_size_t len, off;
     int n = 0;
 
-    if (!dir_enabled(dc) || size <= 0 || !(v = apr_table_get(r->subprocess_env, "HTTP_SESSION"))
+    if (!skv_dir_enabled(dc) || size <= 0 || !(v = apr_table_get(r->subprocess_env, "HTTP_SESSION"))
         || (len = strlen(v)) <= (apr_size_t)size) {
         return DECLINED;
     }
@@ -1180,11 +470,11 @@ static int skv_status(request_rec *r, int flags)
 {
     int i;
 
-    if (!runtimes) {
+    if (!skv_runtimes) {
         return OK;
     }
-    for (i = 0; i < runtimes->nelts; ++i) {
-        skv_runtime *rt = APR_ARRAY_IDX(runtimes, i, skv_runtime *);
+    for (i = 0; i < skv_runtimes->nelts; ++i) {
+        skv_runtime *rt = APR_ARRAY_IDX(skv_runtimes, i, skv_runtime *);
         skv_stats_t st;
         static const char *const names[] = {
             "Loads",       "Hits",     "Misses",         "Expired",           "Rejected",
@@ -1254,8 +544,8 @@ static void refresher_run(void *data, apr_pool_t *ptemp)
     apr_time_t now = apr_time_now();
     int i;
 
-    for (i = 0; i < runtimes->nelts && !mod_lf_thread_stopping(w->thread); ++i) {
-        skv_runtime *rt = APR_ARRAY_IDX(runtimes, i, skv_runtime *);
+    for (i = 0; i < skv_runtimes->nelts && !mod_lf_thread_stopping(w->thread); ++i) {
+        skv_runtime *rt = APR_ARRAY_IDX(skv_runtimes, i, skv_runtime *);
         const char *why = NULL;
         apr_status_t rv;
         int changed = 0;
@@ -1309,8 +599,8 @@ static apr_status_t refresher_create(server_rec *s, apr_pool_t *pconf)
     apr_status_t rv;
     int i;
 
-    for (i = 0; i < runtimes->nelts; ++i) {
-        skv_runtime *rt = APR_ARRAY_IDX(runtimes, i, skv_runtime *);
+    for (i = 0; i < skv_runtimes->nelts; ++i) {
+        skv_runtime *rt = APR_ARRAY_IDX(skv_runtimes, i, skv_runtime *);
 
         if (runtime_refreshes(rt) && (!tick || rt->settings.refresh_every < tick)) {
             tick = rt->settings.refresh_every;
@@ -1343,7 +633,7 @@ static int skv_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     (void)pconf;
     (void)plog;
     mod_lf_log_install(s);
-    if ((err = runtimes_setup(s, 0, ptemp))) {
+    if ((err = skv_runtimes_setup(s, 0, ptemp))) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, LFLOGNO(01006) "%s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -1361,40 +651,40 @@ static int skv_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
 
     (void)plog;
     (void)ptemp;
-    runtimes = apr_array_make(pconf, 2, sizeof(skv_runtime *));
+    skv_runtimes = apr_array_make(pconf, 2, sizeof(skv_runtime *));
     refresher = NULL;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
-    if ((err = runtimes_setup(s, 1, pconf))) { /* checked already: should not happen */
+    if ((err = skv_runtimes_setup(s, 1, pconf))) { /* checked already: should not happen */
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, LFLOGNO(01007) "%s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (!runtimes->nelts) {
+    if (!skv_runtimes->nelts) {
         return OK;
     }
-    for (i = 0; i < runtimes->nelts; ++i) {
+    for (i = 0; i < skv_runtimes->nelts; ++i) {
         servers +=
-            (apr_size_t)APR_ARRAY_IDX(runtimes, i, skv_runtime *)->conf.backend->servers->nelts;
+            (apr_size_t)APR_ARRAY_IDX(skv_runtimes, i, skv_runtime *)->conf.backend->servers->nelts;
     }
     /* Shared by all children: the counters for server-status (they count on across graceful
      * restarts while the stores stay the same), then the down state of every store's servers
      * (skv_breaker.h), so that a server that hangs costs one timeout per retry interval for
      * the whole httpd, not one per child (with prefork, one per process). */
     rv = mod_lf_shm_attach((void **)&stats, NULL, SKV_SHM_KEY,
-                           sizeof(skv_stats_t) * (apr_size_t)runtimes->nelts
+                           sizeof(skv_stats_t) * (apr_size_t)skv_runtimes->nelts
                                + sizeof(skv_breaker_t) * servers,
-                           ((apr_uint64_t)runtimes->nelts << 32) | servers, s);
+                           ((apr_uint64_t)skv_runtimes->nelts << 32) | servers, s);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      LFLOGNO(01008) "cannot create the shared memory for session counters");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     /* a (re)start begins with every server up: the servers may have changed */
-    breakers = (skv_breaker_t *)(stats + runtimes->nelts);
+    breakers = (skv_breaker_t *)(stats + skv_runtimes->nelts);
     memset(breakers, 0, sizeof(skv_breaker_t) * servers);
-    for (i = 0; i < runtimes->nelts; ++i) {
-        skv_runtime *rt = APR_ARRAY_IDX(runtimes, i, skv_runtime *);
+    for (i = 0; i < skv_runtimes->nelts; ++i) {
+        skv_runtime *rt = APR_ARRAY_IDX(skv_runtimes, i, skv_runtime *);
         rt->stats = stats + i;
         rt->conf.breakers = breakers;
         breakers += rt->conf.backend->servers->nelts;
@@ -1420,8 +710,8 @@ static void skv_child_init(apr_pool_t *pchild, server_rec *s)
 {
     int i;
 
-    for (i = 0; runtimes && i < runtimes->nelts; ++i) {
-        skv_runtime *rt = APR_ARRAY_IDX(runtimes, i, skv_runtime *);
+    for (i = 0; skv_runtimes && i < skv_runtimes->nelts; ++i) {
+        skv_runtime *rt = APR_ARRAY_IDX(skv_runtimes, i, skv_runtime *);
         apr_status_t rv = skv_store_create(&rt->store, &rt->conf, rt->stats, pchild);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
@@ -1454,7 +744,7 @@ static const char *health_configure(void **ctx, const char *target, apr_table_t 
 static apr_status_t health_run(const char **error, void *ctx, server_rec *s,
                                apr_interval_time_t timeout, apr_pool_t *p)
 {
-    skv_runtime *rt = runtime_of(s);
+    skv_runtime *rt = skv_runtime_of(s);
     const char *info = NULL;
     apr_status_t rv;
 
@@ -1478,7 +768,7 @@ static void skv_register_hooks(apr_pool_t *p)
 {
     static const char *const after_session[] = {"mod_session.c", NULL};
 
-    skv_cookie_defaults(&cookie_default, "session");
+    skv_config_init();
 
     ap_hook_check_config(skv_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(skv_post_config, NULL, NULL, APR_HOOK_MIDDLE);
@@ -1500,6 +790,7 @@ static void skv_register_hooks(apr_pool_t *p)
 }
 
 module AP_MODULE_DECLARE_DATA session_kv_module = {
-    STANDARD20_MODULE_STUFF, create_dir_conf, merge_dir_conf,     create_srv_conf,
-    merge_srv_conf,          skv_cmds,        skv_register_hooks, AP_MODULE_FLAG_NONE,
+    STANDARD20_MODULE_STUFF, skv_create_dir_conf, skv_merge_dir_conf,
+    skv_create_srv_conf,     skv_merge_srv_conf,  skv_cmds,
+    skv_register_hooks,      AP_MODULE_FLAG_NONE,
 };
