@@ -28,7 +28,7 @@ BASE_CFLAGS = $(call apxs_q,CFLAGS) $(call apxs_q,CPPFLAGS) $(call apxs_q,EXTRA_
               -fPIC -fvisibility=default $(WARN) $(WERROR) -Imodules/common -Imodules/aws
 # Core files see APR and the common headers only: an httpd include in a core file fails to build.
 CORE_CFLAGS = $(BASE_CFLAGS) $(APR_INCLUDES)
-GLUE_CFLAGS = $(BASE_CFLAGS) $(HTTPD_INCLUDES) -Imodules/health
+GLUE_CFLAGS = $(BASE_CFLAGS) $(HTTPD_INCLUDES)
 
 # Modules: every folder modules/<x>/ that holds its mod_<x>.c.
 MODULES := $(foreach d,$(wildcard modules/*/),$(if $(wildcard $(d)mod_$(notdir $(d:/=)).c),$(notdir $(d:/=))))

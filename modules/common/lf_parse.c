@@ -1,4 +1,5 @@
 /* lf_parse — directive value parsers shared by all modules (see lf_parse.h). */
+#include <apr_file_info.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
 
@@ -182,4 +183,19 @@ const char *lf_format_duration(apr_interval_time_t d, apr_pool_t *p)
         return apr_psprintf(p, "%" APR_INT64_T_FMT "m", (apr_int64_t)(d / 60));
     }
     return apr_psprintf(p, "%" APR_INT64_T_FMT "s", (apr_int64_t)d);
+}
+
+apr_status_t lf_parse_path(const char **out, const char *path, const char *root, apr_pool_t *p)
+{
+    char *merged = NULL;
+    apr_status_t rv = apr_filepath_merge(&merged, root, path, APR_FILEPATH_TRUENAME, p);
+
+    /* what need not exist yet (a drain file, a file check's target) is still a good path */
+    if (merged
+        && (rv == APR_SUCCESS || APR_STATUS_IS_EPATHWILD(rv) || APR_STATUS_IS_ENOENT(rv)
+            || APR_STATUS_IS_ENOTDIR(rv))) {
+        *out = merged;
+        return APR_SUCCESS;
+    }
+    return rv != APR_SUCCESS ? rv : APR_EBADPATH;
 }

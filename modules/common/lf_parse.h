@@ -57,6 +57,14 @@ apr_status_t lf_parse_hostport(const char **host, apr_port_t *port, const char *
 apr_status_t lf_parse_hostport_list(apr_array_header_t **out, const char **bad, const char *s,
                                     apr_port_t default_port, apr_pool_t *p);
 
+/**
+ * @p path made absolute against @p root (the server root), as httpd's ap_server_root_relative()
+ * does for a configuration's file names, so that core files resolve paths the glue's way.
+ * @param out the path, allocated from @p p
+ * @return APR_SUCCESS, or why it cannot be merged (a bad path)
+ */
+apr_status_t lf_parse_path(const char **out, const char *path, const char *root, apr_pool_t *p);
+
 /** Format a duration for messages and configs ("250ms", "5s", "2m"), allocated from @p p. */
 const char *lf_format_duration(apr_interval_time_t d, apr_pool_t *p);
 

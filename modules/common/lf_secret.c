@@ -1,8 +1,10 @@
-/* lf_secret — load secrets from files or the environment (see lf_secret.h). */
+/* lf_secret — load secrets from files or the environment, compare with them (see lf_secret.h). */
 #include <stdlib.h>
 
+#include <apr_crypto.h>
 #include <apr_env.h>
 #include <apr_file_io.h>
+#include <apr_sha1.h>
 #include <apr_strings.h>
 
 #include "lf_secret.h"
@@ -62,4 +64,20 @@ apr_status_t lf_secret_load(const char **secret, const char **why, const char *s
     }
     *secret = value;
     return APR_SUCCESS;
+}
+
+int lf_secret_equals(const char *given, const char *secret)
+{
+    unsigned char a[APR_SHA1_DIGESTSIZE], b[APR_SHA1_DIGESTSIZE];
+    apr_sha1_ctx_t ctx;
+
+    /* Digests of equal length: the comparison takes the same time whatever the inputs' lengths
+     * and wherever they differ. */
+    apr_sha1_init(&ctx);
+    apr_sha1_update(&ctx, given, (unsigned)strlen(given));
+    apr_sha1_final(a, &ctx);
+    apr_sha1_init(&ctx);
+    apr_sha1_update(&ctx, secret, (unsigned)strlen(secret));
+    apr_sha1_final(b, &ctx);
+    return apr_crypto_equals(a, b, sizeof(a));
 }

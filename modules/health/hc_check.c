@@ -102,6 +102,14 @@ int hc_status_snapshot(hc_status_t *dst, const hc_status_t *src)
     return consistent;
 }
 
+void hc_status_read(hc_status_t *dst, const hc_status_t *src, const char *name)
+{
+    hc_status_snapshot(dst, src);
+    if (strcmp(dst->name, name)) {
+        hc_status_init(dst, name);
+    }
+}
+
 const char *hc_state_name(int state)
 {
     switch (state) {
@@ -112,4 +120,12 @@ const char *hc_state_name(int state)
     default:
         return "unknown";
     }
+}
+
+int hc_shared_stalled(const hc_shared_t *shared, apr_interval_time_t stall_timeout, apr_time_t now)
+{
+    apr_time_t beat = __atomic_load_n(&shared->heartbeat, __ATOMIC_ACQUIRE);
+    apr_time_t since = beat > shared->started ? beat : shared->started;
+
+    return now - since > stall_timeout;
 }

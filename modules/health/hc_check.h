@@ -47,6 +47,23 @@ typedef struct hc_status_t {
     apr_uint64_t failures;       /* failed results so far */
 } hc_status_t;
 
+/** The shared segment: created once per parent process, kept across graceful restarts. Plain
+ * data: every child maps it, and the one process that runs the checks writes the slots. */
+typedef struct hc_shared_t {
+    apr_uint32_t generation;          /* bumped at every (re)start; old writers stop */
+    apr_time_t started;               /* when this configuration generation started */
+    apr_time_t heartbeat;             /* last tick of the check thread; 0 = never */
+    apr_time_t drain_since;           /* draining via the API since; 0 = not */
+    apr_uint32_t stall_logged;        /* LF04015 logged for this stall */
+    hc_status_t slots[HC_MAX_CHECKS]; /* slot i belongs to check i */
+} hc_shared_t;
+
+/**
+ * Whether the check thread has stalled: no tick for longer than @p stall_timeout since the
+ * later of its last tick and the start of this generation.
+ */
+int hc_shared_stalled(const hc_shared_t *shared, apr_interval_time_t stall_timeout, apr_time_t now);
+
 /** Why readiness is what it is. */
 typedef enum {
     HC_READY = 0,
@@ -89,6 +106,12 @@ void hc_status_publish(hc_status_t *dst, const hc_status_t *src);
  * @return 1 for a consistent copy, 0 if the record stayed mid-write (its writer died)
  */
 int hc_status_snapshot(hc_status_t *dst, const hc_status_t *src);
+
+/**
+ * Read check @p name's record from shared @p src (hc_status_snapshot()); a slot that still
+ * belongs to another check (in the middle of a restart) reads as a record without results.
+ */
+void hc_status_read(hc_status_t *dst, const hc_status_t *src, const char *name);
 
 /** Name of a state for messages and JSON: "unknown", "up", "down". */
 const char *hc_state_name(int state);

@@ -4,6 +4,7 @@
  * and an RDS endpoint is a DNS name), and the HTTP check gets TLS with verification for free.
  */
 #include <poll.h>
+#include <unistd.h>
 
 #include <apr_file_info.h>
 #include <apr_file_io.h>
@@ -283,6 +284,25 @@ apr_status_t hc_probe_ca_file_check(const char **why, const char *path, apr_pool
         return APR_EINVAL;
     }
     return APR_SUCCESS;
+}
+
+apr_status_t hc_probe_dir_check(const char **why, const char *path, apr_pool_t *p)
+{
+    const char *slash = strrchr(path, '/');
+    const char *dir = !slash ? "." : slash == path ? "/" : apr_pstrmemdup(p, path, slash - path);
+    apr_finfo_t finfo;
+    apr_status_t rv = apr_stat(&finfo, dir, APR_FINFO_TYPE, p);
+
+    if (rv == APR_SUCCESS && finfo.filetype != APR_DIR) {
+        rv = APR_ENOTDIR;
+    }
+    else if (rv == APR_SUCCESS && access(dir, R_OK | X_OK) != 0) {
+        rv = APR_EACCES;
+    }
+    if (rv != APR_SUCCESS) {
+        *why = apr_psprintf(p, "cannot read directory of '%s'", path);
+    }
+    return rv;
 }
 
 apr_status_t hc_probe_file(const char **error, const char *path, int want_present, apr_pool_t *p)

@@ -48,6 +48,14 @@ apr_status_t hc_probe_http(const char **error, const char *url, int expect, cons
 apr_status_t hc_probe_ca_file_check(const char **why, const char *path, apr_pool_t *p);
 
 /**
+ * Whether the directory of @p path exists and can be read, so that a file there can ever be
+ * checked (a drain file, a file check): a wrong path stops startup instead of never matching.
+ * @param why out on failure: "cannot read directory of '<path>'", allocated from @p p
+ * @return APR_SUCCESS; the error reading it, APR_ENOTDIR or APR_EACCES
+ */
+apr_status_t hc_probe_dir_check(const char **why, const char *path, apr_pool_t *p);
+
+/**
  * Succeeds when @p path exists (@p want_present) or does not (!@p want_present).
  * @param error out on failure, allocated from @p p
  */

@@ -1,4 +1,4 @@
-/* mod_health_run — the thread that runs the checks, and the built-in check types.
+/* mod_health_run — the thread that runs the checks.
  *
  * One process of the server runs the checks (a singleton thread of the lifecycle kit, so N
  * children do not multiply the load on the database): every tick it hands each check that is
@@ -15,13 +15,11 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
-#include <ap_provider.h>
 
 #include "lf_log.h"
-#include "lf_parse.h"
 #include "mod_lf_life.h"
-#include "hc_probe.h"
-#include "mod_health_private.h"
+#include "mod_health_config.h"
+#include "mod_health_run.h"
 
 APLOG_USE_MODULE(health);
 
@@ -33,8 +31,9 @@ APLOG_USE_MODULE(health);
 /* A check as the check thread sees it; lives in the thread's pool of the one process that runs
  * checks. */
 typedef struct runner {
-    const health_check *check;
+    const hc_conf_check_t *check;
     server_rec *s;
+    hc_shared_t *shared;     /* the segment, from post_config */
     apr_uint32_t generation; /* of the configuration that started us */
     int slot;
     hc_status_t status; /* our copy: this runner is the slot's only writer */
@@ -45,6 +44,7 @@ typedef struct runner {
 
 typedef struct watch_ctx {
     server_rec *s;
+    hc_shared_t *shared;         /* the segment, from post_config */
     mod_lf_thread_t *thread;     /* per generation, from post_config */
     apr_pool_t *pool;            /* the thread's (own allocator), from start to stop */
     apr_array_header_t *runners; /* runner */
@@ -56,7 +56,7 @@ typedef struct watch_ctx {
 static void *APR_THREAD_FUNC run_check(apr_thread_t *thread, void *data)
 {
     runner *rn = data;
-    const health_check *hc = rn->check;
+    const hc_conf_check_t *hc = rn->check;
     const char *error = NULL;
     apr_time_t start, end;
     apr_status_t rv;
@@ -69,8 +69,8 @@ static void *APR_THREAD_FUNC run_check(apr_thread_t *thread, void *data)
     end = apr_time_now();
     old = hc_status_apply(&rn->status, &hc->params, rv == APR_SUCCESS, error, end - start, end);
     /* After a graceful restart the new generation owns the slots; we only finish quietly. */
-    if (__atomic_load_n(&health_shm->generation, __ATOMIC_ACQUIRE) == rn->generation) {
-        hc_status_publish(&health_shm->slots[rn->slot], &rn->status);
+    if (__atomic_load_n(&rn->shared->generation, __ATOMIC_ACQUIRE) == rn->generation) {
+        hc_status_publish(&rn->shared->slots[rn->slot], &rn->status);
         if (old >= 0 && rn->status.state == HC_STATE_DOWN) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rn->s,
                          LFLOGNO(04010) "check '%s' (%s%s%s) "
@@ -93,8 +93,8 @@ static void *APR_THREAD_FUNC run_check(apr_thread_t *thread, void *data)
 static apr_status_t watch_start(void *data, apr_pool_t *pool)
 {
     watch_ctx *w = data;
-    const health_srv_conf *c = ap_get_module_config(w->s->module_config, &health_module);
-    apr_uint32_t gen = __atomic_load_n(&health_shm->generation, __ATOMIC_ACQUIRE);
+    const health_srv_conf *c = health_conf(w->s);
+    apr_uint32_t gen = __atomic_load_n(&w->shared->generation, __ATOMIC_ACQUIRE);
     int i, n = c->checks ? c->checks->nelts : 0;
     apr_status_t rv;
 
@@ -105,15 +105,13 @@ static apr_status_t watch_start(void *data, apr_pool_t *pool)
     for (i = 0; i < n; ++i) {
         runner *rn = apr_array_push(w->runners);
         memset(rn, 0, sizeof(*rn));
-        rn->check = &APR_ARRAY_IDX(c->checks, i, health_check);
+        rn->check = &APR_ARRAY_IDX(c->checks, i, hc_conf_check_t);
         rn->s = w->s;
+        rn->shared = w->shared;
         rn->slot = i;
         rn->generation = gen;
         /* Carry the state over a graceful restart; attach_shared() reset foreign slots. */
-        hc_status_snapshot(&rn->status, &health_shm->slots[i]);
-        if (strcmp(rn->status.name, rn->check->name)) {
-            hc_status_init(&rn->status, rn->check->name);
-        }
+        hc_status_read(&rn->status, &w->shared->slots[i], rn->check->name);
         /* its own allocator: the check tasks run on different threads */
         if ((rv = mod_lf_pool_create(&rn->pool, pool)) != APR_SUCCESS) {
             return rv;
@@ -166,8 +164,8 @@ static void watch_tick(void *data, apr_pool_t *ptemp)
     apr_status_t rv;
     int i;
 
-    __atomic_store_n(&health_shm->heartbeat, now, __ATOMIC_RELEASE);
-    __atomic_store_n(&health_shm->stall_logged, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&w->shared->heartbeat, now, __ATOMIC_RELEASE);
+    __atomic_store_n(&w->shared->stall_logged, 0, __ATOMIC_RELEASE);
     watch_drain_file(w, ptemp);
     for (i = 0; i < w->runners->nelts; ++i) {
         runner *rn = &APR_ARRAY_IDX(w->runners, i, runner);
@@ -208,10 +206,11 @@ static const mod_lf_thread_spec check_thread = {
 
 static watch_ctx *watch;
 
-apr_status_t health_thread_create(server_rec *s, apr_pool_t *pconf)
+apr_status_t health_thread_create(server_rec *s, hc_shared_t *shared, apr_pool_t *pconf)
 {
     watch = apr_pcalloc(pconf, sizeof(*watch));
     watch->s = s;
+    watch->shared = shared;
     return mod_lf_thread_create(&watch->thread, &check_thread, watch, s, pconf);
 }
 
@@ -222,151 +221,4 @@ void health_thread_start(apr_pool_t *pchild)
                      LFLOGNO(04004) "cannot start the check thread; liveness will fail "
                                     "after " HEALTH_STALL_TIMEOUT);
     }
-}
-
-/* --- built-in check types ------------------------------------------------------------------ */
-
-typedef struct endpoint_ctx {
-    const char *host;
-    apr_port_t port;
-} endpoint_ctx;
-
-typedef struct http_ctx {
-    const char *url;
-    int expect;
-    const char *ca_file; /* cafile=: the CA certificates of an https target; NULL: the system's */
-} http_ctx;
-
-typedef struct file_ctx {
-    const char *path;
-    int want_present;
-} file_ctx;
-
-static const char *configure_endpoint(void **ctx, const char *target, apr_table_t *options,
-                                      apr_pool_t *p)
-{
-    endpoint_ctx *e = apr_pcalloc(p, sizeof(*e));
-
-    (void)options;
-    if (lf_parse_hostport(&e->host, &e->port, target, 0, p) != APR_SUCCESS) {
-        return apr_psprintf(p, "bad target '%s' (expected host:port)", target);
-    }
-    *ctx = e;
-    return NULL;
-}
-
-static apr_status_t run_tcp(const char **error, void *ctx, server_rec *s,
-                            apr_interval_time_t timeout, apr_pool_t *p)
-{
-    endpoint_ctx *e = ctx;
-
-    (void)s;
-    return hc_probe_tcp(error, e->host, e->port, timeout, p);
-}
-
-static apr_status_t run_mysql(const char **error, void *ctx, server_rec *s,
-                              apr_interval_time_t timeout, apr_pool_t *p)
-{
-    endpoint_ctx *e = ctx;
-    const char *version;
-
-    (void)s;
-    return hc_probe_mysql(&version, error, e->host, e->port, timeout, p);
-}
-
-static const char *configure_http(void **ctx, const char *target, apr_table_t *options,
-                                  apr_pool_t *p)
-{
-    http_ctx *h = apr_pcalloc(p, sizeof(*h));
-    const char *expect = apr_table_get(options, "expect");
-    const char *ca_file = apr_table_get(options, "cafile"), *why;
-    apr_uri_t uri;
-
-    if (apr_uri_parse(p, target, &uri) != APR_SUCCESS || !uri.scheme || !uri.hostname
-        || (strcasecmp(uri.scheme, "http") && strcasecmp(uri.scheme, "https"))) {
-        return apr_psprintf(p, "bad target '%s' (expected an http:// or https:// URL)", target);
-    }
-    h->url = target;
-    h->expect = 200;
-    if (expect && lf_parse_int(&h->expect, expect, 100, 599) != APR_SUCCESS) {
-        return apr_psprintf(p, "bad expect '%s' (an HTTP status, 100 to 599)", expect);
-    }
-    apr_table_unset(options, "expect");
-    if (ca_file) {
-        /* Read here, as root, only to refuse a wrong path at startup: the check itself runs in
-         * a child, so the file must be readable by httpd's User too. */
-        if (strcasecmp(uri.scheme, "https")) {
-            return "cafile= is for https:// targets";
-        }
-        h->ca_file = ap_server_root_relative(p, ca_file);
-        if (!h->ca_file) {
-            return apr_psprintf(p, "bad cafile '%s'", ca_file);
-        }
-        if (hc_probe_ca_file_check(&why, h->ca_file, p) != APR_SUCCESS) {
-            return apr_psprintf(p, "bad cafile '%s': %s", h->ca_file, why);
-        }
-        apr_table_unset(options, "cafile");
-    }
-    *ctx = h;
-    return NULL;
-}
-
-static apr_status_t run_http(const char **error, void *ctx, server_rec *s,
-                             apr_interval_time_t timeout, apr_pool_t *p)
-{
-    http_ctx *h = ctx;
-
-    (void)s;
-    return hc_probe_http(error, h->url, h->expect, h->ca_file, timeout, p);
-}
-
-static const char *configure_file(void **ctx, const char *target, apr_table_t *options,
-                                  apr_pool_t *p)
-{
-    file_ctx *f = apr_pcalloc(p, sizeof(*f));
-    const char *want = apr_table_get(options, "want");
-    const char *err;
-
-    f->path = ap_server_root_relative(p, target);
-    if (!f->path) {
-        return apr_psprintf(p, "bad path '%s'", target);
-    }
-    if ((err = health_dir_error(f->path, p))) {
-        return err;
-    }
-    f->want_present = 1;
-    if (want && !strcmp(want, "absent")) {
-        f->want_present = 0;
-    }
-    else if (want && strcmp(want, "present")) {
-        return apr_psprintf(p, "bad want '%s' (present or absent)", want);
-    }
-    apr_table_unset(options, "want");
-    *ctx = f;
-    return NULL;
-}
-
-static apr_status_t run_file(const char **error, void *ctx, server_rec *s,
-                             apr_interval_time_t timeout, apr_pool_t *p)
-{
-    file_ctx *f = ctx;
-
-    (void)s;
-    (void)timeout;
-    return hc_probe_file(error, f->path, f->want_present, p);
-}
-
-static const health_check_provider tcp_check = {HEALTH_TARGET_REQUIRED, configure_endpoint,
-                                                run_tcp};
-static const health_check_provider mysql_check = {HEALTH_TARGET_REQUIRED, configure_endpoint,
-                                                  run_mysql};
-static const health_check_provider http_check = {HEALTH_TARGET_REQUIRED, configure_http, run_http};
-static const health_check_provider file_check = {HEALTH_TARGET_REQUIRED, configure_file, run_file};
-
-void health_register_builtin_checks(apr_pool_t *p)
-{
-    ap_register_provider(p, HEALTH_PROVIDER_GROUP, "tcp", HEALTH_PROVIDER_VERSION, &tcp_check);
-    ap_register_provider(p, HEALTH_PROVIDER_GROUP, "mysql", HEALTH_PROVIDER_VERSION, &mysql_check);
-    ap_register_provider(p, HEALTH_PROVIDER_GROUP, "http", HEALTH_PROVIDER_VERSION, &http_check);
-    ap_register_provider(p, HEALTH_PROVIDER_GROUP, "file", HEALTH_PROVIDER_VERSION, &file_check);
 }

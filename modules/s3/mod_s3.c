@@ -30,7 +30,7 @@
 #include "s3_key.h"
 #include "s3_memacct.h"
 #include "s3_mime.h"
-#include "mod_health.h"
+#include "mod_lf_health.h"
 #include "mod_s3_private.h"
 
 APLOG_USE_MODULE(s3);

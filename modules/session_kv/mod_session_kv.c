@@ -38,7 +38,7 @@
 #include "aws_elasticache.h"
 #include "lf_log.h"
 #include "lf_parse.h"
-#include "mod_health.h"
+#include "mod_lf_health.h"
 #include "skv_backend.h"
 #include "skv_cookie.h"
 #include "skv_id.h"

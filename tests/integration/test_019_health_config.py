@@ -1,8 +1,12 @@
 """mod_health: configuration. Every directive is accepted in its documented forms, and every
 configuration error stops `apache2 -t` with a non-zero exit and a clear message."""
 import os
+import re
 
 import pytest
+
+from harness import paths
+from harness.health import READY, check, wait_check
 
 
 def ok(httpd, conf, **kw):
@@ -192,3 +196,33 @@ def test_start_fails_on_config_error(httpd):
     with pytest.raises(RuntimeError) as e:
         srv.start()
     assert "HealthCheck: unknown check type 'foo'" in str(e.value)
+
+
+# --- check types resolved once every module is loaded -----------------------------------------
+
+def test_provider_loaded_after_its_check_line(httpd):
+    """The module providing a check type may be loaded after the HealthCheck line naming it.
+    (httpd runs every LoadModule while it reads the files, before any other directive, so this
+    held when the type was looked up in the directive too; mod_health now looks it up in
+    check_config, and this keeps it so.)"""
+    conf = ("HealthCheck uploads s3 lf-not-configured interval=300ms timeout=300ms "
+            "severity=degraded\n"
+            'LoadModule s3_module "%s"\n' % paths.module_so("s3"))
+    ok(httpd, conf)
+    httpd.expect_log("LF04010")
+    srv = httpd.start(conf)
+    # mod_s3's check ran: it knows no S3 section for the bucket
+    doc = wait_check(srv, "uploads", "down")
+    assert check(doc, "uploads")["type"] == "s3"
+    assert "no S3 section for bucket lf-not-configured" in check(doc, "uploads")["error"]
+    assert srv.get(READY).status == 200  # degraded
+
+
+def test_unknown_type_stops_startup_with_its_line(httpd):
+    """A type that no loaded module provides stops startup, naming the directive and its line."""
+    srv = httpd.new("HealthReadyPath /lb/ready\nHealthCheck sessions session-kv")
+    with pytest.raises(RuntimeError) as e:
+        srv.start()
+    msg = str(e.value)
+    assert "HealthCheck: unknown check type 'session-kv'" in msg, msg
+    assert re.search(r"\(line \d+ of %s\)" % re.escape(srv.conf_path), msg), msg

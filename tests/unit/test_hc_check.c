@@ -162,6 +162,41 @@ static void state_names(void **state)
     assert_string_equal(hc_state_name(99), "unknown");
 }
 
+static void stall_counts_from_the_later_of_tick_and_start(void **state)
+{
+    apr_pool_t *p = *state;
+    hc_shared_t *shared = apr_pcalloc(p, sizeof(*shared));
+
+    shared->started = T(100);
+    /* no tick yet: counted from the start of the generation */
+    assert_false(hc_shared_stalled(shared, T(30), T(130)));
+    assert_true(hc_shared_stalled(shared, T(30), T(131)));
+    shared->heartbeat = T(120);
+    assert_false(hc_shared_stalled(shared, T(30), T(150)));
+    assert_true(hc_shared_stalled(shared, T(30), T(151)));
+    /* a tick of the previous generation does not count */
+    shared->heartbeat = T(90);
+    assert_false(hc_shared_stalled(shared, T(30), T(130)));
+}
+
+static void read_of_another_checks_slot_is_fresh(void **state)
+{
+    hc_status_t shared, mine, seen;
+
+    (void)state;
+    memset(&shared, 0, sizeof(shared));
+    hc_status_init(&mine, "db");
+    hc_status_apply(&mine, &rise2_fall3, 0, "refused", 1, T(1));
+    hc_status_publish(&shared, &mine);
+    hc_status_read(&seen, &shared, "db");
+    assert_int_equal(seen.state, HC_STATE_DOWN);
+    assert_int_equal(seen.runs, 1);
+    hc_status_read(&seen, &shared, "cache");
+    assert_string_equal(seen.name, "cache");
+    assert_int_equal(seen.state, HC_STATE_UNKNOWN);
+    assert_int_equal(seen.runs, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -174,6 +209,8 @@ int main(void)
         UNIT_TEST(publish_and_snapshot),
         UNIT_TEST(snapshot_of_a_dead_writer_gives_up),
         UNIT_TEST(state_names),
+        UNIT_TEST(stall_counts_from_the_later_of_tick_and_start),
+        UNIT_TEST(read_of_another_checks_slot_is_fresh),
     };
     return UNIT_RUN("hc_check", tests);
 }

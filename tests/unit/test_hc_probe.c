@@ -108,11 +108,29 @@ static void ca_file_checked(void **state)
     unlink(empty);
 }
 
+static void dir_checked(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *file = unit_write_temp(p, "x"), *why = NULL;
+
+    assert_int_equal(hc_probe_dir_check(&why, "/tmp/lf-no-such-flag", p), APR_SUCCESS);
+    assert_int_equal(hc_probe_dir_check(&why, "relative-flag", p), APR_SUCCESS);
+    assert_int_equal(hc_probe_dir_check(&why, "/flag", p), APR_SUCCESS);
+    assert_int_not_equal(hc_probe_dir_check(&why, "/nonexistent-dir/flag", p), APR_SUCCESS);
+    assert_string_equal(why, "cannot read directory of '/nonexistent-dir/flag'");
+    /* the "directory" is a regular file */
+    why = NULL;
+    assert_int_equal(hc_probe_dir_check(&why, apr_pstrcat(p, file, "/flag", NULL), p), APR_ENOTDIR);
+    assert_non_null(why);
+    unlink(file);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         UNIT_TEST(parses_version), UNIT_TEST(needs_more_bytes),        UNIT_TEST(error_packet),
         UNIT_TEST(not_mysql),      UNIT_TEST(file_present_and_absent), UNIT_TEST(ca_file_checked),
+        UNIT_TEST(dir_checked),
     };
     return UNIT_RUN("hc_probe", tests);
 }

@@ -77,6 +77,17 @@ static void secret_errors_never_echo_the_value(void **state)
     assert_null(secret);
 }
 
+static void secret_equals_in_constant_time(void **state)
+{
+    (void)state;
+    assert_true(lf_secret_equals("t0ken", "t0ken"));
+    assert_false(lf_secret_equals("t0ken", "t0kem"));
+    assert_false(lf_secret_equals("t0ke", "t0ken"));
+    assert_false(lf_secret_equals("t0ken ", "t0ken"));
+    assert_false(lf_secret_equals("", "t0ken"));
+    assert_true(lf_secret_equals("", ""));
+}
+
 static char last_msg[256];
 static int last_level = -1;
 static apr_status_t last_rv = -1;
@@ -140,6 +151,7 @@ int main(void)
         UNIT_TEST(secret_from_file),
         UNIT_TEST(secret_from_env),
         UNIT_TEST(secret_errors_never_echo_the_value),
+        UNIT_TEST(secret_equals_in_constant_time),
         UNIT_TEST(log_callback),
         UNIT_TEST(log_status_only_with_information),
     };

@@ -185,6 +185,22 @@ static void duration_format(void **state)
     assert_string_equal(lf_format_duration(1500, p), "1500us");
 }
 
+static void path_against_root(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *out = NULL;
+
+    assert_int_equal(lf_parse_path(&out, "/etc/x.pem", "/srv/root", p), APR_SUCCESS);
+    assert_string_equal(out, "/etc/x.pem");
+    assert_int_equal(lf_parse_path(&out, "conf/ca.pem", "/srv/root", p), APR_SUCCESS);
+    assert_string_equal(out, "/srv/root/conf/ca.pem");
+    assert_int_equal(lf_parse_path(&out, "flag", "/srv/root/", p), APR_SUCCESS);
+    assert_string_equal(out, "/srv/root/flag");
+    /* above the root is fine, as for httpd */
+    assert_int_equal(lf_parse_path(&out, "../other/flag", "/srv/root", p), APR_SUCCESS);
+    assert_string_equal(out, "/srv/other/flag");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -193,7 +209,7 @@ int main(void)
         UNIT_TEST(size_rejects),     UNIT_TEST(int_bounds),
         UNIT_TEST(hostport_forms),   UNIT_TEST(hostport_rejects),
         UNIT_TEST(hostport_list),    UNIT_TEST(duration_format),
-        UNIT_TEST(is_host),
+        UNIT_TEST(is_host),          UNIT_TEST(path_against_root),
     };
     return UNIT_RUN("lf_parse", tests);
 }

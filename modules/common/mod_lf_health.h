@@ -1,4 +1,5 @@
-/* mod_health.h — the public interface of mod_health for other modules.
+/* mod_lf_health.h — the health-check contract between modules, for glue files only: how a
+ * module contributes a check type to mod_health.
  *
  * A module contributes a check type by registering a provider in group "lampfarm-health":
  *
@@ -6,12 +7,13 @@
  *     ap_register_provider(p, HEALTH_PROVIDER_GROUP, "session-kv", HEALTH_PROVIDER_VERSION,
  *                          &my_check);
  *
- * and an operator uses it as `HealthCheck sessions session-kv [options]`. The module providing
- * the type must be loaded before the first HealthCheck line that names it. mod_health's own
- * types (tcp, http, mysql, file) are registered the same way.
+ * and an operator uses it as `HealthCheck sessions session-kv [options]`. mod_health looks the
+ * type up once the whole configuration is read (check_config), so the order of the LoadModule
+ * lines does not matter. mod_health's own types (tcp, http, mysql, file) are registered the
+ * same way.
  */
-#ifndef MOD_HEALTH_H
-#define MOD_HEALTH_H
+#ifndef MOD_LF_HEALTH_H
+#define MOD_LF_HEALTH_H
 
 #include <apr_tables.h>
 #include <apr_time.h>
@@ -27,7 +29,8 @@ typedef struct health_check_provider {
     health_target_e target;
 
     /**
-     * Called while the configuration is read, once per HealthCheck line of this type.
+     * Called once the configuration is read (mod_health's check_config, every module loaded),
+     * once per HealthCheck line of this type.
      * @param ctx out: the provider's context for this check, allocated from @p p
      * @param target the target argument (NULL for HEALTH_TARGET_NONE)
      * @param options the line's key=value options that mod_health itself does not use; the
@@ -49,4 +52,4 @@ typedef struct health_check_provider {
                         apr_pool_t *p);
 } health_check_provider;
 
-#endif /* MOD_HEALTH_H */
+#endif /* MOD_LF_HEALTH_H */
