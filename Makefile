@@ -149,10 +149,15 @@ conformance: $(BUILD)/bin/lampfarm-sigv4
 	/usr/bin/python3 tests/conformance/sigv4.py --cli $(BUILD)/bin/lampfarm-sigv4 $(VECTORS)
 
 # --- checks: warnings as errors, layering, log ids, format --------------------------------------
+# Every shell script of scripts/ (with or without .sh; not the directories) and tests/bench/, and
+# the libraries they source.
+SHELL_SCRIPTS := $(sort $(wildcard scripts/*.sh scripts/lib/*.sh tests/bench/*.sh) \
+    $(filter-out %.sh $(patsubst %/.,%,$(wildcard scripts/*/.)),$(wildcard scripts/*)))
+
 check:
 	@$(MAKE) --no-print-directory -B all unit-build bench-build WERROR=-Werror
 	@scripts/check-source.sh
-	@shellcheck -x scripts/lib/cutover.sh scripts/rds-cutover scripts/dns-cutover scripts/ses-relay
+	@shellcheck -x $(SHELL_SCRIPTS)
 	@echo "check: clean"
 
 format:

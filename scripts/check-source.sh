@@ -11,11 +11,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 status=0
-core=$(git ls-files 'modules/*.c' 'modules/*.h' | grep -v '/mod_[^/]*$' || true)
-if [ -n "$core" ]; then
+mapfile -t core < <(git ls-files 'modules/*.c' 'modules/*.h' | grep -v '/mod_[^/]*$' || true)
+if [ "${#core[@]}" -gt 0 ]; then
   # comment lines may name httpd functions; code lines may not
-  # shellcheck disable=SC2086
-  if grep -nE '#include *[<"](httpd|http_[a-z_]+|ap_[a-z_]+|util_[a-z_]+|mod_[a-z_]+)\.h[>"]|\bap_[a-z_]+\(' $core \
+  if grep -nE '#include *[<"](httpd|http_[a-z_]+|ap_[a-z_]+|util_[a-z_]+|mod_[a-z_]+)\.h[>"]|\bap_[a-z_]+\(' "${core[@]}" \
      | grep -vE '^[^:]+:[0-9]+:[[:space:]]*(\*|/\*|//)'; then
     echo "check: core files above use httpd (keep httpd in the mod_*.c glue)"; status=1
   fi
@@ -26,11 +25,10 @@ if [ -n "$dups" ]; then
   echo "check: log ids used at more than one call site:"; echo "$dups"; status=1
 fi
 
-src=$(git ls-files 'modules/*.c' 'modules/*.h' 'tests/unit/*.c' 'tests/unit/*.h' 'tests/fuzz/*.c' \
-      'tests/fuzz/*.h' 'tests/bench/*.c')
+mapfile -t src < <(git ls-files 'modules/*.c' 'modules/*.h' 'tests/unit/*.c' 'tests/unit/*.h' \
+      'tests/fuzz/*.c' 'tests/fuzz/*.h' 'tests/bench/*.c')
 if command -v clang-format >/dev/null; then
-  # shellcheck disable=SC2086
-  if ! clang-format --dry-run -Werror $src 2>/dev/null; then
+  if ! clang-format --dry-run -Werror "${src[@]}" 2>/dev/null; then
     echo "check: formatting differs from .clang-format (run: make format)"; status=1
   fi
 else

@@ -96,6 +96,7 @@ load_ports() {
     MOTO_PORT=${FARM_MOTO_PORT:-15000}
     # A running farm keeps the ports it was started with.
     if [ -f "$ports_file" ]; then
+        # save_ports wrote it at start (KEY=VALUE lines); its path is known only at run time
         # shellcheck disable=SC1090
         . "$ports_file"
     fi

@@ -267,6 +267,7 @@ check_moto() {
 # --- main ----------------------------------------------------------------------------------------
 os_id="" os_like=""
 if [ -r /etc/os-release ]; then
+    # the system's /etc/os-release (not in this repository, so shellcheck cannot read it)
     # shellcheck disable=SC1091
     os_id=$(. /etc/os-release && echo "${ID:-}")
     # shellcheck disable=SC1091

@@ -3,8 +3,9 @@
 # log of every action, a state file that records finished steps so a failed run resumes where it
 # stopped, dry-run, confirmation before irreversible steps, masking of secrets, tool checks.
 #
-# Sourced, not run. The script parses its options into the globals below, then calls
-# `cutover_init NAME` before its first step:
+# Sourced, not run. The script parses its command line with `cutover_parse_options` (below),
+# which sets the globals of the options every cutover script has, then calls `cutover_init NAME`
+# before its first step:
 #
 #   CUTOVER_DRY_RUN=0|1     --dry-run: `run` prints each change (DRY-RUN: <cmd>) instead of making
 #                           it; `state_set` and `step_mark` keep values in memory only
@@ -71,6 +72,93 @@ die_usage() { _cutover_log "ERROR: $* (see --help)"; exit 2; }
 # need_tool TOOL [PACKAGE-HINT]
 need_tool() {
     command -v "$1" >/dev/null 2>&1 || die "$1 not found on PATH: install ${2:-$1}"
+}
+
+# is_uint VALUE — 0 if VALUE is a whole number (digits only).
+is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
+
+# --- the command line: the same convention in every cutover script -----------------------------
+#
+# An option's value follows it (`--zone example.com`) or is joined to it with "=" (`--zone=...`).
+# The script has one `case` for its own options and words (the command), called once per item:
+#
+#   parse_option() {
+#       case "$1" in
+#           --zone) optarg; zone=$OPTVAL ;;        # an option with a value
+#           --redo) redo=1 ;;                      # a flag
+#           -*) die_usage "unknown option '$1'" ;;
+#           *) cmd=$1 ;;                           # a word: the command
+#       esac
+#   }
+#   cutover_parse_options parse_option "$@"
+#
+# The options every cutover script has are taken here: -h/--help (the script's `usage`, exit 0),
+# --dry-run, --yes, --state-dir DIR, --log FILE. Errors are bad usage (exit 2): "--x needs a
+# value" (none, or an empty one), "--x takes no value" (a flag given one with "=").
+
+OPTVAL=""                  # the value of the option being parsed, once optarg took it
+_cutover_opt=""            # the option being parsed
+_cutover_optval=""         # the value there is for it: joined with "=", else the next item
+_cutover_optval_from=none  # joined, next or none
+_cutover_optval_used=0     # 1 once optarg took it
+
+# optarg — for the option being parsed: its value into OPTVAL.
+optarg() {
+    if [ "$_cutover_optval_from" = none ] || [ -z "$_cutover_optval" ]; then
+        die_usage "$_cutover_opt needs a value"
+    fi
+    OPTVAL=$_cutover_optval
+    _cutover_optval_used=1
+}
+
+# cutover_parse_options HANDLER ARGS... — ARGS in order: the common options here, every other
+# option and word through HANDLER ITEM (in this shell, so that what it sets stays set).
+cutover_parse_options() {
+    local handler=$1
+    shift
+    while [ "$#" -gt 0 ]; do
+        _cutover_opt=$1 _cutover_optval="" _cutover_optval_from=none _cutover_optval_used=0
+        shift
+        case "$_cutover_opt" in
+            --*=*)
+                _cutover_optval=${_cutover_opt#*=} _cutover_optval_from=joined
+                _cutover_opt=${_cutover_opt%%=*}
+                ;;
+            -*)
+                if [ "$#" -gt 0 ]; then _cutover_optval=$1 _cutover_optval_from=next; fi
+                ;;
+        esac
+        case "$_cutover_opt" in
+            -h | --help) usage; exit 0 ;;
+            --dry-run) CUTOVER_DRY_RUN=1 ;;
+            --yes) CUTOVER_YES=1 ;;
+            --state-dir) optarg; CUTOVER_STATE_DIR=$OPTVAL ;;
+            --log) optarg; CUTOVER_LOG=$OPTVAL ;;
+            *) "$handler" "$_cutover_opt" ;;
+        esac
+        if [ "$_cutover_optval_used" = 1 ]; then
+            if [ "$_cutover_optval_from" = next ]; then shift; fi
+        elif [ "$_cutover_optval_from" = joined ]; then
+            die_usage "$_cutover_opt takes no value"
+        fi
+    done
+}
+
+# read_secret VAR FILE ENV-NAME OPTION — sets VAR to a secret: the first line of FILE (a trailing
+# CR dropped) when FILE is given (OPTION names it in the error when it cannot be read), else the
+# environment variable ENV-NAME; "" when there is none (the caller says whether that will do).
+# Masked from now on. Call it plainly, not in $(...): the mask would stay in the subshell.
+read_secret() {
+    local _secret=""
+    if [ -n "$2" ]; then
+        [ -r "$2" ] || die "cannot read $2 ($4)"
+        IFS= read -r _secret <"$2" || true    # a last line without a newline is read all the same
+        _secret=${_secret%$'\r'}
+    else
+        _secret=${!3:-}
+    fi
+    mask_secret "$_secret"
+    printf -v "$1" '%s' "$_secret"
 }
 
 # _cutover_show CMD ARGS... — the command on one line for the log: arguments that need it in

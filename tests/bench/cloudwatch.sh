@@ -23,14 +23,8 @@
 set -euo pipefail
 
 usage() {
+    bench_usage "baseline and cloudwatch"
     cat <<'EOF'
-Usage: tests/bench/cloudwatch.sh [--help]
-
-Environment:
-  BENCH_DURATION=10s   wrk -d per run
-  BENCH_CONNS=32       wrk -c
-  BENCH_THREADS=2      wrk -t
-  BENCH_ROUNDS=3       rounds; each round runs baseline and cloudwatch once
   BENCH_PORT=          first of the three ports used (two servers and the closed endpoint port;
                        default: free ones from 18700 up)
 Needs root (httpd serves as nobody), wrk, and build/mod_cloudwatch.so (`make`).
@@ -38,35 +32,18 @@ Configurations, logs and wrk's output go to build/bench/cloudwatch/.
 EOF
 }
 
-case "${1:-}" in
-    -h | --help) usage; exit 0 ;;
-    "") ;;
-    *) usage >&2; exit 2 ;;
-esac
-
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-so="$repo/build/mod_cloudwatch.so"
 # shellcheck source=tests/bench/lib.sh
-. "$repo/tests/bench/lib.sh"
-ab_duration=${BENCH_DURATION:-10s}
-ab_conns=${BENCH_CONNS:-32}
-ab_threads=${BENCH_THREADS:-2}
-ab_nrounds=${BENCH_ROUNDS:-3}
-ab_work="$repo/build/bench/cloudwatch"
-
-die() { echo "bench: ERROR: $*" >&2; exit 1; }
-
-[ -f "$so" ] || die "$so is missing: run make first"
-command -v wrk >/dev/null || die "wrk not found: run scripts/install-deps.sh"
-[ "$(id -u)" -eq 0 ] || die "needs root (httpd serves as nobody)"
-apxs=$(command -v apxs 2>/dev/null || command -v apxs2 2>/dev/null) || die "apxs not found"
-ab_libexecdir=$("$apxs" -q LIBEXECDIR)
-ab_httpd="$("$apxs" -q SBINDIR)/$("$apxs" -q TARGET)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_wrk_args 10s 32 2 3 "$@"
+so="$bench_repo/build/mod_cloudwatch.so"
+ab_work="$bench_repo/build/bench/cloudwatch"
+bench_setup "$so" wrk
 
 # Three ports: the two servers and the endpoint nobody listens on.
 ab_free_ports 3 "${BENCH_PORT:-18700}"
 port_base=${ab_free[0]} port_cw=${ab_free[1]} port_closed=${ab_free[2]}
 
+bench_init "$ab_work"
 ab_init
 # A key file so that the credential chain never asks the instance metadata (not on EC2 here);
 # nothing checks the signature, the endpoint refuses the connection.
@@ -95,13 +72,12 @@ LogLevel warn cloudwatch:error
     CloudWatch Off
 </Location>"
 
-trap ab_stop EXIT
 ab_start baseline "$port_base"
 ab_start cloudwatch "$port_cw"
 curl -sf -o /dev/null "http://127.0.0.1:$port_cw/cloudwatch-status" ||
     die "the cloudwatch server has no cloudwatch-status (is the module measuring?)"
 
-echo "bench: httpd $("$ab_httpd" -v | sed -n 's/^Server version: //p'), event MPM;" \
+echo "bench: httpd $(bench_httpd_version), event MPM;" \
      "baseline 127.0.0.1:$port_base, cloudwatch 127.0.0.1:$port_cw (endpoint 127.0.0.1:$port_closed, closed)"
 ab_rounds baseline cloudwatch 0.97
 

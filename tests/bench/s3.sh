@@ -62,12 +62,9 @@ Logs, configuration and reports go to build/bench/s3/.
 EOF
 }
 
-case "${1:-}" in
-    -h | --help) usage; exit 0 ;;
-    "") ;;
-    *) usage >&2; exit 2 ;;
-esac
-
+# shellcheck source=tests/bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_args "$@"
 get_mib=${BENCH_GET_MIB:-256}
 put_mib=${BENCH_PUT_MIB:-1024}
 rounds=${BENCH_ROUNDS:-6}
@@ -80,24 +77,14 @@ case $only in
     *) echo "bench: ERROR: BENCH_ONLY must be filter, stream or tls" >&2; exit 2 ;;
 esac
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-so="$repo/build/mod_s3.so"
-work="$repo/build/bench/s3"
-sampler="$repo/tests/bench/procsample.py"
+so="$bench_repo/build/mod_s3.so"
+work="$bench_repo/build/bench/s3"
+sampler="$bench_repo/tests/bench/procsample.py"
 bucket=lampfarm-bench
 syspy=/usr/bin/python3
-# shellcheck source=tests/bench/lib.sh
-. "$repo/tests/bench/lib.sh"
 
-die() { echo "bench: ERROR: $*" >&2; exit 1; }
-
-[ -f "$so" ] || die "$so is missing: run make first"
-command -v curl >/dev/null || die "curl not found"
+bench_setup "$so" curl
 [ -x "$syspy" ] || die "$syspy not found"
-[ "$(id -u)" -eq 0 ] || die "needs root (httpd serves as nobody)"
-apxs=$(command -v apxs 2>/dev/null || command -v apxs2 2>/dev/null) || die "apxs not found"
-libexecdir=$("$apxs" -q LIBEXECDIR)
-httpd="$("$apxs" -q SBINDIR)/$("$apxs" -q TARGET)"
 # What runs: the filter comparison, GET and the plain PUT (plain=1), the PUT over TLS.
 plain=1
 if [ "$only" = stream ]; then filter_rounds=0; fi
@@ -105,11 +92,8 @@ if [ "$only" = tls ]; then filter_rounds=0 plain=0; fi
 if [ "$only" = filter ]; then tls_rounds=0; fi
 if [ "$only" = filter ] && ((filter_rounds == 0)); then die "BENCH_ONLY=filter with BENCH_FILTER_ROUNDS=0"; fi
 if [ "$only" = tls ] && ((tls_rounds == 0)); then die "BENCH_ONLY=tls with BENCH_TLS_ROUNDS=0"; fi
-((filter_rounds == 0)) || command -v wrk >/dev/null || die "wrk not found: run scripts/install-deps.sh"
-if ((tls_rounds > 0)); then
-    haproxy=$(command -v haproxy) || die "haproxy not found: run scripts/install-deps.sh"
-    command -v openssl >/dev/null || die "openssl not found"
-fi
+((filter_rounds == 0)) || bench_need_tools wrk
+if ((tls_rounds > 0)); then bench_need_tools haproxy openssl; fi
 
 # The interpreter with moto: not Debian's python3 (see docs/testing.md).
 moto_python() {
@@ -129,47 +113,16 @@ if [ "$only" != filter ]; then
     motopy=$(moto_python) || die "no python3 with moto found: set LAMPFARM_MOTO_PYTHON"
 fi
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# free_port FROM: the first port from FROM up (100 tried) that nobody listens on.
-free_port() {
-    local p
-    for ((p = $1; p < $1 + 100; p++)); do
-        if ! port_open "$p"; then echo "$p"; return; fi
-    done
-    die "no free port in $1-$(($1 + 99))"
-}
-port=${BENCH_PORT:-$(free_port 18400)}
-moto_port=${BENCH_MOTO_PORT:-$(free_port 18500)}
-tls_port=${BENCH_TLS_PORT:-$(free_port 18550)}
+port=${BENCH_PORT:-$(bench_free_port 18400)}
+moto_port=${BENCH_MOTO_PORT:-$(bench_free_port 18500)}
+tls_port=${BENCH_TLS_PORT:-$(bench_free_port 18550)}
 [ "$port" != "$moto_port" ] || die "BENCH_PORT and BENCH_MOTO_PORT are the same"
 if [ "$tls_port" = "$moto_port" ] || [ "$tls_port" = "$port" ]; then die "BENCH_TLS_PORT is taken"; fi
 
-rm -rf "$work"
+bench_init "$work"
 mkdir -p "$work/run"
-
-moto_pid='' pid='' front_pid=''
-cleanup() {
-    local i
-    ab_stop
-    if [ -n "$front_pid" ]; then
-        kill -TERM "$front_pid" 2>/dev/null || true
-        for ((i = 0; i < 50; i++)); do kill -0 "$front_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$front_pid" 2>/dev/null || true
-    fi
-    if [ -n "$pid" ]; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL -- "-$pid" 2>/dev/null || true
-    fi
-    if [ -n "$moto_pid" ]; then
-        kill -TERM -- "-$moto_pid" 2>/dev/null || true
-        for ((i = 0; i < 50; i++)); do kill -0 "$moto_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL -- "-$moto_pid" 2>/dev/null || true
-    fi
-    rm -f "$work/get.bin" "$work/put.bin"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM   # so that the EXIT trap runs
+# shellcheck disable=SC2016  # expanded at exit, by eval
+bench_at_exit 'rm -f "$work/get.bin" "$work/put.bin"'
 
 # --- 0. what mod_s3 costs a request that has nothing to do with S3 ------------------------------
 # Two servers from one configuration serve the same 1 KB file; one loads mod_s3 with a bucket at
@@ -179,10 +132,8 @@ trap 'exit 1' INT TERM   # so that the EXIT trap runs
 filter_bench() {
     local closed
     ab_work="$work/filter"
-    ab_httpd=$httpd
-    ab_libexecdir=$libexecdir
-    ab_duration=${BENCH_FILTER_DURATION:-10s}
-    ab_nrounds=$filter_rounds
+    bench_duration=${BENCH_FILTER_DURATION:-10s}
+    bench_rounds=$filter_rounds
     ab_free_ports 3 "${BENCH_FILTER_PORT:-18450}"
     closed=${ab_free[2]}
     ab_init
@@ -203,7 +154,7 @@ filter_bench() {
     ab_start baseline "${ab_free[0]}"
     ab_start s3 "${ab_free[1]}"
     echo "bench: the hand-off filter on responses without X-S3-Key: httpd" \
-         "$("$httpd" -v | sed -n 's/^Server version: //p'), event MPM, 1 KB static file;" \
+         "$(bench_httpd_version), event MPM, 1 KB static file;" \
          "baseline 127.0.0.1:${ab_free[0]} (no mod_s3), s3 127.0.0.1:${ab_free[1]} (mod_s3 loaded)"
     ab_rounds baseline s3 0.97
     ab_log_warnings baseline s3
@@ -220,17 +171,17 @@ fi
 # Signature checking stays off (no INITIAL_NO_AUTH_ACTION_COUNT): moto then accepts any
 # credentials. It still answers 403 to a request without an Authorization header, so direct
 # requests carry a dummy one that nothing checks.
-env -u INITIAL_NO_AUTH_ACTION_COUNT setsid "$motopy" -m moto.server -H 127.0.0.1 -p "$moto_port" \
-    >"$work/moto.log" 2>&1 </dev/null &
-moto_pid=$!
+bench_spawn moto env -u INITIAL_NO_AUTH_ACTION_COUNT "$motopy" -m moto.server -H 127.0.0.1 \
+    -p "$moto_port" >"$work/moto.log" 2>&1
+moto_pid=${bench_pid[moto]}
 moto="http://127.0.0.1:$moto_port"
 auth="Authorization: AWS4-HMAC-SHA256 Credential=AKIDBENCH/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
 for ((i = 0; i < 300; i++)); do
-    port_open "$moto_port" && break
+    bench_port_open "$moto_port" && break
     kill -0 "$moto_pid" 2>/dev/null || { cat "$work/moto.log" >&2; die "moto died at start"; }
     sleep 0.1
 done
-port_open "$moto_port" || die "moto does not listen on $moto_port (see $work/moto.log)"
+bench_port_open "$moto_port" || die "moto does not listen on $moto_port (see $work/moto.log)"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "$auth" "$moto/$bucket")" = 200 ] ||
     die "cannot create bucket $bucket in moto"
 
@@ -291,8 +242,8 @@ frontend fe
 backend be
     server moto 127.0.0.1:$moto_port
 EOF
-    "$haproxy" -db -f "$work/tls/haproxy.cfg" >"$work/tls/haproxy.log" 2>&1 </dev/null &
-    front_pid=$!
+    bench_spawn front haproxy -db -f "$work/tls/haproxy.cfg" >"$work/tls/haproxy.log" 2>&1
+    front_pid=${bench_pid[front]}
     tls="https://127.0.0.1:$tls_port"
     for ((i = 0; i < 100; i++)); do
         [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$work/tls/ca.pem" -H "$auth" \
@@ -329,36 +280,21 @@ chmod 600 "$work/s3.key"
 LF_BENCH_S3_TOKEN_SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export LF_BENCH_S3_TOKEN_SECRET
 
-cat >"$work/httpd.conf" <<EOF
-# Generated by tests/bench/s3.sh
-ServerRoot "$work"
-ServerName 127.0.0.1
+{
+    echo "# Generated by tests/bench/s3.sh"
+    bench_conf_head "$work"
+    bench_conf_event
+    cat <<EOF
 Listen 127.0.0.1:$port
 PidFile "$work/run/httpd.pid"
-DefaultRuntimeDir "$work/run"
 Mutex file:$work/run default
 ErrorLog "$work/error.log"
 LogLevel warn s3:info
-User nobody
-Group nogroup
-LoadModule mpm_event_module $libexecdir/mod_mpm_event.so
-<IfModule !mod_unixd.c>
-    LoadModule unixd_module $libexecdir/mod_unixd.so
-</IfModule>
-LoadModule authz_core_module $libexecdir/mod_authz_core.so
 LoadModule s3_module $so
 # Only for the reference path /proxied: httpd's own reverse proxy in front of moto.
-LoadModule proxy_module $libexecdir/mod_proxy.so
-LoadModule proxy_http_module $libexecdir/mod_proxy_http.so
-LoadModule headers_module $libexecdir/mod_headers.so
-# As the integration tests run it.
-StartServers 2
-ServerLimit 4
-ThreadLimit 32
-ThreadsPerChild 32
-MinSpareThreads 16
-MaxSpareThreads 96
-MaxRequestWorkers 128
+LoadModule proxy_module $bench_libexecdir/mod_proxy.so
+LoadModule proxy_http_module $bench_libexecdir/mod_proxy_http.so
+LoadModule headers_module $bench_libexecdir/mod_headers.so
 Timeout 60
 # No access log: this measures the module, not logging.
 <Location /files>
@@ -379,40 +315,28 @@ Timeout 60
 </Location>
 $tls_locations
 EOF
+} >"$work/httpd.conf"
 
-"$httpd" -t -f "$work/httpd.conf" >/dev/null 2>&1 ||
-    { "$httpd" -t -f "$work/httpd.conf" || true; die "httpd config test failed"; }
-setsid "$httpd" -f "$work/httpd.conf" -DFOREGROUND >"$work/stdout.log" 2>&1 </dev/null &
-pid=$!
-
+bench_httpd_start httpd "$work/httpd.conf" "$work/stdout.log"
+pid=${bench_pid[httpd]}
 base="http://127.0.0.1:$port"
-for ((i = 0; i < 100; i++)); do
-    [ "$(curl -s -I -o /dev/null -w '%{http_code}' "$base/files/ready.txt" || true)" = 200 ] && break
-    kill -0 "$pid" 2>/dev/null || { cat "$work/stdout.log" "$work/error.log" >&2; die "httpd died"; }
-    sleep 0.1
-done
-[ "$(curl -s -I -o /dev/null -w '%{http_code}' "$base/files/ready.txt")" = 200 ] ||
+bench_show_logs=("$work/stdout.log" "$work/error.log")
+bench_wait_ok httpd "$base/files/ready.txt" -I ||
     die "HEAD /files/ready.txt through mod_s3 is not 200 (see $work/error.log)"
 if ((tls_rounds > 0)); then
     [ "$(curl -s -I -o /dev/null -w '%{http_code}' "$base/tls/ready.txt")" = 200 ] ||
         die "HEAD /tls/ready.txt through mod_s3 over TLS is not 200 (see $work/error.log)"
 fi
 
-echo "bench: httpd $("$httpd" -v | sed -n 's/^Server version: //p'), event MPM, 127.0.0.1:$port;" \
+echo "bench: httpd $(bench_httpd_version), event MPM, 127.0.0.1:$port;" \
      "moto $("$motopy" -c 'import moto; print(moto.__version__)') on 127.0.0.1:$moto_port" \
      "(signature checking off)"
-echo "bench: curl $(curl --version | awk 'NR == 1 { print $2 }'); $(nproc) CPUs" \
-     "($(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)); load average" \
-     "$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "bench: curl $(curl --version | awk 'NR == 1 { print $2 }'); $(bench_machine); load" \
+     "average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 mibs() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 # median FORMAT VALUE...: the median, printed with FORMAT.
-median() {
-    local fmt=$1
-    shift
-    printf '%s\n' "$@" | sort -g |
-        awk -v f="$fmt" '{ v[NR] = $1 } END { printf f, NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
+median() { bench_median -f "$@"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 # --- 1. downloads ------------------------------------------------------------------------------
@@ -437,7 +361,7 @@ get_phase() {
 
     # group_ticks: user+system CPU of the httpd processes so far, in clock ticks (no child starts
     # or exits during one download: the server has spare threads).
-    group_ticks() { ab_group_ticks "$pid"; }
+    group_ticks() { bench_group_ticks "$pid"; }
     tick=$(getconf CLK_TCK)
 
     via=() proxied=() direct=() cpu_ticks=(0 0 0)
@@ -642,9 +566,5 @@ if ((tls_rounds > 0)); then
          "directly: ratio $tls_crc_ratio with CRC32 (expectation <= 2:" \
          "$(verdict "$tls_crc_ratio" '<=' 2)), $tls_signed_ratio signed"
 fi
-if grep -E '\[(warn|error|crit|alert|emerg)\]|\[[a-z_0-9]+:(warn|error|crit|alert|emerg)\]' \
-    "$work/error.log" >/dev/null 2>&1; then
-    echo "bench: warnings in $work/error.log:"
-    grep -E ':(warn|error|crit|alert|emerg)\]' "$work/error.log" | tail -n 5
-fi
+bench_log_warnings "$work/error.log"
 echo "bench: load average at the end $(cut -d' ' -f1-3 /proc/loadavg); logs and reports in $work"

@@ -84,37 +84,23 @@ Logs, configurations, the test CA and wrk's output go to build/bench/session/. A
 EOF
 }
 
-case "${1:-}" in
-    -h | --help) usage; exit 0 ;;
-    "") ;;
-    *) usage >&2; exit 2 ;;
-esac
-
-duration=${BENCH_DURATION:-5s}
-conns=${BENCH_CONNS:-32}
-rounds=${BENCH_ROUNDS:-3}
+# shellcheck source=tests/bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# wrk runs one thread per connection: BENCH_THREADS does not apply
+bench_wrk_args 5s 32 - 3 "$@"
 session_bytes=${BENCH_SESSION_BYTES:-200}
 with_php=${BENCH_PHP:-1}
 reconnect_duration=${BENCH_RECONNECT:-5s}
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+repo=$bench_repo
 so="$repo/build/mod_session_kv.so"
 lua="$repo/tests/bench/session.lua"
 reconnect="$repo/build/tests/bench/reconnect"
 work="$repo/build/bench/session"
 
-die() { echo "bench: ERROR: $*" >&2; exit 1; }
-
-[ -f "$so" ] || die "$so is missing: run make first"
-[ "$(id -u)" -eq 0 ] || die "needs root (httpd serves as nobody)"
-for tool in wrk curl redis-server redis-cli memcached sqlite3 openssl; do
-    command -v "$tool" >/dev/null || die "$tool not found: run scripts/install-deps.sh"
-done
-apxs=$(command -v apxs 2>/dev/null || command -v apxs2 2>/dev/null) || die "apxs not found"
-libexecdir=$("$apxs" -q LIBEXECDIR)
-httpd="$("$apxs" -q SBINDIR)/$("$apxs" -q TARGET)"
+bench_setup "$so" wrk curl redis-server redis-cli memcached sqlite3 openssl
 for m in session session_cookie session_dbd dbd cgid headers status; do
-    [ -f "$libexecdir/mod_$m.so" ] || die "$libexecdir/mod_$m.so not found"
+    [ -f "$bench_libexecdir/mod_$m.so" ] || die "$bench_libexecdir/mod_$m.so not found"
 done
 aprdbd=''
 for f in /usr/lib/*/apr-util-1/apr_dbd_sqlite3*.so /usr/lib*/apr-util-1/apr_dbd_sqlite3*.so; do
@@ -123,13 +109,14 @@ done
 [ -n "$aprdbd" ] || die "the apr_dbd sqlite3 driver is missing (Debian: libaprutil1-dbd-sqlite3)"
 if [ "$with_php" = 1 ]; then
     libphp=''
-    for f in "$libexecdir"/libphp*.so; do
+    for f in "$bench_libexecdir"/libphp*.so; do
         [ -f "$f" ] && { libphp=$f; break; }
     done
-    [ -n "$libphp" ] || die "mod_php not found in $libexecdir (libapache2-mod-php; BENCH_PHP=0 skips)"
+    [ -n "$libphp" ] ||
+        die "mod_php not found in $bench_libexecdir (libapache2-mod-php; BENCH_PHP=0 skips)"
     [ -f "$repo/php/LampfarmSessionHandler.php" ] || die "php/LampfarmSessionHandler.php missing"
 fi
-((conns >= 1 && conns <= 64)) || die "BENCH_CONNS must be 1..64 (one wrk thread each)"
+((bench_conns >= 1 && bench_conns <= 64)) || die "BENCH_CONNS must be 1..64 (one wrk thread each)"
 case $reconnect_duration in
     0 | 0s) reconnect_duration=0 ;;
     *[0-9]s) ;;
@@ -138,62 +125,34 @@ esac
 [ "$reconnect_duration" = 0 ] || [ -x "$reconnect" ] ||
     die "$reconnect is missing: run make bench-build (BENCH_RECONNECT=0 skips)"
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-next_port=${BENCH_PORT:-18600}
-# take_port: sets taken to the next port from next_port up that nobody listens on (not in a
-# subshell, so that next_port moves on).
-take_port() {
-    local limit=$((next_port + 200))
-    while ((next_port < limit)); do
-        taken=$next_port
-        next_port=$((next_port + 1))
-        port_open "$taken" || return 0
-    done
-    die "no free port below $limit"
-}
+bench_next_port=${BENCH_PORT:-18600}
 
 variants=(none cookie dbd kv-redis kv-redis-tls kv-memcached kv-memcached-tls kv-redis-cluster)
 kv_variants=(kv-redis kv-redis-tls kv-memcached kv-memcached-tls kv-redis-cluster)
 reconnect_modes=(tcp full resumed)
 php_variants=(static php-none php-redis php-kv)
 declare -A port
-for v in "${variants[@]}"; do take_port; port[$v]=$taken; done
-take_port; prefork_port=$taken
-take_port; redis_port=$taken
-take_port; redis_tls_port=$taken
-take_port; mc_port=$taken
-take_port; mc_tls_port=$taken
+for v in "${variants[@]}"; do bench_take_port; port[$v]=$bench_port; done
+bench_take_port; prefork_port=$bench_port
+bench_take_port; redis_port=$bench_port
+bench_take_port; redis_tls_port=$bench_port
+bench_take_port; mc_port=$bench_port
+bench_take_port; mc_tls_port=$bench_port
 # The cluster's nodes: a TLS port and a cluster bus port each (the bus is not port + 10000, which
 # may not exist or be taken).
 cl_nodes=3
 cl_port=() cl_bus=()
 for ((i = 0; i < cl_nodes; i++)); do
-    take_port; cl_port[i]=$taken
-    take_port; cl_bus[i]=$taken
+    bench_take_port; cl_port[i]=$bench_port
+    bench_take_port; cl_bus[i]=$bench_port
 done
 
-rm -rf "$work"
+bench_init "$work"
 mkdir -p "$work/htdocs/php/redis" "$work/htdocs/php/kv" "$work/cgi" "$work/run" "$work/logs" \
     "$work/db" "$work/sessions" "$work/tls"
 
-redis_pid='' mc_pid='' pid=''
+pid=''
 cl_pid=()
-# stop_group PID: TERM the process, wait up to 10 s, then KILL its group (setsid made it a leader).
-stop_group() {
-    local i
-    kill -TERM "$1" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$1" 2>/dev/null || true
-}
-cleanup() {
-    [ -z "$pid" ] || stop_group "$pid"
-    [ -z "$redis_pid" ] || stop_group "$redis_pid"
-    [ -z "$mc_pid" ] || stop_group "$mc_pid"
-    local p
-    for p in "${cl_pid[@]}"; do stop_group "$p"; done
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM   # so that the EXIT trap runs
 
 # --- backends ------------------------------------------------------------------------------------
 # A test CA and certificates signed by it (as tests/integration/harness/tls.py makes them): RSA
@@ -219,29 +178,32 @@ make_test_ca() {
 make_test_ca >"$work/logs/openssl.log" 2>&1 || die "openssl failed (see $work/logs/openssl.log)"
 # One redis for kv-redis and kv-redis-tls: a plain port and a TLS port (clients need no
 # certificate), so that the two variants differ only in TLS.
-setsid redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no \
+bench_spawn redis redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no \
     --tls-port "$redis_tls_port" --tls-cert-file "$work/tls/server.pem" \
     --tls-key-file "$work/tls/server.key" --tls-ca-cert-file "$work/tls/ca.pem" \
     --tls-auth-clients no \
     --protected-mode no --dir "$work/run" --logfile "$work/logs/redis.log" --daemonize no \
-    </dev/null >/dev/null 2>&1 &
-redis_pid=$!
+    >/dev/null 2>&1
+redis_pid=${bench_pid[redis]}
 # One memcached for kv-memcached and kv-memcached-tls likewise: a plain listener ("notls:") and a
 # TLS one (-Z) with the same certificate (as tests/integration/harness/backends.py runs it).
-setsid memcached -l "notls:127.0.0.1:$mc_port,127.0.0.1:$mc_tls_port" -U 0 -m 64 -c 4096 \
-    -u nobody -Z -o "ssl_chain_cert=$work/tls/server.pem,ssl_key=$work/tls/server.key" \
-    </dev/null >"$work/logs/memcached.log" 2>&1 &
-mc_pid=$!
+bench_spawn memcached memcached -l "notls:127.0.0.1:$mc_port,127.0.0.1:$mc_tls_port" -U 0 \
+    -m 64 -c 4096 -u nobody -Z \
+    -o "ssl_chain_cert=$work/tls/server.pem,ssl_key=$work/tls/server.key" \
+    >"$work/logs/memcached.log" 2>&1
+mc_pid=${bench_pid[memcached]}
 for ((i = 0; i < 100; i++)); do
-    port_open "$redis_port" && port_open "$redis_tls_port" && port_open "$mc_port" &&
-        port_open "$mc_tls_port" && break
+    bench_port_open "$redis_port" && bench_port_open "$redis_tls_port" &&
+        bench_port_open "$mc_port" && bench_port_open "$mc_tls_port" && break
     sleep 0.1
 done
-port_open "$redis_port" || die "redis does not listen on $redis_port (see $work/logs/redis.log)"
-port_open "$redis_tls_port" ||
+bench_port_open "$redis_port" ||
+    die "redis does not listen on $redis_port (see $work/logs/redis.log)"
+bench_port_open "$redis_tls_port" ||
     die "redis does not listen on $redis_tls_port (TLS; see $work/logs/redis.log)"
-port_open "$mc_port" || die "memcached does not listen on $mc_port (see $work/logs/memcached.log)"
-port_open "$mc_tls_port" ||
+bench_port_open "$mc_port" ||
+    die "memcached does not listen on $mc_port (see $work/logs/memcached.log)"
+bench_port_open "$mc_tls_port" ||
     die "memcached does not listen on $mc_tls_port (TLS; see $work/logs/memcached.log)"
 
 # The Redis Cluster of kv-redis-cluster, as tests/integration/harness/rcluster.py sets one up (the
@@ -256,19 +218,20 @@ cl_cli() {
 }
 for ((i = 0; i < cl_nodes; i++)); do
     mkdir -p "$work/cluster/node$i"
-    setsid redis-server --port 0 --tls-port "${cl_port[i]}" --cluster-port "${cl_bus[i]}" \
+    bench_spawn "cluster$i" redis-server --port 0 --tls-port "${cl_port[i]}" \
+        --cluster-port "${cl_bus[i]}" \
         --bind 127.0.0.1 --save '' --appendonly no --dir "$work/cluster/node$i" \
         --logfile "$work/logs/cluster-node$i.log" --daemonize no --protected-mode no \
         --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 3000 \
         --cluster-announce-hostname localhost --cluster-preferred-endpoint-type hostname \
         --tls-cert-file "$work/tls/cluster.pem" --tls-key-file "$work/tls/cluster.key" \
         --tls-ca-cert-file "$work/tls/ca.pem" --tls-auth-clients no --tls-cluster yes \
-        --tls-replication yes </dev/null >/dev/null 2>&1 &
-    cl_pid[i]=$!
+        --tls-replication yes >/dev/null 2>&1
+    cl_pid[i]=${bench_pid[cluster$i]}
 done
 for ((i = 0; i < cl_nodes; i++)); do
-    for ((k = 0; k < 100; k++)); do port_open "${cl_port[i]}" && break; sleep 0.1; done
-    port_open "${cl_port[i]}" ||
+    for ((k = 0; k < 100; k++)); do bench_port_open "${cl_port[i]}" && break; sleep 0.1; done
+    bench_port_open "${cl_port[i]}" ||
         die "cluster node $i does not listen on ${cl_port[i]} (see $work/logs/cluster-node$i.log)"
 done
 cl_addr=()
@@ -339,22 +302,13 @@ chmod 755 "$work"
 
 # --- httpd configurations ---------------------------------------------------------------------
 conf_common() {
+    bench_conf_head "$work"
     cat <<EOF
-ServerRoot "$work"
-ServerName 127.0.0.1
-DefaultRuntimeDir "$work/run"
 Mutex file:$work/run default
-LogLevel warn
-User nobody
-Group nogroup
-<IfModule !mod_unixd.c>
-    LoadModule unixd_module $libexecdir/mod_unixd.so
-</IfModule>
-LoadModule authz_core_module $libexecdir/mod_authz_core.so
-LoadModule alias_module $libexecdir/mod_alias.so
-LoadModule headers_module $libexecdir/mod_headers.so
-LoadModule status_module $libexecdir/mod_status.so
-LoadModule session_module $libexecdir/mod_session.so
+LoadModule alias_module $bench_libexecdir/mod_alias.so
+LoadModule headers_module $bench_libexecdir/mod_headers.so
+LoadModule status_module $bench_libexecdir/mod_status.so
+LoadModule session_module $bench_libexecdir/mod_session.so
 LoadModule session_kv_module $so
 # No access log: this measures sessions, not logging. Connections are kept for the whole run
 # (MaxKeepAliveRequests 0): reconnects would cost the same for every variant and blur the
@@ -390,20 +344,14 @@ ErrorLog "$work/logs/event-$phase.error.log"
 # mod_session_kv's connects (LF01920, with the TLS handshake's kind), in this log: its core logs
 # through the main server. One line per connect, nothing per request.
 LogLevel warn session_kv:trace1
-LoadModule mpm_event_module $libexecdir/mod_mpm_event.so
-LoadModule cgid_module $libexecdir/mod_cgid.so
-LoadModule session_cookie_module $libexecdir/mod_session_cookie.so
-LoadModule dbd_module $libexecdir/mod_dbd.so
-LoadModule session_dbd_module $libexecdir/mod_session_dbd.so
+EOF
+    bench_conf_event
+    cat <<EOF
+LoadModule cgid_module $bench_libexecdir/mod_cgid.so
+LoadModule session_cookie_module $bench_libexecdir/mod_session_cookie.so
+LoadModule dbd_module $bench_libexecdir/mod_dbd.so
+LoadModule session_dbd_module $bench_libexecdir/mod_session_dbd.so
 ScriptSock "$work/run/cgid.sock"
-# As the integration tests and the other benchmarks run it.
-StartServers 2
-ServerLimit 4
-ThreadLimit 32
-ThreadsPerChild 32
-MinSpareThreads 16
-MaxSpareThreads 96
-MaxRequestWorkers 128
 ScriptAlias /setup "$work/cgi/setup.cgi"
 <Directory "$work/cgi">
     Require all granted
@@ -526,17 +474,17 @@ conf_prefork() {
 PidFile "$work/run/prefork.pid"
 ErrorLog "$work/logs/prefork.error.log"
 Listen 127.0.0.1:$prefork_port
-LoadModule mpm_prefork_module $libexecdir/mod_mpm_prefork.so
+LoadModule mpm_prefork_module $bench_libexecdir/mod_mpm_prefork.so
 LoadModule php_module $libphp
 # Twice as many processes as connections, all started before the load and never stopped: wrk
 # opens its connections anew for every run while the previous run's may still be closing, and
 # prefork starts new processes only slowly. (MinSpareServers stays low: prefork says "reached
 # MaxRequestWorkers" whenever fewer than MinSpareServers are idle and no slot is free.)
-StartServers $((2 * conns + 8))
+StartServers $((2 * bench_conns + 8))
 MinSpareServers 5
-MaxSpareServers $((2 * conns + 8))
-ServerLimit $((2 * conns + 8))
-MaxRequestWorkers $((2 * conns + 8))
+MaxSpareServers $((2 * bench_conns + 8))
+ServerLimit $((2 * bench_conns + 8))
+MaxRequestWorkers $((2 * bench_conns + 8))
 MaxConnectionsPerChild 0
 <FilesMatch "\.php\$">
     SetHandler application/x-httpd-php
@@ -558,25 +506,16 @@ EOF
 
 # start_httpd NAME: start the server configured in $work/NAME.conf; sets pid.
 start_httpd() {
-    local conf="$work/$1.conf"
-    "$httpd" -t -f "$conf" >/dev/null 2>&1 || { "$httpd" -t -f "$conf" || true; die "httpd config test failed ($conf)"; }
-    setsid "$httpd" -f "$conf" -DFOREGROUND >>"$work/logs/$1.stdout.log" 2>&1 </dev/null &
-    pid=$!
+    bench_httpd_start httpd "$work/$1.conf" "$work/logs/$1.stdout.log"
+    bench_show_logs=("$work/logs/$1.stdout.log")
+    pid=${bench_pid[httpd]}
 }
 stop_httpd() {
-    stop_group "$pid"
+    bench_stop httpd
     pid=''
 }
 # wait_ok URL: until URL answers 200 (10 s).
-wait_ok() {
-    local i
-    for ((i = 0; i < 100; i++)); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "$1" || true)" = 200 ] && return
-        kill -0 "$pid" 2>/dev/null || die "httpd died at start (see $work/logs/)"
-        sleep 0.1
-    done
-    die "$1 does not answer 200"
-}
+wait_ok() { bench_wait_ok httpd "$1" || die "$1 does not answer 200"; }
 
 # --- sessions ------------------------------------------------------------------------------------
 # setup_sessions VARIANT: creates $conns sessions through httpd; writes their cookies
@@ -584,7 +523,7 @@ wait_ok() {
 setup_sessions() {
     local v=$1 i url name line
     : >"$work/sessions/$v"
-    for ((i = 1; i <= conns; i++)); do
+    for ((i = 1; i <= bench_conns; i++)); do
         case $v in
             php-redis) url="http://127.0.0.1:$prefork_port/php/redis/setup.php?i=$i" name=PHPSESSID ;;
             php-kv) url="http://127.0.0.1:$prefork_port/php/kv/setup.php?i=$i" name=session ;;
@@ -656,14 +595,10 @@ kv_delta() {
 
 # --- measuring -----------------------------------------------------------------------------------
 tick=$(getconf CLK_TCK)
-# group_ticks PGID...: user+system CPU of the processes of the groups PGID so far, in clock ticks
-# (httpd and the backends run under setsid: a group is its leader's pid; a child that exits during
-# a run takes its ticks along, which the spare threads and MaxConnectionsPerChild 0 make rare).
-group_ticks() {
-    { cat /proc/[0-9]*/stat 2>/dev/null || true; } |   # processes come and go meanwhile
-        awk -v gs="$*" 'BEGIN { n = split(gs, x, " "); for (i = 1; i <= n; i++) g[x[i]] = 1 }
-                        { sub(/^.*\) /, ""); if ($3 in g) t += $12 + $13 } END { print t + 0 }'
-}
+# group_ticks PGID...: bench_group_ticks (httpd and the backends run under setsid; a child that
+# exits during a run takes its ticks along, which the spare threads and MaxConnectionsPerChild 0
+# make rare).
+group_ticks() { bench_group_ticks "$@"; }
 # backend_of VARIANT: the pids of the servers that hold VARIANT's sessions outside httpd (the
 # cluster: its nodes, space-separated), or 0.
 backend_of() {
@@ -681,7 +616,7 @@ run_wrk() {
     local key=$1 url=$2 cookies=$3 bpid=$4 out r p n s t h0 b0=0 h1 b1=0
     h0=$(group_ticks "$pid")
     [ "$bpid" = 0 ] || b0=$(group_ticks "$bpid")
-    out=$(BENCH_COOKIES=$cookies wrk -t"$conns" -c"$conns" -d"$duration" --latency -s "$lua" "$url")
+    out=$(BENCH_COOKIES=$cookies wrk -t"$bench_conns" -c"$bench_conns" -d"$bench_duration" --latency -s "$lua" "$url")
     h1=$(group_ticks "$pid")
     [ "$bpid" = 0 ] || b1=$(group_ticks "$bpid")
     hticks[$key]=$((${hticks[$key]:-0} + h1 - h0))
@@ -705,8 +640,9 @@ run_wrk() {
 
 # median "VALUE VALUE...": the median, as given (or the mean of the middle two).
 median() {
-    tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g |
-        awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+    local v
+    read -ra v <<<"$1"
+    bench_median -m %.2f "${v[@]}"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 # log_lines FILE: warnings and errors in an error log.
@@ -739,7 +675,7 @@ cookies_of() {
 warm_up() {
     local v
     for v in "$@"; do
-        BENCH_COOKIES=$(cookies_of "$v") wrk -t"$conns" -c"$conns" -d1s -s "$lua" \
+        BENCH_COOKIES=$(cookies_of "$v") wrk -t"$bench_conns" -c"$bench_conns" -d1s -s "$lua" \
             "$(url_of "$v")" >/dev/null
     done
 }
@@ -750,7 +686,7 @@ run_rounds() {
     shift
     local vs=("$@")
     n=${#vs[@]}
-    for ((r = 1; r <= rounds; r++)); do
+    for ((r = 1; r <= bench_rounds; r++)); do
         printf '  round %d:' "$r"
         for ((k = 0; k < n; k++)); do
             v=${vs[$(((r - 1 + k) % n))]}
@@ -766,7 +702,7 @@ print_table() {
     local phase=$1 base=$2 v r med store
     shift 2
     printf '\n  %-16s' variant
-    for ((r = 1; r <= rounds; r++)); do printf ' %9s' "r$r req/s"; done
+    for ((r = 1; r <= bench_rounds; r++)); do printf ' %9s' "r$r req/s"; done
     printf ' %10s %8s %7s %6s %6s %8s %7s %5s %5s\n' "median" "p99 ms" "/$base" "httpd" \
         "store" non-2xx sockerr lost log
     for v in "$@"; do
@@ -788,12 +724,12 @@ print_table() {
 us_per_req() { awk -v t="$1" -v n="$2" -v k="$tick" 'BEGIN { printf "%.0f", n ? t / k * 1e6 / n : 0 }'; }
 
 # --- the event server: reads, then writes ---------------------------------------------------------
-echo "bench: httpd $("$httpd" -v | sed -n 's/^Server version: //p'); $(redis-server --version | awk '{ print $1, $2, $3 }');" \
+echo "bench: httpd $(bench_httpd_version); $(redis-server --version | awk '{ print $1, $2, $3 }');" \
      "memcached $(memcached -V | awk '{ print $2 }'); SQLite $(sqlite3 --version | awk '{ print $1 }');" \
      "$({ wrk -v 2>&1 || true; } | awk 'NR == 1 { print $1, $2 }')"
-echo "bench: $(nproc) CPUs ($(lscpu 2>/dev/null | awk -F': *' '/^Model name/ && !n++ { print $2 }'));" \
+echo "bench: $(bench_machine);" \
      "load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "bench: wrk -t$conns -c$conns -d$duration (one session per connection), $rounds rounds" \
+echo "bench: wrk -t$bench_conns -c$bench_conns -d$bench_duration (one session per connection), $bench_rounds rounds" \
      "rotating the order, medians; sessions of $session_bytes bytes of data"
 
 # kv_index VARIANT: the number of VARIANT's store in the counters (the order in which httpd
@@ -862,9 +798,9 @@ cluster_spread() {
         line+="${line:+, }localhost:${cl_port[k]} $((after[k] - before[k]))"
         ((after[k] - before[k] > 0)) || empty=1
     done
-    echo "  kv-redis-cluster ($phase): the $conns sessions' keys per primary (DBSIZE): $line"
+    echo "  kv-redis-cluster ($phase): the $bench_conns sessions' keys per primary (DBSIZE): $line"
     ((empty == 0)) ||
-        die "kv-redis-cluster ($phase): a primary holds none of the sessions (BENCH_CONNS=$conns)"
+        die "kv-redis-cluster ($phase): a primary holds none of the sessions (BENCH_CONNS=$bench_conns)"
 }
 declare -A kvinfo kvconn
 event_phase() {
@@ -877,7 +813,7 @@ event_phase() {
         [ "$v" != kv-redis-cluster ] || keys=$(cluster_keys)
         setup_sessions "$v"
         i=$(lost_sessions "$v")
-        [ "$i" = 0 ] || die "$v ($phase): $i of $conns sessions do not load right after setup"
+        [ "$i" = 0 ] || die "$v ($phase): $i of $bench_conns sessions do not load right after setup"
         [ "$v" != kv-redis-cluster ] || cluster_spread "$phase" "$keys"
     done
     declare -A idx
@@ -985,7 +921,7 @@ if [ "$reconnect_duration" != 0 ]; then
          "connect, PING, close, for $reconnect_duration per run; tcp: plain port; full: TLS, a new" \
          "TLS configuration for every connect (full handshake, RSA 2048 certificate); resumed: TLS," \
          "one configuration (each connect resumes the previous session, as a child of httpd does)"
-    for ((r = 1; r <= rounds; r++)); do
+    for ((r = 1; r <= bench_rounds; r++)); do
         printf '  round %d:' "$r"
         for ((k = 0; k < ${#reconnect_modes[@]}; k++)); do
             m=${reconnect_modes[$(((r - 1 + k) % ${#reconnect_modes[@]}))]}
@@ -995,7 +931,7 @@ if [ "$reconnect_duration" != 0 ]; then
         echo
     done
     printf '\n  %-13s' mode
-    for ((r = 1; r <= rounds; r++)); do printf ' %9s' "r$r conn/s"; done
+    for ((r = 1; r <= bench_rounds; r++)); do printf ' %9s' "r$r conn/s"; done
     printf ' %10s %7s %8s %10s %8s %13s %s\n' median /tcp "wall us" "client us" "redis us" \
         "full/resumed" "tls-create us"
     for m in "${reconnect_modes[@]}"; do
@@ -1028,7 +964,7 @@ if [ "$with_php" = 1 ]; then
     for v in php-redis php-kv; do
         setup_sessions "$v"
         i=$(lost_sessions "$v")
-        [ "$i" = 0 ] || die "$v: $i of $conns sessions do not load right after setup"
+        [ "$i" = 0 ] || die "$v: $i of $bench_conns sessions do not load right after setup"
     done
     warm_up "${php_variants[@]}"
     run_rounds php "${php_variants[@]}"

@@ -95,3 +95,61 @@ def test_one_run_at_a_time(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+PARSE = """
+usage() { echo "the usage"; }
+cmd="" zone="" redo=0 names=()
+parse_option() {
+    case "$1" in
+        --zone) optarg; zone=$OPTVAL ;;
+        --name) optarg; names+=("$OPTVAL") ;;
+        --redo) redo=1 ;;
+        -*) die_usage "unknown option '$1'" ;;
+        *) cmd=$1 ;;
+    esac
+}
+cutover_parse_options parse_option "$@"
+echo "cmd=$cmd zone=$zone redo=$redo names=${names[*]} dry=$CUTOVER_DRY_RUN yes=$CUTOVER_YES" \\
+    "state=$CUTOVER_STATE_DIR log=$CUTOVER_LOG"
+"""
+
+
+def parse(tmp_path, *args):
+    body = "set -- %s\n%s" % (" ".join("'%s'" % a for a in args), PARSE)
+    return bash(tmp_path, body)
+
+
+def test_options_with_a_value_after_it_or_after_an_equals_sign(tmp_path):
+    want = "cmd=import zone=example.com redo=1 names=a b=c dry=1 yes=1 state=/s log=/l\n"
+    for args in (("import", "--zone", "example.com", "--name", "a", "--name", "b=c", "--redo",
+                  "--dry-run", "--yes", "--state-dir", "/s", "--log", "/l"),
+                 ("--zone=example.com", "--name=a", "--name=b=c", "import", "--redo", "--dry-run",
+                  "--yes", "--state-dir=/s", "--log=/l")):
+        rc, out, err = parse(tmp_path, *args)
+        assert rc == 0 and out == want, (args, out, err)
+    rc, out, err = parse(tmp_path, "import", "--help", "--bogus")
+    assert rc == 0 and out == "the usage\n"
+    for args, msg in ((("import", "--zone"), "--zone needs a value"),
+                      (("import", "--zone="), "--zone needs a value"),
+                      (("import", "--zone", ""), "--zone needs a value"),
+                      (("import", "--redo=1"), "--redo takes no value"),
+                      (("import", "--dry-run=yes"), "--dry-run takes no value"),
+                      (("import", "--bogus", "x"), "unknown option '--bogus'")):
+        rc, out, err = parse(tmp_path, *args)
+        assert rc == 2 and "ERROR: %s (see --help)" % msg in err, (args, err)
+
+
+def test_read_secret(tmp_path):
+    f = tmp_path / "pw"
+    f.write_bytes(b"s3cr3t pw\r\nsecond line\n")
+    rc, out, err = bash(tmp_path, 'read_secret pw %s LF_NONE --pw-file\necho "[$pw]"\n'
+                        'log_info "it is $pw"' % f)
+    assert rc == 0 and out == "[s3cr3t pw]\n" and "it is ***" in err and "s3cr3t" not in err
+    rc, out, err = bash(tmp_path, 'read_secret pw "" LF_PW --pw-file\necho "[$pw]"\n'
+                        'log_info "it is $pw"', env={"LF_PW": "from-env"})
+    assert rc == 0 and out == "[from-env]\n" and "it is ***" in err
+    rc, out, err = bash(tmp_path, 'read_secret pw "" LF_NONE --pw-file\necho "[$pw]"')
+    assert rc == 0 and out == "[]\n"
+    rc, out, err = bash(tmp_path, 'read_secret pw %s/nope LF_NONE --pw-file' % tmp_path)
+    assert rc == 1 and "ERROR: cannot read %s/nope (--pw-file)" % tmp_path in err
