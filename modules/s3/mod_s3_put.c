@@ -1,11 +1,12 @@
 /* mod_s3_put — uploads: PUT and multipart/form-data POST, streamed into S3.
  *
- * The body is read as it arrives and spooled one part at a time (memory up to S3SpoolMemory,
- * then a temp file), so every part can be retried and a slow client never keeps an S3
- * connection idle. A body that fits in one part becomes one PutObject with its checksum; a
- * larger or unknown-length body a multipart upload, aborted on any error or disconnect so no
- * parts are left behind. Writes need an authorization: an upload token, httpd's own auth, or
- * both, as configured.
+ * The body is read as it arrives and handed to s3_upload (the core), which spools it one part at
+ * a time (memory up to S3SpoolMemory, then a temp file), so every part can be retried and a slow
+ * client never keeps an S3 connection idle: a body that fits in one part becomes one PutObject
+ * with its checksum, a larger or unknown-length body a multipart upload, aborted here on any
+ * error or disconnect so no parts are left behind. This file keeps the HTTP side: writes need an
+ * authorization (an upload token, httpd's own auth, or both, as configured), the spool memory is
+ * reserved, forms are parsed, failures are logged and answered.
  */
 #include <apr_strings.h>
 
@@ -25,32 +26,13 @@
 #include "s3_mime.h"
 #include "s3_spool.h"
 #include "s3_token.h"
+#include "s3_upload.h"
 #include "mod_s3_private.h"
 
 APLOG_USE_MODULE(s3);
 
 #define READ_BLOCK  (64 * 1024)
-#define MAX_PARTS   10000
 #define RETRY_AFTER "5" /* seconds, when the server's spool memory is taken */
-
-/* One object being uploaded. */
-typedef struct upload_t {
-    request_rec *r;
-    const s3_dir_conf *conf;
-    s3_runtime *rt;
-    s3_spool_t *spool;
-    apr_off_t part_size;
-    const char *key;
-    const char *content_type;
-    apr_array_header_t *headers; /* for PutObject / CreateMultipartUpload */
-    apr_off_t max;               /* bytes allowed */
-    apr_off_t size;              /* bytes received */
-    const char *upload_id;       /* when a multipart upload is open */
-    apr_array_header_t *parts;   /* s3_part_t of the parts sent */
-    const char *etag;            /* of the stored object */
-    int no_overwrite;            /* If-None-Match: *, checked by S3 at PutObject or Complete */
-    int status;                  /* the HTTP status of a failure */
-} upload_t;
 
 /* What a request may write, after its authorization. */
 typedef struct grant_t {
@@ -131,207 +113,88 @@ static int type_allowed(request_rec *r, const s3_dir_conf *conf, const grant_t *
 
 /* --- one object ----------------------------------------------------------------------------- */
 
-static void upload_init(upload_t *u, request_rec *r, const s3_dir_conf *conf, s3_runtime *rt,
-                        s3_spool_t *spool, apr_off_t expected)
+/* An upload and the request it logs to. */
+typedef struct upload_t {
+    request_rec *r;
+    s3_upload_t *up;
+} upload_t;
+
+static void upload_start(upload_t *u, request_rec *r, const s3_dir_conf *conf, s3_runtime *rt,
+                         s3_spool_t *spool, apr_off_t max, apr_off_t expected, const char *key,
+                         const char *type, const char *disposition, int no_overwrite)
 {
-    memset(u, 0, sizeof(*u));
+    s3_upload_config_t cfg;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.client = rt->client;
+    cfg.spool = spool;
+    cfg.part_size = conf->part_size;
+    cfg.max = max;
     u->r = r;
-    u->conf = conf;
-    u->rt = rt;
-    u->spool = spool;
-    u->part_size = conf->part_size;
-    /* A known length decides the part size: at most 10,000 parts, in whole MiB. */
-    if (expected > 0 && (expected + u->part_size - 1) / u->part_size > MAX_PARTS) {
-        u->part_size = ((expected / MAX_PARTS) | 0xfffff) + 1;
-    }
-    u->headers = apr_array_make(r->pool, 6, sizeof(aws_sigv4_header_t));
-    u->parts = apr_array_make(r->pool, 8, sizeof(s3_part_t));
+    s3_upload_create(&u->up, &cfg, expected, key, type, disposition, no_overwrite, r->pool);
 }
 
-static void upload_set_object(upload_t *u, const char *key, const char *type,
-                              const char *disposition, int no_overwrite)
+/* Log why the upload stopped; the HTTP status to answer. */
+static int upload_failed(upload_t *u)
 {
-    u->key = key;
-    /* copied: a form part's strings last only as long as the part's headers */
-    u->content_type = type && *type ? apr_pstrdup(u->r->pool, type) : "application/octet-stream";
-    aws_sigv4_header_add(u->headers, "Content-Type", u->content_type);
-    if (disposition) {
-        aws_sigv4_header_add(u->headers, "Content-Disposition", disposition);
-    }
-    u->no_overwrite = no_overwrite;
-}
+    const s3_upload_t *up = u->up;
 
-/* The spooled bytes as a body, with the digest the client sends them with (the spool keeps only
- * that one: spool_digests()). A digest that fails leaves it NULL, and the client refuses to
- * send the body. */
-static void spool_body(s3_body_t *b, upload_t *u)
-{
-    memset(b, 0, sizeof(*b));
-    b->read = s3_spool_read;
-    b->rewind = s3_spool_rewind;
-    b->baton = u->spool;
-    b->len = s3_spool_size(u->spool);
-    if (s3_client_signs_payload(u->rt->client)) {
-        s3_spool_sha256(u->spool, &b->sha256_hex, u->r->pool);
-    }
-    else {
-        s3_spool_crc32(u->spool, &b->crc32, u->r->pool);
-    }
-    s3_spool_rewind(u->spool);
-}
-
-/* The running digest a spool keeps for @p client's bodies: SHA-256 costs several times the CPU
- * of CRC32, so never both. */
-static unsigned int spool_digests(const s3_client_t *client)
-{
-    return s3_client_signs_payload(client) ? S3_SPOOL_SHA256 : S3_SPOOL_CRC32;
-}
-
-static int fail(upload_t *u, const char *what, apr_status_t rv, const aws_http_response_t *resp)
-{
-    u->status = s3_log_failure(u->r, what, u->key, rv, resp);
-    return u->status;
-}
-
-/* Send the spooled bytes as the next part, opening the multipart upload first if needed. */
-static int flush_part(upload_t *u)
-{
-    aws_http_response_t *resp;
-    s3_part_t part;
-    s3_body_t body;
-    apr_status_t rv;
-
-    if (!u->upload_id) {
-        rv = s3_multipart_create(&u->upload_id, &resp, u->rt->client, u->key, u->headers,
-                                 u->r->pool);
-        if (!s3_client_ok(rv, resp) || !u->upload_id) {
-            u->upload_id = NULL;
-            return fail(u, "CreateMultipartUpload", rv, resp);
-        }
-    }
-    if (u->parts->nelts >= MAX_PARTS) {
+    switch (up->failure) {
+    case S3_UPLOAD_FAILED_CALL:
+        return s3_log_failure(u->r, up->call.name, up->key, up->call.rv, up->call.resp);
+    case S3_UPLOAD_FAILED_TOO_LARGE:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, u->r,
-                      LFLOGNO(02025) "upload of %s: over 10,000 parts (raise %s)", u->key,
+                      LFLOGNO(02027) "upload of %s: over the %" APR_OFF_T_FMT " bytes allowed",
+                      up->key, up->cfg.max);
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    case S3_UPLOAD_FAILED_PARTS:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, u->r,
+                      LFLOGNO(02025) "upload of %s: over 10,000 parts (raise %s)", up->key,
                       S3_PART_SIZE);
-        return u->status = HTTP_REQUEST_ENTITY_TOO_LARGE;
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    case S3_UPLOAD_FAILED_SPOOL_WRITE:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, up->call.rv, u->r,
+                      LFLOGNO(02028) "upload of %s: cannot spool the body (temp dir full?)",
+                      up->key);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    case S3_UPLOAD_FAILED_SPOOL_RESET:
+    default:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, up->call.rv, u->r,
+                      LFLOGNO(02026) "upload of %s: cannot reset the spool", up->key);
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
-    spool_body(&body, u);
-    rv = s3_multipart_upload_part(&part, &resp, u->rt->client, u->key, u->upload_id,
-                                  u->parts->nelts + 1, &body, u->r->pool);
-    if (!s3_client_ok(rv, resp) || !part.etag) {
-        return fail(u, "UploadPart", rv, resp);
-    }
-    APR_ARRAY_PUSH(u->parts, s3_part_t) = part;
-    if ((rv = s3_spool_reset(u->spool)) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, u->r,
-                      LFLOGNO(02026) "upload of %s: cannot reset the spool", u->key);
-        return u->status = HTTP_INTERNAL_SERVER_ERROR;
-    }
-    return OK;
 }
 
 static int upload_write(upload_t *u, const char *data, apr_size_t len)
 {
-    apr_status_t rv;
-
-    if (u->size + (apr_off_t)len > u->max) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, u->r,
-                      LFLOGNO(02027) "upload of %s: over the %" APR_OFF_T_FMT " bytes allowed",
-                      u->key, u->max);
-        return u->status = HTTP_REQUEST_ENTITY_TOO_LARGE;
-    }
-    u->size += len;
-    while (len) {
-        apr_off_t room = u->part_size - s3_spool_size(u->spool);
-        apr_size_t n;
-        int rc;
-        /* A full spool is sent only when more bytes come: the last part may be a full one,
-         * and a body of exactly one part stays a single PutObject. */
-        if (room == 0 && (rc = flush_part(u)) != OK) {
-            return rc;
-        }
-        room = u->part_size - s3_spool_size(u->spool);
-        n = (apr_off_t)len < room ? len : (apr_size_t)room;
-        if ((rv = s3_spool_write(u->spool, data, n)) != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, u->r,
-                          LFLOGNO(02028) "upload of %s: cannot spool the body (temp dir full?)",
-                          u->key);
-            return u->status = HTTP_INTERNAL_SERVER_ERROR;
-        }
-        data += n;
-        len -= n;
-    }
-    return OK;
-}
-
-static void log_stored(upload_t *u, int parts)
-{
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, u->r,
-                  LFLOGNO(02044) "upload of %s stored: %" APR_OFF_T_FMT " bytes in %d part%s, %s",
-                  u->key, u->size, parts, parts == 1 ? "" : "s",
-                  s3_client_signs_payload(u->rt->client) ? "payload signed (SHA-256)"
-                                                         : "payload unsigned, with CRC32");
+    return s3_upload_write(u->up, data, len) == APR_SUCCESS ? OK : upload_failed(u);
 }
 
 static int upload_finish(upload_t *u)
 {
-    apr_array_header_t *conditions = NULL;
-    aws_http_response_t *resp;
-    s3_body_t body;
-    apr_status_t rv;
-    int rc;
-
-    if (u->no_overwrite) { /* not on CreateMultipartUpload, which ignores it */
-        conditions = apr_array_make(u->r->pool, 1, sizeof(aws_sigv4_header_t));
-        aws_sigv4_header_add(conditions, "If-None-Match", "*");
+    if (s3_upload_finish(u->up) != APR_SUCCESS) {
+        return upload_failed(u);
     }
-    if (!u->upload_id) {
-        apr_array_header_t *headers = u->headers;
-        if (conditions) {
-            headers = apr_array_append(u->r->pool, u->headers, conditions);
-        }
-        spool_body(&body, u);
-        rv = s3_object_put(&resp, u->rt->client, u->key, headers, &body, u->r->pool);
-        if (!s3_client_ok(rv, resp)) {
-            return fail(u, "PutObject", rv, resp);
-        }
-        u->etag = apr_table_get(resp->headers, "ETag");
-        log_stored(u, 1);
-        return OK;
-    }
-    if ((rc = flush_part(u)) != OK) {
-        return rc;
-    }
-    rv = s3_multipart_complete(&u->etag, &resp, u->rt->client, u->key, u->upload_id, u->parts,
-                               conditions, u->r->pool);
-    if (!s3_client_ok(rv, resp) || !u->etag) {
-        return fail(u, "CompleteMultipartUpload", rv, resp);
-    }
-    u->upload_id = NULL; /* done: nothing to abort */
-    log_stored(u, u->parts->nelts);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, u->r, LFLOGNO(02044) "upload of %s stored: %s",
+                  u->up->key, s3_upload_summary(u->up));
     return OK;
 }
 
 /* Abort an open multipart upload, so no parts stay behind (and are billed). */
 static void upload_abort(upload_t *u)
 {
-    aws_http_response_t *resp;
-    apr_status_t rv;
+    s3_upload_call_t call;
+    apr_status_t rv = s3_upload_abort(&call, u->up);
 
-    if (!u->upload_id) {
-        return;
-    }
-    rv = s3_multipart_abort(&resp, u->rt->client, u->key, u->upload_id, u->r->pool);
-    if (!s3_client_ok(rv, resp) && !(resp && resp->status == 404)) {
-        s3_log_failure(u->r, "AbortMultipartUpload (a bucket lifecycle rule will clean up)", u->key,
-                       rv, resp);
-    }
-    else {
+    if (rv == APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, u->r,
-                      LFLOGNO(02029) "upload of %s aborted after %" APR_OFF_T_FMT " bytes", u->key,
-                      u->size);
+                      LFLOGNO(02029) "upload of %s aborted after %" APR_OFF_T_FMT " bytes",
+                      u->up->key, u->up->size);
     }
-    u->upload_id = NULL;
+    else if (rv != APR_ENOENT) {
+        s3_log_failure(u->r, "AbortMultipartUpload (a bucket lifecycle rule will clean up)",
+                       u->up->key, call.rv, call.resp);
+    }
 }
 
 /* The URL the object is served at through this location, or NULL if it is outside it. */
@@ -346,7 +209,7 @@ static const char *object_url(request_rec *r, const s3_dir_conf *conf, const cha
                        s3_key_url_path(key + n, r->pool), NULL);
 }
 
-static const char *result_json(request_rec *r, const s3_dir_conf *conf, const upload_t *u)
+static const char *result_json(request_rec *r, const s3_dir_conf *conf, const s3_upload_t *u)
 {
     const char *url = object_url(r, conf, u->key);
 
@@ -443,7 +306,8 @@ static int upload_setup(s3_runtime **rt, s3_spool_t **spool, apr_off_t *reserved
     if (!tmp && (rv = apr_temp_dir_get(&tmp, r->pool)) != APR_SUCCESS) {
         tmp = "/tmp";
     }
-    if ((rv = s3_spool_create(spool, (apr_size_t)mem, tmp, spool_digests((*rt)->client), r->pool))
+    if ((rv = s3_spool_create(spool, (apr_size_t)mem, tmp,
+                              s3_upload_spool_digests(NULL, (*rt)->client), r->pool))
         != APR_SUCCESS) {
         s3_memory_release(*slot, mem); /* the caller gives back only what setup leaves reserved */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, LFLOGNO(02032) "cannot create a spool in %s",
@@ -501,9 +365,7 @@ int s3_handle_put(request_rec *r, const s3_dir_conf *conf, const char *key)
     if ((rc = upload_setup(&rt, &spool, &reserved, &slot, r, conf)) != OK) {
         return rc;
     }
-    upload_init(&u, r, conf, rt, spool, length);
-    upload_set_object(&u, key, type, NULL, conf->no_overwrite || inm);
-    u.max = g.max;
+    upload_start(&u, r, conf, rt, spool, g.max, length, key, type, NULL, conf->no_overwrite || inm);
     rc = read_body(r, put_sink, &u);
     if (rc == OK) {
         rc = upload_finish(&u);
@@ -516,10 +378,10 @@ int s3_handle_put(request_rec *r, const s3_dir_conf *conf, const char *key)
         return rc;
     }
     apr_table_setn(r->headers_out, "Location", r->uri);
-    if (u.etag) {
-        apr_table_setn(r->headers_out, "ETag", u.etag);
+    if (u.up->etag) {
+        apr_table_setn(r->headers_out, "ETag", u.up->etag);
     }
-    return send_json(r, HTTP_CREATED, result_json(r, conf, &u));
+    return send_json(r, HTTP_CREATED, result_json(r, conf, u.up));
 }
 
 /* --- multipart/form-data POST --------------------------------------------------------------- */
@@ -532,7 +394,7 @@ typedef struct form_t {
     s3_spool_t *spool;
     s3_form_parser_t *parser;
     upload_t *cur;            /* the file being uploaded, or NULL (a field, skipped) */
-    apr_array_header_t *done; /* upload_t *: stored objects */
+    apr_array_header_t *done; /* s3_upload_t *: stored objects */
     apr_size_t field_bytes;   /* bytes of plain fields, bounded */
     int status;               /* the HTTP status that stopped the parser */
 } form_t;
@@ -549,8 +411,7 @@ static apr_status_t form_begin(void *baton, const char *name, const char *filena
                                const char *type)
 {
     form_t *f = baton;
-    const s3_token_t *tok = f->grant->token;
-    const char *key, *prefix = f->conf->key_prefix;
+    const char *key, *prefix;
     upload_t *u;
 
     (void)name;
@@ -561,31 +422,24 @@ static apr_status_t form_begin(void *baton, const char *name, const char *filena
     if (!type_allowed(f->r, f->conf, f->grant, type)) {
         return form_stop(f, HTTP_UNSUPPORTED_MEDIA_TYPE);
     }
-    if (tok && strncmp(tok->key ? tok->key : tok->prefix, prefix, strlen(prefix))) {
+    switch (
+        s3_token_form_target(&key, &prefix, f->grant->token, f->conf->key_prefix, f->done->nelts)) {
+    case APR_SUCCESS:
+        break;
+    case APR_EEXIST:
+        return form_stop(f, HTTP_FORBIDDEN); /* a token for one key grants one file */
+    default:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, f->r,
                       LFLOGNO(02040) "upload refused: the token's key or prefix is outside %s %s",
-                      S3_KEY_PREFIX, prefix);
+                      S3_KEY_PREFIX, f->conf->key_prefix);
         return form_stop(f, HTTP_FORBIDDEN);
     }
-    if (tok && tok->key) {
-        if (f->done->nelts) {
-            return form_stop(f, HTTP_FORBIDDEN); /* a token for one key grants one file */
-        }
-        key = tok->key;
-    }
-    else {
-        if (tok && tok->prefix) {
-            prefix = tok->prefix;
-        }
-        if (s3_key_generate(&key, prefix, filename, f->r->pool) != APR_SUCCESS) {
-            return form_stop(f, HTTP_INTERNAL_SERVER_ERROR);
-        }
+    if (!key && s3_key_generate(&key, prefix, filename, f->r->pool) != APR_SUCCESS) {
+        return form_stop(f, HTTP_INTERNAL_SERVER_ERROR);
     }
     u = apr_palloc(f->r->pool, sizeof(*u));
-    upload_init(u, f->r, f->conf, f->rt, f->spool, -1);
-    upload_set_object(u, key, type, s3_mime_disposition("attachment", filename, f->r->pool),
-                      f->conf->no_overwrite);
-    u->max = f->grant->max;
+    upload_start(u, f->r, f->conf, f->rt, f->spool, f->grant->max, -1, key, type,
+                 s3_mime_disposition("attachment", filename, f->r->pool), f->conf->no_overwrite);
     f->cur = u;
     return APR_SUCCESS;
 }
@@ -615,7 +469,7 @@ static apr_status_t form_end(void *baton)
     if ((rc = upload_finish(f->cur)) != OK) {
         return form_stop(f, rc);
     }
-    APR_ARRAY_PUSH(f->done, upload_t *) = f->cur;
+    APR_ARRAY_PUSH(f->done, s3_upload_t *) = f->cur->up;
     f->cur = NULL;
     return s3_spool_reset(f->spool);
 }
@@ -644,11 +498,11 @@ static void form_undo(form_t *f)
         upload_abort(f->cur);
     }
     for (i = 0; i < f->done->nelts; ++i) {
-        upload_t *u = APR_ARRAY_IDX(f->done, i, upload_t *);
-        aws_http_response_t *resp;
-        apr_status_t rv = s3_object_delete(&resp, f->rt->client, u->key, f->r->pool);
-        if (!s3_client_ok(rv, resp)) {
-            s3_log_failure(f->r, "DeleteObject (undoing a failed form)", u->key, rv, resp);
+        s3_upload_t *u = APR_ARRAY_IDX(f->done, i, s3_upload_t *);
+        s3_upload_call_t call;
+        if (s3_upload_delete(&call, u) != APR_SUCCESS) {
+            s3_log_failure(f->r, "DeleteObject (undoing a failed form)", u->key, call.rv,
+                           call.resp);
         }
     }
 }
@@ -661,7 +515,7 @@ static int form_answer(request_rec *r, const s3_dir_conf *conf, const form_t *f)
     if (conf->form_redirect) {
         const char *sep = strchr(conf->form_redirect, '?') ? "&" : "?";
         for (i = 0; i < f->done->nelts; ++i) {
-            const upload_t *u = APR_ARRAY_IDX(f->done, i, upload_t *);
+            const s3_upload_t *u = APR_ARRAY_IDX(f->done, i, s3_upload_t *);
             APR_ARRAY_PUSH(parts, const char *) = apr_pstrcat(
                 r->pool, i ? "&" : sep, "key=", ap_escape_urlencoded(r->pool, u->key), NULL);
         }
@@ -672,7 +526,7 @@ static int form_answer(request_rec *r, const s3_dir_conf *conf, const form_t *f)
     }
     for (i = 0; i < f->done->nelts; ++i) {
         APR_ARRAY_PUSH(parts, const char *) =
-            result_json(r, conf, APR_ARRAY_IDX(f->done, i, upload_t *));
+            result_json(r, conf, APR_ARRAY_IDX(f->done, i, s3_upload_t *));
     }
     return send_json(
         r, HTTP_CREATED,
@@ -707,7 +561,7 @@ int s3_handle_form(request_rec *r, const s3_dir_conf *conf)
     f.r = r;
     f.conf = conf;
     f.grant = &g;
-    f.done = apr_array_make(r->pool, 4, sizeof(upload_t *));
+    f.done = apr_array_make(r->pool, 4, sizeof(s3_upload_t *));
     if (s3_form_parser_create(&f.parser, &why, apr_table_get(r->headers_in, "Content-Type"),
                               &callbacks, &f, NULL, r->pool)
         != APR_SUCCESS) {

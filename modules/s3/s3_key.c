@@ -129,20 +129,28 @@ const char *s3_key_basename(const char *key)
     return slash ? slash + 1 : key;
 }
 
+const char *s3_key_filename_base(const char *filename)
+{
+    const char *base, *c;
+
+    for (base = c = filename; *c; ++c) {
+        if (*c == '/' || *c == '\\') {
+            base = c + 1;
+        }
+    }
+    return base;
+}
+
 const char *s3_key_extension(const char *filename, apr_pool_t *p)
 {
-    const char *base, *dot, *c;
+    const char *base, *dot;
     char *ext;
     apr_size_t n, i;
 
     if (!filename) {
         return "";
     }
-    for (base = c = filename; *c; ++c) {
-        if (*c == '/' || *c == '\\') {
-            base = c + 1;
-        }
-    }
+    base = s3_key_filename_base(filename);
     dot = strrchr(base, '.');
     if (!dot || dot == base) { /* no extension, or a dot file such as ".htaccess" */
         return "";

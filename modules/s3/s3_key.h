@@ -51,6 +51,14 @@ apr_status_t s3_key_generate(const char **key, const char *prefix, const char *f
 const char *s3_key_extension(const char *filename, apr_pool_t *p);
 
 /**
+ * The base name of a file name a client sent (an upload's filename="..."): what follows its last
+ * '/' or '\\', since browsers on Windows may send the whole path.
+ * @param filename the client's name (not NULL)
+ * @return a pointer into @p filename
+ */
+const char *s3_key_filename_base(const char *filename);
+
+/**
  * The name a download of @p key is saved under: its last segment (after the last '/').
  * @return a pointer into @p key
  */

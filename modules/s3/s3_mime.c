@@ -144,18 +144,14 @@ int s3_mime_type_allowed(const apr_array_header_t *patterns, const char *content
 
 const char *s3_mime_sanitize_filename(const char *filename, apr_pool_t *p)
 {
-    const char *base, *c;
+    const char *base;
     char *out, *o;
     apr_size_t len, i, k;
 
     if (!filename) {
         return "";
     }
-    for (base = c = filename; *c; ++c) {
-        if (*c == '/' || *c == '\\') {
-            base = c + 1;
-        }
-    }
+    base = s3_key_filename_base(filename);
     len = strlen(base);
     o = out = apr_palloc(p, len + 1);
     for (i = 0; i < len; i += k) {

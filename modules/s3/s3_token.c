@@ -177,6 +177,30 @@ int s3_token_allows_key(const s3_token_t *tok, const char *key)
     return tok->prefix && !strncmp(key, tok->prefix, strlen(tok->prefix));
 }
 
+apr_status_t s3_token_form_target(const char **key, const char **prefix, const s3_token_t *tok,
+                                  const char *location_prefix, int files_stored)
+{
+    *key = NULL;
+    *prefix = location_prefix;
+    if (!tok) {
+        return APR_SUCCESS;
+    }
+    if (strncmp(tok->key ? tok->key : tok->prefix, location_prefix, strlen(location_prefix))) {
+        return APR_EACCES;
+    }
+    if (tok->key) {
+        *prefix = NULL;
+        if (files_stored) {
+            return APR_EEXIST;
+        }
+        *key = tok->key;
+    }
+    else if (tok->prefix) {
+        *prefix = tok->prefix;
+    }
+    return APR_SUCCESS;
+}
+
 int s3_token_allows_type(const s3_token_t *tok, const char *content_type)
 {
     return s3_mime_type_allowed(tok->types, content_type);

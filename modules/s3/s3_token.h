@@ -71,6 +71,22 @@ int s3_token_allows_type(const s3_token_t *tok, const char *content_type);
 int s3_token_allows_size(const s3_token_t *tok, apr_off_t size);
 
 /**
+ * Where a form upload may store its next file: the key a token names, or generated keys below a
+ * prefix (the token's, else the location's). A token whose key or prefix lies outside the
+ * location's key prefix grants nothing there, and a token for one key grants one file.
+ * @param key out: the token's key, or NULL when the caller generates one below @p *prefix
+ * @param prefix out: the prefix of a generated key (@p location_prefix or the token's); NULL with
+ *        a key
+ * @param tok the verified token, or NULL when the location needs none
+ * @param location_prefix the location's key prefix (S3KeyPrefix; "" for none)
+ * @param files_stored the files of this form already stored
+ * @return APR_SUCCESS; APR_EACCES when the token's key or prefix is outside @p location_prefix;
+ *         APR_EEXIST when the token's one key was already written by this form
+ */
+apr_status_t s3_token_form_target(const char **key, const char **prefix, const s3_token_t *tok,
+                                  const char *location_prefix, int files_stored);
+
+/**
  * Mint a token for @p tok (for tests and tools; the application mints its own). Members in
  * the order of the format above: "key" or "prefix", "max" when max_size >= 0, "types" (the
  * patterns joined by ',') when there are any, "exp" (expires in whole seconds). Strings are

@@ -241,6 +241,20 @@ static void extension(void **state)
     assert_string_equal(s3_key_extension("x.d/..", p), "");
 }
 
+static void filename_base(void **state)
+{
+    (void)state;
+    /* a client's file name: either separator, since browsers on Windows send whole paths */
+    assert_string_equal(s3_key_filename_base("IMG.PNG"), "IMG.PNG");
+    assert_string_equal(s3_key_filename_base("C:\\Users\\me\\IMG.PNG"), "IMG.PNG");
+    assert_string_equal(s3_key_filename_base("/tmp/x.d/a b.txt"), "a b.txt");
+    assert_string_equal(s3_key_filename_base("mixed/dir\\f"), "f");
+    assert_string_equal(s3_key_filename_base("dir/"), "");
+    assert_string_equal(s3_key_filename_base(""), "");
+    /* a key keeps its backslashes: only '/' separates there */
+    assert_string_equal(s3_key_basename("a\\b/c\\d"), "c\\d");
+}
+
 static void url_path(void **state)
 {
     apr_pool_t *p = *state;
@@ -271,10 +285,11 @@ static void utf8_char(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        UNIT_TEST(decode_and_prefix),  UNIT_TEST(unicode),      UNIT_TEST(bad_escapes),
-        UNIT_TEST(control_characters), UNIT_TEST(dot_segments), UNIT_TEST(encoded_slash),
-        UNIT_TEST(invalid_utf8),       UNIT_TEST(length),       UNIT_TEST(generate),
-        UNIT_TEST(extension),          UNIT_TEST(url_path),     UNIT_TEST(utf8_char),
+        UNIT_TEST(decode_and_prefix),  UNIT_TEST(unicode),       UNIT_TEST(bad_escapes),
+        UNIT_TEST(control_characters), UNIT_TEST(dot_segments),  UNIT_TEST(encoded_slash),
+        UNIT_TEST(invalid_utf8),       UNIT_TEST(length),        UNIT_TEST(generate),
+        UNIT_TEST(extension),          UNIT_TEST(filename_base), UNIT_TEST(url_path),
+        UNIT_TEST(utf8_char),
     };
     return UNIT_RUN("s3_key", tests);
 }

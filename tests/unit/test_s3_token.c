@@ -471,13 +471,56 @@ static void allows(void **state)
     assert_true(s3_token_allows_size(tok, -1));
 }
 
+static void form_target(void **state)
+{
+    s3_token_t tok;
+    const char *key, *prefix;
+
+    (void)state;
+    /* no token: keys generated below the location's prefix */
+    assert_int_equal(s3_token_form_target(&key, &prefix, NULL, "up/", 0), APR_SUCCESS);
+    assert_null(key);
+    assert_string_equal(prefix, "up/");
+    assert_int_equal(s3_token_form_target(&key, &prefix, NULL, "up/", 3), APR_SUCCESS);
+
+    /* a token for one key: that key, for one file */
+    memset(&tok, 0, sizeof(tok));
+    tok.key = "up/u42/avatar.png";
+    assert_int_equal(s3_token_form_target(&key, &prefix, &tok, "up/", 0), APR_SUCCESS);
+    assert_string_equal(key, "up/u42/avatar.png");
+    assert_null(prefix);
+    assert_int_equal(s3_token_form_target(&key, &prefix, &tok, "up/", 1), APR_EEXIST);
+    /* outside the location's prefix: nothing (matched as text, as keys are) */
+    assert_int_equal(s3_token_form_target(&key, &prefix, &tok, "down/", 0), APR_EACCES);
+    assert_int_equal(s3_token_form_target(&key, &prefix, &tok, "up/u420/", 0), APR_EACCES);
+    assert_int_equal(s3_token_form_target(&key, &prefix, &tok, "up/u4", 0), APR_SUCCESS);
+    assert_int_equal(s3_token_form_target(&key, &prefix, &tok, "", 0), APR_SUCCESS);
+
+    /* a token for a prefix: keys generated below it, any number of files */
+    memset(&tok, 0, sizeof(tok));
+    tok.prefix = "up/u42/";
+    assert_int_equal(s3_token_form_target(&key, &prefix, &tok, "up/", 0), APR_SUCCESS);
+    assert_null(key);
+    assert_string_equal(prefix, "up/u42/");
+    assert_int_equal(s3_token_form_target(&key, &prefix, &tok, "up/", 5), APR_SUCCESS);
+    assert_string_equal(prefix, "up/u42/");
+    assert_int_equal(s3_token_form_target(&key, &prefix, &tok, "up/u42/", 0), APR_SUCCESS);
+    assert_int_equal(s3_token_form_target(&key, &prefix, &tok, "up/u42/x/", 0), APR_EACCES);
+    assert_int_equal(s3_token_form_target(&key, &prefix, &tok, "other/", 0), APR_EACCES);
+    /* a prefix of "" allows every key, but only in a location without a prefix */
+    tok.prefix = "";
+    assert_int_equal(s3_token_form_target(&key, &prefix, &tok, "", 0), APR_SUCCESS);
+    assert_string_equal(prefix, "");
+    assert_int_equal(s3_token_form_target(&key, &prefix, &tok, "up/", 0), APR_EACCES);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         UNIT_TEST(php_vectors),     UNIT_TEST(mint_roundtrip), UNIT_TEST(mint_errors),
         UNIT_TEST(tampered),        UNIT_TEST(expired),        UNIT_TEST(bad_claims),
         UNIT_TEST(bad_json),        UNIT_TEST(bad_encoding),   UNIT_TEST(oversize),
-        UNIT_TEST(unknown_members), UNIT_TEST(allows),
+        UNIT_TEST(unknown_members), UNIT_TEST(allows),         UNIT_TEST(form_target),
     };
     return UNIT_RUN("s3_token", tests);
 }
