@@ -45,11 +45,10 @@ done
 # 5. glue files in a circle: an edge A -> B when A's object needs a symbol B's defines
 obj=${BUILD:-build}/obj
 for dir in "$obj"/*/; do
-  glue=$(find "$dir" -maxdepth 1 -name 'mod_*.o' ! -name 'mod_lf_*.o' | sort)
-  [ "$(echo "$glue" | grep -c .)" -gt 1 ] || continue
+  mapfile -t glue < <(find "$dir" -maxdepth 1 -name 'mod_*.o' ! -name 'mod_lf_*.o' | sort)
+  [ "${#glue[@]}" -gt 1 ] || continue
   # the module struct (<x>_module) is every glue file's (APLOG_USE_MODULE, its configs): no edge
-  # shellcheck disable=SC2086
-  edges=$(for o in $glue; do
+  edges=$(for o in "${glue[@]}"; do
             nm "$o" | awk -v f="$(basename "$o" .o)" '$1 == "U" { print "U", f, $2 }
                                                        $2 ~ /^[TDBR]$/ { print "D", f, $3 }'
           done | awk '$1 == "D" { def[$3] = $2 } $1 == "U" { use[NR] = $2 " " $3 }
