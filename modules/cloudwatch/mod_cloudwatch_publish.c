@@ -2,15 +2,14 @@
  * thread of the lifecycle kit, so N child processes do not send N copies) that every interval
  * empties the shared memory into PutMetricData requests and sends them.
  *
- * Each interval becomes request bodies at once (cw_put) and waits in a bounded backlog
- * (cw_backlog) until CloudWatch accepts it: while CloudWatch is unreachable or throttles, the
- * thread keeps measuring, retries with backoff and jitter, and drops the oldest interval (and
- * counts it) once the backlog is full, so memory stays bounded. Nothing here runs on a request
- * thread; a request only ever touches the shared memory.
+ * Each interval becomes datums (cw_shm_take, cw_datum) and request bodies (cw_put) at once and
+ * waits in a bounded backlog (cw_backlog) until CloudWatch accepts it: while CloudWatch is
+ * unreachable or throttles, the thread keeps measuring, retries with backoff and jitter, and
+ * drops the oldest interval (and counts it) once the backlog is full, so memory stays bounded.
+ * Nothing here runs on a request thread; a request only ever touches the shared memory.
  */
 #include <httpd.h>
 
-#include <apr_hash.h>
 #include <apr_strings.h>
 #include <http_config.h>
 #include <http_log.h>
@@ -22,10 +21,11 @@
 #include "aws_sign.h"
 #include "aws_sigv4.h"
 #include "cw_backlog.h"
+#include "cw_datum.h"
 #include "cw_put.h"
 #include "lf_log.h"
 #include "mod_lf_life.h"
-#include "mod_cloudwatch_private.h"
+#include "mod_cloudwatch_publish.h"
 
 APLOG_USE_MODULE(cloudwatch);
 
@@ -39,20 +39,11 @@ APLOG_USE_MODULE(cloudwatch);
 #define IMDS_ASG_PATH      "/latest/meta-data/tags/instance/aws:autoscaling:groupName"
 #define IMDS_INSTANCE_PATH "/latest/meta-data/instance-id"
 
-/* Metrics of a group: Latency, Requests, Responses2xx..5xx, Aborted, BytesIn, BytesOut
- * (+ TimeToFirstByte). */
-static const char *const class_names[CW_CLASSES] = {"Responses2xx", "Responses3xx", "Responses4xx",
-                                                    "Responses5xx", "Aborted"};
-
-int cw_metrics_per_group(int ttfb)
-{
-    return 4 + CW_CLASSES + (ttfb ? 1 : 0);
-}
-
 typedef struct cw_pub {
     server_rec *s;
     const cw_srv_conf *conf;
-    const apr_array_header_t *sets;
+    cw_shm_t *shm;
+    cw_datum_conf_t datum;   /* what the datums of an interval are made with */
     mod_lf_thread_spec spec; /* the thread, as this configuration wants it */
     mod_lf_thread_t *thread;
     apr_pool_t *pool; /* the thread's, with its own allocator */
@@ -61,18 +52,15 @@ typedef struct cw_pub {
     aws_signer_t signer;
     cw_backlog_t *backlog;
     const char *handover_dir;    /* where a stopping publisher saves its backlog for the next */
-    apr_uint64_t handovers_seen; /* cw_shm->pub.handovers when we last adopted */
+    apr_uint64_t handovers_seen; /* shm->pub.handovers when we last adopted */
     const char *url;
-    const char *asg, *instance_id; /* dimension values; NULL: unknown (left out) */
-    int need_asg, need_instance;
+    int need_asg, need_instance; /* and datum.asg, datum.instance_id: NULL, unknown */
     apr_time_t imds_tried;
     apr_time_t next_measure;
-    apr_time_t retry_at; /* after a failed send, not before this */
-    int failures;        /* consecutive failed sends */
-    apr_uint32_t rnd;    /* xorshift state, for jitter */
-    /* worker saturation samples of the interval under way, percent */
-    double sat_sum, sat_min, sat_max;
-    apr_uint64_t sat_n;
+    apr_time_t retry_at;  /* after a failed send, not before this */
+    int failures;         /* consecutive failed sends */
+    apr_uint32_t rnd;     /* xorshift state, for jitter */
+    cw_datum_stats_t sat; /* worker saturation samples of the interval under way, percent */
 } cw_pub;
 
 static int thread_stopping(void *thread)
@@ -89,26 +77,6 @@ static apr_status_t forget(void *ptr)
     return APR_SUCCESS;
 }
 
-/* What one slot held during the interval. */
-typedef struct cw_taken {
-    const cw_slot *slot;
-    cw_hist_snapshot_t latency, ttfb;
-    apr_uint64_t classes[CW_CLASSES];
-    apr_uint64_t bytes_in, bytes_out;
-} cw_taken;
-
-/* The sum over the slots that share one value of a dimension set. */
-typedef struct cw_agg {
-    const cw_dimension_t *dims;
-    int ndims;
-    cw_taken t;
-} cw_agg;
-
-static apr_uint64_t take64(apr_uint64_t *v)
-{
-    return __atomic_exchange_n(v, 0, __ATOMIC_ACQ_REL);
-}
-
 static void set64(apr_uint64_t *v, apr_uint64_t n)
 {
     __atomic_store_n(v, n, __ATOMIC_RELAXED);
@@ -119,10 +87,10 @@ static void pub_add(apr_uint64_t *v, apr_uint64_t n)
     __atomic_fetch_add(v, n, __ATOMIC_RELAXED);
 }
 
-static void pub_error(const char *msg)
+static void pub_error(cw_pub *w, const char *msg)
 {
     /* one writer (this thread); a reader may see a mix of two messages, never past the end */
-    apr_cpystrn(cw_shm->pub.last_error, msg ? msg : "", sizeof(cw_shm->pub.last_error));
+    apr_cpystrn(w->shm->pub.last_error, msg ? msg : "", sizeof(w->shm->pub.last_error));
 }
 
 static apr_uint32_t next_random(cw_pub *w)
@@ -142,17 +110,17 @@ static void resolve_dimensions(cw_pub *w, apr_time_t now, apr_pool_t *p)
     const char *v, *why = NULL;
     apr_status_t rv;
 
-    if ((!w->need_asg || w->asg) && (!w->need_instance || w->instance_id)) {
+    if ((!w->need_asg || w->datum.asg) && (!w->need_instance || w->datum.instance_id)) {
         return;
     }
     if (w->imds_tried && now - w->imds_tried < CW_IMDS_RETRY) {
         return;
     }
     w->imds_tried = now;
-    if (w->need_asg && !w->asg) {
+    if (w->need_asg && !w->datum.asg) {
         rv = aws_creds_imds_get(&v, &why, w->creds, IMDS_ASG_PATH, p);
         if (rv == APR_SUCCESS && *v && !cw_put_check_name(v, "dimension value", p)) {
-            w->asg = apr_pstrdup(w->pool, v);
+            w->datum.asg = apr_pstrdup(w->pool, v);
         }
         else {
             ap_log_error(APLOG_MARK, APLOG_WARNING, lf_log_status(rv), w->s,
@@ -162,10 +130,10 @@ static void resolve_dimensions(cw_pub *w, apr_time_t now, apr_pool_t *p)
                          why ? why : "not a dimension value", CW_ASG);
         }
     }
-    if (w->need_instance && !w->instance_id) {
+    if (w->need_instance && !w->datum.instance_id) {
         rv = aws_creds_imds_get(&v, &why, w->creds, IMDS_INSTANCE_PATH, p);
         if (rv == APR_SUCCESS && *v && !cw_put_check_name(v, "dimension value", p)) {
-            w->instance_id = apr_pstrdup(w->pool, v);
+            w->datum.instance_id = apr_pstrdup(w->pool, v);
         }
         else {
             ap_log_error(APLOG_MARK, APLOG_WARNING, lf_log_status(rv), w->s,
@@ -208,231 +176,12 @@ static void sample_saturation(cw_pub *w)
         }
     }
     pct = 100.0 * busy / ((double)max_d * threads);
-    pct = pct > 100.0 ? 100.0 : pct;
-    w->sat_sum += pct;
-    w->sat_min = w->sat_n && w->sat_min < pct ? w->sat_min : pct;
-    w->sat_max = w->sat_n && w->sat_max > pct ? w->sat_max : pct;
-    w->sat_n++;
+    cw_datum_stats_add(&w->sat, pct > 100.0 ? 100.0 : pct);
 }
 
 /* --- one interval into request bodies ------------------------------------------------------ */
 
-/* The value of dimension @p d for the slot of @p t; NULL: left out (unknown). */
-static const char *dim_value(const cw_pub *w, const cw_dim_spec *d, const cw_taken *t)
-{
-    switch (d->kind) {
-    case CW_DIM_ASG:
-        return w->asg && *w->asg ? w->asg : NULL;
-    case CW_DIM_INSTANCE:
-        return w->instance_id && *w->instance_id ? w->instance_id : NULL;
-    case CW_DIM_VHOST:
-        return t ? t->slot->vhost : NULL;
-    case CW_DIM_GROUP:
-        return t ? t->slot->group : NULL;
-    case CW_DIM_STATIC:
-        return d->value;
-    }
-    return NULL;
-}
-
-/* The dimensions of @p set for @p t (NULL: the instance-level ones only) and their key. */
-static const char *dims_of(cw_dimension_t **dims, int *ndims, const cw_pub *w,
-                           const apr_array_header_t *set, const cw_taken *t, apr_pool_t *p)
-{
-    const char *key = "";
-    int k;
-
-    *dims = apr_pcalloc(p, sizeof(cw_dimension_t) * (apr_size_t)(set->nelts + 1));
-    *ndims = 0;
-    for (k = 0; k < set->nelts; ++k) {
-        const cw_dim_spec *d = &APR_ARRAY_IDX(set, k, cw_dim_spec);
-        const char *v;
-
-        if (!t && (d->kind == CW_DIM_VHOST || d->kind == CW_DIM_GROUP)) {
-            continue;
-        }
-        if (!(v = dim_value(w, d, t))) {
-            continue;
-        }
-        (*dims)[*ndims].name = d->name;
-        (*dims)[(*ndims)++].value = v;
-        key = apr_pstrcat(p, key, d->name, "\x01", v, "\x02", NULL);
-    }
-    return key;
-}
-
-static void agg_add(cw_taken *into, const cw_taken *t)
-{
-    int c;
-
-    cw_hist_merge(&into->latency, &t->latency);
-    cw_hist_merge(&into->ttfb, &t->ttfb);
-    for (c = 0; c < CW_CLASSES; ++c) {
-        into->classes[c] += t->classes[c];
-    }
-    into->bytes_in += t->bytes_in;
-    into->bytes_out += t->bytes_out;
-}
-
-static cw_datum_t *datum(apr_array_header_t *out, const cw_agg *a, const char *name,
-                         const char *unit, apr_time_t ts, int resolution)
-{
-    cw_datum_t *d = apr_array_push(out);
-
-    memset(d, 0, sizeof(*d));
-    d->name = name;
-    d->unit = unit;
-    d->dimensions = a->dims;
-    d->ndims = a->ndims;
-    d->timestamp = ts;
-    d->storage_resolution = resolution;
-    return d;
-}
-
-static void hist_datum(apr_array_header_t *out, const cw_agg *a, const char *name,
-                       const cw_hist_snapshot_t *h, apr_time_t ts, int resolution, apr_pool_t *p)
-{
-    cw_datum_t *d;
-    double *values, *counts;
-    int n;
-
-    if (!h->count) {
-        return;
-    }
-    /* microseconds measured, milliseconds published: what alarms and dashboards read */
-    n = cw_hist_pairs(&values, &counts, h, 0.001, p);
-    d = datum(out, a, name, "Milliseconds", ts, resolution);
-    d->kind = CW_DATUM_PAIRS;
-    d->values = values;
-    d->counts = counts;
-    d->npairs = n;
-}
-
-static void value_datum(apr_array_header_t *out, const cw_agg *a, const char *name,
-                        const char *unit, double v, apr_time_t ts, int resolution)
-{
-    cw_datum_t *d = datum(out, a, name, unit, ts, resolution);
-
-    d->kind = CW_DATUM_VALUE;
-    d->value = v;
-}
-
-/* Keep the slot's figures of this interval for the status page. */
-static void slot_remember(cw_slot *s, const cw_taken *t)
-{
-    set64(&s->last_count, t->latency.count);
-    set64(&s->last_p50, (apr_uint64_t)cw_hist_quantile(&t->latency, 0.50));
-    set64(&s->last_p90, (apr_uint64_t)cw_hist_quantile(&t->latency, 0.90));
-    set64(&s->last_p99, (apr_uint64_t)cw_hist_quantile(&t->latency, 0.99));
-    set64(&s->last_max, t->latency.max);
-    set64(&s->last_5xx, t->classes[CW_C5XX]);
-}
-
-/* Empty the shared memory into one interval's datums. */
-static apr_array_header_t *measure_datums(cw_pub *w, apr_time_t now, apr_pool_t *p)
-{
-    const cw_srv_conf *c = w->conf;
-    apr_array_header_t *out = apr_array_make(p, 64, sizeof(cw_datum_t));
-    apr_array_header_t *taken = apr_array_make(p, 16, sizeof(cw_taken *));
-    apr_uint32_t i;
-    int s, k, cl;
-
-    for (i = 0; i <= cw_shm->nslots; ++i) {
-        cw_slot *slot = &cw_shm->slots[i];
-        cw_taken *t;
-        apr_uint64_t any;
-
-        if (__atomic_load_n(&slot->state, __ATOMIC_ACQUIRE) != 2) {
-            continue;
-        }
-        t = apr_pcalloc(p, sizeof(*t));
-        t->slot = slot;
-        cw_hist_take(&t->latency, &slot->latency);
-        cw_hist_take(&t->ttfb, &slot->ttfb);
-        any = t->latency.count;
-        for (cl = 0; cl < CW_CLASSES; ++cl) {
-            any |= t->classes[cl] = take64(&slot->classes[cl]);
-        }
-        t->bytes_in = take64(&slot->bytes_in);
-        t->bytes_out = take64(&slot->bytes_out);
-        slot_remember(slot, t);
-        if (any) {
-            APR_ARRAY_PUSH(taken, cw_taken *) = t;
-        }
-    }
-
-    for (s = 0; s < w->sets->nelts; ++s) {
-        const apr_array_header_t *set = APR_ARRAY_IDX(w->sets, s, const apr_array_header_t *);
-        apr_hash_t *aggs = apr_hash_make(p);
-        apr_hash_index_t *hi;
-        cw_dimension_t *dims;
-        const char *key;
-        cw_agg *a;
-        int nd;
-
-        for (k = 0; k < taken->nelts; ++k) {
-            const cw_taken *t = APR_ARRAY_IDX(taken, k, cw_taken *);
-
-            key = dims_of(&dims, &nd, w, set, t, p);
-            if (!(a = apr_hash_get(aggs, key, APR_HASH_KEY_STRING))) {
-                a = apr_pcalloc(p, sizeof(*a));
-                a->dims = dims;
-                a->ndims = nd;
-                apr_hash_set(aggs, key, APR_HASH_KEY_STRING, a);
-            }
-            agg_add(&a->t, t);
-        }
-        for (hi = apr_hash_first(p, aggs); hi; hi = apr_hash_next(hi)) {
-            apr_uint64_t requests = 0;
-
-            a = apr_hash_this_val(hi);
-            for (cl = 0; cl < CW_CLASSES; ++cl) {
-                requests += a->t.classes[cl];
-            }
-            hist_datum(out, a, "Latency", &a->t.latency, now, c->resolution, p);
-            if (c->ttfb) {
-                hist_datum(out, a, "TimeToFirstByte", &a->t.ttfb, now, c->resolution, p);
-            }
-            value_datum(out, a, "Requests", "Count", (double)requests, now, c->resolution);
-            for (cl = 0; cl < CW_CLASSES; ++cl) {
-                value_datum(out, a, class_names[cl], "Count", (double)a->t.classes[cl], now,
-                            c->resolution);
-            }
-            value_datum(out, a, "BytesIn", "Bytes", (double)a->t.bytes_in, now, c->resolution);
-            value_datum(out, a, "BytesOut", "Bytes", (double)a->t.bytes_out, now, c->resolution);
-        }
-    }
-
-    /* Worker saturation is the instance's, not a group's: once per distinct instance-level
-     * dimension value of the sets. */
-    if (w->sat_n) {
-        apr_hash_t *seen = apr_hash_make(p);
-
-        for (s = 0; s < w->sets->nelts; ++s) {
-            const apr_array_header_t *set = APR_ARRAY_IDX(w->sets, s, const apr_array_header_t *);
-            cw_agg *a = apr_pcalloc(p, sizeof(*a));
-            cw_dimension_t *dims;
-            cw_datum_t *d;
-            const char *key = dims_of(&dims, &a->ndims, w, set, NULL, p);
-
-            if (apr_hash_get(seen, key, APR_HASH_KEY_STRING)) {
-                continue;
-            }
-            apr_hash_set(seen, key, APR_HASH_KEY_STRING, key);
-            a->dims = dims;
-            d = datum(out, a, "WorkerSaturation", "Percent", now, c->resolution);
-            d->kind = CW_DATUM_STATS;
-            d->count = (double)w->sat_n;
-            d->sum = w->sat_sum;
-            d->min = w->sat_min;
-            d->max = w->sat_max;
-        }
-        w->sat_n = 0;
-        w->sat_sum = 0;
-    }
-    return out;
-}
-
+/* Empty the shared memory into one interval's request bodies, queued in the backlog. */
 static void measure(cw_pub *w, apr_time_t now)
 {
     cw_interval_t *iv;
@@ -446,16 +195,17 @@ static void measure(cw_pub *w, apr_time_t now)
     }
     resolve_dimensions(w, now, iv->pool);
     apr_pool_create(&scratch, iv->pool);
-    datums = measure_datums(w, now, scratch);
+    datums = cw_datum_build(&w->datum, cw_shm_take(w->shm, scratch), &w->sat, now, scratch);
+    memset(&w->sat, 0, sizeof(w->sat));
     rv = cw_put_bodies(&iv->bodies, w->conf->ns, (const cw_datum_t *)datums->elts, datums->nelts, 0,
                        CW_GZIP_OVER, iv->pool);
     apr_pool_destroy(scratch);
-    pub_add(&cw_shm->pub.intervals, 1);
+    pub_add(&w->shm->pub.intervals, 1);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, w->s,
                      LFLOGNO(03012) "cannot build the PutMetricData requests of an interval; "
                                     "it is dropped");
-        pub_add(&cw_shm->pub.dropped, 1);
+        pub_add(&w->shm->pub.dropped, 1);
         apr_pool_destroy(iv->pool);
         return;
     }
@@ -467,13 +217,13 @@ static void measure(cw_pub *w, apr_time_t now)
         return;
     }
     if (cw_backlog_push(w->backlog, iv)) {
-        pub_add(&cw_shm->pub.dropped, 1);
+        pub_add(&w->shm->pub.dropped, 1);
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, w->s,
                      LFLOGNO(03013) "CloudWatch has not taken the last %d intervals: the oldest "
                                     "is dropped (%s %d)",
                      w->conf->backlog, CW_BACKLOG, w->conf->backlog);
     }
-    set64(&cw_shm->pub.backlog, (apr_uint64_t)cw_backlog_size(w->backlog));
+    set64(&w->shm->pub.backlog, (apr_uint64_t)cw_backlog_size(w->backlog));
 }
 
 /* --- sending ------------------------------------------------------------------------------ */
@@ -510,22 +260,22 @@ static int send_body(cw_pub *w, const cw_put_body_t *b, int attempts, apr_pool_t
     req.give_up = thread_stopping;
     req.give_up_baton = w->thread;
 
-    __atomic_store_n(&cw_shm->pub.last_attempt, apr_time_now(), __ATOMIC_RELAXED);
+    __atomic_store_n(&w->shm->pub.last_attempt, apr_time_now(), __ATOMIC_RELAXED);
     rv = aws_sign_perform(&resp, w->http, &w->signer, &req, NULL, p);
-    __atomic_store_n(&cw_shm->pub.last_status, resp ? resp->status : 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&w->shm->pub.last_status, resp ? resp->status : 0, __ATOMIC_RELAXED);
     if (rv == APR_SUCCESS && resp->status == 200) {
-        __atomic_store_n(&cw_shm->pub.last_success, apr_time_now(), __ATOMIC_RELAXED);
-        pub_add(&cw_shm->pub.requests_ok, 1);
-        pub_add(&cw_shm->pub.datums, (apr_uint64_t)b->datums);
-        pub_add(&cw_shm->pub.bytes_sent, b->len);
-        pub_error(NULL);
+        __atomic_store_n(&w->shm->pub.last_success, apr_time_now(), __ATOMIC_RELAXED);
+        pub_add(&w->shm->pub.requests_ok, 1);
+        pub_add(&w->shm->pub.datums, (apr_uint64_t)b->datums);
+        pub_add(&w->shm->pub.bytes_sent, b->len);
+        pub_error(w, NULL);
         return 1;
     }
-    pub_add(&cw_shm->pub.requests_failed, 1);
+    pub_add(&w->shm->pub.requests_failed, 1);
     if (rv != APR_SUCCESS || !resp || !resp->status) {
         why = apr_psprintf(p, "no answer from %s: %s", w->url,
                            resp && resp->transport_error ? resp->transport_error : "failed");
-        pub_error(why);
+        pub_error(w, why);
         /* why holds the cause (curl's words); rv was only derived from it */
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, w->s,
                      LFLOGNO(03014) "PutMetricData: %s (after %d attempts); kept for later", why,
@@ -535,7 +285,7 @@ static int send_body(cw_pub *w, const cw_put_body_t *b, int attempts, apr_pool_t
     why = apr_psprintf(p, "HTTP %d %s: %s", resp->status,
                        resp->error && resp->error->code ? resp->error->code : "",
                        resp->error && resp->error->message ? resp->error->message : "");
-    pub_error(why);
+    pub_error(w, why);
     if (aws_error_is_retryable(resp->status, resp->error ? resp->error->code : NULL)
         || resp->status == 401 || resp->status == 403) {
         /* throttled, CloudWatch in trouble, or credentials (an instance role being rotated, a
@@ -548,7 +298,7 @@ static int send_body(cw_pub *w, const cw_put_body_t *b, int attempts, apr_pool_t
     ap_log_error(APLOG_MARK, APLOG_ERR, 0, w->s,
                  LFLOGNO(03016) "PutMetricData refused %d datums for good, they are dropped: %s",
                  b->datums, why);
-    pub_add(&cw_shm->pub.rejected, 1);
+    pub_add(&w->shm->pub.rejected, 1);
     return 0;
 }
 
@@ -583,13 +333,13 @@ static void send_backlog(cw_pub *w, apr_time_t now, int attempts)
             }
             iv->next++;
         }
-        __atomic_store_n(&cw_shm->pub.last_interval, iv->end, __ATOMIC_RELAXED);
+        __atomic_store_n(&w->shm->pub.last_interval, iv->end, __ATOMIC_RELAXED);
         cw_backlog_pop(w->backlog);
         w->failures = 0;
         w->retry_at = 0;
     }
 done:
-    set64(&cw_shm->pub.backlog, (apr_uint64_t)cw_backlog_size(w->backlog));
+    set64(&w->shm->pub.backlog, (apr_uint64_t)cw_backlog_size(w->backlog));
     apr_pool_destroy(p);
 }
 
@@ -609,7 +359,7 @@ static void handover(cw_pub *w)
     }
     rv = cw_backlog_save(&saved, w->backlog, w->handover_dir, p);
     if (saved) {
-        __atomic_add_fetch(&cw_shm->pub.handovers, 1, __ATOMIC_ACQ_REL);
+        __atomic_add_fetch(&w->shm->pub.handovers, 1, __ATOMIC_ACQ_REL);
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, w->s,
                      LFLOGNO(03021) "%d interval(s) CloudWatch did not take are left in %s for "
                                     "the next publisher",
@@ -620,7 +370,7 @@ static void handover(cw_pub *w)
                      LFLOGNO(03022) "cannot leave the backlog in %s: %d interval(s) are lost",
                      w->handover_dir, cw_backlog_size(w->backlog));
     }
-    set64(&cw_shm->pub.backlog, 0);
+    set64(&w->shm->pub.backlog, 0);
     apr_pool_destroy(p);
 }
 
@@ -633,17 +383,17 @@ static void adopt(cw_pub *w)
 
     apr_uint64_t dropped = cw_backlog_dropped(w->backlog);
 
-    w->handovers_seen = __atomic_load_n(&cw_shm->pub.handovers, __ATOMIC_ACQUIRE);
+    w->handovers_seen = __atomic_load_n(&w->shm->pub.handovers, __ATOMIC_ACQUIRE);
     if (apr_pool_create(&p, w->pool) != APR_SUCCESS) {
         return;
     }
     rv = cw_backlog_adopt(&adopted, w->backlog, w->handover_dir, p);
     /* over the backlog's bound, or not readable */
-    pub_add(&cw_shm->pub.dropped, cw_backlog_dropped(w->backlog) - dropped);
+    pub_add(&w->shm->pub.dropped, cw_backlog_dropped(w->backlog) - dropped);
     if (adopted) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, w->s,
                      LFLOGNO(03023) "took over %d interval(s) a stopped publisher left", adopted);
-        set64(&cw_shm->pub.backlog, (apr_uint64_t)cw_backlog_size(w->backlog));
+        set64(&w->shm->pub.backlog, (apr_uint64_t)cw_backlog_size(w->backlog));
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, w->s,
@@ -673,7 +423,6 @@ static apr_status_t pub_start(void *data, apr_pool_t *pool)
     const cw_srv_conf *c = w->conf;
     aws_http_config_t hc;
     apr_status_t rv;
-    int s, k;
 
     w->pool = pool;
 
@@ -696,18 +445,10 @@ static apr_status_t pub_start(void *data, apr_pool_t *pool)
         return rv;
     }
     adopt(w);
-    for (s = 0; s < w->sets->nelts; ++s) {
-        const apr_array_header_t *set = APR_ARRAY_IDX(w->sets, s, const apr_array_header_t *);
-
-        for (k = 0; k < set->nelts; ++k) {
-            cw_dim_kind_e kind = APR_ARRAY_IDX(set, k, cw_dim_spec).kind;
-
-            w->need_asg |= kind == CW_DIM_ASG;
-            w->need_instance |= kind == CW_DIM_INSTANCE;
-        }
-    }
-    w->asg = c->asg;
-    w->instance_id = c->instance_id;
+    w->need_asg = cw_dims_use(w->datum.sets, CW_DIM_ASG);
+    w->need_instance = cw_dims_use(w->datum.sets, CW_DIM_INSTANCE);
+    w->datum.asg = c->asg;
+    w->datum.instance_id = c->instance_id;
     if (apr_generate_random_bytes((unsigned char *)&w->rnd, sizeof(w->rnd)) != APR_SUCCESS
         || !w->rnd) {
         w->rnd = (apr_uint32_t)apr_time_now() | 1;
@@ -723,7 +464,7 @@ static void pub_run(void *data, apr_pool_t *ptemp)
 
     (void)ptemp;
     /* a publisher of the old generation stopped after we started (a graceful restart) */
-    if (__atomic_load_n(&cw_shm->pub.handovers, __ATOMIC_ACQUIRE) != w->handovers_seen) {
+    if (__atomic_load_n(&w->shm->pub.handovers, __ATOMIC_ACQUIRE) != w->handovers_seen) {
         adopt(w);
     }
     sample_saturation(w);
@@ -737,19 +478,7 @@ static void pub_run(void *data, apr_pool_t *ptemp)
 /* Whether requests were counted that no publisher took yet. */
 static int pub_pending(void *data)
 {
-    apr_uint32_t i, c;
-
-    (void)data;
-    for (i = 0; i <= cw_shm->nslots; ++i) {
-        const cw_slot *slot = &cw_shm->slots[i];
-
-        for (c = 0; c < CW_CLASSES; ++c) {
-            if (__atomic_load_n(&slot->classes[c], __ATOMIC_ACQUIRE)) {
-                return 1;
-            }
-        }
-    }
-    return 0;
+    return cw_shm_pending(((cw_pub *)data)->shm);
 }
 
 /* The child exits (a restart, a stop, MaxConnectionsPerChild, an idle child reaped): what was
@@ -767,7 +496,8 @@ static void pub_stop(void *data)
     handover(w);
 }
 
-apr_status_t cw_publisher_create(server_rec *s, const cw_srv_conf *conf, apr_pool_t *pconf)
+apr_status_t cw_publish_create(server_rec *s, const cw_srv_conf *conf, cw_shm_t *shm,
+                               apr_pool_t *pconf)
 {
     const char *why = NULL;
     cw_pub *w;
@@ -776,10 +506,13 @@ apr_status_t cw_publisher_create(server_rec *s, const cw_srv_conf *conf, apr_poo
     w = apr_pcalloc(pconf, sizeof(*w));
     w->s = s;
     w->conf = conf;
-    w->sets = cw_dim_sets(conf, pconf);
+    w->shm = shm;
+    w->datum.sets = cw_config_dim_sets(conf, pconf);
+    w->datum.ttfb = conf->ttfb;
+    w->datum.resolution = conf->resolution;
     /* Made here, as root: a key file may be readable by root only. The provider is
      * thread-safe and serves the publisher wherever it runs. */
-    if ((rv = cw_creds_create(&w->creds, &why, conf, pconf)) != APR_SUCCESS) {
+    if ((rv = cw_config_creds(&w->creds, &why, conf, pconf)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, lf_log_status(rv), s, LFLOGNO(03017) "%s: %s",
                      CW_CREDENTIALS, why ? why : "cannot be used");
         return rv;
@@ -805,7 +538,7 @@ apr_status_t cw_publisher_create(server_rec *s, const cw_srv_conf *conf, apr_poo
     return mod_lf_thread_create(&w->thread, &w->spec, w, s, pconf);
 }
 
-void cw_publisher_child_init(apr_pool_t *pchild)
+void cw_publish_child_init(apr_pool_t *pchild)
 {
     if (publisher && mod_lf_thread_start(publisher->thread, pchild) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, publisher->s,
