@@ -23,6 +23,7 @@
 #include <curl/curl.h>
 
 #include "aws_creds.h"
+#include "lf_parse.h"
 #include "lf_json.h"
 #include "lf_log.h"
 #include "lf_secret.h"
@@ -1150,6 +1151,19 @@ const char *aws_creds_source_parse(const char *word, const char *arg)
         return "profile";
     }
     return NULL;
+}
+
+apr_status_t aws_creds_source_conf(const char **source, const char **arg, const char *word,
+                                   const char *warg, const char *root, apr_pool_t *p)
+{
+    if (!(*source = aws_creds_source_parse(word, warg))) {
+        return APR_EINVAL;
+    }
+    *arg = warg;
+    if (!strcmp(*source, "keyfile")) {
+        return lf_parse_path(arg, warg, root, p);
+    }
+    return APR_SUCCESS;
 }
 
 void aws_creds_config_set_source(aws_creds_config_t *cfg, const char *source, const char *arg)

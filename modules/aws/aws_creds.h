@@ -72,6 +72,18 @@ typedef struct aws_creds_config_t {
 const char *aws_creds_source_parse(const char *word, const char *arg);
 
 /**
+ * The words of a module's "...Credentials" directive, checked (aws_creds_source_parse()), with the
+ * key file of "keyfile PATH" made absolute against @p root (the server root), as the directive's
+ * setter keeps them.
+ * @param source out: "default", "keyfile" or "profile"
+ * @param arg out: the key file (absolute), the profile name, or @p warg for "default"
+ * @return APR_SUCCESS; APR_EINVAL when the words fit none (say AWS_CREDS_SOURCE_SYNTAX) or the
+ *         path cannot be made absolute
+ */
+apr_status_t aws_creds_source_conf(const char **source, const char **arg, const char *word,
+                                   const char *warg, const char *root, apr_pool_t *p);
+
+/**
  * Set @p cfg's key_file or profile from a source that aws_creds_source_parse() returned and its
  * argument ("default" sets neither).
  */

@@ -6,6 +6,7 @@
 
 #include <apr_strings.h>
 #include <http_config.h>
+#include <http_main.h>
 #include <http_log.h>
 
 #include "aws_creds.h"
@@ -301,11 +302,10 @@ static const char *set_credentials(cmd_parms *cmd, void *dc, const char *kind, c
     if (err) {
         return err;
     }
-    if (!(c->creds_kind = aws_creds_source_parse(kind, arg))) {
+    if (aws_creds_source_conf(&c->creds_kind, &c->creds_arg, kind, arg, ap_server_root, cmd->pool)
+        != APR_SUCCESS) {
         return CW_CREDENTIALS ": " AWS_CREDS_SOURCE_SYNTAX;
     }
-    c->creds_arg =
-        !strcmp(c->creds_kind, "keyfile") ? ap_server_root_relative(cmd->pool, arg) : arg;
     return NULL;
 }
 

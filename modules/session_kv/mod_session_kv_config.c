@@ -12,6 +12,7 @@
 #include <http_config.h>
 #include <http_core.h>
 #include <http_log.h>
+#include <http_main.h>
 #include <ap_mpm.h>
 
 #include "aws_creds.h"
@@ -233,11 +234,10 @@ static const char *set_credentials(cmd_parms *cmd, void *dc, const char *kind, c
     skv_srv_conf *c = srv_of(cmd);
 
     (void)dc;
-    if (!(c->creds_kind = aws_creds_source_parse(kind, arg))) {
+    if (aws_creds_source_conf(&c->creds_kind, &c->creds_arg, kind, arg, ap_server_root, cmd->pool)
+        != APR_SUCCESS) {
         return SKV_CREDENTIALS ": " AWS_CREDS_SOURCE_SYNTAX;
     }
-    c->creds_arg =
-        !strcmp(c->creds_kind, "keyfile") ? ap_server_root_relative(cmd->pool, arg) : arg;
     return NULL;
 }
 

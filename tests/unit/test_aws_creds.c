@@ -1389,6 +1389,34 @@ static void directive_sources(void **state)
     assert_null(cc.key_file);
 }
 
+/* what a directive's setter keeps: a key file made absolute against the server root */
+static void directive_conf(void **state)
+{
+    apr_pool_t *p;
+    const char *source, *arg;
+
+    (void)state;
+    assert_int_equal(apr_pool_create(&p, NULL), APR_SUCCESS);
+    assert_int_equal(
+        aws_creds_source_conf(&source, &arg, "keyfile", "conf/aws.key", "/etc/apache2", p),
+        APR_SUCCESS);
+    assert_string_equal(source, "keyfile");
+    assert_string_equal(arg, "/etc/apache2/conf/aws.key");
+    assert_int_equal(aws_creds_source_conf(&source, &arg, "keyfile", "/k", "/etc/apache2", p),
+                     APR_SUCCESS);
+    assert_string_equal(arg, "/k");
+    assert_int_equal(aws_creds_source_conf(&source, &arg, "Profile", "web", "/etc/apache2", p),
+                     APR_SUCCESS);
+    assert_string_equal(source, "profile");
+    assert_string_equal(arg, "web");
+    assert_int_equal(aws_creds_source_conf(&source, &arg, "default", NULL, "/etc/apache2", p),
+                     APR_SUCCESS);
+    assert_string_equal(source, "default");
+    assert_int_equal(aws_creds_source_conf(&source, &arg, "role", "x", "/etc/apache2", p),
+                     APR_EINVAL);
+    apr_pool_destroy(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1423,6 +1451,7 @@ int main(void)
         TEST(single_flight_refresh),
         TEST(secrets_never_logged),
         TEST(directive_sources),
+        TEST(directive_conf),
     };
 
     unit_log_capture();
