@@ -7,7 +7,7 @@ CloudWatch counts each request the access log shows exactly once.
 
 Before the lifecycle kit, the same run killed children with SIGSEGV on their way out (a check or
 publisher thread still in OpenSSL while exit() tore it down) and lost what the last publisher had
-not sent. LAMPFARM_SOAK_SECONDS makes the run longer (default 14 s of load per MPM)."""
+not sent. LAMPFARM_SOAK_SECONDS makes the run longer (default 18 s of load per MPM)."""
 import os
 import threading
 import time
@@ -16,7 +16,7 @@ from harness import cloudwatch as cw
 from harness import paths, tls
 from harness.backends import TlsFront
 
-SOAK_SECONDS = float(os.environ.get("LAMPFARM_SOAK_SECONDS", "14"))
+SOAK_SECONDS = float(os.environ.get("LAMPFARM_SOAK_SECONDS", "18"))
 GRACEFUL_EVERY = 3.0
 CHECKS = 8
 

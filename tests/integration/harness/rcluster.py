@@ -235,6 +235,7 @@ class RedisCluster:
             return all(sorted(r["port"] for r in self.nodes_table(m)) == ports
                        for m in self.live())
         wait_until(agreed, 20, what="every node knowing every other")
+        self.wait_ok()          # the new node, too, sees every slot served
         return n
 
     def node_id(self, node):
