@@ -262,9 +262,15 @@ def failover(cluster, load, srv, how):
     """Fail over the first primary's slots `how` ("CLUSTER FAILOVER" or "kill -9") under load;
     returns (failed requests, failed saves) up to the point where the cluster is whole again,
     and checks that nothing fails after that."""
-    victim = cluster.primary_nodes()[0]
-    heir = cluster.node(next(r["port"] for r in cluster.nodes_table()
-                             if r["primary"] == cluster.node_id(victim)))
+    def primary_with_replica():
+        rows = cluster.nodes_table()
+        for p in (r for r in rows if r["role"] == "master" and r["slots"] and not r["failed"]):
+            heirs = [r for r in rows if r["primary"] == p["id"] and not r["failed"]]
+            if heirs:
+                return cluster.node(p["port"]), cluster.node(heirs[0]["port"])
+        return None
+    # after a failover the old primary becomes its successor's replica: wait until one is known
+    victim, heir = session.wait(primary_with_replica, 30)
     before = (len(load.failed), len(save_failures(srv)))
     start = time.monotonic()
     if how == "kill -9":
