@@ -25,8 +25,8 @@ def make_tls(d):
 class Node:
     def __init__(self, cluster, i):
         self.cluster = cluster
-        self.port = free_port()
-        self.bus_port = free_port()
+        self.port = cluster.free_port()
+        self.bus_port = cluster.free_port()
         self.dir = os.path.join(cluster.log_dir, "node%d" % i)
         os.makedirs(self.dir, exist_ok=True)
         self.process = None
@@ -94,8 +94,18 @@ class RedisCluster:
         os.makedirs(log_dir, exist_ok=True)
         self.tls = make_tls(os.path.join(log_dir, "tls"))
         self.node_timeout_ms = node_timeout_ms
+        self.ports = set()
         self.nodes = [Node(self, i) for i in range(primaries * (1 + replicas))]
         self.replicas = replicas
+
+    def free_port(self):
+        """A free port no node of this cluster has taken yet: the system hands a port it gave
+        out a moment ago out again, and the nodes bind theirs only when they start."""
+        while True:
+            port = free_port()
+            if port not in self.ports:
+                self.ports.add(port)
+                return port
 
     @property
     def ca(self):
