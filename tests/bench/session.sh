@@ -329,6 +329,26 @@ DocumentRoot "$work/htdocs"
 EOF
 }
 
+# kv_vhost VARIANT URL [DIRECTIVE]: the virtual host of a mod_session_kv variant (the store at
+# URL, with DIRECTIVE when given), in the event server's phase ($phase, $touch, $maxage).
+kv_vhost() {
+    cat <<EOF
+
+<VirtualHost 127.0.0.1:${port[$1]}>
+    ErrorLog "$work/logs/$1-$phase.error.log"
+    SessionKVStore $2
+    ${3:-}
+    $touch
+    Session On
+    SessionEnv On
+    SessionHeader X-Replace-Session
+    SessionKV On
+    SessionKVCookie session Secure=Off
+    $maxage
+</VirtualHost>
+EOF
+}
+
 # conf_event PHASE: the event-MPM server of the variants; PHASE is read or write.
 conf_event() {
     local phase=$1 maxage='' touch=''
@@ -399,71 +419,17 @@ EOF
     $maxage
 </VirtualHost>
 
-<VirtualHost 127.0.0.1:${port[kv-redis]}>
-    ErrorLog "$work/logs/kv-redis-$phase.error.log"
-    SessionKVStore redis://127.0.0.1:$redis_port
-    $touch
-    Session On
-    SessionEnv On
-    SessionHeader X-Replace-Session
-    SessionKV On
-    SessionKVCookie session Secure=Off
-    $maxage
-</VirtualHost>
-
-<VirtualHost 127.0.0.1:${port[kv-redis-tls]}>
-    ErrorLog "$work/logs/kv-redis-tls-$phase.error.log"
-    SessionKVStore rediss://127.0.0.1:$redis_tls_port
-    SessionKVCAFile "$work/tls/ca.pem"
-    $touch
-    Session On
-    SessionEnv On
-    SessionHeader X-Replace-Session
-    SessionKV On
-    SessionKVCookie session Secure=Off
-    $maxage
-</VirtualHost>
-
-<VirtualHost 127.0.0.1:${port[kv-memcached]}>
-    ErrorLog "$work/logs/kv-memcached-$phase.error.log"
-    SessionKVStore memcached://127.0.0.1:$mc_port
-    $touch
-    Session On
-    SessionEnv On
-    SessionHeader X-Replace-Session
-    SessionKV On
-    SessionKVCookie session Secure=Off
-    $maxage
-</VirtualHost>
-
-<VirtualHost 127.0.0.1:${port[kv-redis-cluster]}>
-    ErrorLog "$work/logs/kv-redis-cluster-$phase.error.log"
-    # the first node as the seed, by the name the nodes announce (as an ElastiCache configuration
-    # endpoint is a name): the module asks it CLUSTER SLOTS and goes to each key's primary
-    SessionKVStore rediss://localhost:${cl_port[0]}
-    SessionKVCAFile "$work/tls/ca.pem"
-    $touch
-    Session On
-    SessionEnv On
-    SessionHeader X-Replace-Session
-    SessionKV On
-    SessionKVCookie session Secure=Off
-    $maxage
-</VirtualHost>
-
-<VirtualHost 127.0.0.1:${port[kv-memcached-tls]}>
-    ErrorLog "$work/logs/kv-memcached-tls-$phase.error.log"
-    SessionKVStore memcacheds://127.0.0.1:$mc_tls_port
-    SessionKVCAFile "$work/tls/ca.pem"
-    $touch
-    Session On
-    SessionEnv On
-    SessionHeader X-Replace-Session
-    SessionKV On
-    SessionKVCookie session Secure=Off
-    $maxage
-</VirtualHost>
 EOF
+    kv_vhost kv-redis "redis://127.0.0.1:$redis_port"
+    kv_vhost kv-redis-tls "rediss://127.0.0.1:$redis_tls_port" "SessionKVCAFile \"$work/tls/ca.pem\""
+    kv_vhost kv-memcached "memcached://127.0.0.1:$mc_port"
+    # the cluster's first node as the seed, by the name the nodes announce (as an ElastiCache
+    # configuration endpoint is a name): the module asks it CLUSTER SLOTS and goes to each key's
+    # primary
+    kv_vhost kv-redis-cluster "rediss://localhost:${cl_port[0]}" \
+        "SessionKVCAFile \"$work/tls/ca.pem\""
+    kv_vhost kv-memcached-tls "memcacheds://127.0.0.1:$mc_tls_port" \
+        "SessionKVCAFile \"$work/tls/ca.pem\""
 }
 
 # conf_prefork: the prefork server with mod_php.
