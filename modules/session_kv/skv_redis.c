@@ -841,7 +841,8 @@ static apr_status_t rd_route(rd_link_t **out, skv_conn_t *c, const char *key)
         && rv != APR_EBUSY) {
         return rv;
     }
-    if (key && (m = rd_map_take(c->sh))) {
+    /* a server alone has no map: no lock taken on its every operation */
+    if (key && rd_mode(c->sh) == RD_CLUSTER && (m = rd_map_take(c->sh))) {
         if ((i = m->m->slot[skv_cluster_slot(key, strlen(key))]) >= 0) {
             *out = rd_link(c, m->m->nodes[i].host, m->m->nodes[i].port);
         }

@@ -18,7 +18,7 @@ import pytest
 
 from harness import paths, session
 from harness.backends import HangServer, Redis
-from harness.tls import make_test_ca
+from harness.tls import make_test_cas
 
 # the name in redis's certificate (with IP:127.0.0.1); "localhost" is not in it
 CERT_HOST = "redis.test"
@@ -27,10 +27,7 @@ CERT_HOST = "redis.test"
 @pytest.fixture(scope="module")
 def ca():
     """(ca, crt, key) for redis, and the CA file of another CA."""
-    d = paths.log_dir("_session-redis-tls")
-    main = make_test_ca(os.path.join(d, "main"), host=CERT_HOST)
-    other = make_test_ca(os.path.join(d, "other"))
-    return main, other[0]
+    return make_test_cas(paths.log_dir("_session-redis-tls"), CERT_HOST)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ that says why, and mod_health's session-kv check pings it (version, mn).
 memcached also listens on a plain port ("notls:" listener), through which the tests read back
 what the module wrote over TLS."""
 import concurrent.futures
-import os
 import time
 
 import pytest
@@ -19,7 +18,7 @@ import pytest
 from harness import paths, session
 from harness.backends import Memcached
 from harness.health import check, wait_check
-from harness.tls import make_test_ca
+from harness.tls import make_test_cas
 
 # the name in memcached's certificate (with IP:127.0.0.1)
 CERT_HOST = "memcached.test"
@@ -28,10 +27,7 @@ CERT_HOST = "memcached.test"
 @pytest.fixture(scope="module")
 def ca():
     """(ca, crt, key) for memcached, and the CA file of another CA."""
-    d = paths.log_dir("_session-memcached-tls")
-    main = make_test_ca(os.path.join(d, "main"), host=CERT_HOST)
-    other = make_test_ca(os.path.join(d, "other"))
-    return main, other[0]
+    return make_test_cas(paths.log_dir("_session-memcached-tls"), CERT_HOST)
 
 
 @pytest.fixture

@@ -28,6 +28,14 @@ def make_test_ca(d, host="localhost"):
     return ca, crt, key
 
 
+def make_test_cas(d, host):
+    """Two CAs in d/main and d/other: ((ca, crt, key) of main, with a server certificate for
+    host, and the CA file of other, which a client trusting it must refuse main's with)."""
+    main = make_test_ca(os.path.join(d, "main"), host=host)
+    other = make_test_ca(os.path.join(d, "other"))
+    return main, other[0]
+
+
 def make_cert(d, name, ca_dir=None, host="localhost", ip="127.0.0.1", expired=False,
               client=False):
     """A server certificate d/<name>.pem and its key d/<name>.key for host (and ip, unless None):
