@@ -1,6 +1,9 @@
-/* hc_conf — reading HealthCheck lines (see hc_conf.h). */
+/* hc_conf — reading HealthCheck lines and the arguments of mod_health's other directives (see
+ * hc_conf.h). */
 #include <apr_lib.h>
+#include <apr_network_io.h>
 #include <apr_strings.h>
+#include <strings.h>
 
 #include "lf_parse.h"
 #include "hc_conf.h"
@@ -178,6 +181,61 @@ apr_status_t hc_conf_unused(const char **why, const hc_conf_check_t *check, apr_
     if (left->nelts) {
         *why = apr_psprintf(p, "unknown option '%s' for type %s",
                             APR_ARRAY_IDX(left, 0, apr_table_entry_t).key, check->type);
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t hc_conf_path(const char **path, const char **why, const char *arg, apr_pool_t *p)
+{
+    if (!strcasecmp(arg, "none")) {
+        *path = "";
+        return APR_SUCCESS;
+    }
+    if (arg[0] != '/') {
+        *why = apr_psprintf(p, "'%s' is not a path starting with '/' (or none)", arg);
+        return APR_EINVAL;
+    }
+    *path = arg;
+    return APR_SUCCESS;
+}
+
+apr_status_t hc_conf_allow(apr_array_header_t *allow, const char **why, const char *arg,
+                           apr_pool_t *p)
+{
+    char *addr, *mask;
+    apr_ipsubnet_t *net;
+
+    if (!strcasecmp(arg, "none")) {
+        return APR_SUCCESS; /* an empty list: nobody gets details or drain control */
+    }
+    addr = apr_pstrdup(p, arg);
+    if ((mask = strchr(addr, '/'))) {
+        *mask++ = '\0';
+    }
+    if (apr_ipsubnet_create(&net, addr, mask, p) != APR_SUCCESS) {
+        *why = apr_psprintf(p, "bad address '%s' (expected an IP or IP/bits)", arg);
+        return APR_EINVAL;
+    }
+    APR_ARRAY_PUSH(allow, apr_ipsubnet_t *) = net;
+    return APR_SUCCESS;
+}
+
+apr_status_t hc_conf_allow_loopback(apr_array_header_t **allow, apr_pool_t *p)
+{
+    const char *why;
+
+    *allow = apr_array_make(p, 2, sizeof(apr_ipsubnet_t *));
+    hc_conf_allow(*allow, &why, "127.0.0.1", p);
+    hc_conf_allow(*allow, &why, "::1", p); /* refused where the system has no IPv6 */
+    return APR_SUCCESS;
+}
+
+apr_status_t hc_conf_stall_timeout(apr_interval_time_t *timeout, const char **why, const char *arg,
+                                   apr_pool_t *p)
+{
+    if (lf_parse_duration(timeout, arg, "s") != APR_SUCCESS || *timeout < APR_USEC_PER_SEC) {
+        *why = apr_psprintf(p, "bad duration '%s' (at least 1s, e.g. 30s or 2m)", arg);
         return APR_EINVAL;
     }
     return APR_SUCCESS;

@@ -1,6 +1,8 @@
-/* hc_conf — a HealthCheck line read into a check's settings: its name, type and target,
- * mod_health's own options (interval, timeout, rise, fall, severity) with their defaults, and
- * the options left for the check type's provider. Pure core: APR only.
+/* hc_conf — mod_health's directives read into values: a HealthCheck line into a check's
+ * settings (its name, type and target, mod_health's own options — interval, timeout, rise,
+ * fall, severity — with their defaults, and the options left for the check type's provider),
+ * and the arguments of the endpoint paths, HealthDetailsAllow and HealthStallTimeout. Pure
+ * core: APR only.
  *
  * The type is not looked up here: a module that provides it may be loaded after the line, so
  * mod_health's glue resolves every check once the whole configuration is read (check_config),
@@ -10,11 +12,24 @@
 #ifndef HC_CONF_H
 #define HC_CONF_H
 
+#include <apr_network_io.h>
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <apr_time.h>
 
 #include "hc_check.h"
+
+/* Directive names, used in the command table and in every message about them (the core's
+ * too). */
+#define HEALTH_READY_PATH    "HealthReadyPath"
+#define HEALTH_LIVE_PATH     "HealthLivePath"
+#define HEALTH_DRAIN_PATH    "HealthDrainPath"
+#define HEALTH_CHECK         "HealthCheck"
+#define HEALTH_DETAILS_ALLOW "HealthDetailsAllow"
+#define HEALTH_DRAIN_FILE    "HealthDrainFile"
+#define HEALTH_DRAIN_TOKEN   "HealthDrainToken"
+#define HEALTH_ENV           "HealthEnv"
+#define HEALTH_STALL_TIMEOUT "HealthStallTimeout"
 
 /* The check type's provider (mod_lf_health.h), which only the glue knows. */
 struct health_check_provider;
@@ -66,5 +81,40 @@ apr_status_t hc_conf_target(hc_conf_check_t *check, const char **why, int takes_
  * @return APR_SUCCESS, or APR_EINVAL when any is left
  */
 apr_status_t hc_conf_unused(const char **why, const hc_conf_check_t *check, apr_pool_t *p);
+
+/**
+ * Read the path of an endpoint (HealthReadyPath, HealthLivePath, HealthDrainPath).
+ * @param path out: @p arg, or "" for none (the endpoint is off)
+ * @param why out on error: what is wrong, without the directive name, from @p p
+ * @return APR_SUCCESS, or APR_EINVAL for a word that is neither a path from '/' nor none
+ */
+apr_status_t hc_conf_path(const char **path, const char **why, const char *arg, apr_pool_t *p);
+
+/**
+ * Append the clients of one HealthDetailsAllow word ("addr" or "addr/bits", as
+ * mod_authz_host reads them) to @p allow; "none" appends nothing.
+ * @param allow apr_ipsubnet_t *, from @p p
+ * @param why out on error: what is wrong, without the directive name, from @p p
+ * @param p the configuration pool: owns the subnet
+ * @return APR_SUCCESS, or APR_EINVAL for a word that is no address
+ */
+apr_status_t hc_conf_allow(apr_array_header_t *allow, const char **why, const char *arg,
+                           apr_pool_t *p);
+
+/**
+ * The clients HealthDetailsAllow lets in when it is not set: loopback, IPv4 and (where the
+ * system has it) IPv6.
+ * @param allow out: apr_ipsubnet_t *, from @p p
+ */
+apr_status_t hc_conf_allow_loopback(apr_array_header_t **allow, apr_pool_t *p);
+
+/**
+ * Read HealthStallTimeout: a duration of at least one second.
+ * @param timeout out: microseconds
+ * @param why out on error: what is wrong, without the directive name, from @p p
+ * @return APR_SUCCESS, or APR_EINVAL
+ */
+apr_status_t hc_conf_stall_timeout(apr_interval_time_t *timeout, const char **why, const char *arg,
+                                   apr_pool_t *p);
 
 #endif /* HC_CONF_H */

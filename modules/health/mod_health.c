@@ -16,7 +16,7 @@
 #include <http_log.h>
 #include <http_main.h>
 
-#include "hc_check.h"
+#include "hc_sched.h"
 #include "mod_health_checks.h"
 #include "mod_health_config.h"
 #include "mod_health_handler.h"
@@ -62,27 +62,15 @@ static int health_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
  * and the drain flag, so readiness does not flap while a deploy reloads the configuration. */
 static apr_status_t attach_shared(hc_shared_t **shared, server_rec *s)
 {
-    const health_srv_conf *c = health_conf(s);
     hc_shared_t *shm;
     apr_status_t rv;
-    int i;
 
     rv = mod_lf_shm_attach((void **)&shm, NULL, HEALTH_SHM_KEY, sizeof(hc_shared_t),
                            HEALTH_SHM_LAYOUT, s);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    __atomic_add_fetch(&shm->generation, 1, __ATOMIC_SEQ_CST);
-    shm->started = apr_time_now();
-    /* A slot keeps its state if it still belongs to the same check. */
-    for (i = 0; c->checks && i < c->checks->nelts; ++i) {
-        const char *name = APR_ARRAY_IDX(c->checks, i, hc_conf_check_t).name;
-        if (strcmp(shm->slots[i].name, name)) {
-            hc_status_t fresh;
-            hc_status_init(&fresh, name);
-            hc_status_publish(&shm->slots[i], &fresh);
-        }
-    }
+    hc_sched_shared_begin(shm, health_conf(s)->checks, apr_time_now());
     *shared = shm;
     return APR_SUCCESS;
 }
@@ -102,7 +90,7 @@ static int health_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
                      LFLOGNO(04001) "cannot create the shared memory for check results");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    health_handler_attach(shared);
+    health_handler_attach(shared, s);
     if (health_thread_create(s, shared, pconf) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }

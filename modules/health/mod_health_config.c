@@ -1,6 +1,6 @@
 /* mod_health_config — directives, per-server configuration and effective values of mod_health
- * (see mod_health_config.h). The setters read their arguments with the core (hc_conf, lf_parse,
- * hc_probe) and answer "<Directive>: <what is wrong>".
+ * (see mod_health_config.h). The setters read their arguments with the core (hc_conf, hc_probe)
+ * and answer "<Directive>: <what is wrong>".
  */
 #include <apr_strings.h>
 
@@ -9,7 +9,6 @@
 #include <http_log.h>
 #include <ap_provider.h>
 
-#include "lf_parse.h"
 #include "hc_probe.h"
 #include "mod_health_config.h"
 
@@ -70,48 +69,27 @@ void *health_conf_merge(apr_pool_t *p, void *basev, void *addv)
 static const char *set_path(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char **field = (const char **)((char *)srv_conf(cmd) + (apr_size_t)cmd->info);
+    const char *why;
 
     (void)dc;
-    if (!strcasecmp(arg, "none")) {
-        *field = "";
-        return NULL;
+    if (hc_conf_path(field, &why, arg, cmd->pool) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, why);
     }
-    if (arg[0] != '/') {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a path starting with '/' (or none)",
-                            cmd->cmd->name, arg);
-    }
-    *field = arg;
     return NULL;
-}
-
-/* Parse "addr" or "addr/bits" into a subnet, as mod_authz_host does. */
-static apr_status_t parse_subnet(apr_ipsubnet_t **out, const char *arg, apr_pool_t *p)
-{
-    char *addr = apr_pstrdup(p, arg), *mask = strchr(addr, '/');
-
-    if (mask) {
-        *mask++ = '\0';
-    }
-    return apr_ipsubnet_create(out, addr, mask, p);
 }
 
 static const char *set_allow(cmd_parms *cmd, void *dc, const char *arg)
 {
     health_srv_conf *c = srv_conf(cmd);
-    apr_ipsubnet_t *net;
+    const char *why;
 
     (void)dc;
     if (!c->allow) {
         c->allow = apr_array_make(cmd->pool, 4, sizeof(apr_ipsubnet_t *));
     }
-    if (!strcasecmp(arg, "none")) {
-        return NULL; /* an empty list: nobody gets details or drain control */
+    if (hc_conf_allow(c->allow, &why, arg, cmd->pool) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: %s", HEALTH_DETAILS_ALLOW, why);
     }
-    if (parse_subnet(&net, arg, cmd->pool) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "%s: bad address '%s' (expected an IP or IP/bits)",
-                            HEALTH_DETAILS_ALLOW, arg);
-    }
-    APR_ARRAY_PUSH(c->allow, apr_ipsubnet_t *) = net;
     return NULL;
 }
 
@@ -155,17 +133,14 @@ static const char *set_env(cmd_parms *cmd, void *dc, const char *arg)
 
 static const char *set_stall_timeout(cmd_parms *cmd, void *dc, const char *arg)
 {
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    health_srv_conf *c = srv_conf(cmd);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY), *why;
 
     (void)dc;
     if (err) {
         return err;
     }
-    if (lf_parse_duration(&c->stall_timeout, arg, "s") != APR_SUCCESS
-        || c->stall_timeout < APR_USEC_PER_SEC) {
-        return apr_psprintf(cmd->pool, "%s: bad duration '%s' (at least 1s, e.g. 30s or 2m)",
-                            HEALTH_STALL_TIMEOUT, arg);
+    if (hc_conf_stall_timeout(&srv_conf(cmd)->stall_timeout, &why, arg, cmd->pool) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: %s", HEALTH_STALL_TIMEOUT, why);
     }
     return NULL;
 }
@@ -222,17 +197,7 @@ const command_rec health_cmds[] = {
 
 apr_status_t health_conf_pre_config(apr_pool_t *pconf)
 {
-    static const char *const loopback[] = {"127.0.0.1", "::1"};
-    apr_ipsubnet_t *net;
-    apr_size_t i;
-
-    loopback_allow = apr_array_make(pconf, 2, sizeof(apr_ipsubnet_t *));
-    for (i = 0; i < sizeof(loopback) / sizeof(loopback[0]); ++i) {
-        if (parse_subnet(&net, loopback[i], pconf) == APR_SUCCESS) {
-            APR_ARRAY_PUSH(loopback_allow, apr_ipsubnet_t *) = net;
-        }
-    }
-    return APR_SUCCESS;
+    return hc_conf_allow_loopback(&loopback_allow, pconf);
 }
 
 /* What is wrong with check @p hc, its provider resolved and configured; NULL if nothing. */

@@ -11,17 +11,6 @@
 #include "hc_conf.h"
 #include "mod_lf_health.h"
 
-/* Directive names, used in the command table and in every message about them. */
-#define HEALTH_READY_PATH    "HealthReadyPath"
-#define HEALTH_LIVE_PATH     "HealthLivePath"
-#define HEALTH_DRAIN_PATH    "HealthDrainPath"
-#define HEALTH_CHECK         "HealthCheck"
-#define HEALTH_DETAILS_ALLOW "HealthDetailsAllow"
-#define HEALTH_DRAIN_FILE    "HealthDrainFile"
-#define HEALTH_DRAIN_TOKEN   "HealthDrainToken"
-#define HEALTH_ENV           "HealthEnv"
-#define HEALTH_STALL_TIMEOUT "HealthStallTimeout"
-
 /** Per-server configuration. NULL / LF_UNSET = unset; read through the accessors below. */
 typedef struct health_srv_conf {
     const char *ready_path;    /* "" = disabled */

@@ -1,53 +1,42 @@
-/* mod_health_handler — the quick handler of mod_health (see mod_health_handler.h): which
- * endpoint a request is for, who may see details or control draining, and the answers, whose
- * content the core builds (hc_details).
+/* mod_health_handler — the quick handler of mod_health (see mod_health_handler.h): the request
+ * read into what the core (hc_answer) decides on, the answer written out, and the log lines of
+ * what happened. Only the requests in flight, from the scoreboard, are counted here.
  */
-#include <apr_strings.h>
-
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
-#include <http_main.h>
 #include <http_protocol.h>
 #include <scoreboard.h>
 
 #include "lf_log.h"
 #include "lf_parse.h"
-#include "lf_secret.h"
-#include "hc_details.h"
+#include "hc_answer.h"
 #include "mod_health_config.h"
 #include "mod_health_handler.h"
 
 APLOG_USE_MODULE(health);
 
-/* The segment, set in post_config before the children fork; read only afterwards. */
-static hc_shared_t *shared;
+/* What the answers come from, set in post_config before the children fork; read only
+ * afterwards. */
+static hc_server_t server;
 
-typedef enum { EP_READY, EP_LIVE, EP_DRAIN } endpoint_e;
-
-void health_handler_attach(hc_shared_t *segment)
+void health_handler_attach(hc_shared_t *shared, server_rec *s)
 {
-    shared = segment;
-}
+    const health_srv_conf *main = health_conf(s);
 
-static int allowed(request_rec *r, const health_srv_conf *c)
-{
-    const apr_array_header_t *list = health_conf_allow(c);
-    int i;
-
-    for (i = 0; i < list->nelts; ++i) {
-        if (apr_ipsubnet_test(APR_ARRAY_IDX(list, i, apr_ipsubnet_t *), r->useragent_addr)) {
-            return 1;
-        }
-    }
-    return 0;
+    server.shared = shared;
+    server.checks = main->checks;
+    server.drain_file = main->drain_file;
+    server.drain_token = main->drain_token;
+    server.stall_timeout = health_conf_stall_timeout(main);
 }
 
 /* Requests being processed now on this server, this one excluded (from the scoreboard). */
-static int in_flight(void)
+static int in_flight(void *baton)
 {
     int i, j, n = 0;
 
+    (void)baton;
     if (!ap_scoreboard_image) {
         return 0;
     }
@@ -60,153 +49,95 @@ static int in_flight(void)
     return n > 0 ? n - 1 : 0;
 }
 
-static int respond(request_rec *r, int status, const char *type, const char *body)
+static apr_status_t discard_body(void *baton)
 {
-    r->status = status;
-    ap_set_content_type(r, type);
+    return ap_discard_request_body(baton) == OK ? APR_SUCCESS : APR_EGENERAL;
+}
+
+static hc_method_e method(const request_rec *r)
+{
+    switch (r->method_number) {
+    case M_GET:
+        return HC_METHOD_GET;
+    case M_POST:
+        return HC_METHOD_POST;
+    case M_DELETE:
+        return HC_METHOD_DELETE;
+    default:
+        return HC_METHOD_OTHER;
+    }
+}
+
+static void log_reply(request_rec *r, const hc_reply_t *a)
+{
+    if (a->stalled) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      LFLOGNO(04015) "liveness failing: the check "
+                                     "thread has not run for more than %s",
+                      lf_format_duration(server.stall_timeout, r->pool));
+    }
+    if (a->refused) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      LFLOGNO(04014) "drain request (%s) from %s "
+                                     "refused: %s",
+                      r->method, r->useragent_ip, a->refused);
+    }
+    if (a->change == HC_DRAIN_STARTED) {
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
+                      LFLOGNO(04012) "draining started "
+                                     "(requested by %s): readiness answers 503",
+                      r->useragent_ip);
+    }
+    else if (a->change == HC_DRAIN_STOPPED) {
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
+                      LFLOGNO(04013) "draining stopped "
+                                     "(requested by %s)",
+                      r->useragent_ip);
+    }
+}
+
+static int respond(request_rec *r, const hc_reply_t *a)
+{
+    r->status = a->status;
+    if (a->allow) {
+        apr_table_setn(r->headers_out, "Allow", a->allow);
+    }
+    if (a->authenticate) {
+        apr_table_setn(r->err_headers_out, "WWW-Authenticate", a->authenticate);
+    }
+    ap_set_content_type(r, a->type);
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    ap_set_content_length(r, strlen(body));
+    ap_set_content_length(r, strlen(a->body));
     if (!r->header_only) {
-        ap_rputs(body, r);
+        ap_rputs(a->body, r);
     }
     return OK;
 }
 
-static int serve_health(request_rec *r, const health_srv_conf *c, const health_srv_conf *main,
-                        endpoint_e ep)
-{
-    int n = main->checks ? main->checks->nelts : 0;
-    hc_status_t *snap = apr_pcalloc(r->pool, sizeof(hc_status_t) * (n ? n : 1));
-    apr_interval_time_t stall_timeout = health_conf_stall_timeout(main);
-    hc_details_t d = {0, HC_READY, -1, 1, {0, NULL}, 0};
-
-    d.live = !hc_shared_stalled(shared, stall_timeout, apr_time_now());
-    if (!d.live && !__atomic_exchange_n(&shared->stall_logged, 1, __ATOMIC_ACQ_REL)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      LFLOGNO(04015) "liveness failing: the check "
-                                     "thread has not run for more than %s",
-                      lf_format_duration(stall_timeout, r->pool));
-    }
-    if (ep == EP_READY || r->args) {
-        hc_drain_read(&d.drain, main->drain_file, shared, r->pool);
-        d.verdict =
-            hc_details_verdict(snap, &d.failed, main->checks, shared, d.drain.since != 0, r->pool);
-        if (d.verdict == HC_READY && !d.live) {
-            d.verdict = HC_NOT_READY_STARTING;
-        }
-    }
-    d.ready = ep == EP_LIVE ? d.live : d.verdict == HC_READY;
-    if (!r->args || strcmp(r->args, "details") || !allowed(r, c)) {
-        return respond(r, d.ready ? HTTP_OK : HTTP_SERVICE_UNAVAILABLE, "text/plain",
-                       d.ready ? "OK\n" : "UNAVAILABLE\n");
-    }
-    d.in_flight = in_flight();
-    return respond(r, d.ready ? HTTP_OK : HTTP_SERVICE_UNAVAILABLE, "application/json",
-                   hc_details_json(&d, main->checks, snap, r->pool));
-}
-
-static int refuse(request_rec *r, int status, const char *why)
-{
-    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                  LFLOGNO(04014) "drain request (%s) from %s "
-                                 "refused: %s",
-                  r->method, r->useragent_ip, why);
-    if (status == HTTP_UNAUTHORIZED) {
-        apr_table_setn(r->err_headers_out, "WWW-Authenticate", "Bearer realm=\"lampfarm-health\"");
-    }
-    return respond(r, status, "text/plain",
-                   status == HTTP_UNAUTHORIZED ? "Unauthorized\n" : "Forbidden\n");
-}
-
-static int serve_drain(request_rec *r, const health_srv_conf *c, const health_srv_conf *main)
-{
-    const char *auth;
-    hc_drain_t d;
-    apr_time_t zero = 0, since;
-
-    if (r->method_number != M_GET && r->method_number != M_POST && r->method_number != M_DELETE) {
-        apr_table_setn(r->headers_out, "Allow", "GET, HEAD, POST, DELETE");
-        return respond(r, HTTP_METHOD_NOT_ALLOWED, "text/plain", "Method Not Allowed\n");
-    }
-    if (!allowed(r, c)) {
-        if (r->method_number == M_GET) {
-            return respond(r, HTTP_FORBIDDEN, "text/plain", "Forbidden\n");
-        }
-        return refuse(r, HTTP_FORBIDDEN, "client not in " HEALTH_DETAILS_ALLOW);
-    }
-    if (r->method_number == M_GET) {
-        hc_drain_read(&d, main->drain_file, shared, r->pool);
-        return respond(r, HTTP_OK, "application/json", hc_drain_json(&d, r->pool));
-    }
-    if (ap_discard_request_body(r) != OK) {
-        return respond(r, HTTP_BAD_REQUEST, "text/plain", "Bad Request\n");
-    }
-    if (!main->drain_token) {
-        return refuse(r, HTTP_FORBIDDEN, "no " HEALTH_DRAIN_TOKEN " configured");
-    }
-    auth = apr_table_get(r->headers_in, "Authorization");
-    if (!auth || strncasecmp(auth, "Bearer ", 7)) {
-        return refuse(r, HTTP_UNAUTHORIZED, "no bearer token");
-    }
-    if (!lf_secret_equals(auth + 7, main->drain_token)) {
-        return refuse(r, HTTP_UNAUTHORIZED, "wrong token");
-    }
-    if (r->method_number == M_POST) {
-        since = apr_time_now();
-        if (__atomic_compare_exchange_n(&shared->drain_since, &zero, since, 0, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_ACQUIRE)) {
-            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
-                          LFLOGNO(04012) "draining started "
-                                         "(requested by %s): readiness answers 503",
-                          r->useragent_ip);
-        }
-    }
-    else {
-        hc_drain_read(&d, main->drain_file, shared, r->pool);
-        if (d.source && !strcmp(d.source, "file")) {
-            return respond(
-                r, HTTP_CONFLICT, "text/plain",
-                apr_psprintf(r->pool, "draining by file %s: remove the file\n", main->drain_file));
-        }
-        if (__atomic_exchange_n(&shared->drain_since, 0, __ATOMIC_ACQ_REL)) {
-            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
-                          LFLOGNO(04013) "draining stopped "
-                                         "(requested by %s)",
-                          r->useragent_ip);
-        }
-    }
-    hc_drain_read(&d, main->drain_file, shared, r->pool);
-    return respond(r, HTTP_OK, "application/json", hc_drain_json(&d, r->pool));
-}
-
 int health_handler(request_rec *r, int lookup)
 {
-    const health_srv_conf *c = health_conf(r->server), *main = health_conf(ap_server_conf);
-    const char *path = r->parsed_uri.path;
-    endpoint_e ep;
+    const health_srv_conf *c = health_conf(r->server);
+    hc_request_t q = {0};
+    hc_reply_t a;
 
-    if (lookup || r->main || !path || !shared) {
+    if (lookup || r->main || !r->parsed_uri.path || !server.shared) {
         return DECLINED;
     }
-    if (!strcmp(path, health_conf_ready_path(c))) {
-        ep = EP_READY;
-    }
-    else if (!strcmp(path, health_conf_live_path(c))) {
-        ep = EP_LIVE;
-    }
-    else if (!strcmp(path, health_conf_drain_path(c))) {
-        ep = EP_DRAIN;
-    }
-    else {
+    q.endpoint = hc_answer_endpoint(r->parsed_uri.path, health_conf_ready_path(c),
+                                    health_conf_live_path(c), health_conf_drain_path(c));
+    if (q.endpoint == HC_EP_NONE) {
         return DECLINED;
     }
     apr_table_setn(r->subprocess_env, health_conf_env(c), "1");
-    if (ep == EP_DRAIN) {
-        return serve_drain(r, c, main);
-    }
-    if (r->method_number != M_GET) {
-        apr_table_setn(r->headers_out, "Allow", "GET, HEAD");
-        return respond(r, HTTP_METHOD_NOT_ALLOWED, "text/plain", "Method Not Allowed\n");
-    }
-    return serve_health(r, c, main, ep);
+    q.method = method(r);
+    q.args = r->args;
+    q.authorization = apr_table_get(r->headers_in, "Authorization");
+    q.client = r->useragent_addr;
+    q.allow = health_conf_allow(c);
+    q.discard_body = discard_body;
+    q.in_flight = in_flight;
+    q.baton = r;
+    hc_answer(&a, &q, &server, apr_time_now(), r->pool);
+    log_reply(r, &a);
+    return respond(r, &a);
 }

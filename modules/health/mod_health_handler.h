@@ -9,10 +9,11 @@
 #include "hc_check.h"
 
 /**
- * Answer the segment's results from now on; in post_config, before the children fork (read
- * only afterwards). Until then the handler declines.
+ * Answer from the segment's results and the configuration of the main server @p s from now on;
+ * in post_config, before the children fork (read only afterwards). Until then the handler
+ * declines.
  */
-void health_handler_attach(hc_shared_t *shared);
+void health_handler_attach(hc_shared_t *shared, server_rec *s);
 
 /** The quick handler (first among quick handlers). */
 int health_handler(request_rec *r, int lookup);

@@ -6,9 +6,9 @@
  * shared segment, where every child's request threads read them. When that child exits, the
  * kit stops the thread, which waits for the checks in flight (each bounded by its timeout)
  * before the child may exit: no check thread is still in a TLS handshake when OpenSSL is torn
- * down.
+ * down. When each check is due and what a run's result does are in the core (hc_sched); here
+ * the kit's callbacks, the thread pool, the check types' providers and the log lines.
  */
-#include <apr_strings.h>
 #include <apr_thread_pool.h>
 #include <unistd.h>
 
@@ -17,6 +17,7 @@
 #include <http_log.h>
 
 #include "lf_log.h"
+#include "hc_sched.h"
 #include "mod_lf_life.h"
 #include "mod_health_config.h"
 #include "mod_health_run.h"
@@ -28,95 +29,80 @@ APLOG_USE_MODULE(health);
 /* Checks run in parallel up to this many at a time. */
 #define HEALTH_MAX_THREADS 16
 
-/* A check as the check thread sees it; lives in the thread's pool of the one process that runs
- * checks. */
-typedef struct runner {
-    const hc_conf_check_t *check;
-    server_rec *s;
-    hc_shared_t *shared;     /* the segment, from post_config */
-    apr_uint32_t generation; /* of the configuration that started us */
-    int slot;
-    hc_status_t status; /* our copy: this runner is the slot's only writer */
-    apr_pool_t *pool;   /* own allocator, cleared before each run */
-    apr_time_t next_due;
-    apr_uint32_t busy; /* atomic: a run is queued or in progress */
-} runner;
-
 typedef struct watch_ctx {
     server_rec *s;
-    hc_shared_t *shared;         /* the segment, from post_config */
-    mod_lf_thread_t *thread;     /* per generation, from post_config */
-    apr_pool_t *pool;            /* the thread's (own allocator), from start to stop */
-    apr_array_header_t *runners; /* runner */
+    hc_shared_t *shared;     /* the segment, from post_config */
+    mod_lf_thread_t *thread; /* per generation, from post_config */
+    hc_sched_t *sched;       /* in the thread's pool (own allocator), from start to stop */
     apr_thread_pool_t *tp;
-    const char *drain_file; /* HealthDrainFile, or NULL */
-    int drain_file_seen;    /* whether it existed at the last tick */
 } watch_ctx;
+
+/* hc_sched_run_fn: the check type's provider. */
+static apr_status_t run_provider(const char **error, const hc_conf_check_t *hc, void *baton,
+                                 apr_pool_t *p)
+{
+    const watch_ctx *w = baton;
+
+    return hc->provider->run(error, hc->ctx, w->s, hc->timeout, p);
+}
 
 static void *APR_THREAD_FUNC run_check(apr_thread_t *thread, void *data)
 {
-    runner *rn = data;
-    const hc_conf_check_t *hc = rn->check;
-    const char *error = NULL;
-    apr_time_t start, end;
-    apr_status_t rv;
+    hc_sched_check_t *sc = data;
+    const hc_conf_check_t *hc = sc->check;
+    const watch_ctx *w = sc->sched->baton;
     int old;
 
     (void)thread;
-    apr_pool_clear(rn->pool);
-    start = apr_time_now();
-    rv = hc->provider->run(&error, hc->ctx, rn->s, hc->timeout, rn->pool);
-    end = apr_time_now();
-    old = hc_status_apply(&rn->status, &hc->params, rv == APR_SUCCESS, error, end - start, end);
-    /* After a graceful restart the new generation owns the slots; we only finish quietly. */
-    if (__atomic_load_n(&rn->shared->generation, __ATOMIC_ACQUIRE) == rn->generation) {
-        hc_status_publish(&rn->shared->slots[rn->slot], &rn->status);
-        if (old >= 0 && rn->status.state == HC_STATE_DOWN) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rn->s,
-                         LFLOGNO(04010) "check '%s' (%s%s%s) "
-                                        "is DOWN%s: %s",
-                         hc->name, hc->type, hc->target ? " " : "", hc->target ? hc->target : "",
-                         hc->severity == HC_SEV_CRITICAL ? ", readiness fails" : " (degraded)",
-                         rn->status.error);
-        }
-        else if (old >= 0) {
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rn->s,
-                         LFLOGNO(04011) "check '%s' (%s) is "
-                                        "UP (%.1f ms)",
-                         hc->name, hc->type, rn->status.latency / 1000.0);
-        }
+    old = hc_sched_run(sc);
+    if (old >= 0 && sc->status.state == HC_STATE_DOWN) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, w->s,
+                     LFLOGNO(04010) "check '%s' (%s%s%s) "
+                                    "is DOWN%s: %s",
+                     hc->name, hc->type, hc->target ? " " : "", hc->target ? hc->target : "",
+                     hc->severity == HC_SEV_CRITICAL ? ", readiness fails" : " (degraded)",
+                     sc->status.error);
     }
-    __atomic_store_n(&rn->busy, 0, __ATOMIC_RELEASE);
+    else if (old >= 0) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, w->s,
+                     LFLOGNO(04011) "check '%s' (%s) is "
+                                    "UP (%.1f ms)",
+                     hc->name, hc->type, sc->status.latency / 1000.0);
+    }
+    hc_sched_done(sc);
     return NULL;
+}
+
+/* hc_sched_submit_fn: the thread pool. */
+static apr_status_t submit(hc_sched_check_t *sc, void *baton)
+{
+    watch_ctx *w = baton;
+    apr_status_t rv;
+
+    rv = apr_thread_pool_push(w->tp, run_check, sc, APR_THREAD_TASK_PRIORITY_NORMAL, w);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, w->s,
+                     LFLOGNO(04003) "cannot queue check "
+                                    "'%s'",
+                     sc->check->name);
+    }
+    return rv;
 }
 
 static apr_status_t watch_start(void *data, apr_pool_t *pool)
 {
     watch_ctx *w = data;
     const health_srv_conf *c = health_conf(w->s);
-    apr_uint32_t gen = __atomic_load_n(&w->shared->generation, __ATOMIC_ACQUIRE);
-    int i, n = c->checks ? c->checks->nelts : 0;
+    int n = c->checks ? c->checks->nelts : 0;
     apr_status_t rv;
 
-    w->pool = pool;
-    w->drain_file = c->drain_file;
-    w->drain_file_seen = -1;
-    w->runners = apr_array_make(pool, n ? n : 1, sizeof(runner));
-    for (i = 0; i < n; ++i) {
-        runner *rn = apr_array_push(w->runners);
-        memset(rn, 0, sizeof(*rn));
-        rn->check = &APR_ARRAY_IDX(c->checks, i, hc_conf_check_t);
-        rn->s = w->s;
-        rn->shared = w->shared;
-        rn->slot = i;
-        rn->generation = gen;
-        /* Carry the state over a graceful restart; attach_shared() reset foreign slots. */
-        hc_status_read(&rn->status, &w->shared->slots[i], rn->check->name);
-        /* its own allocator: the check tasks run on different threads */
-        if ((rv = mod_lf_pool_create(&rn->pool, pool)) != APR_SUCCESS) {
-            return rv;
-        }
+    rv = hc_sched_create(&w->sched, c->checks, w->shared, c->drain_file, mod_lf_pool_create, pool);
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
+    w->sched->run = run_provider;
+    w->sched->submit = submit;
+    w->sched->baton = w;
     if (n) {
         rv = apr_thread_pool_create(&w->tp, 0, n < HEALTH_MAX_THREADS ? n : HEALTH_MAX_THREADS,
                                     pool);
@@ -131,57 +117,29 @@ static apr_status_t watch_start(void *data, apr_pool_t *pool)
     return APR_SUCCESS;
 }
 
-/* The handler reads the drain file itself on every readiness request; here we only log when it
- * comes and goes, once for the whole server. */
-static void watch_drain_file(watch_ctx *w, apr_pool_t *ptemp)
-{
-    apr_finfo_t finfo;
-    int seen;
-
-    if (!w->drain_file) {
-        return;
-    }
-    seen = apr_stat(&finfo, w->drain_file, APR_FINFO_TYPE, ptemp) == APR_SUCCESS;
-    if (seen && w->drain_file_seen != 1) {
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, w->s,
-                     LFLOGNO(04016) "draining: drain file %s "
-                                    "is present, readiness answers 503",
-                     w->drain_file);
-    }
-    else if (!seen && w->drain_file_seen == 1) {
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, w->s,
-                     LFLOGNO(04017) "drain file %s removed: "
-                                    "draining stopped",
-                     w->drain_file);
-    }
-    w->drain_file_seen = seen;
-}
-
+/* The drain file's coming and going is logged once for the whole server, here; the handler
+ * reads the file itself on every readiness request. */
 static void watch_tick(void *data, apr_pool_t *ptemp)
 {
     watch_ctx *w = data;
-    apr_time_t now = apr_time_now();
-    apr_status_t rv;
-    int i;
 
-    __atomic_store_n(&w->shared->heartbeat, now, __ATOMIC_RELEASE);
-    __atomic_store_n(&w->shared->stall_logged, 0, __ATOMIC_RELEASE);
-    watch_drain_file(w, ptemp);
-    for (i = 0; i < w->runners->nelts; ++i) {
-        runner *rn = &APR_ARRAY_IDX(w->runners, i, runner);
-        if (now < rn->next_due || __atomic_exchange_n(&rn->busy, 1, __ATOMIC_ACQ_REL)) {
-            continue;
-        }
-        rn->next_due = now + rn->check->interval;
-        rv = apr_thread_pool_push(w->tp, run_check, rn, APR_THREAD_TASK_PRIORITY_NORMAL, w);
-        if (rv != APR_SUCCESS) {
-            __atomic_store_n(&rn->busy, 0, __ATOMIC_RELEASE);
-            ap_log_error(APLOG_MARK, APLOG_ERR, rv, w->s,
-                         LFLOGNO(04003) "cannot queue check "
-                                        "'%s'",
-                         rn->check->name);
-        }
+    switch (hc_sched_drain_file(w->sched, ptemp)) {
+    case HC_DRAIN_FILE_APPEARED:
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, w->s,
+                     LFLOGNO(04016) "draining: drain file %s "
+                                    "is present, readiness answers 503",
+                     w->sched->drain_file);
+        break;
+    case HC_DRAIN_FILE_REMOVED:
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, w->s,
+                     LFLOGNO(04017) "drain file %s removed: "
+                                    "draining stopped",
+                     w->sched->drain_file);
+        break;
+    case HC_DRAIN_FILE_SAME:
+        break;
     }
+    hc_sched_tick(w->sched);
 }
 
 /* The child exits: wait for the checks in flight, each bounded by its own timeout. */

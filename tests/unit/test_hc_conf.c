@@ -1,11 +1,13 @@
 /* Unit tests of modules/health/hc_conf.c: reading HealthCheck lines (names, defaults, mod_health's
- * own options, timeout <= interval, the options left for the provider) and settling the target
- * once the type is known. */
+ * own options, timeout <= interval, the options left for the provider), settling the target once
+ * the type is known, and the arguments of the endpoint paths, HealthDetailsAllow and
+ * HealthStallTimeout. */
 #include "unit.h"
 
 #include <apr_strings.h>
 #include <apr_tables.h>
 
+#include "hc_answer.h"
 #include "hc_conf.h"
 
 /* The words of @p line (split on spaces) read by hc_conf_add() into @p checks. */
@@ -253,6 +255,67 @@ static void unused_options_refused(void **state)
     assert_null(why);
 }
 
+static void endpoint_paths(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *path = NULL, *why = NULL;
+
+    assert_int_equal(hc_conf_path(&path, &why, "/lb/ready", p), APR_SUCCESS);
+    assert_string_equal(path, "/lb/ready");
+    assert_int_equal(hc_conf_path(&path, &why, "None", p), APR_SUCCESS);
+    assert_string_equal(path, ""); /* off */
+    assert_int_equal(hc_conf_path(&path, &why, "lb/ready", p), APR_EINVAL);
+    assert_string_equal(why, "'lb/ready' is not a path starting with '/' (or none)");
+}
+
+/* Whether @p ip is in @p allow (hc_answer's test of a client). */
+static int lets_in(const apr_array_header_t *allow, const char *ip, apr_pool_t *p)
+{
+    apr_sockaddr_t *sa;
+
+    assert_int_equal(apr_sockaddr_info_get(&sa, ip, APR_UNSPEC, 80, 0, p), APR_SUCCESS);
+    return hc_answer_allowed(allow, sa);
+}
+
+static void details_allow(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_array_header_t *allow = apr_array_make(p, 4, sizeof(apr_ipsubnet_t *));
+    const char *why = NULL;
+
+    assert_int_equal(hc_conf_allow(allow, &why, "none", p), APR_SUCCESS);
+    assert_int_equal(allow->nelts, 0); /* nobody */
+    assert_int_equal(hc_conf_allow(allow, &why, "10.0.0.0/8", p), APR_SUCCESS);
+    assert_int_equal(hc_conf_allow(allow, &why, "192.168.1.7", p), APR_SUCCESS);
+    assert_int_equal(allow->nelts, 2);
+    assert_true(lets_in(allow, "10.20.30.40", p));
+    assert_true(lets_in(allow, "192.168.1.7", p));
+    assert_false(lets_in(allow, "192.168.1.8", p));
+    assert_int_equal(hc_conf_allow(allow, &why, "10.0.0.0/99", p), APR_EINVAL);
+    assert_string_equal(why, "bad address '10.0.0.0/99' (expected an IP or IP/bits)");
+    assert_int_equal(hc_conf_allow(allow, &why, "example.com", p), APR_EINVAL);
+    assert_int_equal(allow->nelts, 2);
+    /* the default: loopback only */
+    assert_int_equal(hc_conf_allow_loopback(&allow, p), APR_SUCCESS);
+    assert_true(lets_in(allow, "127.0.0.1", p));
+    assert_false(lets_in(allow, "10.20.30.40", p));
+}
+
+static void stall_timeout(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_interval_time_t t = 0;
+    const char *why = NULL;
+
+    assert_int_equal(hc_conf_stall_timeout(&t, &why, "2m", p), APR_SUCCESS);
+    assert_int_equal(t, apr_time_from_sec(120));
+    assert_int_equal(hc_conf_stall_timeout(&t, &why, "1", p), APR_SUCCESS); /* seconds */
+    assert_int_equal(t, apr_time_from_sec(1));
+    assert_int_equal(hc_conf_stall_timeout(&t, &why, "900ms", p), APR_EINVAL);
+    assert_string_equal(why, "bad duration '900ms' (at least 1s, e.g. 30s or 2m)");
+    assert_int_equal(hc_conf_stall_timeout(&t, &why, "soon", p), APR_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +329,9 @@ int main(void)
         UNIT_TEST(duplicates_and_limit),
         UNIT_TEST(target_settled_by_type),
         UNIT_TEST(unused_options_refused),
+        UNIT_TEST(endpoint_paths),
+        UNIT_TEST(details_allow),
+        UNIT_TEST(stall_timeout),
     };
     return UNIT_RUN("hc_conf", tests);
 }
