@@ -3,9 +3,9 @@
  * Every request is measured in log_transaction and counted into shared memory with atomic
  * updates (mod_cloudwatch_record.c, cw_shm: a histogram per group, no lock, no system call); one
  * background thread per httpd (a singleton thread of the lifecycle kit,
- * mod_cloudwatch_publish.c) empties that memory every interval and sends it with PutMetricData.
- * A request never waits for CloudWatch. The status views are in mod_cloudwatch_status.c, the
- * directives in mod_cloudwatch_config.c.
+ * mod_cloudwatch_publish.c, running cw_pub) empties that memory every interval and sends it with
+ * PutMetricData. A request never waits for CloudWatch. The status views are in
+ * mod_cloudwatch_status.c, the directives in mod_cloudwatch_config.c (their parsing in cw_conf).
  *
  * This file: the module, its hooks, and the startup that ties the parts together.
  */
@@ -32,7 +32,7 @@ APLOG_USE_MODULE(cloudwatch);
 /* Log what the configuration will cost: custom metrics and PutMetricData requests a month. */
 static void log_cost(server_rec *s, const cw_srv_conf *c, apr_pool_t *p)
 {
-    const apr_array_header_t *sets = cw_config_dim_sets(c, p);
+    const apr_array_header_t *sets = cw_conf_dim_sets(c, p);
     apr_int64_t metrics, requests;
     int vhosts = 0;
     server_rec *v;

@@ -9,12 +9,8 @@
 #include <http_main.h>
 #include <http_log.h>
 
-#include "aws_creds.h"
-#include "cw_dims.h"
 #include "cw_put.h"
-#include "cw_shm.h"
 #include "lf_log.h"
-#include "lf_parse.h"
 #include "mod_cloudwatch_config.h"
 
 APLOG_USE_MODULE(cloudwatch);
@@ -129,22 +125,6 @@ const cw_srv_conf *cw_config_server(server_rec *s, apr_pool_t *p)
     return n;
 }
 
-const apr_array_header_t *cw_config_dim_sets(const cw_srv_conf *conf, apr_pool_t *p)
-{
-    return conf->dim_sets ? conf->dim_sets : cw_dims_default(p);
-}
-
-apr_status_t cw_config_creds(aws_creds_provider_t **out, const char **why, const cw_srv_conf *c,
-                             apr_pool_t *p)
-{
-    aws_creds_config_t cc;
-
-    memset(&cc, 0, sizeof(cc));
-    aws_creds_config_set_source(&cc, c->creds_kind, c->creds_arg);
-    cc.imds_endpoint = c->imds_endpoint;
-    return aws_creds_provider_create(out, why, &cc, p);
-}
-
 /* --- setters --------------------------------------------------------------------------------- */
 
 /* The server's settings when @p cmd may set them: publishing settings belong to the main server,
@@ -154,9 +134,6 @@ static const char *srv_of(cw_srv_conf **c, cmd_parms *cmd)
     *c = ap_get_module_config(cmd->server->module_config, &cloudwatch_module);
     return ap_check_cmd_context(cmd, GLOBAL_ONLY);
 }
-
-/* The field of @p c at the offset cmd->info. */
-#define SRV_FIELD(c, cmd, type) ((type *)((char *)(c) + (apr_size_t)(cmd)->info))
 
 static const char *set_enable(cmd_parms *cmd, void *dc, int on)
 {
@@ -168,68 +145,32 @@ static const char *set_enable(cmd_parms *cmd, void *dc, int on)
 
 static const char *set_group(cmd_parms *cmd, void *dc, const char *arg)
 {
-    const char *err = cw_put_check_name(arg, "group name", cmd->pool);
+    const char *err;
 
-    if (err || strlen(arg) >= CW_NAME_MAX) {
-        return apr_psprintf(cmd->pool, "%s: %s", CW_GROUP,
-                            err ? err : "a group name has at most 63 characters");
+    if (cw_conf_group(&err, arg, cmd->pool) != APR_SUCCESS) {
+        return err;
     }
     ((cw_dir_conf *)dc)->group = arg;
     return NULL;
 }
 
-/* A string, as it is, into the field at the offset cmd->info. */
-static const char *set_str(cmd_parms *cmd, void *dc, const char *arg)
+/* One argument, read as the cw_conf_arg_t at cmd->info says. */
+static const char *set_arg(cmd_parms *cmd, void *dc, const char *arg)
 {
     cw_srv_conf *c;
     const char *err = srv_of(&c, cmd);
 
     (void)dc;
     if (!err) {
-        *SRV_FIELD(c, cmd, const char *) = arg;
+        cw_conf_set(c, &err, cmd->info, cmd->cmd->name, arg, cmd->pool);
     }
     return err;
 }
 
-/* A file, relative to the ServerRoot, into the field at the offset cmd->info. */
+/* A file, relative to the ServerRoot, as set_arg(). */
 static const char *set_path(cmd_parms *cmd, void *dc, const char *arg)
 {
-    return set_str(cmd, dc, ap_server_root_relative(cmd->pool, arg));
-}
-
-/* An http:// or https:// URL into the field at the offset cmd->info. */
-static const char *set_url(cmd_parms *cmd, void *dc, const char *arg)
-{
-    cw_srv_conf *c;
-    const char *err = srv_of(&c, cmd);
-
-    (void)dc;
-    if (err) {
-        return err;
-    }
-    if (strncasecmp(arg, "http://", 7) && strncasecmp(arg, "https://", 8)) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not an http:// or https:// URL", cmd->cmd->name,
-                            arg);
-    }
-    *SRV_FIELD(c, cmd, const char *) = arg;
-    return NULL;
-}
-
-/* A dimension value, or none ("" leaves the dimension out), into the field at cmd->info. */
-static const char *set_dim_value(cmd_parms *cmd, void *dc, const char *arg)
-{
-    cw_srv_conf *c;
-    const char *err = srv_of(&c, cmd), *v = strcasecmp(arg, "none") ? arg : "";
-
-    (void)dc;
-    if (err) {
-        return err;
-    }
-    if (*v && (err = cw_put_check_name(v, "dimension value", cmd->pool))) {
-        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
-    }
-    *SRV_FIELD(c, cmd, const char *) = v;
-    return NULL;
+    return set_arg(cmd, dc, ap_server_root_relative(cmd->pool, arg));
 }
 
 /* On|Off into the int field at the offset cmd->info. */
@@ -240,57 +181,9 @@ static const char *set_flag(cmd_parms *cmd, void *dc, int on)
 
     (void)dc;
     if (!err) {
-        *SRV_FIELD(c, cmd, int) = on;
+        *(int *)((char *)c + (apr_size_t)cmd->info) = on;
     }
     return err;
-}
-
-/* A whole number within a range, into an int field: what cmd->info points to. */
-typedef struct cw_int_arg {
-    apr_size_t offset;
-    int min, max;
-    const char *what; /* "a number", ... for the message */
-} cw_int_arg;
-
-static const cw_int_arg max_groups_arg = {APR_OFFSETOF(cw_srv_conf, max_groups), 1, 1000,
-                                          "a number"};
-static const cw_int_arg backlog_arg = {APR_OFFSETOF(cw_srv_conf, backlog), 1, 1440,
-                                       "a number of intervals"};
-static const cw_int_arg attempts_arg = {APR_OFFSETOF(cw_srv_conf, attempts), 1, 10, "a number"};
-
-static const char *set_int(cmd_parms *cmd, void *dc, const char *arg)
-{
-    const cw_int_arg *a = cmd->info;
-    cw_srv_conf *c;
-    const char *err = srv_of(&c, cmd);
-    int n;
-
-    (void)dc;
-    if (err) {
-        return err;
-    }
-    if (lf_parse_int(&n, arg, a->min, a->max) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not %s from %d to %d", cmd->cmd->name, arg,
-                            a->what, a->min, a->max);
-    }
-    *(int *)((char *)c + a->offset) = n;
-    return NULL;
-}
-
-static const char *set_region(cmd_parms *cmd, void *dc, const char *arg)
-{
-    cw_srv_conf *c;
-    const char *err = srv_of(&c, cmd);
-
-    (void)dc;
-    if (err) {
-        return err;
-    }
-    if (!*arg || strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(arg)) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a region name", CW_REGION, arg);
-    }
-    c->region = arg;
-    return NULL;
 }
 
 static const char *set_credentials(cmd_parms *cmd, void *dc, const char *kind, const char *arg)
@@ -299,66 +192,10 @@ static const char *set_credentials(cmd_parms *cmd, void *dc, const char *kind, c
     const char *err = srv_of(&c, cmd);
 
     (void)dc;
-    if (err) {
-        return err;
+    if (!err) {
+        cw_conf_credentials(c, &err, kind, arg, ap_server_root, cmd->pool);
     }
-    if (aws_creds_source_conf(&c->creds_kind, &c->creds_arg, kind, arg, ap_server_root, cmd->pool)
-        != APR_SUCCESS) {
-        return CW_CREDENTIALS ": " AWS_CREDS_SOURCE_SYNTAX;
-    }
-    return NULL;
-}
-
-/* A duration within a range, into an apr_interval_time_t field: what cmd->info points to. */
-typedef struct cw_duration_arg {
-    apr_size_t offset;
-    apr_interval_time_t min, max;
-    apr_interval_time_t step; /* a multiple of this; 0: any */
-    const char *what;         /* for the message */
-} cw_duration_arg;
-
-/* seconds unless a unit is given; 1 s (tests, high resolution) to 1 hour */
-static const cw_duration_arg interval_arg = {APR_OFFSETOF(cw_srv_conf, interval), APR_USEC_PER_SEC,
-                                             3600 * APR_USEC_PER_SEC, APR_USEC_PER_SEC,
-                                             "a whole number of seconds from 1s to 1h"};
-static const cw_duration_arg timeout_arg = {APR_OFFSETOF(cw_srv_conf, timeout), 100 * 1000,
-                                            60 * APR_USEC_PER_SEC, 0,
-                                            "a duration from 100ms to 60s"};
-
-static const char *set_duration(cmd_parms *cmd, void *dc, const char *arg)
-{
-    const cw_duration_arg *a = cmd->info;
-    cw_srv_conf *c;
-    const char *err = srv_of(&c, cmd);
-    apr_interval_time_t t;
-
-    (void)dc;
-    if (err) {
-        return err;
-    }
-    if (lf_parse_duration(&t, arg, "s") != APR_SUCCESS || t < a->min || t > a->max
-        || (a->step && t % a->step)) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not %s", cmd->cmd->name, arg, a->what);
-    }
-    *(apr_interval_time_t *)((char *)c + a->offset) = t;
-    return NULL;
-}
-
-static const char *set_resolution(cmd_parms *cmd, void *dc, const char *arg)
-{
-    cw_srv_conf *c;
-    const char *err = srv_of(&c, cmd);
-
-    (void)dc;
-    if (err) {
-        return err;
-    }
-    if (strcmp(arg, "1") && strcmp(arg, "60")) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is neither 60 (standard) nor 1 (high resolution)",
-                            CW_RESOLUTION, arg);
-    }
-    c->resolution = atoi(arg);
-    return NULL;
+    return err;
 }
 
 /* One dimension set: AutoScalingGroupName, InstanceId, VirtualHost, Group or Name=Value. */
@@ -366,60 +203,51 @@ static const char *add_dim_set(cmd_parms *cmd, void *dc, int argc, char *const a
 {
     cw_srv_conf *c;
     const char *err = srv_of(&c, cmd);
-    apr_array_header_t *set;
 
     (void)dc;
-    if (err) {
-        return err;
+    if (!err) {
+        cw_conf_add_dim_set(c, &err, argc, argv, cmd->pool);
     }
-    if (cw_dims_parse(&set, &err, argc, argv, cmd->pool) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "%s: %s", CW_DIMENSIONS, err);
-    }
-    if (!c->dim_sets) {
-        c->dim_sets = apr_array_make(cmd->pool, 2, sizeof(apr_array_header_t *));
-    }
-    APR_ARRAY_PUSH(c->dim_sets, apr_array_header_t *) = set;
-    return NULL;
+    return err;
 }
-
-#define SRV_OFFSET(f) ((void *)APR_OFFSETOF(cw_srv_conf, f))
 
 const command_rec cw_config_cmds[] = {
     AP_INIT_FLAG(CW_ENABLE, set_enable, NULL, RSRC_CONF | ACCESS_CONF,
                  "On to measure the requests of this server or location"),
     AP_INIT_TAKE1(CW_GROUP, set_group, NULL, RSRC_CONF | ACCESS_CONF,
                   "the group (Group dimension) of the requests of this location"),
-    AP_INIT_TAKE1(CW_NAMESPACE, set_str, SRV_OFFSET(ns), RSRC_CONF, "the CloudWatch namespace"),
-    AP_INIT_TAKE1(CW_REGION, set_region, NULL, RSRC_CONF, "the AWS region"),
+    AP_INIT_TAKE1(CW_NAMESPACE, set_arg, (void *)&cw_conf_ns, RSRC_CONF,
+                  "the CloudWatch namespace"),
+    AP_INIT_TAKE1(CW_REGION, set_arg, (void *)&cw_conf_region, RSRC_CONF, "the AWS region"),
     AP_INIT_TAKE1(
-        CW_ENDPOINT, set_url, SRV_OFFSET(endpoint), RSRC_CONF,
+        CW_ENDPOINT, set_arg, (void *)&cw_conf_endpoint, RSRC_CONF,
         "the CloudWatch endpoint URL (default https://monitoring.<region>.amazonaws.com)"),
     AP_INIT_TAKE12(CW_CREDENTIALS, set_credentials, NULL, RSRC_CONF,
                    "default | keyfile PATH | profile NAME"),
-    AP_INIT_TAKE1(CW_CA_FILE, set_path, SRV_OFFSET(ca_file), RSRC_CONF,
+    AP_INIT_TAKE1(CW_CA_FILE, set_path, (void *)&cw_conf_ca_file, RSRC_CONF,
                   "CA bundle for the endpoint's TLS certificate"),
-    AP_INIT_TAKE1(CW_INTERVAL, set_duration, (void *)&interval_arg, RSRC_CONF,
+    AP_INIT_TAKE1(CW_INTERVAL, set_arg, (void *)&cw_conf_interval, RSRC_CONF,
                   "how often the figures are sent (default 60s)"),
-    AP_INIT_TAKE1(CW_TIMEOUT, set_duration, (void *)&timeout_arg, RSRC_CONF,
+    AP_INIT_TAKE1(CW_TIMEOUT, set_arg, (void *)&cw_conf_timeout, RSRC_CONF,
                   "time for one PutMetricData attempt (default 5s)"),
-    AP_INIT_TAKE1(CW_RESOLUTION, set_resolution, NULL, RSRC_CONF,
+    AP_INIT_TAKE1(CW_RESOLUTION, set_arg, (void *)&cw_conf_resolution, RSRC_CONF,
                   "60 (standard) or 1 (high resolution)"),
-    AP_INIT_TAKE1(CW_MAX_GROUPS, set_int, (void *)&max_groups_arg, RSRC_CONF,
+    AP_INIT_TAKE1(CW_MAX_GROUPS, set_arg, (void *)&cw_conf_max_groups, RSRC_CONF,
                   "the most groups (virtual host and group) measured apart; more go to 'other'"),
-    AP_INIT_TAKE1(CW_BACKLOG, set_int, (void *)&backlog_arg, RSRC_CONF,
+    AP_INIT_TAKE1(CW_BACKLOG, set_arg, (void *)&cw_conf_backlog, RSRC_CONF,
                   "intervals kept while CloudWatch cannot be reached (default 15)"),
-    AP_INIT_TAKE1(CW_ATTEMPTS, set_int, (void *)&attempts_arg, RSRC_CONF,
+    AP_INIT_TAKE1(CW_ATTEMPTS, set_arg, (void *)&cw_conf_attempts, RSRC_CONF,
                   "attempts per PutMetricData on throttling, 5xx or connection errors"),
     AP_INIT_TAKE_ARGV(CW_DIMENSIONS, add_dim_set, NULL, RSRC_CONF,
                       "one dimension set: AutoScalingGroupName InstanceId VirtualHost Group "
                       "Name=Value (repeat for several sets)"),
-    AP_INIT_TAKE1(CW_ASG, set_dim_value, SRV_OFFSET(asg), RSRC_CONF,
+    AP_INIT_TAKE1(CW_ASG, set_arg, (void *)&cw_conf_asg, RSRC_CONF,
                   "the AutoScalingGroupName dimension (default: from the instance metadata)"),
-    AP_INIT_TAKE1(CW_INSTANCE_ID, set_dim_value, SRV_OFFSET(instance_id), RSRC_CONF,
+    AP_INIT_TAKE1(CW_INSTANCE_ID, set_arg, (void *)&cw_conf_instance_id, RSRC_CONF,
                   "the InstanceId dimension (default: from the instance metadata)"),
-    AP_INIT_TAKE1(CW_IMDS_ENDPOINT, set_url, SRV_OFFSET(imds_endpoint), RSRC_CONF,
+    AP_INIT_TAKE1(CW_IMDS_ENDPOINT, set_arg, (void *)&cw_conf_imds_endpoint, RSRC_CONF,
                   "the instance metadata endpoint (default http://169.254.169.254)"),
-    AP_INIT_FLAG(CW_TTFB, set_flag, SRV_OFFSET(ttfb), RSRC_CONF,
+    AP_INIT_FLAG(CW_TTFB, set_flag, (void *)APR_OFFSETOF(cw_srv_conf, ttfb), RSRC_CONF,
                  "On to measure the time to first byte as well"),
     {NULL},
 };
@@ -444,7 +272,7 @@ int cw_config_check(server_rec *s, apr_pool_t *ptemp)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     /* the credentials settings themselves (a key file that is missing or malformed) */
-    if ((rv = cw_config_creds(&creds, &err, c, ptemp)) != APR_SUCCESS) {
+    if ((rv = cw_conf_creds(&creds, &err, c, ptemp)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, lf_log_status(rv), s, LFLOGNO(03006) "%s: %s",
                      CW_CREDENTIALS, err ? err : "cannot be used");
         return HTTP_INTERNAL_SERVER_ERROR;
