@@ -44,7 +44,7 @@ KV_LIBS = -lmemcached -lhiredis
 LIBS_session_kv = $(KV_LIBS) $(CURL_LIBS) $(OPENSSL_LIBS)
 ZLIB_LIBS = $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
 LIBS_cloudwatch = $(CURL_LIBS) $(OPENSSL_LIBS) $(ZLIB_LIBS)
-AWS_MODULES := s3 cloudwatch session_kv
+AWS_MODULES := s3 cloudwatch session_kv health
 
 COMMON_SRC := $(filter-out modules/common/mod_%,$(wildcard modules/common/*.c))
 COMMON_LIB := $(BUILD)/lib/liblfcommon.a

@@ -18,8 +18,9 @@
  * file) when a source is tried. Only IMDSv2 is spoken: IMDSv1 answers a plain GET, which is what
  * SSRF attacks on instance roles exploit.
  *
- * Pure core (APR + libcurl): used by the modules that talk to AWS, the CLI tools and the unit
- * tests, which inject the clock and the HTTP calls. The default HTTP calls use libcurl: as for
+ * Pure core (APR + aws_http): used by the modules that talk to AWS, the CLI tools and the unit
+ * tests, which inject the clock and the HTTP calls. The provider and its cache are aws_creds.c,
+ * the sources aws_creds_source.c. The default HTTP calls go through aws_http (libcurl): as for
  * any libcurl user, call curl_global_init() once at startup, before threads start.
  */
 #ifndef AWS_CREDS_H
@@ -93,9 +94,9 @@ void aws_creds_config_set_source(aws_creds_config_t *cfg, const char *source, co
 typedef struct aws_creds_provider_t aws_creds_provider_t;
 
 /**
- * One HTTP call to a credentials endpoint (the test seam; the default uses libcurl, without any
- * proxy, without following redirects, with @p timeout for connect and transfer, a body of at
- * most 64 KiB).
+ * One HTTP call to a credentials endpoint (the test seam; the default goes through aws_http:
+ * one attempt on a connection of its own, without any proxy, without following redirects, with
+ * @p timeout for connect and transfer, a body of at most 64 KiB).
  * @param status out: the HTTP status
  * @param body out: the response body, NUL-terminated ("" for none), allocated from @p p
  * @param error out on failure: what went wrong, without secrets, allocated from @p p
@@ -123,7 +124,7 @@ apr_status_t aws_creds_provider_create(aws_creds_provider_t **out, const char **
                                        const aws_creds_config_t *cfg, apr_pool_t *p);
 
 /**
- * Replace the HTTP calls (tests). Call before the provider is first used; NULL restores libcurl.
+ * Replace the HTTP calls (tests). Call before the provider is first used; NULL restores aws_http.
  */
 void aws_creds_provider_set_fetch(aws_creds_provider_t *prov, aws_creds_fetch_fn *fn, void *baton);
 

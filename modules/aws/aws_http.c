@@ -11,13 +11,14 @@
 
 struct aws_http_client_t {
     aws_http_config_t cfg;
-    apr_threadkey_t *handle_key; /* this thread's CURL handle */
+    apr_threadkey_t *handle_key; /* this thread's CURL handle; NULL with fresh_connection */
 };
 
 /* A response body kept up to a limit; the rest is counted, not stored. */
 typedef struct body_buf_t {
     char *data;
     apr_size_t len, cap, limit;
+    int limit_fails; /* more than limit cancels the transfer (APR_ENOSPC) */
     apr_pool_t *pool;
 } body_buf_t;
 
@@ -39,6 +40,17 @@ static void handle_destroy(void *handle)
     if (handle) {
         curl_easy_cleanup(handle);
     }
+}
+
+void aws_http_config_once(aws_http_config_t *cfg, apr_interval_time_t timeout)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->connect_timeout = timeout;
+    cfg->timeout = timeout;
+    cfg->low_speed_time = timeout;
+    cfg->max_attempts = 1;
+    cfg->no_proxy = 1;
+    cfg->fresh_connection = 1;
 }
 
 apr_status_t aws_http_client_create(aws_http_client_t **client, const aws_http_config_t *cfg,
@@ -72,7 +84,8 @@ apr_status_t aws_http_client_create(aws_http_client_t **client, const aws_http_c
     if (c->cfg.ca_file) {
         c->cfg.ca_file = apr_pstrdup(p, c->cfg.ca_file);
     }
-    rv = apr_threadkey_private_create(&c->handle_key, handle_destroy, p);
+    rv = c->cfg.fresh_connection ? APR_SUCCESS
+                                 : apr_threadkey_private_create(&c->handle_key, handle_destroy, p);
     if (rv == APR_SUCCESS) {
         *client = c;
     }
@@ -97,8 +110,8 @@ static CURL *thread_handle(aws_http_client_t *c)
     return h;
 }
 
-/* Keep part of an answer in memory, up to the limit. */
-static void body_keep(body_buf_t *b, const char *ptr, apr_size_t n)
+/* Keep part of an answer in memory, up to the limit; whether all of it fit. */
+static int body_keep(body_buf_t *b, const char *ptr, apr_size_t n)
 {
     apr_size_t keep = n;
 
@@ -122,6 +135,7 @@ static void body_keep(body_buf_t *b, const char *ptr, apr_size_t n)
         memcpy(b->data + b->len, ptr, keep);
         b->len += keep;
     }
+    return keep == n;
 }
 
 /* Whether this attempt's answer goes to the request's sink: only successful ones do, so that
@@ -162,7 +176,10 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *baton)
         }
         return n;
     }
-    body_keep(&a->body, ptr, n);
+    if (!body_keep(&a->body, ptr, n) && a->body.limit_fails) {
+        a->cancelled = APR_ENOSPC;
+        return 0;
+    }
     return n;
 }
 
@@ -330,6 +347,12 @@ static apr_status_t free_slist(void *list)
     return APR_SUCCESS;
 }
 
+/* Milliseconds for curl, at least 1: 0 would mean none (or curl's default). */
+static long to_ms(apr_interval_time_t t)
+{
+    return t < 1000 ? 1 : (long)(t / 1000);
+}
+
 /* CURLOPT_TIMEOUT_MS for a request: its own timeout, else the client's; none for -1. */
 static long timeout_ms(const aws_http_request_t *req, const aws_http_client_t *c)
 {
@@ -338,7 +361,7 @@ static long timeout_ms(const aws_http_request_t *req, const aws_http_client_t *c
     if (t < 0) {
         return 0; /* long streams: the low-speed limit still catches a stalled peer */
     }
-    return t < 1000 ? 1 : (long)(t / 1000); /* 0 would mean none */
+    return to_ms(t);
 }
 
 /* One attempt; fills @p r (status or transport_error) and returns curl's code. The handle is
@@ -358,7 +381,7 @@ static CURLcode attempt_once(aws_http_response_t *r, attempt_t *a, CURL *h, aws_
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* we run in httpd's threads */
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->cfg.connect_timeout / 1000));
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, to_ms(c->cfg.connect_timeout));
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms(req, c));
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     /* whole seconds for curl, rounded up: 0 would turn the stall limit off */
@@ -374,6 +397,12 @@ static CURLcode attempt_once(aws_http_response_t *r, attempt_t *a, CURL *h, aws_
 #else
     curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
+    if (c->cfg.no_proxy) {
+        curl_easy_setopt(h, CURLOPT_PROXY, "");
+    }
+    if (c->cfg.fresh_connection) {
+        curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+    }
     if (req->on_data) {
         /* Streams move in larger pieces: each piece costs a poll, a recv and a write to the
          * client; at curl's default 16 KiB that was a quarter of httpd's CPU on a download. */
@@ -440,22 +469,16 @@ static const char *loggable_url(const char *url, apr_pool_t *p)
     return q ? apr_pstrmemdup(p, url, (apr_size_t)(q - url)) : url;
 }
 
-apr_status_t aws_http_perform(aws_http_response_t **resp, aws_http_client_t *client,
-                              const aws_http_request_t *req, apr_pool_t *p)
+/* The attempts of aws_http_perform() on handle @p h. */
+static apr_status_t perform_on(aws_http_response_t *r, CURL *h, aws_http_client_t *client,
+                               const aws_http_request_t *req, apr_pool_t *p)
 {
-    aws_http_response_t *r = apr_pcalloc(p, sizeof(*r));
-    CURL *h = thread_handle(client);
     apr_array_header_t *signed_hdrs = NULL;
     CURLcode rc = CURLE_OK;
     attempt_t a;
     apr_status_t rv;
     int max_attempts;
 
-    *resp = r;
-    if (!h) {
-        r->transport_error = "cannot create a curl handle";
-        return APR_ENOMEM;
-    }
     max_attempts = req->max_attempts > 0 ? req->max_attempts : client->cfg.max_attempts;
     for (r->attempts = 1;; ++r->attempts) {
         apr_uint32_t random = 0;
@@ -463,6 +486,7 @@ apr_status_t aws_http_perform(aws_http_response_t **resp, aws_http_client_t *cli
         a.req = req;
         a.body.pool = p;
         a.body.limit = client->cfg.max_body;
+        a.body.limit_fails = client->cfg.body_limit_fails;
         a.headers = apr_table_make(p, 16);
         if (req->sign && (rv = req->sign(&signed_hdrs, req, req->sign_baton, p)) != APR_SUCCESS) {
             r->transport_error = "cannot sign the request (no credentials?)";
@@ -518,4 +542,23 @@ apr_status_t aws_http_perform(aws_http_response_t **resp, aws_http_client_t *cli
         return rc == CURLE_OPERATION_TIMEDOUT ? APR_TIMEUP : APR_EGENERAL;
     }
     return APR_SUCCESS;
+}
+
+apr_status_t aws_http_perform(aws_http_response_t **resp, aws_http_client_t *client,
+                              const aws_http_request_t *req, apr_pool_t *p)
+{
+    aws_http_response_t *r = apr_pcalloc(p, sizeof(*r));
+    CURL *h = client->cfg.fresh_connection ? curl_easy_init() : thread_handle(client);
+    apr_status_t rv;
+
+    *resp = r;
+    if (!h) {
+        r->transport_error = "cannot create a curl handle";
+        return APR_ENOMEM;
+    }
+    rv = perform_on(r, h, client, req, p);
+    if (client->cfg.fresh_connection) {
+        curl_easy_cleanup(h);
+    }
+    return rv;
 }

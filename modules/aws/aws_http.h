@@ -28,6 +28,13 @@ typedef struct aws_http_config_t {
     apr_interval_time_t backoff_max;     /* default 5s: no wait is longer */
     const char *ca_file;                 /* NULL: the system's CA store */
     apr_size_t max_body;                 /* response bodies kept in memory, default 1 MiB */
+    int body_limit_fails; /* nonzero: an answer longer than max_body ends the transfer
+                             (resp->cancelled = APR_ENOSPC) instead of being cut there */
+    int no_proxy;         /* nonzero: never a proxy from the environment (link-local metadata
+                             endpoints, health checks that measure the peer itself) */
+    int fresh_connection; /* nonzero: each request on a connection of its own, closed after
+                             it, and no curl handle kept per thread (metadata endpoints asked
+                             rarely, health checks that measure a new connection each time) */
 } aws_http_config_t;
 
 typedef struct aws_http_request_t aws_http_request_t;
@@ -95,12 +102,21 @@ typedef struct aws_http_response_t {
     apr_size_t body_len;
     aws_error_t *error;          /* the AWS error in the body, or NULL */
     const char *transport_error; /* why no answer came (curl's message), or NULL */
-    apr_status_t cancelled;      /* what a source or sink returned when it cancelled, or 0 */
+    apr_status_t cancelled;      /* what a source or sink returned when it cancelled, APR_ENOSPC
+                                    for an answer over a max_body that fails, or 0 */
     int attempts;
 } aws_http_response_t;
 
 /**
- * Create a client; its per-thread curl handles are released when their thread exits.
+ * Fill @p cfg for calls made once each (max_attempts 1) within @p timeout (connect, whole,
+ * stall), on a connection of their own, never through a proxy: what endpoints that are not AWS
+ * services want (instance metadata, container credentials, health checks); other fields zero.
+ */
+void aws_http_config_once(aws_http_config_t *cfg, apr_interval_time_t timeout);
+
+/**
+ * Create a client; its per-thread curl handles are released when their thread exits (with
+ * fresh_connection, each request's handle is released before aws_http_perform() returns).
  * @param client out, allocated from @p p
  */
 apr_status_t aws_http_client_create(aws_http_client_t **client, const aws_http_config_t *cfg,
@@ -111,7 +127,8 @@ apr_status_t aws_http_client_create(aws_http_client_t **client, const aws_http_c
  * @param resp out, allocated from @p p, also when the status is an error
  * @return APR_SUCCESS when an HTTP answer came (any status); APR_TIMEUP or APR_EGENERAL when
  *         none did (resp->transport_error says why); resp->cancelled when a source or sink
- *         cancelled the transfer
+ *         cancelled the transfer, or APR_ENOSPC for an answer longer than max_body when
+ *         body_limit_fails is set
  */
 apr_status_t aws_http_perform(aws_http_response_t **resp, aws_http_client_t *client,
                               const aws_http_request_t *req, apr_pool_t *p);

@@ -2,6 +2,9 @@
  *
  * libcurl rather than bare APR sockets: it resolves names with a timeout (getaddrinfo has none,
  * and an RDS endpoint is a DNS name), and the HTTP check gets TLS with verification for free.
+ * The HTTP check is a request like any other of the project's: it goes through aws_http (the
+ * one place that sets up curl for HTTP). The TCP and MySQL checks only open a connection, which
+ * is not an HTTP request: they keep a connect-only handle of their own here.
  */
 #include <poll.h>
 #include <unistd.h>
@@ -11,6 +14,8 @@
 #include <apr_strings.h>
 #include <curl/curl.h>
 
+#include "aws_http.h"
+#include "aws_sigv4.h"
 #include "hc_probe.h"
 
 /* Enough for any greeting: we stop reading after the version string anyway. */
@@ -28,7 +33,7 @@ static long to_ms(apr_interval_time_t t)
     return ms > 0 ? ms : 1;
 }
 
-/* A curl handle with what every probe wants, released with @p p. */
+/* A connect-only curl handle, released with @p p. */
 static CURL *probe_handle(const char *url, apr_interval_time_t timeout, char *errbuf, apr_pool_t *p)
 {
     CURL *c = curl_easy_init();
@@ -45,6 +50,8 @@ static CURL *probe_handle(const char *url, apr_interval_time_t timeout, char *er
     curl_easy_setopt(c, CURLOPT_PROXY, "");
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, to_ms(timeout));
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, to_ms(timeout));
+    /* No CURLOPT_FORBID_REUSE: with it curl detaches a connect-only handle's connection, and
+     * CURLINFO_ACTIVESOCKET gives no socket. The connection is closed with the handle. */
     return c;
 }
 
@@ -209,48 +216,39 @@ apr_status_t hc_probe_mysql(const char **version, const char **error, const char
     return rv;
 }
 
-static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *baton)
-{
-    (void)ptr;
-    (void)baton;
-    return size * nmemb;
-}
-
 apr_status_t hc_probe_http(const char **error, const char *url, int expect, const char *ca_file,
                            apr_interval_time_t timeout, apr_pool_t *p)
 {
-    char errbuf[CURL_ERROR_SIZE];
-    CURL *c = probe_handle(url, timeout, errbuf, p);
-    long status = 0;
-    CURLcode rc;
+    aws_http_response_t *resp;
+    aws_http_client_t *client;
+    aws_http_request_t req;
+    aws_http_config_t cfg;
+    aws_sigv4_header_t *ua;
+    apr_status_t rv;
 
-    if (!c) {
-        *error = "cannot create a curl handle";
-        return APR_ENOMEM;
+    /* Once, within the timeout, on a connection of its own (each run measures a fresh one),
+     * never through an HTTP proxy from the environment (a health check measures the dependency
+     * itself); TLS verified (aws_http never turns it off), redirects not followed. */
+    aws_http_config_once(&cfg, timeout);
+    cfg.ca_file = ca_file;
+    cfg.max_body = 1; /* the body is not looked at */
+    if ((rv = aws_http_client_create(&client, &cfg, p)) != APR_SUCCESS) {
+        *error = "cannot create an HTTP client";
+        return rv;
     }
-#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85: the string form; the bitmask is deprecated */
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "lampfarm-health/1");
-    /* curl's defaults, said out loud: a check that cannot verify its peer fails */
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (ca_file) {
-        curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
+    memset(&req, 0, sizeof(req));
+    req.method = "GET";
+    req.url = url;
+    req.headers = apr_array_make(p, 1, sizeof(aws_sigv4_header_t));
+    ua = apr_array_push(req.headers);
+    ua->name = "User-Agent";
+    ua->value = "lampfarm-health/1";
+    if ((rv = aws_http_perform(&resp, client, &req, p)) != APR_SUCCESS) {
+        *error = resp->transport_error;
+        return rv;
     }
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_body);
-    /* Each run measures a fresh connection. (Not for connect-only handles: with this option
-     * curl detaches their connection, and CURLINFO_ACTIVESOCKET gives no socket.) */
-    curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
-    rc = curl_easy_perform(c);
-    if (rc != CURLE_OK) {
-        return curl_failure(error, rc, errbuf, p);
-    }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (status != expect) {
-        *error = apr_psprintf(p, "HTTP status %ld, expected %d", status, expect);
+    if (resp->status != expect) {
+        *error = apr_psprintf(p, "HTTP status %d, expected %d", resp->status, expect);
         return APR_EGENERAL;
     }
     return APR_SUCCESS;

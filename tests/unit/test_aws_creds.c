@@ -1,7 +1,8 @@
-/* Unit tests of modules/aws/aws_creds.c: each source of the chain and their order, the shared
- * credentials file, IMDSv2 and the ECS endpoints (through an injected fetch), refreshes against
- * an injected clock, single-flight refreshes across threads, and that no secret reaches a log
- * message or an error text.
+/* Unit tests of modules/aws/aws_creds.c and, through the provider, aws_creds_source.c: each
+ * source of the chain and their order, the shared credentials file, IMDSv2 and the ECS
+ * endpoints (through an injected fetch; test_aws_creds_source.c has the default HTTP calls
+ * through aws_http), refreshes against an injected clock, single-flight refreshes across
+ * threads, and that no secret reaches a log message or an error text.
  *
  * Every secret in this file contains "SeCrEt": the teardown of every test fails when a captured
  * log message contains that word. */

@@ -1,12 +1,16 @@
-/* Unit tests of modules/health/hc_probe.c that need no network: the MySQL greeting parser (on
- * captured packet bytes) and the file probe. The TCP, HTTP and MySQL probes against real
- * servers are covered by the integration tests. */
+/* Unit tests of modules/health/hc_probe.c: the MySQL greeting parser (on captured packet bytes),
+ * the file probe, and the HTTP probe (through aws_http) against the scripted server of
+ * unit_http.h on 127.0.0.1. The TCP and MySQL probes against real servers, and https, are
+ * covered by the integration tests. */
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "unit.h"
+#include "unit_http.h"
 
 #include <apr_strings.h>
+#include <curl/curl.h>
 
 #include "hc_probe.h"
 
@@ -125,12 +129,67 @@ static void dir_checked(void **state)
     unlink(file);
 }
 
+/* What the HTTP probe sends and when it passes: one GET, its User-Agent, never through a proxy
+ * from the environment, no retry of a 503, the status it expects and no other. */
+static void http_probe(void **state)
+{
+    apr_pool_t *p = *state;
+    const answer_t answers[] = {
+        {204, NULL, "", 0, 0, 0},
+        {503, NULL, "busy", 4, 0, 0},
+        {301, "Location: /elsewhere\r\n", "", 0, 0, 0},
+    };
+    server_t *srv = server_start(answers, 3, p);
+    apr_interval_time_t timeout = apr_time_from_sec(2);
+    const char *error = NULL;
+
+    setenv("http_proxy", "http://127.0.0.1:9", 1); /* nobody answers there */
+    unsetenv("no_proxy");
+    unsetenv("NO_PROXY");
+    assert_int_equal(hc_probe_http(&error, srv->url, 204, NULL, timeout, p), APR_SUCCESS);
+    assert_int_equal(hc_probe_http(&error, srv->url, 200, NULL, timeout, p), APR_EGENERAL);
+    assert_string_equal(error, "HTTP status 503, expected 200");
+    /* a redirect is an answer like any other, not followed */
+    assert_int_equal(hc_probe_http(&error, srv->url, 200, NULL, timeout, p), APR_EGENERAL);
+    assert_string_equal(error, "HTTP status 301, expected 200");
+    unsetenv("http_proxy");
+
+    server_stop(srv);
+    assert_int_equal(srv->requests, 3);
+    assert_true(!strncmp(srv->got[0].head, "get /bucket/a/b.jpg ", 20));
+    assert_non_null(strstr(srv->got[0].head, "\r\nuser-agent: lampfarm-health/1\r\n"));
+}
+
+static void http_probe_unreachable(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *error = NULL;
+
+    /* nothing listens on the discard port */
+    assert_int_equal(
+        hc_probe_http(&error, "http://127.0.0.1:9/", 200, NULL, apr_time_from_sec(2), p),
+        APR_EGENERAL);
+    assert_non_null(error);
+    assert_int_equal(hc_probe_http(&error, "ftp://127.0.0.1/", 200, NULL, apr_time_from_sec(2), p),
+                     APR_EGENERAL);
+    assert_non_null(error);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        UNIT_TEST(parses_version), UNIT_TEST(needs_more_bytes),        UNIT_TEST(error_packet),
-        UNIT_TEST(not_mysql),      UNIT_TEST(file_present_and_absent), UNIT_TEST(ca_file_checked),
+        UNIT_TEST(parses_version),
+        UNIT_TEST(needs_more_bytes),
+        UNIT_TEST(error_packet),
+        UNIT_TEST(not_mysql),
+        UNIT_TEST(file_present_and_absent),
+        UNIT_TEST(ca_file_checked),
         UNIT_TEST(dir_checked),
+        UNIT_TEST(http_probe),
+        UNIT_TEST(http_probe_unreachable),
     };
+
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     return UNIT_RUN("hc_probe", tests);
 }
