@@ -8,7 +8,9 @@
  * This file: the module and its hooks: the handler's dispatch, the hand-off filter's insertion,
  * startup, and the mod_health check. The configuration, the runtimes and the helpers every
  * request path uses are in mod_s3_config.c; downloads and the hand-off filter in mod_s3_get.c,
- * uploads in mod_s3_put.c.
+ * uploads in mod_s3_put.c. What needs no httpd is in the s3_*.c core: among others s3_conf.c
+ * (the configuration's fields, defaults, merge and directive parsers), s3_runtime.c (one S3
+ * client per bucket setting, shared), s3_download.c and s3_upload.c (what goes back and forth).
  */
 #include <apr_lib.h>
 #include <apr_strings.h>

@@ -13,24 +13,11 @@
 #include <util_filter.h>
 
 #include "lf_log.h"
+#include "s3_download.h"
 #include "s3_handoff.h"
-#include "s3_key.h"
-#include "s3_mime.h"
 #include "mod_s3_private.h"
 
 APLOG_USE_MODULE(s3);
-
-/* Request headers passed on to S3: ranges and conditions, which S3 answers itself. */
-static const char *const passed_request[] = {
-    "Range", "If-Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since",
-};
-
-/* Response headers passed on to the client; everything else of S3's (x-amz-*, Server) is not. */
-static const char *const passed_response[] = {
-    "ETag",          "Last-Modified",       "Accept-Ranges",    "Content-Range",
-    "Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language",
-    "Expires",
-};
 
 typedef struct stream_ctx {
     request_rec *r;
@@ -43,37 +30,6 @@ typedef struct stream_ctx {
     apr_status_t client_rv; /* why writing to the client failed */
 } stream_ctx;
 
-static void copy_headers(apr_table_t *to, const apr_table_t *from, const s3_dir_conf *conf)
-{
-    apr_size_t i;
-    int j;
-
-    for (i = 0; i < sizeof(passed_response) / sizeof(passed_response[0]); ++i) {
-        const char *v = apr_table_get(from, passed_response[i]);
-        if (v) {
-            apr_table_setn(to, passed_response[i], v);
-        }
-    }
-    for (j = 0; conf->expose_meta && j < conf->expose_meta->nelts; ++j) {
-        const char *name = APR_ARRAY_IDX(conf->expose_meta, j, const char *);
-        const char *v = apr_table_get(from, name);
-        if (v) {
-            apr_table_setn(to, name, v);
-        }
-    }
-}
-
-static const char *wanted_disposition(const stream_ctx *sc)
-{
-    if (sc->disposition) {
-        return sc->disposition;
-    }
-    if (strcmp(sc->conf->disposition, "none")) {
-        return s3_mime_disposition(sc->conf->disposition, s3_key_basename(sc->key), sc->r->pool);
-    }
-    return NULL;
-}
-
 static apr_status_t on_head(int status, const apr_table_t *headers, void *baton)
 {
     stream_ctx *sc = baton;
@@ -81,8 +37,9 @@ static apr_status_t on_head(int status, const apr_table_t *headers, void *baton)
     const char *v, *disp;
 
     r->status = status;
-    copy_headers(r->headers_out, headers, sc->conf);
-    if ((disp = wanted_disposition(sc))) {
+    s3_download_response_headers(r->headers_out, headers, sc->conf->expose_meta);
+    if ((disp =
+             s3_download_disposition(sc->disposition, sc->conf->disposition, sc->key, r->pool))) {
         apr_table_setn(r->headers_out, "Content-Disposition", disp);
     }
     if ((v = apr_table_get(headers, "Content-Type"))) {
@@ -128,18 +85,12 @@ static int stream_object(request_rec *r, ap_filter_t *out, const s3_dir_conf *co
     aws_http_response_t *resp;
     stream_ctx sc;
     apr_status_t rv;
-    apr_size_t i;
     int status;
 
     if (!rt) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    for (i = 0; i < sizeof(passed_request) / sizeof(passed_request[0]); ++i) {
-        const char *v = apr_table_get(r->headers_in, passed_request[i]);
-        if (v) {
-            aws_sigv4_header_add(headers, passed_request[i], v);
-        }
-    }
+    s3_download_request_headers(headers, r->headers_in);
     memset(&sc, 0, sizeof(sc));
     sc.r = r;
     sc.conf = conf;
@@ -172,7 +123,7 @@ static int stream_object(request_rec *r, ap_filter_t *out, const s3_dir_conf *co
     }
     status = s3_log_failure(r, r->header_only ? "HEAD" : "GET", key, rv, resp);
     if (status == HTTP_NOT_MODIFIED || status == HTTP_PRECONDITION_FAILED) {
-        copy_headers(r->headers_out, resp->headers, conf);
+        s3_download_response_headers(r->headers_out, resp->headers, conf->expose_meta);
     }
     return status;
 }
@@ -180,14 +131,12 @@ static int stream_object(request_rec *r, ap_filter_t *out, const s3_dir_conf *co
 static int redirect(request_rec *r, const s3_dir_conf *conf, const char *key)
 {
     s3_runtime *rt = s3_runtime_get(r, conf);
-    const char *url, *why = "", *disp = NULL;
+    const char *url, *why = "";
+    const char *disp = s3_download_disposition(NULL, conf->disposition, key, r->pool);
     apr_status_t rv;
 
     if (!rt) {
         return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    if (strcmp(conf->disposition, "none")) {
-        disp = s3_mime_disposition(conf->disposition, s3_key_basename(key), r->pool);
     }
     rv = s3_object_presign(&url, &why, rt->client, key, disp, conf->redirect_expires, r->pool);
     if (rv != APR_SUCCESS) {
@@ -251,11 +200,7 @@ static void replace_response(ap_filter_t *f, int *state, int status, const s3_di
 {
     request_rec *r = f->r;
 
-    /* The application's entity headers describe its own (discarded) body. */
-    apr_table_unset(r->headers_out, "Content-Length");
-    apr_table_unset(r->headers_out, "ETag");
-    apr_table_unset(r->headers_out, "Last-Modified");
-    apr_table_unset(r->headers_out, "Content-Encoding");
+    s3_download_drop_entity_headers(r->headers_out); /* they describe the discarded body */
     if (status == OK) {
         status = stream_object(r, f->next, conf, key, disp);
     }

@@ -19,7 +19,6 @@
 #include <util_filter.h>
 #include <util_script.h>
 
-#include "lf_json.h"
 #include "lf_log.h"
 #include "s3_form.h"
 #include "s3_key.h"
@@ -197,30 +196,6 @@ static void upload_abort(upload_t *u)
     }
 }
 
-/* The URL the object is served at through this location, or NULL if it is outside it. */
-static const char *object_url(request_rec *r, const s3_dir_conf *conf, const char *key)
-{
-    apr_size_t n = strlen(conf->key_prefix);
-
-    if (strncmp(key, conf->key_prefix, n)) {
-        return NULL;
-    }
-    return apr_pstrcat(r->pool, conf->location ? conf->location : "", "/",
-                       s3_key_url_path(key + n, r->pool), NULL);
-}
-
-static const char *result_json(request_rec *r, const s3_dir_conf *conf, const s3_upload_t *u)
-{
-    const char *url = object_url(r, conf, u->key);
-
-    return apr_psprintf(
-        r->pool,
-        "{\"key\":%s,\"size\":%" APR_OFF_T_FMT ",\"etag\":%s,"
-        "\"content_type\":%s,\"url\":%s}",
-        lf_json_str(u->key, r->pool), u->size, lf_json_str(u->etag ? u->etag : "", r->pool),
-        lf_json_str(u->content_type, r->pool), url ? lf_json_str(url, r->pool) : "null");
-}
-
 static int send_json(request_rec *r, int status, const char *json)
 {
     r->status = status;
@@ -381,7 +356,8 @@ int s3_handle_put(request_rec *r, const s3_dir_conf *conf, const char *key)
     if (u.up->etag) {
         apr_table_setn(r->headers_out, "ETag", u.up->etag);
     }
-    return send_json(r, HTTP_CREATED, result_json(r, conf, u.up));
+    return send_json(r, HTTP_CREATED,
+                     s3_upload_json(u.up, conf->location, conf->key_prefix, r->pool));
 }
 
 /* --- multipart/form-data POST --------------------------------------------------------------- */
@@ -509,28 +485,13 @@ static void form_undo(form_t *f)
 
 static int form_answer(request_rec *r, const s3_dir_conf *conf, const form_t *f)
 {
-    apr_array_header_t *parts = apr_array_make(r->pool, f->done->nelts + 1, sizeof(const char *));
-    int i;
-
     if (conf->form_redirect) {
-        const char *sep = strchr(conf->form_redirect, '?') ? "&" : "?";
-        for (i = 0; i < f->done->nelts; ++i) {
-            const s3_upload_t *u = APR_ARRAY_IDX(f->done, i, s3_upload_t *);
-            APR_ARRAY_PUSH(parts, const char *) = apr_pstrcat(
-                r->pool, i ? "&" : sep, "key=", ap_escape_urlencoded(r->pool, u->key), NULL);
-        }
-        apr_table_setn(
-            r->headers_out, "Location",
-            apr_pstrcat(r->pool, conf->form_redirect, apr_array_pstrcat(r->pool, parts, 0), NULL));
+        apr_table_setn(r->headers_out, "Location",
+                       s3_upload_form_redirect(conf->form_redirect, f->done, r->pool));
         return HTTP_SEE_OTHER;
     }
-    for (i = 0; i < f->done->nelts; ++i) {
-        APR_ARRAY_PUSH(parts, const char *) =
-            result_json(r, conf, APR_ARRAY_IDX(f->done, i, s3_upload_t *));
-    }
-    return send_json(
-        r, HTTP_CREATED,
-        apr_pstrcat(r->pool, "{\"files\":[", apr_array_pstrcat(r->pool, parts, ','), "]}", NULL));
+    return send_json(r, HTTP_CREATED,
+                     s3_upload_form_json(f->done, conf->location, conf->key_prefix, r->pool));
 }
 
 int s3_handle_form(request_rec *r, const s3_dir_conf *conf)

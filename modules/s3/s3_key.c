@@ -78,6 +78,25 @@ static const char *check_decoded(const char *s, apr_size_t len)
     return NULL;
 }
 
+apr_status_t s3_key_below_location(const char **rest, const char *path, const char *location)
+{
+    if (location) {
+        apr_size_t n = strlen(location);
+        if (strncmp(path, location, n) || (path[n] && path[n] != '/')) {
+            return APR_NOTFOUND;
+        }
+        path += n;
+    }
+    while (*path == '/') {
+        ++path;
+    }
+    if (!*path) {
+        return APR_NOTFOUND;
+    }
+    *rest = path;
+    return APR_SUCCESS;
+}
+
 apr_status_t s3_key_from_path(const char **key, const char **why, const char *prefix,
                               const char *raw, int allow_encoded_slash, apr_pool_t *p)
 {

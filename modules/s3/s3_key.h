@@ -30,6 +30,17 @@ apr_status_t s3_key_from_path(const char **key, const char **why, const char *pr
                               const char *raw, int allow_encoded_slash, apr_pool_t *p);
 
 /**
+ * The part of a request path that names a key below a <Location>: what follows @p location
+ * (which must end there or be followed by '/'), without its leading slashes.
+ * @param rest out: a pointer into @p path, not empty
+ * @param path the URL path as the client sent it (still percent-encoded, no query)
+ * @param location the <Location> path without a trailing '/', or NULL: the whole path
+ * @return APR_SUCCESS; APR_NOTFOUND when @p path is not below @p location (reached through an
+ *         alias or an encoded location path) or names the location itself (there is no listing)
+ */
+apr_status_t s3_key_below_location(const char **rest, const char *path, const char *location);
+
+/**
  * Generate a key for an upload that names none: @p prefix, 32 lower-case hex digits from the
  * CSPRNG (128 bits, unguessable) and the sanitized extension of @p filename (s3_key_extension).
  * @param key out: the key, allocated from @p p

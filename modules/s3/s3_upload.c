@@ -1,6 +1,9 @@
 /* s3_upload — one object streamed into S3, one part at a time (see s3_upload.h). */
+#include <apr_escape.h>
 #include <apr_strings.h>
 
+#include "lf_json.h"
+#include "s3_key.h"
 #include "s3_upload.h"
 
 const s3_upload_calls_t s3_upload_calls_client = {
@@ -225,4 +228,56 @@ const char *s3_upload_summary(const s3_upload_t *u)
                         u->cfg.calls->signs_payload(u->cfg.client)
                             ? "payload signed (SHA-256)"
                             : "payload unsigned, with CRC32");
+}
+
+/* The path @p key is served at through the <Location>, or NULL when it is outside it. */
+static const char *object_url(const char *key, const char *location, const char *key_prefix,
+                              apr_pool_t *p)
+{
+    apr_size_t n = strlen(key_prefix);
+
+    if (strncmp(key, key_prefix, n)) {
+        return NULL;
+    }
+    return apr_pstrcat(p, location ? location : "", "/", s3_key_url_path(key + n, p), NULL);
+}
+
+const char *s3_upload_json(const s3_upload_t *u, const char *location, const char *key_prefix,
+                           apr_pool_t *p)
+{
+    const char *url = object_url(u->key, location, key_prefix, p);
+
+    return apr_psprintf(p,
+                        "{\"key\":%s,\"size\":%" APR_OFF_T_FMT ",\"etag\":%s,"
+                        "\"content_type\":%s,\"url\":%s}",
+                        lf_json_str(u->key, p), u->size, lf_json_str(u->etag ? u->etag : "", p),
+                        lf_json_str(u->content_type, p), url ? lf_json_str(url, p) : "null");
+}
+
+const char *s3_upload_form_json(const apr_array_header_t *done, const char *location,
+                                const char *key_prefix, apr_pool_t *p)
+{
+    apr_array_header_t *parts = apr_array_make(p, done->nelts + 1, sizeof(const char *));
+    int i;
+
+    for (i = 0; i < done->nelts; ++i) {
+        APR_ARRAY_PUSH(parts, const char *) =
+            s3_upload_json(APR_ARRAY_IDX(done, i, s3_upload_t *), location, key_prefix, p);
+    }
+    return apr_pstrcat(p, "{\"files\":[", apr_array_pstrcat(p, parts, ','), "]}", NULL);
+}
+
+const char *s3_upload_form_redirect(const char *redirect, const apr_array_header_t *done,
+                                    apr_pool_t *p)
+{
+    apr_array_header_t *parts = apr_array_make(p, done->nelts + 1, sizeof(const char *));
+    const char *sep = strchr(redirect, '?') ? "&" : "?";
+    int i;
+
+    for (i = 0; i < done->nelts; ++i) {
+        const s3_upload_t *u = APR_ARRAY_IDX(done, i, s3_upload_t *);
+        APR_ARRAY_PUSH(parts, const char *) =
+            apr_pstrcat(p, i ? "&" : sep, "key=", apr_pescape_urlencoded(p, u->key), NULL);
+    }
+    return apr_pstrcat(p, redirect, apr_array_pstrcat(p, parts, 0), NULL);
 }

@@ -158,4 +158,33 @@ apr_status_t s3_upload_delete(s3_upload_call_t *call, s3_upload_t *u);
  */
 const char *s3_upload_summary(const s3_upload_t *u);
 
+/**
+ * What an upload answers for a stored object, as JSON:
+ * {"key":...,"size":...,"etag":...,"content_type":...,"url":...}, where url is the path the object
+ * is served at through the <Location> (the key below @p key_prefix, URL-encoded, after
+ * @p location), or null when the key is outside @p key_prefix.
+ * @param location the <Location> path without a trailing '/', or NULL
+ * @return allocated from @p p
+ */
+const char *s3_upload_json(const s3_upload_t *u, const char *location, const char *key_prefix,
+                           apr_pool_t *p);
+
+/**
+ * What a form upload answers without S3FormRedirect: {"files":[...]} with s3_upload_json() of
+ * each stored object.
+ * @param done s3_upload_t * of the stored objects, in the form's order
+ * @return allocated from @p p
+ */
+const char *s3_upload_form_json(const apr_array_header_t *done, const char *location,
+                                const char *key_prefix, apr_pool_t *p);
+
+/**
+ * Where a form upload redirects with S3FormRedirect: @p redirect with "key=<key>" of each stored
+ * object added to its query (form-URL-encoded: ' ' as '+', '/' as %2f).
+ * @param done s3_upload_t * of the stored objects, in the form's order
+ * @return allocated from @p p
+ */
+const char *s3_upload_form_redirect(const char *redirect, const apr_array_header_t *done,
+                                    apr_pool_t *p);
+
 #endif /* S3_UPLOAD_H */

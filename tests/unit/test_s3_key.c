@@ -167,6 +167,31 @@ static void length(void **state)
     assert_string_equal(key_bad("", raw, 0, p), "the key is longer than 1024 bytes");
 }
 
+static void below_location(void **state)
+{
+    const char *rest = "untouched";
+
+    (void)state;
+    assert_int_equal(s3_key_below_location(&rest, "/files/a/b.png", "/files"), APR_SUCCESS);
+    assert_string_equal(rest, "a/b.png");
+    /* leading slashes go; empty segments further on stay (a key of their own) */
+    assert_int_equal(s3_key_below_location(&rest, "/files//a//b", "/files"), APR_SUCCESS);
+    assert_string_equal(rest, "a//b");
+    /* no <Location>: the whole path */
+    assert_int_equal(s3_key_below_location(&rest, "/a%20b", NULL), APR_SUCCESS);
+    assert_string_equal(rest, "a%20b");
+    /* not below it: another prefix of the same letters, an alias, an encoded location path */
+    rest = "untouched";
+    assert_int_equal(s3_key_below_location(&rest, "/filesystem/a", "/files"), APR_NOTFOUND);
+    assert_int_equal(s3_key_below_location(&rest, "/other/a", "/files"), APR_NOTFOUND);
+    assert_int_equal(s3_key_below_location(&rest, "/fil%65s/a", "/files"), APR_NOTFOUND);
+    /* the location itself: no listing */
+    assert_int_equal(s3_key_below_location(&rest, "/files", "/files"), APR_NOTFOUND);
+    assert_int_equal(s3_key_below_location(&rest, "/files//", "/files"), APR_NOTFOUND);
+    assert_int_equal(s3_key_below_location(&rest, "/", NULL), APR_NOTFOUND);
+    assert_string_equal(rest, "untouched");
+}
+
 static void generate(void **state)
 {
     apr_pool_t *p = *state;
@@ -285,11 +310,11 @@ static void utf8_char(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        UNIT_TEST(decode_and_prefix),  UNIT_TEST(unicode),       UNIT_TEST(bad_escapes),
-        UNIT_TEST(control_characters), UNIT_TEST(dot_segments),  UNIT_TEST(encoded_slash),
-        UNIT_TEST(invalid_utf8),       UNIT_TEST(length),        UNIT_TEST(generate),
-        UNIT_TEST(extension),          UNIT_TEST(filename_base), UNIT_TEST(url_path),
-        UNIT_TEST(utf8_char),
+        UNIT_TEST(decode_and_prefix),  UNIT_TEST(unicode),        UNIT_TEST(bad_escapes),
+        UNIT_TEST(control_characters), UNIT_TEST(dot_segments),   UNIT_TEST(encoded_slash),
+        UNIT_TEST(invalid_utf8),       UNIT_TEST(length),         UNIT_TEST(generate),
+        UNIT_TEST(extension),          UNIT_TEST(filename_base),  UNIT_TEST(url_path),
+        UNIT_TEST(utf8_char),          UNIT_TEST(below_location),
     };
     return UNIT_RUN("s3_key", tests);
 }

@@ -796,6 +796,49 @@ static void spool_goes_to_disk(void **state)
     assert_string_equal(assembled(p), data);
 }
 
+/* A stored object as the answers see it. */
+static s3_upload_t *stored(const char *key, apr_off_t size, const char *etag, apr_pool_t *p)
+{
+    s3_upload_t *u = apr_pcalloc(p, sizeof(*u));
+
+    u->key = key;
+    u->size = size;
+    u->etag = etag;
+    u->content_type = "image/png";
+    return u;
+}
+
+static void answers(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_array_header_t *done = apr_array_make(p, 2, sizeof(s3_upload_t *));
+
+    /* the URL: the key below the prefix, encoded, below the <Location> */
+    assert_string_equal(s3_upload_json(stored("up/a b.png", 3, "\"e\"", p), "/files", "up/", p),
+                        "{\"key\":\"up/a b.png\",\"size\":3,\"etag\":\"\\\"e\\\"\","
+                        "\"content_type\":\"image/png\",\"url\":\"/files/a%20b.png\"}");
+    assert_string_equal(s3_upload_json(stored("x.png", 0, NULL, p), NULL, "", p),
+                        "{\"key\":\"x.png\",\"size\":0,\"etag\":\"\","
+                        "\"content_type\":\"image/png\",\"url\":\"/x.png\"}");
+    /* a key outside the prefix (a token's) is served elsewhere, if at all */
+    assert_non_null(
+        strstr(s3_upload_json(stored("other/x.png", 1, NULL, p), "/f", "up/", p), "\"url\":null}"));
+    APR_ARRAY_PUSH(done, s3_upload_t *) = stored("up/1.png", 1, NULL, p);
+    APR_ARRAY_PUSH(done, s3_upload_t *) = stored("up/a b&c.png", 2, NULL, p);
+    assert_string_equal(s3_upload_form_json(done, "/f", "up/", p),
+                        "{\"files\":[{\"key\":\"up/1.png\",\"size\":1,\"etag\":\"\","
+                        "\"content_type\":\"image/png\",\"url\":\"/f/1.png\"},"
+                        "{\"key\":\"up/a b&c.png\",\"size\":2,\"etag\":\"\","
+                        "\"content_type\":\"image/png\",\"url\":\"/f/a%20b%26c.png\"}]}");
+    /* S3FormRedirect: the keys form-encoded in the query, after any the URL has */
+    assert_string_equal(s3_upload_form_redirect("/done", done, p),
+                        "/done?key=up%2f1.png&key=up%2fa+b%26c.png");
+    assert_string_equal(s3_upload_form_redirect("/done?from=form", done, p),
+                        "/done?from=form&key=up%2f1.png&key=up%2fa+b%26c.png");
+    done->nelts = 0;
+    assert_string_equal(s3_upload_form_json(done, "/f", "up/", p), "{\"files\":[]}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -817,6 +860,7 @@ int main(void)
         UNIT_TEST(no_overwrite),
         UNIT_TEST(delete_stored),
         UNIT_TEST(spool_goes_to_disk),
+        UNIT_TEST(answers),
     };
     return UNIT_RUN("s3_upload", tests);
 }
