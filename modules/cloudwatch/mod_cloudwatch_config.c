@@ -14,7 +14,7 @@
 #include "mod_cloudwatch_config.h"
 
 APLOG_USE_MODULE(cloudwatch);
-#include "mod_lf_config.h"
+#include "lf_conf.h"
 
 /* Whether "CloudWatch On" appears anywhere in the configuration being read (set while reading
  * it, in the one thread that does). */

@@ -13,7 +13,7 @@
 #include "mod_health_config.h"
 
 APLOG_USE_MODULE(health);
-#include "mod_lf_config.h"
+#include "lf_conf.h"
 #include "mod_lf_life.h"
 
 /* The defaults, applied when a value is read (httpd never merges the main server). */

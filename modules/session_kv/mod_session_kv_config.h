@@ -9,7 +9,7 @@
 #include <httpd.h>
 #include <http_config.h>
 
-#include "mod_lf_config.h"
+#include "lf_conf.h"
 #include "skv_cookie.h"
 #include "skv_store.h"
 
