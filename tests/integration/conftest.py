@@ -3,7 +3,8 @@
 Every server is started on a free port, logs into build/test-logs/<test>/ and is stopped by PID
 when the test ends, also when it fails. After a test that used httpd, its error log is scanned:
 lines at [warn] or worse, or a child that exited on a signal, fail the test unless the test
-declared them (marker `@pytest.mark.expect_log("LF04010", ...)` or `httpd.expect_log(...)`).
+declared them (marker `@pytest.mark.expect_log("LF04010", ...)` or `httpd.expect_log(...)`), and
+a declared line that never appeared fails it too (`allow_log` declares a line that may appear).
 See docs/testing.md.
 """
 import os
@@ -80,32 +81,59 @@ def pytest_runtest_call(item):
         bad = _bad_log_lines(item)
         if bad:
             pytest.fail(_format_bad(bad), pytrace=False)
+        if getattr(item, "_lf_httpd_factory", None) is None:
+            # servers shared by a module: no teardown of ours follows, check now
+            _fail_on_missing(item)
 
 
-def _expected(item, server=None):
-    exp = set()
+def _declared(item, server=None):
+    """(required, allowed): the log lines the test declared, by the markers expect_log (must
+    appear) and allow_log (may appear), on the httpd factory and on server."""
+    req, allow = set(), set()
     for m in item.iter_markers("expect_log"):
-        exp.update(m.args)
+        req.update(m.args)
+    for m in item.iter_markers("allow_log"):
+        allow.update(m.args)
     fac = getattr(item, "_lf_httpd_factory", None)
-    if fac is not None:
-        exp.update(fac.expected_logs)
-    if server is not None:
-        exp.update(server.expected_logs)
-    return exp
+    for d in ([fac] if fac is not None else []) + ([server] if server is not None else []):
+        req.update(d.expected_logs)
+        allow.update(d.allowed_logs)
+    return req, allow
+
+
+def _matched(item):
+    """The declarations that forgave a line of this test (a set kept on the item)."""
+    if not hasattr(item, "_lf_logs_matched"):
+        item._lf_logs_matched = set()
+    return item._lf_logs_matched
 
 
 def _bad_log_lines(item):
     out = []
     for srv in getattr(item, "_lf_httpds", []):
-        exp = _expected(item, srv)
+        req, allow = _declared(item, srv)
         mine = []
         for lf in _server_logs(srv):
-            mine += ["%s: %s" % (srv.name, line) for line in lf.bad_lines(exp)]
+            mine += ["%s: %s" % (srv.name, line)
+                     for line in lf.bad_lines(req | allow, matched=_matched(item))]
         if mine and os.path.isdir(srv.core_dir) and os.listdir(srv.core_dir):
             mine.append("%s: core dumps in %s (gdb %s <core>)" % (srv.name, srv.core_dir,
                                                                  paths.APACHE2))
         out += mine
     return out
+
+
+def _fail_on_missing(item):
+    """Fail the test if a line it declared with expect_log appeared in none of its servers'
+    logs: a declaration that never happens would forgive a line the test does not provoke."""
+    req = set()
+    for srv in getattr(item, "_lf_httpds", []):
+        req |= _declared(item, srv)[0]
+    missing = sorted(req - _matched(item))
+    if missing:
+        pytest.fail("declared with expect_log, but in no error log of the test: %s (make the "
+                    "declaration exact, remove it, or use allow_log with a reason if the line "
+                    "appears only sometimes)" % ", ".join(missing), pytrace=False)
 
 
 def _server_logs(srv):
@@ -147,6 +175,7 @@ class HttpdFactory:
         self.mpm = mpm
         self.servers = []
         self.expected_logs = set()
+        self.allowed_logs = set()
         request.node._lf_httpd_factory = self
         request.node._lf_httpds = self.servers
 
@@ -168,7 +197,12 @@ class HttpdFactory:
         return config_test(conf, d, **kw)
 
     def expect_log(self, *strings):
+        """Declare lines (log ids, or text) that must appear in the logs of this test's servers."""
         self.expected_logs.update(strings)
+
+    def allow_log(self, *strings):
+        """Declare lines that may appear (the test cannot make them certain: say why)."""
+        self.allowed_logs.update(strings)
 
     def stop_all(self):
         for h in self.servers:
@@ -191,10 +225,14 @@ def httpd(request, logs, mpm):
     # lines written while stopping (a child crashing on shutdown, ...) fail at teardown; when
     # the test failed already, they are only shown with its report
     bad = _bad_log_lines(request.node)
-    if bad and getattr(request.node, "_lf_call_failed", False):
-        print(_format_bad(bad), file=sys.stderr)
+    if getattr(request.node, "_lf_call_failed", True):
+        # failed (or never ran): lines are only shown with its report, none is missing
+        if bad:
+            print(_format_bad(bad), file=sys.stderr)
     elif bad:
         pytest.fail(_format_bad(bad), pytrace=False)
+    else:
+        _fail_on_missing(request.node)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from harness.errorlog import is_bad
+from harness.errorlog import is_bad, matches
 from harness.proc import port_open, wait_until
 
 
@@ -160,6 +160,14 @@ def test_errorlog_classifier():
     assert not is_bad("[...] [core:info] [pid 1] AH00128: File does not exist")
 
 
+def test_declared_log_id_matches_exactly():
+    line = "[...] [health:warn] [pid 1:tid 2] LF04010: check 'db' is DOWN"
+    assert matches("LF04010", line)
+    assert not matches("LF0401", line)      # a prefix is no id: it forgives nothing
+    assert not matches("LF04011", line)
+    assert matches("is DOWN", line)         # text that is no log id matches as text
+
+
 DENIED_LOCATION = """
 <Location /denied>
     Require all denied
@@ -188,7 +196,7 @@ def test_unexpected_log_is_reported(httpd):
 def test_httpd_crash_is_visible(httpd):
     """A child killed by a signal is reported by the parent; the scan would catch it."""
     srv = httpd.start(modules=())
-    httpd.expect_log("exit signal")
+    httpd.expect_log("AH00051")   # child pid N exit signal Segmentation fault (11), possible coredump
     # a child of ours: any process in the server's group other than the parent
     kids = [int(p) for p in os.listdir("/proc") if p.isdigit() and _pgid(int(p)) == srv.pid
             and int(p) != srv.pid]

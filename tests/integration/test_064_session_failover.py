@@ -27,7 +27,7 @@ def owner_of(sid, servers):
     return [i for i, s in enumerate(servers) if key in session.KV("memcached", s).keys()]
 
 
-@pytest.mark.expect_log("LF01001", "LF01005")
+@pytest.mark.expect_log("LF01001")
 def test_memcached_one_of_two_stops(httpd, logs, mpm):
     servers = [Memcached(subdir(logs, "mc%d" % i)).start() for i in range(2)]
     try:
@@ -71,7 +71,6 @@ def test_memcached_one_of_two_stops(httpd, logs, mpm):
             s.stop()
 
 
-@pytest.mark.expect_log("LF01001", "LF01005")
 def test_redis_restart_reconnects(httpd, logs, mpm, redis):
     srv = session.start(httpd, logs, mpm, "redis://127.0.0.1:%d" % redis.port)
     c = session.Client(srv)
@@ -87,7 +86,9 @@ def test_redis_restart_reconnects(httpd, logs, mpm, redis):
 
 
 @pytest.mark.one_mpm  # the driver's reconnect, whatever the MPM
-@pytest.mark.expect_log("LF01001", "LF01005")
+# a request may meet the failover (a cut connection, READONLY again on the retry): the test lets a
+# few writes fail, so their lines may appear
+@pytest.mark.allow_log("LF01001", "LF01005")
 def test_redis_failover_to_a_promoted_replica(httpd, logs, mpm):
     a = Redis(subdir(logs, "redis-a")).start()
     b = Redis(subdir(logs, "redis-b")).start()

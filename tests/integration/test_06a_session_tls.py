@@ -152,7 +152,9 @@ def test_refused_servers_get_the_failure_policy(httpd, logs, mpm, ca, redis_tls,
 
 
 @pytest.mark.one_mpm  # the driver's reconnect, whatever the MPM
-@pytest.mark.expect_log("LF01001", "LF01005")
+# a request may meet the promotion or the restart (a cut connection, READONLY again on the
+# retry): the test lets a few writes fail, so their lines may appear
+@pytest.mark.allow_log("LF01001", "LF01005")
 def test_restart_and_promotion_over_tls(httpd, logs, mpm, ca):
     a = Redis(paths.sub_dir(logs, "redis-a"), tls=ca[0]).start()
     b = Redis(paths.sub_dir(logs, "redis-b"), tls=ca[0]).start()

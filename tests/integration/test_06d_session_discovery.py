@@ -270,7 +270,7 @@ def test_bad_answers_keep_the_nodes(cluster, httpd, logs, mpm):
 
 
 @pytest.mark.one_mpm  # the driver's first discovery, whatever the MPM
-@pytest.mark.expect_log("LF01017", "LF01001", "LF01005")
+@pytest.mark.expect_log("LF01017", "LF01001")
 def test_first_request_discovers_the_nodes(cluster, httpd, logs, mpm):
     """The endpoint is down when httpd starts: requests get the failure policy with a clear line,
     and once it is up, a request discovers the nodes itself (the background poll is a minute

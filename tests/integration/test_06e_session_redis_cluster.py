@@ -102,7 +102,7 @@ class Load:
 
 
 @pytest.mark.one_mpm
-@pytest.mark.expect_log("LF01001", "LF01005")
+@pytest.mark.expect_log("LF01001")
 def test_sessions_spread_over_every_shard(httpd, logs, mpm, shared_cluster):
     cluster = shared_cluster
     srv = start(httpd, logs, mpm, cluster, "LogLevel session_kv:debug")
@@ -169,7 +169,6 @@ def test_serverless_shape_reads_and_writes_on_the_primary(httpd, logs, mpm):
 
 
 @pytest.mark.one_mpm
-@pytest.mark.expect_log("LF01001", "LF01005")
 def test_slots_move_under_load(httpd, logs, mpm, shared_cluster):
     cluster = shared_cluster
     """A reshard moves slots of a primary, among them one holding a client's session, to
@@ -224,7 +223,6 @@ def test_slots_move_under_load(httpd, logs, mpm, shared_cluster):
 
 
 @pytest.mark.one_mpm
-@pytest.mark.expect_log("LF01001", "LF01005")
 def test_node_added_under_load(httpd, logs, mpm, shared_cluster):
     cluster = shared_cluster
     srv = start(httpd, logs, mpm, cluster)
@@ -293,7 +291,10 @@ def failover(cluster, load, srv, how):
 
 
 @pytest.mark.one_mpm
-@pytest.mark.expect_log("LF01001", "LF01005")
+@pytest.mark.expect_log("LF01001")
+# LF01005 only for a request whose load failed before its node was marked down and that then
+# saves: a race with the failover
+@pytest.mark.allow_log("LF01005")
 def test_failover_under_load(httpd, logs, mpm, cluster):
     """A replica takes over with CLUSTER FAILOVER, then a primary is killed with kill -9:
     requests fail only until the cluster has a primary for their slots again (the counts are

@@ -91,8 +91,9 @@ def test_children_exit_cleanly_and_every_request_is_published_once(httpd, logs, 
                            % slow.ca) + checks + MPM_SOAK[mpm]
         srv = httpd.start(conf, modules=("health", "cloudwatch"),
                           apache_modules=cw.apache_modules(mpm))
-        # LF04010: a check whose answer comes after its timeout (the handshake waits 0.3 s)
-        httpd.expect_log("LF04010")
+        # LF04010: a check whose answer comes after its timeout (the handshake waits 0.3 s, the
+        # timeout is 0.5 s: only when the soak's load delays it further)
+        httpd.allow_log("LF04010")
 
         load = Load(srv, clients=3).start(SOAK_SECONDS)
         restarts = 0

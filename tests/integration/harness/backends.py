@@ -6,49 +6,18 @@ import os
 import shutil
 import socket
 import tempfile
-import threading
 
 from . import paths
-from .proc import Process, free_port, port_open, run, wait_until
+from .proc import Daemon, free_port, port_open, run, wait_until
+from .threadserver import ThreadServer
 
 
-class Server:
-    """Common start/stop for a single-process backend listening on self.port."""
-
-    name = "server"
+class Server(Daemon):
+    """A backend on one port of 127.0.0.1: the one given, or a free one."""
 
     def __init__(self, log_dir, port=None):
-        self.log_dir = log_dir
+        super().__init__(log_dir)
         self.port = port or free_port()
-        self.process = None
-
-    def argv(self):
-        raise NotImplementedError
-
-    def ready(self):
-        return port_open(self.port)
-
-    def start(self, timeout=20):
-        self.process = Process(self.name, self.argv(), self.log_dir).start()
-        wait_until(lambda: not self.process.alive() or self.ready(), timeout,
-                   what="%s on port %d" % (self.name, self.port))
-        if not self.process.alive():
-            out = self.process.output()
-            self.process.stop()
-            raise RuntimeError("%s exited at start:\n%s" % (self.name, out[-4000:]))
-        return self
-
-    def stop(self):
-        if self.process is not None:
-            self.process.stop()
-
-    def alive(self):
-        return self.process is not None and self.process.alive()
-
-    def restart(self, timeout=20):
-        """Stop and start again on the same port."""
-        self.stop()
-        return self.start(timeout)
 
 
 class Memcached(Server):
@@ -102,6 +71,7 @@ class Redis(Server):
         super().__init__(log_dir, port)
         self.tls = tls
         self.tls_port = free_port() if tls else None
+        self.log_paths = (os.path.join(log_dir, "redis.log"),)
 
     def argv(self):
         argv = [paths.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
@@ -169,6 +139,7 @@ class MariaDB(Server):
         self.socket = os.path.join(self.tmp, "mysqld.sock")
         self.server_id = server_id
         self.extra_args = list(extra_args)
+        self.log_paths = (os.path.join(log_dir, "mariadb.err"),)
 
     def argv(self):
         if self.server_id is None:
@@ -198,11 +169,6 @@ class MariaDB(Server):
     def target(self):
         return "127.0.0.1:%d" % self.port
 
-    def kill(self):
-        """SIGKILL: the server is gone at once (a crash); start() recovers on the same port."""
-        if self.process is not None:
-            self.process.kill()
-
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -231,7 +197,30 @@ def haproxy_stats(sock):
     return list(csv.DictReader(io.StringIO(text)))
 
 
-class HAProxy(Server):
+class _HAProxyDaemon(Server):
+    """haproxy -db on its configuration file cfg_path, with an admin stats socket at sock."""
+
+    def argv(self):
+        return [paths.which("haproxy"), "-db", "-f", self.cfg_path]
+
+    def ready(self):
+        # ask the stats socket, not the frontend: a bare connect counts as a client there
+        if not os.path.exists(self.sock):
+            return False
+        try:
+            return "Name: HAProxy" in self.admin("show info")
+        except OSError:
+            return False
+
+    def admin(self, cmd, timeout=2.0):
+        return haproxy_admin(self.sock, cmd, timeout)
+
+    def stats(self):
+        """`show stat` as a list of dicts (keys: pxname, svname, status, stot, ...)."""
+        return haproxy_stats(self.sock)
+
+
+class HAProxy(_HAProxyDaemon):
     """HAProxy in front of a list of (name, port) backends with an HTTP health check.
     The stats socket (level admin) answers `show stat` for the server states."""
 
@@ -277,25 +266,6 @@ class HAProxy(Server):
         with open(self.cfg_path, "w") as f:
             f.write("\n".join(lines) + "\n")
 
-    def argv(self):
-        return [paths.which("haproxy"), "-db", "-f", self.cfg_path]
-
-    def ready(self):
-        # ask the stats socket, not the frontend: a bare connect counts as a 400 there
-        if not os.path.exists(self.sock):
-            return False
-        try:
-            return "Name: HAProxy" in self.admin("show info")
-        except OSError:
-            return False
-
-    def admin(self, cmd, timeout=2.0):
-        return haproxy_admin(self.sock, cmd, timeout)
-
-    def stats(self):
-        """`show stat` as a list of dicts (keys: pxname, svname, status, stot, ...)."""
-        return haproxy_stats(self.sock)
-
     def server(self, name):
         for row in self.stats():
             if row["pxname"] == "be" and row["svname"] == name:
@@ -322,55 +292,37 @@ class HAProxy(Server):
 
 # --- a dependency that hangs -----------------------------------------------------------------
 
-class HangServer:
+class HangServer(ThreadServer):
     """Listens on 127.0.0.1 (on port, or a free one), accepts every connection and never sends
     nor closes (until stop): to a TLS client, a server that never finishes the handshake."""
 
+    name = "hang"
+    backlog = 256
+
     def __init__(self, port=0):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(256)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
+        super().__init__(port)
         self.conns = []
         self.accepted = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="hang-%d" % self.port,
-                                        daemon=True)
 
     @property
     def target(self):
         return "127.0.0.1:%d" % self.port
 
-    def start(self):
-        self._thread.start()
-        return self
-
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            self.greet(c)
-            self.conns.append(c)
-            self.accepted += 1
+    def handle(self, conn, addr):
+        self.greet(conn)
+        self.conns.append(conn)
+        self.accepted += 1
 
     def greet(self, conn):
         """What the server says on a new connection: nothing, here."""
 
     def stop(self):
-        self._stop.set()
-        self._thread.join(2)
+        super().stop()
         for c in self.conns:
             try:
                 c.close()
             except OSError:
                 pass
-        self.sock.close()
 
 
 class ScriptedServer(HangServer):
@@ -394,7 +346,7 @@ def mysql_error_packet(code, message, seq=0):
     return len(payload).to_bytes(3, "little") + bytes([seq]) + payload
 
 
-class _Front(Server):
+class _Front(_HAProxyDaemon):
     """HAProxy relaying 127.0.0.1:.port to a backend port on 127.0.0.1, with a stats socket:
     relayed() says how many bytes it passed on to the backend."""
 
@@ -420,21 +372,10 @@ class _Front(Server):
                 "frontend fe", "    " + self.bind(), "    default_backend be",
                 "backend be", "    server b 127.0.0.1:%d" % self.backend_port, ""]))
 
-    def argv(self):
+    def prepare(self):
+        self.tmp = tempfile.mkdtemp(prefix="lf-front-")
+        self.sock = os.path.join(self.tmp, "stats.sock")
         self.write_config()
-        return [paths.which("haproxy"), "-db", "-f", self.cfg_path]
-
-    def ready(self):
-        # ask the stats socket: a bare connect to the frontend would count as a client
-        if not os.path.exists(self.sock):
-            return False
-        try:
-            return "Name: HAProxy" in haproxy_admin(self.sock, "show info")
-        except OSError:
-            return False
-
-    def stats(self):
-        return haproxy_stats(self.sock)
 
     def relayed(self):
         """Bytes passed on from clients to the backend. (Not its connections: in TCP mode
@@ -442,11 +383,6 @@ class _Front(Server):
         then refuses the certificate's name and sends nothing.)"""
         row = next(r for r in self.stats() if r["pxname"] == "be" and r["svname"] == "b")
         return int(row["bin"])
-
-    def start(self, timeout=20):
-        self.tmp = tempfile.mkdtemp(prefix="lf-front-")
-        self.sock = os.path.join(self.tmp, "stats.sock")
-        return super().start(timeout)
 
     def stop(self):
         super().stop()
@@ -494,4 +430,4 @@ class PlainFront(_Front):
 
     def errors(self):
         """`show errors`: the last request the frontend refused, in HAProxy's escaped dump."""
-        return haproxy_admin(self.sock, "show errors")
+        return self.admin("show errors")

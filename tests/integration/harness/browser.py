@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 
 from . import paths
-from .proc import Process, free_port, port_open, wait_until
+from .proc import Daemon, free_port, wait_until
 
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"      # the W3C web element reference key
 
@@ -85,39 +85,40 @@ class Element:
         return self._cmd("GET", "/property/%s" % name)
 
 
-class Browser:
+class Browser(Daemon):
     """One chromedriver + one headless Chromium (one WebDriver session)."""
+
+    name = "chromedriver"
+    start_timeout = 30
+    stop_timeout = 5
 
     def __init__(self, log_dir, chromedriver=None, chromium=None, extra_args=(),
                  page_load_timeout=30):
-        self.log_dir = log_dir
+        super().__init__(log_dir)
         self.chromedriver = chromedriver or chromedriver_binary()
         self.chromium = chromium or chromium_binary()
         self.extra_args = list(extra_args)
         self.page_load_timeout = page_load_timeout
-        self.port = None
-        self.process = None
+        self.port = free_port()
+        self.log_paths = (os.path.join(log_dir, "chromedriver.log"),)
         self.session = None
         self.profile = None
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    def start(self, timeout=30):
+    def prepare(self):
         if not self.chromedriver or not self.chromium:
             raise RuntimeError("chromium / chromedriver not found (Debian: chromium "
                                "chromium-driver; scripts/install-deps.sh installs them)")
-        self.port = free_port()
         self.profile = tempfile.mkdtemp(prefix="lf-chromium-")
-        self.process = Process("chromedriver", [
-            self.chromedriver, "--port=%d" % self.port,
-            "--log-path=%s" % os.path.join(self.log_dir, "chromedriver.log")],
-            self.log_dir).start()
+
+    def argv(self):
+        return [self.chromedriver, "--port=%d" % self.port, "--log-path=%s" % self.log_paths[0]]
+
+    def start(self, timeout=None):
+        """chromedriver, then a WebDriver session (Chromium)."""
         try:
-            wait_until(lambda: not self.process.alive() or port_open(self.port), timeout,
-                       what="chromedriver on port %d" % self.port)
-            if not self.process.alive():
-                raise RuntimeError("chromedriver exited at start:\n%s"
-                                   % self.process.output()[-4000:])
+            super().start(timeout)
             caps = {"capabilities": {"alwaysMatch": {
                 "browserName": "chrome",
                 "pageLoadStrategy": "normal",
@@ -126,7 +127,7 @@ class Browser:
                     "args": CHROMIUM_ARGS + ["--user-data-dir=%s" % self.profile]
                     + self.extra_args,
                 }}}}
-            value = self._http("POST", "/session", caps, timeout=timeout)
+            value = self._http("POST", "/session", caps, timeout=timeout or self.start_timeout)
             self.session = value["sessionId"]
             self._cmd("POST", "/timeouts", {"pageLoad": int(self.page_load_timeout * 1000),
                                             "script": 30000, "implicit": 0})
@@ -135,7 +136,7 @@ class Browser:
             raise
         return self
 
-    def quit(self):
+    def stop(self):
         """End the session (Chromium exits), stop chromedriver and whatever is left of its
         process group, remove the profile. Safe to call twice."""
         if self.session is not None:
@@ -144,12 +145,13 @@ class Browser:
             except (OSError, WebDriverError):
                 pass
             self.session = None
-        if self.process is not None:
-            self.process.stop(timeout=5)
-            self.process = None
+        super().stop()
+        self.process = None
         if self.profile:
             shutil.rmtree(self.profile, ignore_errors=True)
             self.profile = None
+
+    quit = stop
 
     # --- commands -------------------------------------------------------------------------
 

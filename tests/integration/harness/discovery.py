@@ -16,10 +16,9 @@ A test can also make it answer what a broken or hostile endpoint would (bad(...)
 answer announcing a megabyte, zero nodes, more nodes than a cluster can have), and stop and
 start it on the same port (the endpoint down).
 """
-import socket
 import threading
 
-from .proc import free_port, port_open, wait_until
+from .threadserver import ThreadServer
 
 # what bad() can answer instead of the node list
 BAD_ANSWERS = {
@@ -40,20 +39,21 @@ def frame(payload):
     return b"CONFIG cluster 0 %d\r\n%s\r\nEND\r\n" % (len(payload), payload)
 
 
-class DiscoveryEndpoint:
+class DiscoveryEndpoint(ThreadServer):
     """The stand-in endpoint on 127.0.0.1:.port (see the module comment). nodes are ports of
     memcached servers on 127.0.0.1; .version is what it answers now, .asked how many times it was
     asked."""
 
+    name = "discovery"
+    backlog = 64
+
     def __init__(self, ports=(), version=1):
-        self.port = free_port()
         self.ports = list(ports)
         self.version = version
         self.bad_answer = None
         self.asked = 0
         self._lock = threading.Lock()
-        self._sock = None
-        self._thread = None
+        super().__init__(listen=False)     # refused until start()
 
     @property
     def url(self):
@@ -79,36 +79,8 @@ class DiscoveryEndpoint:
                              for i, port in enumerate(self.ports))
             return frame(b"%d\n%s\n" % (self.version, nodes.encode()))
 
-    def start(self):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", self.port))
-        s.listen(64)
-        self._sock = s
-        self._thread = threading.Thread(target=self._serve, args=(s,), daemon=True,
-                                        name="discovery-%d" % self.port)
-        self._thread.start()
-        wait_until(lambda: port_open(self.port), 5, what="the discovery stand-in")
-        return self
-
-    def stop(self):
-        """Stop listening: connections are refused, as to an endpoint that is down."""
-        if self._sock:
-            try:
-                self._sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            self._sock.close()
-            self._sock = None
-            self._thread.join(5)
-
-    def _serve(self, listener):
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._client, args=(conn,), daemon=True).start()
+    def handle(self, conn, addr):
+        threading.Thread(target=self._client, args=(conn,), daemon=True).start()
 
     def _client(self, conn):
         with conn:

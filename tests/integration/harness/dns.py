@@ -12,7 +12,7 @@ import signal
 import subprocess
 import time
 
-from .proc import Process, free_port, wait_until
+from .proc import Daemon, free_port, wait_until
 
 NAMED = "/usr/sbin/named"
 
@@ -34,18 +34,18 @@ controls {{ }};
 """
 
 
-class Bind:
+class Bind(Daemon):
     """named on 127.0.0.1:port serving the given zones (name -> zone file text)."""
 
     name = "named"
 
     def __init__(self, log_dir, zones, port=None):
-        self.log_dir = log_dir
+        super().__init__(log_dir)
         self.dir = os.path.join(log_dir, "named")
         os.makedirs(self.dir, exist_ok=True)
         self.zones = dict(zones)
         self.port = port or free_port()
-        self.process = None
+        self.conf_path = os.path.join(self.dir, "named.conf")
 
     @property
     def address(self):
@@ -60,25 +60,21 @@ class Bind:
             with open(self.zone_path(z), "w") as f:
                 f.write(text)
             parts.append('zone "%s" { type primary; file "%s"; };' % (z, self.zone_path(z)))
-        with open(os.path.join(self.dir, "named.conf"), "w") as f:
+        with open(self.conf_path, "w") as f:
             f.write(_CONF.format(dir=self.dir, port=self.port, zones="\n".join(parts)))
 
-    def start(self, timeout=20):
+    def prepare(self):
         self._write()
-        conf = os.path.join(self.dir, "named.conf")
-        rc = subprocess.run(["named-checkconf", conf], capture_output=True, text=True)
+        rc = subprocess.run(["named-checkconf", self.conf_path], capture_output=True, text=True)
         if rc.returncode != 0:
             raise RuntimeError("named.conf: %s" % (rc.stdout + rc.stderr))
-        self.process = Process(self.name, [NAMED, "-g", "-4", "-c", conf, "-n", "1"],
-                               self.log_dir).start()
-        wait_until(lambda: not self.process.alive() or self._answers(), timeout,
-                   what="named on port %d" % self.port)
-        if not self.process.alive():
-            raise RuntimeError("named exited at start:\n%s" % self.process.output()[-4000:])
-        return self
 
-    def _answers(self, zone=None):
-        zone = zone or next(iter(self.zones))
+    def argv(self):
+        return [NAMED, "-g", "-4", "-c", self.conf_path, "-n", "1"]
+
+    def ready(self):
+        """named answers for its first zone."""
+        zone = next(iter(self.zones))
         r = subprocess.run(["dig", "@127.0.0.1", "-p", str(self.port), "+time=1", "+tries=1",
                             "+short", zone, "SOA"], capture_output=True, text=True)
         return r.returncode == 0 and r.stdout.strip() != ""
@@ -93,7 +89,7 @@ class Bind:
         """Replace a zone's text and reload named (the zone's SOA serial must change)."""
         self.zones[zone] = text
         self._write()
-        self.process.signal(signal.SIGHUP)
+        self.signal(signal.SIGHUP)
         want = None
         for line in text.splitlines():
             if " SOA " in line:
@@ -103,10 +99,6 @@ class Bind:
                        what="named to load serial %d of %s" % (want, zone))
         else:
             time.sleep(1)
-
-    def stop(self):
-        if self.process is not None:
-            self.process.stop()
 
 
 # moto (5.x, SigV4 checking on) recomputes the signature of a request without a body (every

@@ -41,6 +41,8 @@ import threading
 import time
 import uuid
 
+from .threadserver import ThreadServer
+
 ACTIONS = ("respond", "error200", "stall", "delay", "close", "reset", "truncate")
 BODY_KEEP = 1 << 20         # request bodies up to this size are kept in the record (Exchange.body)
 
@@ -291,25 +293,19 @@ def _collect(gen):
             return b"".join(parts), (e.value or 0)
 
 
-class FaultProxy:
+class FaultProxy(ThreadServer):
     """The proxy: .endpoint, .add_rule(), .clear(), .requests, .count(), .wait_for()."""
+
+    name = "faultproxy"
 
     def __init__(self, upstream_port, upstream_host="127.0.0.1"):
         self.upstream = (upstream_host, upstream_port)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
         self._lock = threading.Lock()
         self._rules = []
         self._log = []
         self._conns = set()
         self._threads = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, name="faultproxy-%d" % self.port,
-                                        daemon=True)
+        super().__init__()
 
     # --- the test's side ------------------------------------------------------------------
 
@@ -381,14 +377,8 @@ class FaultProxy:
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    def start(self):
-        self._thread.start()
-        return self
-
     def stop(self):
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
+        super().stop()
         with self._lock:
             conns = list(self._conns)
         for c in conns:
@@ -403,21 +393,13 @@ class FaultProxy:
         for t in list(self._threads):
             t.join(2)
 
-    def _accept(self):
-        while not self._stop.is_set():
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            with self._lock:
-                self._conns.add(c)
-            t = threading.Thread(target=self._serve, args=(c,), daemon=True,
-                                 name="faultproxy-conn")
-            self._threads = [x for x in self._threads if x.is_alive()] + [t]
-            t.start()
+    def handle(self, c, addr):
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self._lock:
+            self._conns.add(c)
+        t = threading.Thread(target=self._serve, args=(c,), daemon=True, name="faultproxy-conn")
+        self._threads = [x for x in self._threads if x.is_alive()] + [t]
+        t.start()
 
     # --- one client connection --------------------------------------------------------------
 

@@ -41,6 +41,7 @@ import time
 from urllib.parse import unquote
 
 from .moto import _Worker, moto_python
+from .threadserver import ThreadServer
 
 SERVICE = "elasticache"
 EXPIRES = 900
@@ -415,7 +416,7 @@ def hello_split(args):
     return rest, auth
 
 
-class IamFront:
+class IamFront(ThreadServer):
     """The front on 127.0.0.1:.port before redis on redis_port.
 
         front = IamFront(redis.port, logs, signer, cache="replication-group-01",
@@ -428,6 +429,9 @@ class IamFront:
     user ids that exist (None: any). clock: seconds since the epoch (time.time, or a
     ManualClock). max_auth_age: drop connections whose last AUTH is that many seconds old.
     """
+
+    name = "iamfront"
+    tick = SWEEP        # reap() between connections
 
     def __init__(self, redis_port, log_dir, signer, cache="replication-group-01",
                  region="us-east-1", serverless=False, credentials=(), users=None,
@@ -447,29 +451,16 @@ class IamFront:
         self.connections = []
         self._conns = []
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         self._log = open(os.path.join(log_dir, "iamfront.log"), "a")
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
-        self.sock.settimeout(SWEEP)
-        self.port = self.sock.getsockname()[1]
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name="iamfront-%d" % self.port)
+        self._cid = 0
+        super().__init__()
 
     @property
     def target(self):
         return "127.0.0.1:%d" % self.port
 
-    def start(self):
-        self._thread.start()
-        return self
-
     def stop(self):
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
+        super().stop()
         with self._lock:
             conns = list(self._conns)
         for c in conns:
@@ -572,26 +563,20 @@ class IamFront:
                 self._log.write("%s %s\n" % (amz_date(self.clock()), line))
                 self._log.flush()
 
-    def _run(self):
-        cid = 0
-        while not self._stop.is_set():
-            try:
-                client, _ = self.sock.accept()
-            except socket.timeout:
-                self.reap()
-                continue
-            except OSError:
-                break
-            cid += 1
-            try:
-                conn = _Conn(self, cid, client)
-            except OSError as e:
-                self._write_log("conn %d: redis unreachable (%s)" % (cid, e))
-                client.close()
-                continue
-            with self._lock:
-                self._conns = [c for c in self._conns if c.rec.closed is None]
-                self._conns.append(conn)
-                self.connections.append(conn.rec)
-            conn.start()
-            self.reap()
+    def handle(self, client, addr):
+        self._cid += 1
+        try:
+            conn = _Conn(self, self._cid, client)
+        except OSError as e:
+            self._write_log("conn %d: redis unreachable (%s)" % (self._cid, e))
+            client.close()
+            return
+        with self._lock:
+            self._conns = [c for c in self._conns if c.rec.closed is None]
+            self._conns.append(conn)
+            self.connections.append(conn.rec)
+        conn.start()
+        self.reap()
+
+    def idle(self):
+        self.reap()

@@ -31,6 +31,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from .threadserver import ThreadServer
+
 CREDS_PATH = "/latest/meta-data/iam/security-credentials/"
 TOKEN_PATH = "/latest/api/token"
 TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"
@@ -55,8 +57,10 @@ class ImdsRequest:
         return "<%s %s -> %s>" % (self.method, self.path, self.status)
 
 
-class Imds:
+class Imds(ThreadServer):
     """The stand-in on 127.0.0.1:port: .endpoint, .rotate(), .current, .requests, .count()."""
+
+    name = "imds"
 
     def __init__(self, credentials, role="lampfarm-role", lifetime=6 * 3600, auto_rotate=True,
                  allow_v1=False):
@@ -96,24 +100,17 @@ class Imds:
             def do_POST(self):
                 imds._handle(self, "POST")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={
-            "poll_interval": 0.1}, name="imds-%d" % self.port, daemon=True)
+        # the HTTP server only serves the connections ThreadServer accepts
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
+        self.http.socket.close()     # a socket of its own it never uses
+        super().__init__()
 
     @property
     def endpoint(self):
         return "http://127.0.0.1:%d" % self.port
 
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(2)
+    def handle(self, conn, addr):
+        self.http.process_request(conn, addr)
 
     # --- the test's side ------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from .proc import Process, free_port, port_open, run, wait_until
+from .proc import Daemon, free_port, run
 
 _BOOTSTRAP = r"""
 import json, sys, boto3
@@ -292,17 +292,19 @@ def moto_python():
                        % ", ".join(tried))
 
 
-class Moto:
+class Moto(Daemon):
     """A moto server on 127.0.0.1:port with SigV4 checking on; .access_key / .secret_key."""
 
     name = "moto"
+    start_timeout = 60
 
     def __init__(self, log_dir, port=None, region="us-east-1", auth=True):
-        self.log_dir = log_dir
+        super().__init__(log_dir)
+        self.env = dict(os.environ)
+        self.env.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)
         self.auth = auth  # False: no signature checking (moto cannot serve presigned URLs with)
         self.port = port or free_port()
         self.region = region
-        self.process = None
         self.access_key = None
         self.secret_key = None
         self._worker = None
@@ -312,17 +314,13 @@ class Moto:
     def endpoint(self):
         return "http://127.0.0.1:%d" % self.port
 
-    def start(self, timeout=60):
-        py = moto_python()
-        env = dict(os.environ)
-        env.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)
-        self.process = Process(self.name, [py, "-m", "moto.server", "-H", "127.0.0.1",
-                                           "-p", str(self.port)], self.log_dir, env=env).start()
-        wait_until(lambda: not self.process.alive() or port_open(self.port), timeout,
-                   what="moto on port %d" % self.port)
-        if not self.process.alive():
-            raise RuntimeError("moto exited at start:\n%s" % self.process.output()[-4000:])
-        rc, out = run([py, "-c", _BOOTSTRAP, self.endpoint], timeout=120)
+    def argv(self):
+        return [moto_python(), "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+
+    def start(self, timeout=None):
+        """Start, then create the IAM user and key and switch SigV4 checking on."""
+        super().start(timeout)
+        rc, out = run([moto_python(), "-c", _BOOTSTRAP, self.endpoint], timeout=120)
         with open(os.path.join(self.log_dir, "moto-bootstrap.log"), "w") as f:
             f.write(out)
         if rc != 0:
@@ -344,8 +342,7 @@ class Moto:
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
-        if self.process is not None:
-            self.process.stop()
+        super().stop()
 
     def call(self, op, **args):
         """Run one operation of the boto3 worker (signed with the bootstrap key); raises

@@ -14,7 +14,7 @@ import glob
 import os
 import shutil
 
-from .proc import Process, free_port, port_open, run, wait_until
+from .proc import Daemon, free_port, run
 
 
 def php_fpm_binary():
@@ -53,27 +53,29 @@ php_admin_value[error_log] = {log_dir}/php-errors.log
 """
 
 
-class PhpFpm:
-    """php-fpm with one pool on 127.0.0.1:port; .handler is the SetHandler target for httpd."""
+class PhpFpm(Daemon):
+    """php-fpm with one pool on 127.0.0.1:port; .handler is the SetHandler target for httpd.
+    output() has the master's log and output, and the workers' PHP errors."""
 
     name = "php-fpm"
+    start_timeout = 15
 
     def __init__(self, log_dir, workers=4, binary=None):
-        self.log_dir = log_dir
+        super().__init__(log_dir)
         self.workers = workers
         self.binary = binary or php_fpm_binary()
         self.port = free_port()
         self.run_dir = os.path.join(log_dir, "run")
         self.conf_path = os.path.join(log_dir, "php-fpm.conf")
         self.error_log = os.path.join(log_dir, "php-errors.log")
-        self.process = None
+        self.log_paths = (os.path.join(log_dir, "php-fpm.log"), self.error_log)
 
     @property
     def handler(self):
         """What `SetHandler` takes to send a .php request here through mod_proxy_fcgi."""
         return "proxy:fcgi://127.0.0.1:%d" % self.port
 
-    def start(self, timeout=15):
+    def prepare(self):
         if not self.binary:
             raise RuntimeError("php-fpm not found (Debian: php-fpm; scripts/install-deps.sh "
                                "installs it)")
@@ -87,42 +89,9 @@ class PhpFpm:
         rc, out = run([self.binary, "-t", "-y", self.conf_path], timeout=30)
         if rc != 0:
             raise RuntimeError("php-fpm refuses %s:\n%s" % (self.conf_path, out))
-        self.process = Process(self.name, [self.binary, "--nodaemonize", "-y", self.conf_path],
-                               self.log_dir).start()
-        try:
-            wait_until(lambda: not self.process.alive() or port_open(self.port), timeout,
-                       what="php-fpm on port %d" % self.port)
-        except TimeoutError:
-            self.stop()
-            raise
-        if not self.process.alive():
-            out = self.output()
-            self.process.stop()
-            raise RuntimeError("php-fpm exited at start:\n%s" % out[-4000:])
-        return self
 
-    def alive(self):
-        return self.process is not None and self.process.alive()
-
-    @property
-    def pid(self):
-        return self.process.pid if self.process else None
-
-    def stop(self):
-        """SIGTERM to the master by PID, then SIGKILL to what is left of its process group."""
-        if self.process is not None:
-            self.process.stop()
-
-    def output(self):
-        """The master's log and output, and the workers' PHP errors."""
-        parts = [self.process.output() if self.process else ""]
-        for path in (os.path.join(self.log_dir, "php-fpm.log"), self.error_log):
-            try:
-                with open(path, errors="replace") as f:
-                    parts.append(f.read())
-            except OSError:
-                pass
-        return "".join(parts)
+    def argv(self):
+        return [self.binary, "--nodaemonize", "-y", self.conf_path]
 
     def php_errors(self):
         """What PHP logged (warnings, notices, fatal errors) while serving."""

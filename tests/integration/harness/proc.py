@@ -4,6 +4,9 @@ Every server is started in its own session (setsid), so that it and all its chil
 process group with the server's PID as group id. Stopping sends SIGTERM to the PID, waits, and
 then SIGKILLs whatever is left in that group. A registry remembers every live process, so a
 forgotten or crashed fixture still gets its servers stopped at interpreter exit.
+
+Process is one such process; Daemon is the base of every server the tests run (httpd, the
+backends, moto, php-fpm, ...): start, wait until ready, alive, stop, restart.
 """
 import atexit
 import os
@@ -144,6 +147,95 @@ class Process:
             except OSError:
                 pass
         return "".join(parts)
+
+
+class Daemon:
+    """A server process: argv() started in its own session in log_dir (output to <name>.stdout
+    and <name>.stderr there), ready once ready() says so, stopped by PID. Subclasses give name
+    and argv(); they may give prepare() (configuration, run before every start), ready()
+    (default: self.port takes connections), log_paths (their own log files, shown when the
+    start fails), env, cwd, core_dumps, start_timeout and stop_timeout. The process (a Process)
+    is .process while there is one."""
+
+    name = "daemon"
+    program = None          # the file names of its output, when not name
+    log_paths = ()
+    env = None
+    cwd = None
+    core_dumps = False
+    start_timeout = 20
+    stop_timeout = 10
+
+    def __init__(self, log_dir):
+        self.log_dir = log_dir
+        self.process = None
+
+    def argv(self):
+        raise NotImplementedError
+
+    def prepare(self):
+        """Before every start: write configuration and the like."""
+
+    def ready(self):
+        return port_open(self.port)
+
+    def start(self, timeout=None):
+        """Start and wait until ready(); raise with the tail of its output and logs if it exits
+        or is not ready within timeout (then it is stopped)."""
+        assert not self.alive(), "%s already running" % self.name
+        timeout = self.start_timeout if timeout is None else timeout
+        self.prepare()
+        self.process = Process(self.program or self.name, self.argv(), self.log_dir,
+                               env=self.env, cwd=self.cwd, core_dumps=self.core_dumps).start()
+        try:
+            wait_until(lambda: not self.process.alive() or self.ready(), timeout,
+                       what="%s to be ready" % self.name)
+        except TimeoutError as e:
+            out = self.output(tail=3000)
+            self.stop()
+            raise TimeoutError("%s:\n%s" % (e, out)) from None
+        if not self.process.alive():
+            rc, out = self.process.proc.returncode, self.output(tail=3000)
+            self.stop()
+            raise RuntimeError("%s exited with %s at start:\n%s" % (self.name, rc, out))
+        return self
+
+    def alive(self):
+        return self.process is not None and self.process.alive()
+
+    @property
+    def pid(self):
+        return self.process.pid if self.process else None
+
+    def signal(self, sig):
+        self.process.signal(sig)
+
+    def stop(self):
+        """SIGTERM to the PID, then SIGKILL to what is left of its process group."""
+        if self.process is not None:
+            self.process.stop(timeout=self.stop_timeout)
+
+    def kill(self):
+        """SIGKILL: gone at once, as after a crash; start() again is a restart."""
+        if self.process is not None:
+            self.process.kill()
+
+    def restart(self, timeout=None):
+        """Stop and start again (on the same ports)."""
+        self.stop()
+        return self.start(timeout)
+
+    def output(self, tail=None):
+        """Its stdout and stderr, then its own log files (tail: the last characters of each)."""
+        texts = [("output", self.process.output() if self.process else "")]
+        for path in self.log_paths:
+            try:
+                with open(path, errors="replace") as f:
+                    texts.append((os.path.basename(path), f.read()))
+            except OSError:
+                pass
+        return "".join("--- %s ---\n%s\n" % (label, text[-tail:] if tail else text)
+                       for label, text in texts if text)
 
 
 def run(argv, timeout=60, env=None, cwd=None, input=None):

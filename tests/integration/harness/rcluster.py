@@ -9,7 +9,7 @@ import os
 import subprocess
 
 from . import paths
-from .proc import Process, free_port, port_open, wait_until
+from .proc import Daemon, free_port, wait_until
 from .tls import make_cert, make_test_ca
 
 HOST = "localhost"   # what the nodes announce and the certificate names
@@ -22,14 +22,18 @@ def make_tls(d):
     return ca, crt, key
 
 
-class Node:
+class Node(Daemon):
+    """One redis-server of the cluster, its files in <cluster log dir>/node<i>."""
+
     def __init__(self, cluster, i):
         self.cluster = cluster
         self.port = cluster.free_port()
         self.bus_port = cluster.free_port()
         self.dir = os.path.join(cluster.log_dir, "node%d" % i)
         os.makedirs(self.dir, exist_ok=True)
-        self.process = None
+        super().__init__(self.dir)
+        self.name = "redis-%d" % self.port
+        self.log_paths = (os.path.join(self.dir, "redis.log"),)
 
     def argv(self):
         ca, crt, key = self.cluster.tls
@@ -46,25 +50,6 @@ class Node:
                 "--cluster-preferred-endpoint-type", "hostname",
                 "--tls-cert-file", crt, "--tls-key-file", key, "--tls-ca-cert-file", ca,
                 "--tls-auth-clients", "no", "--tls-cluster", "yes", "--tls-replication", "yes"]
-
-    def start(self):
-        self.process = Process("redis-%d" % self.port, self.argv(), self.dir).start()
-        wait_until(lambda: not self.process.alive() or port_open(self.port), 20,
-                   what="redis cluster node on %d" % self.port)
-        if not self.process.alive():
-            raise RuntimeError("redis exited at start:\n" + self.process.output()[-4000:])
-        return self
-
-    def stop(self):
-        if self.process is not None:
-            self.process.stop()
-
-    def kill(self):
-        """kill -9: no goodbye to the cluster."""
-        self.process.kill()
-
-    def alive(self):
-        return self.process is not None and self.process.alive()
 
     def cli(self, *args, follow=False):
         return self.cluster.cli(self.port, *args, follow=follow)

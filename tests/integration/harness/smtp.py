@@ -23,7 +23,8 @@ import ssl
 import tempfile
 import threading
 
-from .proc import Process, run, wait_until
+from .proc import Daemon, run, wait_until
+from .threadserver import ThreadServer
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -158,11 +159,12 @@ class _Handler(socketserver.StreamRequestHandler):
 
 class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
-    allow_reuse_address = True
 
 
-class SmtpSink:
+class SmtpSink(ThreadServer):
     """The SES SMTP stand-in on 127.0.0.1:.port (see the module docstring)."""
+
+    name = "smtp-sink"
 
     def __init__(self, cert, key, user, password, hostname="localhost"):
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -174,20 +176,14 @@ class SmtpSink:
         self.auths = []
         self.log = []
         self.lock = threading.Lock()
-        self.server = None
-        self.port = None
+        # the SMTP server only serves the connections ThreadServer accepts
+        self.smtp = _Server(("127.0.0.1", 0), _Handler, bind_and_activate=False)
+        self.smtp.socket.close()     # a socket of its own it never uses
+        self.smtp.sink = self
+        super().__init__()
 
-    def start(self):
-        self.server = _Server(("127.0.0.1", 0), _Handler)
-        self.server.sink = self
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self):
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+    def handle(self, conn, addr):
+        self.smtp.process_request(conn, addr)
 
 
 _MAIN_CF = """# a private Postfix instance for the lampfarm tests (harness/smtp.py)
@@ -216,21 +212,22 @@ queue_run_delay = 5s
 """
 
 
-class Postfix:
+class Postfix(Daemon):
     """Postfix as a second instance: .config_dir (main.cf, master.cf), .maillog, started with
     `postfix -c DIR start-fg` and stopped by PID."""
 
     name = "postfix"
+    start_timeout = 30
 
     def __init__(self, log_dir):
-        self.log_dir = log_dir
+        super().__init__(log_dir)
         # under /tmp, not the log directory: the queue's unix sockets need a path shorter than
         # 108 bytes; the mail log and the configuration are copied to log_dir/postfix at stop
         self.dir = tempfile.mkdtemp(prefix="lf-pf-")
         os.chmod(self.dir, 0o755)
         self.config_dir = os.path.join(self.dir, "conf")
         self.maillog = os.path.join(self.dir, "maillog")
-        self.process = None
+        self.log_paths = (self.maillog,)
 
     def setup(self):
         os.makedirs(self.config_dir, exist_ok=True)
@@ -260,23 +257,18 @@ class Postfix:
             raise RuntimeError("postconf %s: %s" % (args, out))
         return out
 
-    def start(self, timeout=30):
+    def prepare(self):
         if not os.path.exists(os.path.join(self.config_dir, "main.cf")):
             self.setup()
         rc, out = run(["postfix", "-c", self.config_dir, "check"])
         if rc != 0:
             raise RuntimeError("postfix check failed:\n%s" % out)
-        self.process = Process(self.name, ["postfix", "-c", self.config_dir, "start-fg"],
-                               self.log_dir).start()
-        pidfile = os.path.join(self.dir, "queue", "pid", "master.pid")
-        wait_until(lambda: not self.process.alive() or self._running(), timeout,
-                   what="postfix master (%s)" % pidfile)
-        if not self.process.alive():
-            raise RuntimeError("postfix exited at start:\n%s\n%s"
-                               % (self.process.output()[-4000:], self.log_text()[-4000:]))
-        return self
 
-    def _running(self):
+    def argv(self):
+        return ["postfix", "-c", self.config_dir, "start-fg"]
+
+    def ready(self):
+        """`postfix status`: the master runs (queue/pid/master.pid names it)."""
         rc, _ = run(["postfix", "-c", self.config_dir, "status"])
         return rc == 0
 
@@ -299,14 +291,14 @@ class Postfix:
         run(["postfix", "-c", self.config_dir, "stop"], timeout=30)
         pidfile = os.path.join(self.dir, "queue", "pid", "master.pid")
         try:
-            wait_until(lambda: not self._running(), 15, interval=0.2, what="postfix to stop")
+            wait_until(lambda: not self.ready(), 15, interval=0.2, what="postfix to stop")
         except TimeoutError:
             try:
                 with open(pidfile) as f:
                     os.kill(int(f.read().split()[0]), 9)
             except (OSError, ValueError, IndexError):
                 pass
-        self.process.stop()
+        super().stop()
         self.process = None
         keep = os.path.join(self.log_dir, "postfix")
         os.makedirs(keep, exist_ok=True)

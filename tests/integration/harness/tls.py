@@ -9,6 +9,7 @@ import threading
 import time
 
 from .proc import run
+from .threadserver import ThreadServer
 
 
 def _openssl(*argv):
@@ -78,7 +79,7 @@ def make_cert(d, name, ca_dir=None, host="localhost", ip="127.0.0.1", expired=Fa
     return crt, key
 
 
-class TLSServer:
+class TLSServer(ThreadServer):
     """An HTTPS endpoint on 127.0.0.1 (a thread of the test process) whose certificate comes
     from its own test CA (make_test_ca in d), which nothing trusts unless told to (.ca: the CA
     file). It counts what a client did: .accepted (TCP connections, each one a TLS handshake
@@ -92,8 +93,10 @@ class TLSServer:
     the tests need to have TLS work in flight in a module's thread when a child process exits.
     """
 
+    name = "tls"
+    backlog = 64
+
     def __init__(self, d, status=200, delay=0):
-        import socket
         import ssl
         self.ca, self.cert, self.key = make_test_ca(d)
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -105,40 +108,16 @@ class TLSServer:
         self.failures = []
         self.requests = []
         self.lock = threading.Lock()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="tls-%d" % self.port, daemon=True)
+        super().__init__()
 
     @property
     def url(self):
         return "https://127.0.0.1:%d" % self.port
 
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
-
-    def _run(self):
-        import socket
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            with self.lock:
-                self.accepted += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+    def handle(self, conn, addr):
+        with self.lock:
+            self.accepted += 1
+        threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn):
         import ssl
