@@ -263,11 +263,16 @@ def failover(cluster, load, srv, how):
     def primary_with_replica():
         rows = cluster.nodes_table()
         for p in (r for r in rows if r["role"] == "master" and r["slots"] and not r["failed"]):
-            heirs = [r for r in rows if r["primary"] == p["id"] and not r["failed"]]
+            heirs = [cluster.node(r["port"]) for r in rows
+                     if r["primary"] == p["id"] and not r["failed"]]
+            # only a replica that has synchronised may take over (a replica that never got its
+            # primary's data refuses: "Disconnected from master for longer than allowed")
+            heirs = [h for h in heirs if h.info("replication", "master_link_status") == "up"]
             if heirs:
-                return cluster.node(p["port"]), cluster.node(heirs[0]["port"])
+                return cluster.node(p["port"]), heirs[0]
         return None
     # after a failover the old primary becomes its successor's replica: wait until one is known
+    # and in sync
     victim, heir = session.wait(primary_with_replica, 30)
     before = (len(load.failed), len(save_failures(srv)))
     start = time.monotonic()
