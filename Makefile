@@ -8,8 +8,15 @@
 
 APXS ?= $(shell command -v apxs 2>/dev/null || command -v apxs2 2>/dev/null || echo apxs)
 BUILD := build
-PYTEST ?= /usr/bin/python3 -m pytest
+PYTHON ?= /usr/bin/python3
+PYTEST ?= $(PYTHON) -m pytest
 PYTEST_ARGS ?=
+# The integration tests run in this many processes (pytest-xdist), each test file whole in one
+# of them: most of a test's time is spent waiting (timeouts, intervals, servers starting), not on
+# the CPU. 1, or no pytest-xdist on the machine: one process.
+PYTEST_JOBS ?= 2
+PYTEST_PARALLEL = $(if $(filter-out 0 1,$(PYTEST_JOBS)),$(shell $(PYTHON) -c 'import xdist' \
+                  2>/dev/null && echo --numprocesses=$(PYTEST_JOBS) --dist=loadfile))
 
 # Everything below that needs apxs is computed lazily (=), so `make deps` works before apxs exists.
 apxs_q = $(shell $(APXS) -q $(1) 2>/dev/null)
@@ -137,7 +144,7 @@ unit: unit-build
 
 # --- integration tests (pytest, real servers on 127.0.0.1) --------------------------------------
 integration: all
-	$(PYTEST) tests/integration $(PYTEST_ARGS)
+	$(PYTEST) tests/integration $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 test: deps
 	@$(MAKE) --no-print-directory all unit

@@ -60,7 +60,7 @@ DEB_BUILD=(apache2 apache2-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libmem
 #       and a private Postfix instance for the cutover scripts' tests; Symfony 5.4 (the test
 #       application under tests/symfony, also the demo of `make run`); libfaketime, the clock
 #       that the ElastiCache IAM test moves forward in httpd (15 minutes, 11 hours).
-DEB_TEST=(libcmocka-dev python3-pytest redis-server memcached mariadb-server mariadb-client
+DEB_TEST=(libcmocka-dev python3-pytest python3-pytest-xdist redis-server memcached mariadb-server mariadb-client
           haproxy curl netcat-openbsd jq chromium chromium-driver libapache2-mod-php8.2 faketime
           bind9 bind9-utils bind9-dnsutils postfix libsasl2-modules
           php-symfony-framework-bundle php-symfony-security-csrf)

@@ -260,7 +260,9 @@ def kv(request, logs):
 
 @pytest.fixture(scope="session")
 def session_logs():
-    return paths.log_dir("_session")
+    # one per pytest-xdist worker: each has its own session servers (moto, ...)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return paths.log_dir("_session" + ("-" + worker if worker else ""))
 
 
 @pytest.fixture(scope="session")

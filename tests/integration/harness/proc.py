@@ -10,6 +10,7 @@ backends, moto, php-fpm, ...): start, wait until ready, alive, stop, restart.
 """
 import atexit
 import os
+import random
 import resource
 import signal as _signal
 import socket
@@ -19,11 +20,43 @@ import time
 _LIVE = {}
 
 
+# Ports handed out for servers come from below the kernel's ephemeral range (32768-60999 on
+# Linux), so that no client socket's local port and no server bound to port 0 takes a port
+# between the moment it is handed out and the moment its server binds it; and when the suite
+# runs in parallel (pytest-xdist), each worker has a slice of its own, so two workers never hand
+# out the same port.
+PORT_RANGE = (20000, 32000)
+_HANDED = set()
+
+
+def _port_slice():
+    lo, hi = PORT_RANGE
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    size = (hi - lo) // max(count, 1)
+    return lo + index * size, lo + (index + 1) * size
+
+
 def free_port(host="127.0.0.1"):
-    """A TCP port that was free a moment ago on host."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A TCP port of this process's slice that was free a moment ago on host, and that this
+    process has not handed out before (until the slice wraps around)."""
+    lo, hi = _port_slice()
+    start = random.randrange(lo, hi)
+    for i in range(hi - lo):
+        port = lo + (start - lo + i) % (hi - lo)
+        if port in _HANDED:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _HANDED.add(port)
+        if len(_HANDED) > (hi - lo) // 2:
+            _HANDED.clear()
+        return port
+    raise RuntimeError("no free port in %d-%d on %s" % (lo, hi, host))
 
 
 def port_open(port, host="127.0.0.1", timeout=0.2):
