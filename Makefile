@@ -65,8 +65,10 @@ AWS_SRC := $(wildcard modules/aws/*.c)
 AWS_LIB := $(BUILD)/lib/liblfaws.a
 AWS_LIBS = $(CURL_LIBS) $(OPENSSL_LIBS) $(APR_LIBS)
 
-# CLI tools: tools/<name>.c -> build/bin/<name>, linked with the AWS and common cores.
+# CLI tools: tools/<name>.c -> build/bin/<name>, linked with the AWS and common cores, and with
+# what TOOL_LIBS_<name> adds (a module's core archive, then its libraries).
 TOOLS := $(patsubst tools/%.c,$(BUILD)/bin/%,$(wildcard tools/*.c))
+TOOL_LIBS_lampfarm-once = $(call core_lib,session_kv) $(KV_LIBS)
 
 core_src = $(filter-out modules/$(1)/mod_%,$(wildcard modules/$(1)/*.c))
 glue_src = $(wildcard modules/$(1)/mod_*.c)
@@ -105,10 +107,13 @@ $(AWS_LIB): $(call obj,$(AWS_SRC))
 	@mkdir -p $(dir $@)
 	@rm -f $@ && ar rcs $@ $^
 
+$(BUILD)/bin/lampfarm-once: $(call core_lib,session_kv) $(wildcard modules/session_kv/*.h)
+
 $(BUILD)/bin/%: tools/%.c $(AWS_LIB) $(COMMON_LIB) $(wildcard modules/aws/*.h modules/common/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC (tool) $<"
-	@$(CC) $(CORE_CFLAGS) -Imodules/aws -o $@ $< $(AWS_LIB) $(COMMON_LIB) $(AWS_LIBS)
+	@$(CC) $(CORE_CFLAGS) -Imodules/aws -Imodules/session_kv -o $@ $< $(TOOL_LIBS_$*) $(AWS_LIB) \
+	    $(COMMON_LIB) $(AWS_LIBS)
 
 define module_rules
 $(call core_lib,$(1)): $(call obj,$(call core_src,$(1)))
@@ -175,8 +180,9 @@ format:
 # LAYOUT=debian (mods-available/<x>.load + .conf, for a2enmod) or rhel (conf.modules.d + conf.d);
 # detected from apxs when unset. DESTDIR is respected.
 LAYOUT ?= $(if $(findstring httpd,$(SYSCONFDIR)),rhel,debian)
-# the PHP session handler (php/) goes to $(DATADIR)/lampfarm/php/
+# the PHP session handler (php/) goes to $(DATADIR)/lampfarm/php/, lampfarm-once to $(BINDIR)
 DATADIR ?= /usr/share
+BINDIR ?= /usr/bin
 
 install: all
 	@for m in $(MODULES); do \
@@ -186,6 +192,7 @@ install: all
 	done
 	@install -D -m 0644 php/LampfarmSessionHandler.php \
 	  $(DESTDIR)$(DATADIR)/lampfarm/php/LampfarmSessionHandler.php
+	@install -D -m 0755 $(BUILD)/bin/lampfarm-once $(DESTDIR)$(BINDIR)/lampfarm-once
 
 # --- local farm and benchmarks ------------------------------------------------------------------
 run: deps
