@@ -34,7 +34,7 @@ WERROR ?=
 BASE_CFLAGS = $(call apxs_q,CFLAGS) $(call apxs_q,CPPFLAGS) $(call apxs_q,EXTRA_CPPFLAGS) \
               -fPIC -fvisibility=default $(WARN) $(WERROR) -Imodules/common -Imodules/aws
 # Core files see APR and the common headers only: an httpd include in a core file fails to build.
-CORE_CFLAGS = $(BASE_CFLAGS) $(APR_INCLUDES)
+CORE_CFLAGS = $(BASE_CFLAGS) $(APR_INCLUDES) $(MARIADB_CFLAGS)
 GLUE_CFLAGS = $(BASE_CFLAGS) $(HTTPD_INCLUDES)
 
 # Modules: every folder modules/<x>/ that holds its mod_<x>.c.
@@ -47,7 +47,10 @@ OPENSSL_LIBS = $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcry
 # the AWS core.
 LIBS_health = $(CURL_LIBS)
 LIBS_s3 = $(CURL_LIBS) $(OPENSSL_LIBS) $(ZLIB_LIBS)
-KV_LIBS = -lmemcached -lhiredis
+# MariaDB Connector/C, the client of mysql:// session stores (modules/session_kv/skv_mysql.c)
+MARIADB_CFLAGS = $(shell pkg-config --cflags libmariadb 2>/dev/null || echo -I/usr/include/mariadb)
+MARIADB_LIBS = $(shell pkg-config --libs libmariadb 2>/dev/null || echo -lmariadb)
+KV_LIBS = -lmemcached -lhiredis $(MARIADB_LIBS)
 LIBS_session_kv = $(KV_LIBS) $(CURL_LIBS) $(OPENSSL_LIBS)
 ZLIB_LIBS = $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
 LIBS_cloudwatch = $(CURL_LIBS) $(OPENSSL_LIBS) $(ZLIB_LIBS)
@@ -180,7 +183,8 @@ format:
 # LAYOUT=debian (mods-available/<x>.load + .conf, for a2enmod) or rhel (conf.modules.d + conf.d);
 # detected from apxs when unset. DESTDIR is respected.
 LAYOUT ?= $(if $(findstring httpd,$(SYSCONFDIR)),rhel,debian)
-# the PHP session handler (php/) goes to $(DATADIR)/lampfarm/php/, lampfarm-once to $(BINDIR)
+# the PHP session handler (php/) goes to $(DATADIR)/lampfarm/php/, the SQL of mysql:// session
+# stores to $(DATADIR)/lampfarm/sql/, lampfarm-once to $(BINDIR)
 DATADIR ?= /usr/share
 BINDIR ?= /usr/bin
 
@@ -192,6 +196,8 @@ install: all
 	done
 	@install -D -m 0644 php/LampfarmSessionHandler.php \
 	  $(DESTDIR)$(DATADIR)/lampfarm/php/LampfarmSessionHandler.php
+	@install -D -m 0644 modules/session_kv/sql/session_kv.mysql.sql \
+	  $(DESTDIR)$(DATADIR)/lampfarm/sql/session_kv.mysql.sql
 	@install -D -m 0755 $(BUILD)/bin/lampfarm-once $(DESTDIR)$(BINDIR)/lampfarm-once
 
 # --- local farm and benchmarks ------------------------------------------------------------------

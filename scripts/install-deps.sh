@@ -50,10 +50,11 @@ die() { echo "install-deps: ERROR: $*" >&2; exit 1; }
 
 # --- package names -------------------------------------------------------------------------------
 # Debian / Ubuntu.
-# build: compile modules with apxs and run them in Apache (the C toolchain is listed because
+# build: compile modules with apxs and run them in Apache (libmariadb-dev: MariaDB Connector/C,
+#        the client of mysql:// session stores; the C toolchain is listed because
 #        apache2-dev only recommends a compiler, and gcc only recommends libc6-dev).
-DEB_BUILD=(apache2 apache2-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libmemcached-dev libhiredis-dev gcc
-           libc6-dev make pkg-config)
+DEB_BUILD=(apache2 apache2-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libmemcached-dev libhiredis-dev
+           libmariadb-dev gcc libc6-dev make pkg-config)
 # test: unit tests (cmocka), integration tests (pytest against real backends on 127.0.0.1),
 #       headless Chromium driven over WebDriver (chromedriver) for the browser tests, and mod_php
 #       (prefork) for the PHP session handler tests; BIND (the old registrar's name server, dig)
@@ -82,7 +83,8 @@ rpm_lists() {
         mariadb=mariadb105
     fi
     RPM_BUILD=(httpd httpd-devel apr-devel apr-util-devel libcurl-devel openssl-devel zlib-devel
-               libmemcached-awesome-devel hiredis-devel gcc make pkgconf-pkg-config)
+               libmemcached-awesome-devel hiredis-devel mariadb-connector-c-devel gcc make
+               pkgconf-pkg-config)
     RPM_TEST=(python3-pytest "$redis" memcached "$mariadb-server" "$mariadb" haproxy curl
               nmap-ncat jq bind bind-utils postfix cyrus-sasl-plain)
     RPM_FARM=(haproxy php-fpm php-cli)

@@ -1,4 +1,5 @@
-/* mod_session_kv — httpd mod_session storage in memcached or redis, shared by every server.
+/* mod_session_kv — httpd mod_session storage in memcached, redis or a MySQL/MariaDB table,
+ * shared by every server.
  *
  * A storage provider for httpd's own mod_session (session_load / session_save hooks, like
  * mod_session_dbd), so SessionEnv, SessionHeader, SessionMaxAge, mod_auth_form and
@@ -13,9 +14,9 @@
  *
  * This file: the module and its hooks, the cookie, the status page, the mod_health check, and
  * the background thread that keeps what the stores' connections share up to date (the nodes of
- * a memcached cluster found by auto-discovery, a redis cluster's slot map). The configuration
- * and the runtimes are in mod_session_kv_config.c; the session logic without httpd is in
- * skv_store.c and its neighbours.
+ * a memcached cluster found by auto-discovery, a redis cluster's slot map) and deletes the
+ * expired rows of a mysql:// store. The configuration and the runtimes are in
+ * mod_session_kv_config.c; the session logic without httpd is in skv_store.c and its neighbours.
  */
 #include <stddef.h>
 
@@ -508,8 +509,9 @@ static int skv_status(request_rec *r, int flags)
 /* --- background refresh: what a store's connections share (discovered nodes) ------------- */
 
 /* One thread per child brings each store's shared view of its backend up to date (memcached
- * auto-discovery today; skv_store_refresh() is the same call for any driver that has something
- * to refresh), each at its SessionKVDiscoveryInterval. It knows nothing of memcached: a store
+ * auto-discovery, a redis cluster's slot map; for a mysql:// store, the sweep of its expired
+ * rows: skv_store_refresh() is the same call for any driver that has something to do in the
+ * background), each at its SessionKVDiscoveryInterval. It knows nothing of the backends: a store
  * that answers APR_ENOTIMPL is not asked again. */
 typedef struct skv_refresher {
     mod_lf_thread_spec spec;

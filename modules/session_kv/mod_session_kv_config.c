@@ -24,6 +24,7 @@
 #include "skv_envelope.h"
 #include "skv_id.h"
 #include "skv_memcached.h"
+#include "skv_mysql.h"
 #include "mod_session_kv_config.h"
 
 APLOG_USE_MODULE(session_kv);
@@ -430,11 +431,11 @@ const command_rec skv_cmds[] = {
     AP_INIT_TAKE1(SKV_ENV_PART_SIZE, set_env_part_size, NULL, RSRC_CONF | OR_AUTHCFG,
                   "SessionEnv's HTTP_SESSION longer than this goes out as HTTP_SESSION_1..N "
                   "(default 8000 bytes; Off: never split)"),
-    AP_INIT_TAKE1(
-        SKV_STORE, set_store, NULL, RSRC_CONF,
-        "memcached://host:port[,host:port...] or redis[s]://[user[:password]@]host:port/db"),
+    AP_INIT_TAKE1(SKV_STORE, set_store, NULL, RSRC_CONF,
+                  "memcached://host:port[,host:port...], redis[s]://[user[:password]@]host:port/db "
+                  "or mysql[s]://user[:password]@host:port/database[/table]"),
     AP_INIT_TAKE1(SKV_PASSWORD, set_password, NULL, RSRC_CONF,
-                  "the redis password: file:/path or env:NAME"),
+                  "the redis or mysql password: file:/path or env:NAME"),
     AP_INIT_TAKE23(SKV_IAM_AUTH, set_iam_auth, NULL, RSRC_CONF,
                    "the ElastiCache cache (replication group id or serverless cache name), its "
                    "region, and 'serverless' for a serverless cache: AUTH with IAM tokens for "
@@ -443,9 +444,8 @@ const command_rec skv_cmds[] = {
                    "the AWS credentials that sign IAM tokens: default (environment, profile, "
                    "instance role), keyfile PATH or profile NAME"),
     AP_INIT_TAKE1(SKV_CA_FILE, set_path, (void *)APR_OFFSETOF(skv_srv_conf, ca_file), RSRC_CONF,
-                  "PEM file of the CAs that a rediss:// or memcacheds:// server's certificate "
-                  "must chain to "
-                  "(default: the system's trust store)"),
+                  "PEM file of the CAs that a rediss://, memcacheds:// or mysqls:// server's "
+                  "certificate must chain to (default: the system's trust store)"),
     AP_INIT_TAKE1(SKV_CONNECT_TIMEOUT, set_duration, DURATION(connect_timeout, "ms", 0, 0),
                   RSRC_CONF, "time to connect to a backend server (ms unless a unit is given)"),
     AP_INIT_TAKE1(SKV_TIMEOUT, set_duration, DURATION(timeout, "ms", 0, 0), RSRC_CONF,
@@ -475,7 +475,7 @@ const command_rec skv_cmds[] = {
     AP_INIT_TAKE1(SKV_DISCOVERY_EVERY, set_duration,
                   DURATION(refresh_every, "s", 0, APR_USEC_PER_SEC), RSRC_CONF,
                   "how often a background thread of each child asks the configuration endpoint "
-                  "for the nodes (default 60s)"),
+                  "for the nodes, or deletes the expired rows of a mysql:// store (default 60s)"),
     {NULL},
 };
 
@@ -546,16 +546,19 @@ static const char *runtime_conf(skv_store_conf_t *sc, const skv_srv_conf *e, apr
             return why;
         }
     }
-    else if (e->password && be->type == SKV_BACKEND_REDIS) {
+    else if (e->password && be->type != SKV_BACKEND_MEMCACHED) {
         be->password = e->password;
     }
-    if (be->user && !be->password && !be->password_fn) {
+    if (be->type == SKV_BACKEND_REDIS && be->user && !be->password && !be->password_fn) {
         return apr_psprintf(p, "%s: a redis user needs a password: %s file:/path or env:NAME",
                             SKV_STORE, SKV_PASSWORD);
     }
+    /* mysqls:// hands the file to the MySQL client library; made here all the same, so that a
+     * file that holds no CA is a configuration error, not a failed connection later */
     if (be->tls && lf_tls_create(&be->tls_config, e->ca_file, &why, p) != APR_SUCCESS) {
         return apr_psprintf(p, "%s: %s", SKV_CA_FILE, why);
     }
+    be->ca_file = e->ca_file;
     memset(sc, 0, sizeof(*sc));
     if (e->discovery == 1) {
         if (be->type != SKV_BACKEND_MEMCACHED) {
@@ -615,9 +618,32 @@ static const char *runtime_conf(skv_store_conf_t *sc, const skv_srv_conf *e, apr
     return NULL;
 }
 
-/* Check (and with @p keep, build the skv_runtimes of) every server's store configuration. */
+/* The table of a mysql:// store, at startup: a missing or wrong one is a configuration error
+ * (what is wrong, or NULL); a database that cannot be asked now is not, so that the nodes of a
+ * farm start while the database fails over: they connect when a request needs it. */
+static const char *mysql_check(server_rec *s, const skv_backend_t *be, apr_pool_t *p)
+{
+    const char *why = NULL;
+    apr_status_t rv = skv_mysql_check(&why, be, p);
+
+    if (rv == APR_EINVAL) {
+        return apr_psprintf(p, "%s %s: %s", SKV_STORE, be->display, why);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     LFLOGNO(01022) "sessions in %s: cannot check the table now (%s); starting "
+                                    "all the same, requests connect when they need the database",
+                     be->display, why ? why : "");
+    }
+    return NULL;
+}
+
+/* Check (and with @p keep, build the skv_runtimes of) every server's store configuration; the
+ * table of a mysql:// store is checked once, at the first pass of startup (and by configtest). */
 const char *skv_runtimes_setup(server_rec *main, int keep, apr_pool_t *p)
 {
+    apr_table_t *checked = apr_table_make(p, 2);
+    int first = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG;
     server_rec *s;
 
     for (s = main; s; s = s->next) {
@@ -647,6 +673,13 @@ const char *skv_runtimes_setup(server_rec *main, int keep, apr_pool_t *p)
             return s->defn_name
                        ? apr_psprintf(p, "%s (%s:%d)", err, s->defn_name, s->defn_line_number)
                        : err;
+        }
+        if (!keep && first && rt->conf.backend->type == SKV_BACKEND_MYSQL
+            && !apr_table_get(checked, e->url)) {
+            apr_table_setn(checked, e->url, "");
+            if ((err = mysql_check(main, rt->conf.backend, p))) {
+                return err;
+            }
         }
         rt->display = rt->conf.backend->display;
         rt->settings = *e;

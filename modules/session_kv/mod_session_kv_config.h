@@ -41,8 +41,8 @@
 typedef struct skv_srv_conf {
     const char *url;                     /* SessionKVStore; NULL = no store */
     const char *password;                /* SessionKVPassword: the secret itself */
-    const char *ca_file;                 /* rediss://, memcacheds://: the CAs to trust; NULL =
-                                            the system's */
+    const char *ca_file;                 /* rediss://, memcacheds://, mysqls://: the CAs to
+                                            trust; NULL = the system's */
     const char *iam_cache;               /* SessionKVIAMAuth: the cache; NULL = no IAM tokens */
     const char *iam_region;              /* its region */
     int iam_serverless;                  /* 1: a serverless cache */

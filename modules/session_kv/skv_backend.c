@@ -11,6 +11,7 @@
 
 #include "lf_parse.h"
 #include "skv_backend.h"
+#include "skv_mysql.h"
 
 /* The longest scheme quoted back in an error (longer ones are not quoted at all). */
 #define SKV_SCHEME_MAX 16
@@ -254,6 +255,68 @@ static const char *parse_redis(skv_backend_t *be, const char *rest, apr_pool_t *
     return NULL;
 }
 
+/* Whether @p s is a plain MySQL identifier: letters, digits, '_' and '$', at most 64 bytes, so
+ * that it can be written into SQL as it is (and quoted in a message). */
+static int sql_name(const char *s)
+{
+    apr_size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$");
+
+    return n && n <= 64 && !s[n];
+}
+
+/* mysql[s]://user[:password]@host[:port]/database[/table] */
+static const char *parse_mysql(skv_backend_t *be, const char *rest, apr_pool_t *p)
+{
+    const char *at = strrchr(rest, '@'), *hostpart = at ? at + 1 : rest, *colon, *why;
+    const char *scheme = be->tls ? "mysqls" : "mysql", *path, *slash;
+    apr_size_t hlen = strcspn(hostpart, "/");
+
+    if (!at) {
+        return "no user (mysql://user@host/database)";
+    }
+    colon = memchr(rest, ':', (apr_size_t)(at - rest));
+    be->user = percent_decode(rest, (apr_size_t)((colon ? colon : at) - rest), p);
+    if (!be->user) {
+        return "bad percent escape in the user or password";
+    }
+    if (!*be->user) {
+        return "no user (mysql://user@host/database)";
+    }
+    if (colon) {
+        be->password = percent_decode(colon + 1, (apr_size_t)(at - colon - 1), p);
+        if (!be->password) {
+            return "bad percent escape in the user or password";
+        }
+        if (!*be->password) {
+            return "empty password";
+        }
+    }
+    if (strpbrk(hostpart, "?#")) {
+        return "no query (?...) or fragment (#...) in a backend URL";
+    }
+    if (memchr(hostpart, ',', hlen)) {
+        return "mysql takes one server";
+    }
+    be->servers = apr_array_make(p, 1, sizeof(skv_server_t));
+    why = parse_server(apr_array_push(be->servers), hostpart, hlen, SKV_MYSQL_PORT, p);
+    if (why) {
+        return why;
+    }
+    path = hostpart[hlen] == '/' ? hostpart + hlen + 1 : "";
+    slash = strchr(path, '/');
+    be->database = slash ? apr_pstrndup(p, path, (apr_size_t)(slash - path)) : path;
+    be->table = slash ? slash + 1 : SKV_MYSQL_TABLE;
+    if (!*be->database) {
+        return "no database (mysql://user@host/database)";
+    }
+    if (!sql_name(be->database) || !sql_name(be->table)) {
+        return "database and table names are letters, digits, '_' and '$' (at most 64)";
+    }
+    be->display = apr_psprintf(p, "%s://%.*s%s@%s", scheme, (int)((colon ? colon : at) - rest),
+                               rest, colon ? ":***" : "", hostpart);
+    return NULL;
+}
+
 apr_status_t skv_backend_parse(skv_backend_t **out, const char **why, const char *url,
                                apr_pool_t *p)
 {
@@ -289,10 +352,19 @@ apr_status_t skv_backend_parse(skv_backend_t **out, const char **why, const char
         be->tls = 1;
         err = parse_redis(be, rest, p);
     }
+    else if (slen == 5 && !strncasecmp(url, "mysql", slen)) {
+        be->type = SKV_BACKEND_MYSQL;
+        err = parse_mysql(be, rest, p);
+    }
+    else if (slen == 6 && !strncasecmp(url, "mysqls", slen)) {
+        be->type = SKV_BACKEND_MYSQL;
+        be->tls = 1;
+        err = parse_mysql(be, rest, p);
+    }
     else {
         err = apr_psprintf(p,
-                           "unknown scheme '%.*s' (use memcached://, memcacheds://, redis:// "
-                           "or rediss://)",
+                           "unknown scheme '%.*s' (use memcached://, memcacheds://, redis://, "
+                           "rediss://, mysql:// or mysqls://)",
                            (int)slen, url);
     }
     if (err) {
@@ -311,6 +383,8 @@ const skv_driver_t *skv_backend_driver(const skv_backend_t *be)
         return be->tls ? &skv_driver_memcached_meta : &skv_driver_memcached;
     case SKV_BACKEND_REDIS:
         return &skv_driver_redis;
+    case SKV_BACKEND_MYSQL:
+        return &skv_driver_mysql;
     }
     return NULL;
 }

@@ -5,10 +5,13 @@
  *   memcacheds://host[:port]                      (one server, over TLS: ElastiCache Serverless)
  *   redis://[user:password@]host[:port][/db]      (port 6379, db 0..15, default 0)
  *   rediss://[user:password@]host[:port][/db]     (the same over TLS)
+ *   mysql://user[:password]@host[:port]/database[/table]   (port 3306, table session_kv)
+ *   mysqls://user[:password]@host[:port]/database[/table]  (the same over TLS)
  *
- * In a redis URL the user and the password are percent-decoded, so any byte can be written
- * ("%40" for '@', "%3A" for ':', "%2F" for '/'); "redis://:password@host" gives a password
- * without a user (AUTH password), "redis://user:password@host" an ACL user (AUTH user password).
+ * In a redis or mysql URL the user and the password are percent-decoded, so any byte can be
+ * written ("%40" for '@', "%3A" for ':', "%2F" for '/'); "redis://:password@host" gives a
+ * password without a user (AUTH password), "redis://user:password@host" an ACL user (AUTH user
+ * password). A mysql URL needs a user (its password may come from SessionKVPassword instead).
  * The password never appears in the display form nor in an error: the display form says "***"
  * instead, and errors describe the part of the URL that is wrong without quoting it.
  * Pure core: APR only.
@@ -39,8 +42,8 @@
 apr_status_t skv_backend_parse(skv_backend_t **be, const char **why, const char *url,
                                apr_pool_t *p);
 
-/** The driver of @p be: &skv_driver_memcached, &skv_driver_memcached_meta (memcached over TLS)
- * or &skv_driver_redis. */
+/** The driver of @p be: &skv_driver_memcached, &skv_driver_memcached_meta (memcached over TLS),
+ * &skv_driver_redis or &skv_driver_mysql. */
 const skv_driver_t *skv_backend_driver(const skv_backend_t *be);
 
 #endif /* SKV_BACKEND_H */

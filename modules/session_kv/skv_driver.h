@@ -1,5 +1,6 @@
-/* skv_driver — the key-value backends behind mod_session_kv: memcached (libmemcached) and redis
- * (hiredis), side by side behind one small interface.
+/* skv_driver — the key-value backends behind mod_session_kv: memcached (libmemcached), redis
+ * (hiredis) and a MySQL/MariaDB table (MariaDB Connector/C), side by side behind one small
+ * interface.
  *
  * A connection (skv_conn_t) belongs to one thread at a time; skv_store keeps a bounded pool of
  * them per child process. A connection heals itself: after an I/O error, a timeout, or a reply
@@ -21,7 +22,7 @@
  * Keys reach the drivers already derived by skv_id (a prefix and hex digits), never a cookie.
  * memcacheds:// (memcached over TLS) has a driver of its own, skv_memcached_meta.c: libmemcached
  * has no TLS.
- * Pure core: APR, libmemcached, hiredis; no httpd.
+ * Pure core: APR, libmemcached, hiredis, MariaDB Connector/C; no httpd.
  */
 #ifndef SKV_DRIVER_H
 #define SKV_DRIVER_H
@@ -33,7 +34,7 @@
 
 #include "lf_conn.h"
 
-typedef enum { SKV_BACKEND_MEMCACHED = 1, SKV_BACKEND_REDIS } skv_backend_e;
+typedef enum { SKV_BACKEND_MEMCACHED = 1, SKV_BACKEND_REDIS, SKV_BACKEND_MYSQL } skv_backend_e;
 
 /** One server of a backend. */
 typedef struct skv_server_t {
@@ -56,10 +57,16 @@ typedef struct skv_backend_t {
     skv_backend_e type;
     const char *display;          /* the URL without any password: for messages */
     apr_array_header_t *servers;  /* skv_server_t; memcached 1..n (memcacheds exactly 1),
-                                     redis exactly 1 */
-    const char *user;             /* redis ACL user; NULL = AUTH with the password only */
-    const char *password;         /* redis AUTH password; NULL = no AUTH; never logged */
+                                     redis and mysql exactly 1 */
+    const char *user;             /* redis ACL user (NULL = AUTH with the password only);
+                                     mysql: the login */
+    const char *password;         /* redis AUTH password (NULL = no AUTH), mysql login's
+                                     password (NULL = none); never logged */
     int db;                       /* redis SELECT index; 0 = the default database */
+    const char *database;         /* mysql: the database (schema) of the table */
+    const char *table;            /* mysql: the sessions' table */
+    const char *ca_file;          /* mysqls://: the CAs to trust (PEM); NULL = the system's
+                                     (set by the caller) */
     skv_password_fn *password_fn; /* redis: AUTH's password at each connect instead of
                                      password (set by the caller); NULL = password */
     void *password_baton;
@@ -68,7 +75,7 @@ typedef struct skv_backend_t {
                                             (ElastiCache drops IAM connections at 12 h); 0 =
                                             never (set by the caller) */
     int tls;                             /* rediss://, memcacheds://: over TLS, with
-                                            tls_config */
+                                            tls_config; mysqls://: over TLS, with ca_file */
     lf_tls_t *tls_config;                /* for tls: the trust store and the sessions, made by
                                             the caller (lf_tls_create) */
     apr_interval_time_t connect_timeout; /* microseconds, per connection attempt */
@@ -171,5 +178,7 @@ extern const skv_driver_t skv_driver_memcached;
 extern const skv_driver_t skv_driver_memcached_meta;
 /** The redis driver (skv_redis.c). */
 extern const skv_driver_t skv_driver_redis;
+/** The MySQL/MariaDB driver of mysql:// and mysqls:// (skv_mysql.c). */
+extern const skv_driver_t skv_driver_mysql;
 
 #endif /* SKV_DRIVER_H */

@@ -30,7 +30,8 @@ FUZZ_REPLAY_DIR := $(BUILD)/fuzz-replay
 # Not apxs's CFLAGS (gcc's) nor its CPPFLAGS (_FORTIFY_SOURCE gets in ASan's way); -O1 keeps
 # the stacks of reports readable. UBSan findings abort like ASan's, so libFuzzer keeps the input.
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_INCLUDES = $(APR_INCLUDES) $(foreach m,$(MODULES) aws common,-Imodules/$(m)) -Itests/fuzz
+FUZZ_INCLUDES = $(APR_INCLUDES) $(MARIADB_CFLAGS) $(foreach m,$(MODULES) aws common,-Imodules/$(m)) \
+                -Itests/fuzz
 FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -pthread $(call apxs_q,EXTRA_CPPFLAGS) $(WARN) \
               $(WERROR) $(FUZZ_SAN) $(FUZZ_INCLUDES)
 FUZZ_LIBS = $(CURL_LIBS) $(KV_LIBS) $(OPENSSL_LIBS) $(ZLIB_LIBS) $(APR_LIBS)

@@ -3,6 +3,7 @@
 #include "unit.h"
 
 #include "skv_backend.h"
+#include "skv_mysql.h"
 
 /* The password of the URLs below: it must never come back in a text. */
 #define PW         "s3cr%40t-pw"
@@ -210,12 +211,12 @@ static void bad_scheme(void **state)
     apr_pool_t *p = *state;
 
     assert_string_equal(url_bad("http://h", p),
-                        "unknown scheme 'http' (use memcached://, memcacheds://, redis:// or "
-                        "rediss://)");
+                        "unknown scheme 'http' (use memcached://, memcacheds://, redis://, "
+                        "rediss://, mysql:// or mysqls://)");
     assert_string_equal(url_bad("rediss://h:6379,h2", p), "redis takes one server");
     assert_string_equal(url_bad("memcache://h", p),
-                        "unknown scheme 'memcache' (use memcached://, memcacheds://, redis:// or "
-                        "rediss://)");
+                        "unknown scheme 'memcache' (use memcached://, memcacheds://, redis://, "
+                        "rediss://, mysql:// or mysqls://)");
     assert_string_equal(url_bad("h:11211", p),
                         "not a URL (use memcached://host:port or redis://host:port)");
     assert_string_equal(url_bad("", p),
@@ -302,12 +303,99 @@ static void bad_auth(void **state)
                         "bad percent escape in the user or password");
 }
 
+/* mysql:// and mysqls://: a user, one server, a database and a table */
+static void mysql_urls(void **state)
+{
+    apr_pool_t *p = *state;
+    skv_backend_t *be;
+
+    be = url_ok("mysql://sessions@db.abc123.us-east-1.rds.amazonaws.com/app", p);
+    assert_int_equal(be->type, SKV_BACKEND_MYSQL);
+    assert_ptr_equal(skv_backend_driver(be), &skv_driver_mysql);
+    assert_false(be->tls);
+    assert_int_equal(be->servers->nelts, 1);
+    assert_string_equal(server(be, 0)->host, "db.abc123.us-east-1.rds.amazonaws.com");
+    assert_int_equal(server(be, 0)->port, 3306);
+    assert_string_equal(be->user, "sessions");
+    assert_null(be->password);
+    assert_string_equal(be->database, "app");
+    assert_string_equal(be->table, "session_kv");
+    assert_string_equal(be->display, "mysql://sessions@db.abc123.us-east-1.rds.amazonaws.com/app");
+    /* the password is percent-decoded and hidden; a table of its own */
+    be = url_ok("MySQLs://web%40app:" PW "@[::1]:3307/shop_db/web_sessions", p);
+    assert_true(be->tls);
+    assert_string_equal(be->user, "web@app");
+    assert_string_equal(be->password, PW_DECODED);
+    assert_string_equal(server(be, 0)->host, "::1");
+    assert_int_equal(server(be, 0)->port, 3307);
+    assert_string_equal(be->database, "shop_db");
+    assert_string_equal(be->table, "web_sessions");
+    assert_string_equal(be->display, "mysqls://web%40app:***@[::1]:3307/shop_db/web_sessions");
+    /* an unescaped '@' or '/' in the password: the user information ends at the last '@' */
+    be = url_ok("mysql://u:s3cr/@t@h/d", p);
+    assert_string_equal(be->password, "s3cr/@t");
+    assert_string_equal(be->display, "mysql://u:***@h/d");
+}
+
+static void mysql_bad(void **state)
+{
+    apr_pool_t *p = *state;
+
+    assert_string_equal(url_bad("mysql://h/d", p), "no user (mysql://user@host/database)");
+    assert_string_equal(url_bad("mysql://@h/d", p), "no user (mysql://user@host/database)");
+    assert_string_equal(url_bad("mysql://:" PW "@h/d", p), "no user (mysql://user@host/database)");
+    assert_string_equal(url_bad("mysql://u:@h/d", p), "empty password");
+    assert_string_equal(url_bad("mysql://u:" PW "%2@h/d", p),
+                        "bad percent escape in the user or password");
+    assert_string_equal(url_bad("mysql://u:" PW "@h", p),
+                        "no database (mysql://user@host/database)");
+    assert_string_equal(url_bad("mysql://u:" PW "@h/", p),
+                        "no database (mysql://user@host/database)");
+    assert_string_equal(url_bad("mysql://u:" PW "@h//t", p),
+                        "no database (mysql://user@host/database)");
+    assert_string_equal(url_bad("mysql://u@h/d/t;DROP", p),
+                        "database and table names are letters, digits, '_' and '$' (at most 64)");
+    assert_string_equal(url_bad("mysql://u@h/d`x", p),
+                        "database and table names are letters, digits, '_' and '$' (at most 64)");
+    assert_string_equal(url_bad("mysql://u@h/d/", p),
+                        "database and table names are letters, digits, '_' and '$' (at most 64)");
+    assert_string_equal(url_bad("mysql://u@h/d/t/x", p),
+                        "database and table names are letters, digits, '_' and '$' (at most 64)");
+    assert_string_equal(url_bad("mysql://u@h/d/"
+                                "t234567890123456789012345678901234567890123456789012345678901234"
+                                "5",
+                                p),
+                        "database and table names are letters, digits, '_' and '$' (at most 64)");
+    assert_string_equal(url_bad("mysql://u:" PW "@h:0/d", p), "bad port in 'h:0'");
+    assert_string_equal(url_bad("mysql://u:" PW "@a,b/d", p), "mysql takes one server");
+    assert_string_equal(url_bad("mysqls://u:" PW "@h/d?ssl=1", p),
+                        "no query (?...) or fragment (#...) in a backend URL");
+}
+
+/* The statements name the URL's table, and the sweep deletes in batches. */
+static void mysql_statements(void **state)
+{
+    apr_pool_t *p = *state;
+    int i;
+
+    for (i = 0; i < SKV_SQL_COUNT; i++) {
+        const char *sql = skv_mysql_sql((skv_mysql_sql_e)i, "web_sessions", p);
+
+        assert_non_null(sql);
+        assert_non_null(strstr(sql, "`web_sessions`"));
+    }
+    assert_non_null(strstr(skv_mysql_sql(SKV_SQL_SWEEP, "t", p), "LIMIT 500"));
+    assert_non_null(strstr(skv_mysql_sql(SKV_SQL_CAS, "t", p), "AND version = ?"));
+    assert_null(skv_mysql_sql(SKV_SQL_COUNT, "t", p));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        UNIT_TEST(memcached_urls), UNIT_TEST(redis_urls),      UNIT_TEST(redis_auth),
-        UNIT_TEST(defaults),       UNIT_TEST(bad_scheme),      UNIT_TEST(bad_servers),
-        UNIT_TEST(bad_auth),       UNIT_TEST(memcacheds_urls),
+        UNIT_TEST(memcached_urls), UNIT_TEST(redis_urls),       UNIT_TEST(redis_auth),
+        UNIT_TEST(defaults),       UNIT_TEST(bad_scheme),       UNIT_TEST(bad_servers),
+        UNIT_TEST(bad_auth),       UNIT_TEST(memcacheds_urls),  UNIT_TEST(mysql_urls),
+        UNIT_TEST(mysql_bad),      UNIT_TEST(mysql_statements),
     };
 
     return UNIT_RUN("skv_backend", tests);
