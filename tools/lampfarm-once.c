@@ -67,7 +67,7 @@ static void usage(FILE *out)
         "TTL/3 while the command runs, and gives it back when the command ends. A holder that\n"
         "dies loses the lease after its TTL.\n"
         "  --store URL         the store, as SessionKVStore: redis://, rediss://, memcached://,\n"
-        "                      memcacheds://\n"
+        "                      memcacheds://, mysql://, mysqls://\n"
         "  --name NAME         the job's name: one lease per name across the farm\n"
         "  --ttl DURATION      how long the lease outlives a holder that died (30s, 5m, 1h;\n"
         "                      at least 1s)\n"
@@ -76,10 +76,10 @@ static void usage(FILE *out)
         "  --period DURATION   run at most once per period across the farm (1h, 1d), periods\n"
         "                      counted in UTC from the Unix epoch\n"
         "  --on-store-down P   skip (default: do not run, exit 69) or run (run without a lease)\n"
-        "  --ca-file FILE      PEM CAs a rediss:// or memcacheds:// server must chain to\n"
+        "  --ca-file FILE      PEM CAs a rediss://, memcacheds:// or mysqls:// server must chain to\n"
         "                      (default: the system's trust store)\n"
-        "  --password-file F   the redis password, from a file\n"
-        "  --password-env VAR  the redis password, from the environment variable VAR\n"
+        "  --password-file F   the store's password (redis AUTH, mysql), from a file\n"
+        "  --password-env VAR  the store's password, from the environment variable VAR\n"
         "  --iam-cache NAME --iam-region REGION [--iam-serverless]\n"
         "                      ElastiCache IAM authentication for the rediss://user-id@host URL's\n"
         "                      user: AUTH with IAM tokens for the cache (replication group id or\n"
@@ -375,16 +375,17 @@ static skv_conn_t *store_open(const skv_driver_t **driver, const once_args_t *a,
     if (a->iam_cache || a->iam_region || a->iam_serverless || a->creds_kind) {
         iam_setup(be, a, p);
     }
-    if (be->user && !be->password && !be->password_fn) {
+    if (be->type == SKV_BACKEND_REDIS && be->user && !be->password && !be->password_fn) {
         die_usage("--store: a redis user needs a password: --password-file FILE, "
                   "--password-env VAR, or --iam-cache");
     }
     if (a->ca_file && !be->tls) {
-        die_usage("--ca-file: the store is not over TLS (rediss://, memcacheds://)");
+        die_usage("--ca-file: the store is not over TLS (rediss://, memcacheds://, mysqls://)");
     }
     if (be->tls && lf_tls_create(&be->tls_config, a->ca_file, &why, p) != APR_SUCCESS) {
         die_usage("--ca-file: %s", why);
     }
+    be->ca_file = a->ca_file; /* mysqls:// hands the file to its client library */
     /* one connect and two requests must fit well within a TTL: lease_delete()'s margin */
     t = a->ttl ? a->ttl / 6 : apr_time_from_sec(1);
     be->connect_timeout = be->io_timeout = t < apr_time_from_sec(1) ? t : apr_time_from_sec(1);

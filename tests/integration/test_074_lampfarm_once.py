@@ -1,5 +1,5 @@
 """lampfarm-once (tools/lampfarm-once.c, docs/lampfarm-once.md): a cron job that every node starts
-runs on one, against real redis and memcached on 127.0.0.1. No httpd: the command is run as cron
+runs on one, against real redis, memcached and MariaDB on 127.0.0.1. No httpd: the command is run as cron
 runs it, and the tests look at what a user sees — which jobs ran (each appends a line to a file),
 exit codes, stderr, the keys in the store. TTLs are 1-2 s (memcached counts whole seconds: a key
 of TTL 2 s lives between 1 and 2 s there), and every wait is for a state, not a fixed time."""
@@ -11,7 +11,7 @@ import time
 import pytest
 
 from harness import paths
-from harness.backends import Memcached, Redis, TlsFront
+from harness.backends import MariaDB, Memcached, Redis, TlsFront
 from harness.proc import free_port, wait_until
 from harness.rcluster import RedisCluster
 from harness.tls import make_test_ca, make_test_cas
@@ -24,15 +24,32 @@ HOLD = 'echo "$LAMPFARM_ONCE_TOKEN" >> runs; while [ ! -e go ]; do sleep 0.01; d
 
 
 class Store:
-    def __init__(self, kind, server):
+    def __init__(self, kind, server, path=""):
         self.kind, self.server = kind, server
-        self.url = "%s://127.0.0.1:%d" % (kind, server.port)
-        # memcached's TTL of 1 s can end at its next clock tick: give it 2 s
+        self.url = "%s://%s127.0.0.1:%d%s" % (kind, "root@" if kind == "mysql" else "",
+                                               server.port, path)
+        # memcached's TTL of 1 s can end at its next clock tick, and MariaDB Connector/C counts
+        # its timeouts in whole seconds: give them 2 s
         self.ttl = 1 if kind == "redis" else 2
 
 
-@pytest.fixture(params=["redis", "memcached"])
+@pytest.fixture(scope="module")
+def mysqld(mariadb_template):
+    """A MariaDB with the sessions table of modules/session_kv/sql/ in the database "once" (the
+    database driver of mysql:// stores; the lease uses the same table as the sessions)."""
+    s = MariaDB(paths.log_dir("_once-mysql"), mariadb_template).start()
+    with open(os.path.join(paths.REPO, "modules", "session_kv", "sql",
+                           "session_kv.mysql.sql")) as f:
+        rc, out = s.query("CREATE DATABASE once; USE once; " + f.read())
+    assert rc == 0, out
+    yield s
+    s.cleanup()
+
+
+@pytest.fixture(params=["redis", "memcached", "mysql"])
 def store(request):
+    if request.param == "mysql":
+        return Store("mysql", request.getfixturevalue("mysqld"), "/once")
     return Store(request.param, request.getfixturevalue(request.param))
 
 
