@@ -1,199 +1,27 @@
-/* Unit tests of modules/session_kv/skv_lease.c over an in-memory fake driver (skv_driver.h
- * semantics: add only if absent, cas tokens, TTLs on the store's clock, injected faults) and
- * nodes whose clocks differ from the store's by an injected skew. */
+/* Unit tests of modules/session_kv/skv_lease.c over the in-memory fake driver of unit_kv.h
+ * (skv_driver.h semantics: add only if absent, cas tokens, TTLs on the store's clock, injected
+ * faults) and nodes whose clocks differ from the store's by an injected skew. */
 #include "unit.h"
-
-#include <apr_hash.h>
-#include <apr_strings.h>
+#include "unit_kv.h"
 
 #include "skv_lease.h"
 
 #define SEC    APR_USEC_PER_SEC
 #define DAY    (86400 * SEC)
-#define T0     APR_INT64_C(1700000000000000) /* the store's clock at the start, microseconds */
+#define T0     UNIT_KV_T0 /* the store's clock at the start */
 #define TTL    (30 * SEC)
 #define MARGIN (3 * SEC)
 
-/* --- the fake driver ---------------------------------------------------------------------- */
-
-typedef enum { F_GET, F_ADD, F_CAS, F_DEL, F_OPS } fake_op_e;
-
-typedef struct fake_entry_t {
-    char *data;
-    apr_uint64_t cas;
-    apr_time_t expires;
-} fake_entry_t;
-
-struct skv_conn_t {
-    int unused;
-};
-
-static struct {
-    apr_pool_t *pool;
-    apr_hash_t *entries;
-    apr_time_t now; /* the store's (true) clock */
-    apr_uint64_t next_cas;
-    int calls[F_OPS];
-    apr_interval_time_t ttl_of_last; /* of the last write */
-    /* fault injection: the call number @c fail_at (1 = the next one) of @c fail_op fails with
-     * @c fail_rv, and so do the @c fail_more after it */
-    fake_op_e fail_op;
-    int fail_at, fail_more;
-    apr_status_t fail_rv;
-} fake;
+/* --- the fake driver (unit_kv.h) ----------------------------------------------------------- */
 
 static apr_interval_time_t skew; /* the node's clock minus the store's */
 
-static void fake_reset(apr_pool_t *p)
+/* A fresh store, the node's clock right. */
+static void reset(apr_pool_t *p)
 {
-    memset(&fake, 0, sizeof(fake));
-    fake.pool = p;
-    fake.entries = apr_hash_make(p);
-    fake.now = T0;
-    fake.next_cas = 1;
-    fake.fail_op = F_OPS;
+    fake_reset(p);
     skew = 0;
 }
-
-static apr_status_t fake_fault(fake_op_e op)
-{
-    ++fake.calls[op];
-    if (op != fake.fail_op || !fake.fail_at) {
-        return APR_SUCCESS;
-    }
-    if (--fake.fail_at > 0) {
-        return APR_SUCCESS;
-    }
-    if (fake.fail_more-- > 0) {
-        fake.fail_at = 1;
-    }
-    else {
-        fake.fail_op = F_OPS;
-    }
-    return fake.fail_rv;
-}
-
-/* Make the @p nth next call of @p op fail with @p rv, and @p more after it. */
-static void fake_fail(fake_op_e op, int nth, int more, apr_status_t rv)
-{
-    fake.fail_op = op;
-    fake.fail_at = nth;
-    fake.fail_more = more;
-    fake.fail_rv = rv;
-}
-
-static fake_entry_t *fake_find(const char *key)
-{
-    fake_entry_t *e = apr_hash_get(fake.entries, key, APR_HASH_KEY_STRING);
-
-    if (e && fake.now >= e->expires) {
-        apr_hash_set(fake.entries, key, APR_HASH_KEY_STRING, NULL);
-        e = NULL;
-    }
-    return e;
-}
-
-static void fake_put(const char *key, const char *data, apr_size_t len, apr_interval_time_t ttl)
-{
-    fake_entry_t *e = apr_pcalloc(fake.pool, sizeof(*e));
-
-    assert_true(ttl > 0);
-    e->data = apr_pstrmemdup(fake.pool, data, len);
-    e->cas = ++fake.next_cas;
-    e->expires = fake.now + ttl;
-    fake.ttl_of_last = ttl;
-    apr_hash_set(fake.entries, apr_pstrdup(fake.pool, key), APR_HASH_KEY_STRING, e);
-}
-
-static apr_status_t fake_open(skv_conn_t **conn, const skv_backend_t *be, void *shared,
-                              apr_pool_t *p)
-{
-    (void)be;
-    (void)shared;
-    *conn = apr_pcalloc(p, sizeof(**conn));
-    return APR_SUCCESS;
-}
-
-static apr_status_t fake_get(skv_value_t *val, skv_conn_t *c, const char *key, apr_pool_t *p)
-{
-    apr_status_t rv = fake_fault(F_GET);
-    fake_entry_t *e;
-
-    (void)c;
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (!(e = fake_find(key))) {
-        return APR_NOTFOUND;
-    }
-    val->data = apr_pstrdup(p, e->data);
-    val->len = strlen(e->data);
-    val->cas = e->cas;
-    val->expires_in = e->expires - fake.now;
-    return APR_SUCCESS;
-}
-
-static apr_status_t fake_add(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
-                             apr_interval_time_t ttl)
-{
-    apr_status_t rv = fake_fault(F_ADD);
-
-    (void)c;
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (fake_find(key)) {
-        return APR_EEXIST;
-    }
-    fake_put(key, data, len, ttl);
-    return APR_SUCCESS;
-}
-
-static apr_status_t fake_cas(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
-                             apr_interval_time_t ttl, apr_uint64_t cas)
-{
-    apr_status_t rv = fake_fault(F_CAS);
-    fake_entry_t *e;
-
-    (void)c;
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (!(e = fake_find(key))) {
-        return APR_NOTFOUND;
-    }
-    if (e->cas != cas) {
-        return APR_EEXIST;
-    }
-    fake_put(key, data, len, ttl);
-    return APR_SUCCESS;
-}
-
-static apr_status_t fake_del(skv_conn_t *c, const char *key)
-{
-    apr_status_t rv = fake_fault(F_DEL);
-
-    (void)c;
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (!fake_find(key)) {
-        return APR_NOTFOUND;
-    }
-    apr_hash_set(fake.entries, key, APR_HASH_KEY_STRING, NULL);
-    return APR_SUCCESS;
-}
-
-static const char *fake_error(skv_conn_t *c)
-{
-    (void)c;
-    return "fake: down";
-}
-
-static const skv_driver_t fake_driver = {
-    "fake",   fake_open, fake_get,   fake_add, fake_cas, NULL, NULL,
-    fake_del, NULL,      fake_error, NULL,     NULL,     NULL,
-};
 
 /* The node's clock: the store's plus the node's skew. */
 static apr_time_t node_now(void)
@@ -226,7 +54,7 @@ static skv_lease_conf_t *conf_make(const char *name, const char *holder, apr_poo
 /* A fresh store, and node A's lease "job" in it. */
 static skv_lease_conf_t *node_a(apr_pool_t *p)
 {
-    fake_reset(p);
+    reset(p);
     return conf_make("job", "A", p);
 }
 
@@ -299,7 +127,7 @@ static void test_take_then_others_skip(void **state)
     skv_lease_t *lease, *none = NULL;
     const char *why = NULL;
 
-    fake_reset(p);
+    reset(p);
     a = conf_make("job", "nodeA/1/aa", p);
     b = conf_make("job", "nodeB/2/bb", p);
     lease = take_ok(a, p);
@@ -350,7 +178,7 @@ static void test_token_after_counter_lost_starts_from_clock(void **state)
     l1 = take_ok(a, p);
     assert_int_equal(skv_lease_release(&why, l1, p), APR_SUCCESS);
     /* evicted or flushed; a minute later */
-    apr_hash_set(fake.entries, "lampfarm-once:job:fence", APR_HASH_KEY_STRING, NULL);
+    fake_drop("lampfarm-once:job:fence");
     fake.now += 60 * SEC;
     l2 = take_ok(a, p);
     assert_true(l2->token > l1->token);
@@ -400,7 +228,7 @@ static void test_renew_extends_and_detects_loss(void **state)
         assert_int_equal(skv_lease_take(&none, &why, b, p), APR_EBUSY);
     }
     /* deleted by hand: lost */
-    apr_hash_set(fake.entries, "lampfarm-once:job", APR_HASH_KEY_STRING, NULL);
+    fake_drop("lampfarm-once:job");
     assert_int_equal(skv_lease_renew(&why, lease, p), APR_EBUSY);
     assert_true(lease->lost);
     assert_non_null(strstr(why, "gone"));
@@ -536,7 +364,7 @@ static void test_take_store_errors_leave_nothing(void **state)
     apr_size_t i;
 
     for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-        fake_reset(p);
+        reset(p);
         a = conf_make("job", "A", p);
         fake_fail(steps[i].op, steps[i].nth, 0, APR_ECONNREFUSED);
         none = NULL;
@@ -578,7 +406,7 @@ static void test_period_runs_once(void **state)
     const char *why, *pkey;
     apr_int64_t n;
 
-    fake_reset(p);
+    reset(p);
     a = daily("A", p);
     b = daily("B", p);
     lease = take_ok(a, p);
@@ -613,7 +441,7 @@ static void test_period_clock_skew(void **state)
     apr_int64_t n = T0 / DAY;
     apr_time_t boundary = (n + 1) * DAY;
 
-    fake_reset(p);
+    reset(p);
     ahead = daily("ahead", p);
     exact = daily("exact", p);
     behind = daily("behind", p);
@@ -657,7 +485,7 @@ static void test_period_first_asker_wins_across_boundary(void **state)
     apr_int64_t n = T0 / DAY;
     apr_time_t boundary = (n + 1) * DAY;
 
-    fake_reset(p);
+    reset(p);
     ahead = daily("ahead", p);
     behind = daily("behind", p);
     /* the node behind asks at boundary + 1 s (its clock: boundary - 1 s): it runs N */
@@ -684,7 +512,7 @@ static void test_period_store_error_gives_lease_back(void **state)
     skv_lease_t *none = NULL;
     const char *why;
 
-    fake_reset(p);
+    reset(p);
     a = daily("A", p);
     fake_fail(F_ADD, 3, 0, APR_TIMEUP); /* the lease, the counter, then the period */
     assert_int_equal(skv_lease_take(&none, &why, a, p), APR_TIMEUP);

@@ -1,11 +1,9 @@
-/* Unit tests of modules/session_kv/skv_store.c over an in-memory fake driver (skv_driver.h
- * semantics: cas tokens, TTLs on an injected clock, fault injection, servers that hang, and a
- * "concurrent writer" that changes or deletes a session between a request's load and its
- * compare-and-set). */
+/* Unit tests of modules/session_kv/skv_store.c over the in-memory fake driver of unit_kv.h
+ * (skv_driver.h semantics: cas tokens, TTLs on an injected clock, fault injection, servers that
+ * hang, and a "concurrent writer" that changes or deletes a session between a request's load and
+ * its compare-and-set). */
 #include "unit.h"
-
-#include <apr_hash.h>
-#include <apr_strings.h>
+#include "unit_kv.h"
 
 #include "skv_envelope.h"
 #include "skv_id.h"
@@ -17,337 +15,13 @@
 #define LIFETIME (8 * 60 * MINUTE)
 #define TOUCH    (2 * MINUTE)
 #define MAX_SIZE 256
-#define T0       APR_INT64_C(1700000000000000) /* the fake clock's start, microseconds */
-#define RETRY    apr_time_from_sec(10)         /* the backend's retry interval */
+#define T0       UNIT_KV_T0            /* the fake clock's start */
+#define RETRY    apr_time_from_sec(10) /* the backend's retry interval */
 #define KEY_HEX  "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
-/* --- the fake driver ---------------------------------------------------------------------- */
+/* --- the fake driver (unit_kv.h) ----------------------------------------------------------- */
 
-typedef enum { F_OPEN, F_GET, F_ADD, F_CAS, F_REPLACE, F_TOUCH, F_DEL, F_PING, F_OPS } fake_op_e;
-
-typedef struct fake_entry_t {
-    char *data;
-    apr_size_t len;
-    apr_uint64_t cas;
-    apr_time_t expires; /* on the fake clock */
-} fake_entry_t;
-
-struct skv_conn_t {
-    int id;
-};
-
-static struct {
-    apr_pool_t *pool;
-    apr_hash_t *entries; /* key -> fake_entry_t */
-    apr_time_t now;      /* the clock of the backend, and the "now" the tests pass */
-    apr_uint64_t next_cas;
-    int report_ttl;            /* get() reports expires_in (redis); else -1 (memcached) */
-    apr_interval_time_t grace; /* an expired entry is still served this long (coarse clock) */
-    int calls[F_OPS];
-    apr_interval_time_t last_ttl;
-    int conns;
-    /* fault injection: the next call of @c fail_op (F_OPS: any) returns @c fail_rv */
-    apr_status_t fail_rv;
-    fake_op_e fail_op;
-    const char *error;
-    /* servers: keys are on server (last hex digit & 1) when there are two; the servers whose
-     * bit is set in @c hung answer every call with APR_TIMEUP (the call is counted) */
-    int servers;
-    int hung;
-    apr_interval_time_t io_timeout; /* what a call to a hung server takes on the clock */
-    /* the concurrent writer: runs at the start of the next @c hook_times cas() calls */
-    void (*hook)(const char *key);
-    int hook_times;
-    /* another request ends the session just before the next get() (after a conflict) */
-    int end_at_get;
-    const skv_keyring_t *keys; /* of the store, for the hooks */
-} fake;
-
-static void fake_reset(apr_pool_t *p)
-{
-    memset(&fake, 0, sizeof(fake));
-    fake.pool = p;
-    fake.entries = apr_hash_make(p);
-    fake.now = T0;
-    fake.next_cas = 1000;
-    fake.report_ttl = 1;
-    fake.fail_op = F_OPS;
-    fake.error = "";
-    fake.servers = 1;
-}
-
-/* The server that holds @p key. */
-static int fake_server_of(const char *key)
-{
-    const char *last = key + strlen(key) - 1;
-
-    return fake.servers == 1 ? 0
-                             : (int)(strchr("0123456789abcdef", *last) - "0123456789abcdef") & 1;
-}
-
-/* Whether an injected fault hits this call of @p op on @p key (NULL: every server; a ping);
- * the fault is used up. */
-static apr_status_t fake_fault(fake_op_e op, const char *key)
-{
-    apr_status_t rv = fake.fail_rv;
-
-    if (fake.hung && (!key || fake.hung & (1 << fake_server_of(key)))) {
-        fake.now += fake.io_timeout; /* a hung server costs the whole timeout */
-        fake.error = "fake: timed out (hung)";
-        return APR_TIMEUP;
-    }
-    if (rv == APR_SUCCESS || (fake.fail_op != F_OPS && fake.fail_op != op)) {
-        return APR_SUCCESS;
-    }
-    fake.fail_rv = APR_SUCCESS;
-    fake.fail_op = F_OPS;
-    fake.error = rv == APR_TIMEUP ? "fake: timed out" : "fake: down";
-    return rv;
-}
-
-static fake_entry_t *fake_find(const char *key)
-{
-    fake_entry_t *e = apr_hash_get(fake.entries, key, APR_HASH_KEY_STRING);
-
-    if (e && fake.now >= e->expires + fake.grace) {
-        apr_hash_set(fake.entries, key, APR_HASH_KEY_STRING, NULL);
-        e = NULL;
-    }
-    return e;
-}
-
-static void fake_store(const char *key, const char *data, apr_size_t len, apr_interval_time_t ttl)
-{
-    fake_entry_t *e = apr_pcalloc(fake.pool, sizeof(*e));
-
-    assert_true(ttl > 0);
-    e->data = apr_pstrmemdup(fake.pool, data, len);
-    e->len = len;
-    e->cas = ++fake.next_cas;
-    e->expires = fake.now + ttl;
-    fake.last_ttl = ttl;
-    apr_hash_set(fake.entries, apr_pstrdup(fake.pool, key), APR_HASH_KEY_STRING, e);
-}
-
-static apr_status_t fake_open_unlocked(skv_conn_t **conn, const skv_backend_t *be, apr_pool_t *p)
-{
-    (void)be;
-    ++fake.calls[F_OPEN];
-    *conn = apr_pcalloc(p, sizeof(**conn));
-    (*conn)->id = ++fake.conns;
-    return APR_SUCCESS;
-}
-
-static apr_status_t fake_get_unlocked(skv_value_t *val, skv_conn_t *c, const char *key,
-                                      apr_pool_t *p)
-{
-    apr_status_t rv = fake_fault(F_GET, key);
-    fake_entry_t *e;
-
-    (void)c;
-    ++fake.calls[F_GET];
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (fake.end_at_get) {
-        fake.end_at_get = 0;
-        apr_hash_set(fake.entries, key, APR_HASH_KEY_STRING, NULL);
-    }
-    if (!(e = fake_find(key))) {
-        return APR_NOTFOUND;
-    }
-    val->data = apr_pstrmemdup(p, e->data, e->len);
-    val->len = e->len;
-    val->cas = e->cas;
-    val->expires_in = fake.report_ttl ? e->expires - fake.now : -1;
-    return APR_SUCCESS;
-}
-
-static apr_status_t fake_add_unlocked(skv_conn_t *c, const char *key, const char *data,
-                                      apr_size_t len, apr_interval_time_t ttl)
-{
-    apr_status_t rv = fake_fault(F_ADD, key);
-
-    (void)c;
-    ++fake.calls[F_ADD];
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (fake_find(key)) {
-        return APR_EEXIST;
-    }
-    fake_store(key, data, len, ttl);
-    return APR_SUCCESS;
-}
-
-static apr_status_t fake_cas_unlocked(skv_conn_t *c, const char *key, const char *data,
-                                      apr_size_t len, apr_interval_time_t ttl, apr_uint64_t cas)
-{
-    apr_status_t rv = fake_fault(F_CAS, key);
-    fake_entry_t *e;
-
-    (void)c;
-    ++fake.calls[F_CAS];
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (fake.hook_times > 0) {
-        --fake.hook_times;
-        fake.hook(key);
-    }
-    if (!(e = fake_find(key))) {
-        return APR_NOTFOUND;
-    }
-    if (e->cas != cas) {
-        return APR_EEXIST;
-    }
-    fake_store(key, data, len, ttl);
-    return APR_SUCCESS;
-}
-
-static apr_status_t fake_replace_unlocked(skv_conn_t *c, const char *key, const char *data,
-                                          apr_size_t len, apr_interval_time_t ttl)
-{
-    apr_status_t rv = fake_fault(F_REPLACE, key);
-
-    (void)c;
-    ++fake.calls[F_REPLACE];
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (!fake_find(key)) {
-        return APR_NOTFOUND;
-    }
-    fake_store(key, data, len, ttl);
-    return APR_SUCCESS;
-}
-
-static apr_status_t fake_touch_unlocked(skv_conn_t *c, const char *key, apr_interval_time_t ttl)
-{
-    apr_status_t rv = fake_fault(F_TOUCH, key);
-    fake_entry_t *e;
-
-    (void)c;
-    ++fake.calls[F_TOUCH];
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (!(e = fake_find(key))) {
-        return APR_NOTFOUND;
-    }
-    assert_true(ttl > 0);
-    e->expires = fake.now + ttl;
-    fake.last_ttl = ttl;
-    return APR_SUCCESS;
-}
-
-static apr_status_t fake_del_unlocked(skv_conn_t *c, const char *key)
-{
-    apr_status_t rv = fake_fault(F_DEL, key);
-
-    (void)c;
-    ++fake.calls[F_DEL];
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (!fake_find(key)) {
-        return APR_NOTFOUND;
-    }
-    apr_hash_set(fake.entries, key, APR_HASH_KEY_STRING, NULL);
-    return APR_SUCCESS;
-}
-
-static apr_status_t fake_ping_unlocked(const char **info, skv_conn_t *c, apr_pool_t *p)
-{
-    apr_status_t rv = fake_fault(F_PING, NULL);
-
-    ++fake.calls[F_PING];
-    if (rv == APR_SUCCESS) {
-        *info = apr_psprintf(p, "fake 1.0 conn %d", c->id);
-    }
-    return rv;
-}
-
-/* The backend answers one call at a time, as a real one does for one key: the threaded test
- * runs several requests against it at once. */
-static pthread_mutex_t fake_mutex = PTHREAD_MUTEX_INITIALIZER;
-
-#define FAKE_LOCKED(call)                                                                          \
-    do {                                                                                           \
-        apr_status_t rv_;                                                                          \
-        pthread_mutex_lock(&fake_mutex);                                                           \
-        rv_ = call;                                                                                \
-        pthread_mutex_unlock(&fake_mutex);                                                         \
-        return rv_;                                                                                \
-    } while (0)
-
-static apr_status_t fake_open(skv_conn_t **conn, const skv_backend_t *be, void *shared,
-                              apr_pool_t *p)
-{
-    (void)shared;
-    FAKE_LOCKED(fake_open_unlocked(conn, be, p));
-}
-
-static apr_status_t fake_get(skv_value_t *val, skv_conn_t *c, const char *key, apr_pool_t *p)
-{
-    FAKE_LOCKED(fake_get_unlocked(val, c, key, p));
-}
-
-static apr_status_t fake_add(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
-                             apr_interval_time_t ttl)
-{
-    FAKE_LOCKED(fake_add_unlocked(c, key, data, len, ttl));
-}
-
-static apr_status_t fake_cas(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
-                             apr_interval_time_t ttl, apr_uint64_t cas)
-{
-    FAKE_LOCKED(fake_cas_unlocked(c, key, data, len, ttl, cas));
-}
-
-static apr_status_t fake_replace(skv_conn_t *c, const char *key, const char *data, apr_size_t len,
-                                 apr_interval_time_t ttl)
-{
-    FAKE_LOCKED(fake_replace_unlocked(c, key, data, len, ttl));
-}
-
-static apr_status_t fake_touch(skv_conn_t *c, const char *key, apr_interval_time_t ttl)
-{
-    FAKE_LOCKED(fake_touch_unlocked(c, key, ttl));
-}
-
-static apr_status_t fake_del(skv_conn_t *c, const char *key)
-{
-    FAKE_LOCKED(fake_del_unlocked(c, key));
-}
-
-static apr_status_t fake_ping(const char **info, skv_conn_t *c, apr_pool_t *p)
-{
-    FAKE_LOCKED(fake_ping_unlocked(info, c, p));
-}
-
-static const char *fake_error(skv_conn_t *c)
-{
-    (void)c;
-    return fake.error;
-}
-
-static int fake_server(skv_conn_t *c, const char *key)
-{
-    (void)c;
-    return fake_server_of(key);
-}
-
-static const skv_driver_t fake_driver = {
-    "fake",   fake_open, fake_get,   fake_add,    fake_cas, fake_replace, fake_touch,
-    fake_del, fake_ping, fake_error, fake_server, NULL,     NULL,
-};
-
-/* The store's clock. */
-static apr_time_t fake_now(void)
-{
-    return fake.now;
-}
+static const skv_keyring_t *keys; /* of the store, for put() and the hooks */
 
 static int writes_seen(void)
 {
@@ -406,7 +80,7 @@ static skv_store_t *store_servers(const skv_store_conf_t *c, int servers, apr_po
     skv_store_t *st = NULL;
 
     fake_reset(p);
-    fake.keys = c->keys;
+    keys = c->keys;
     fake.servers = servers;
     fake.io_timeout = c->backend->io_timeout;
     unit_log_capture(); /* what the store logs, for unit_logged() */
@@ -446,8 +120,8 @@ static void put(const char *key, apr_time_t created, apr_time_t written, const c
     rec.user = user;
     rec.data = data;
     rec.len = strlen(data);
-    assert_int_equal(skv_envelope_encode(&env, &len, &rec, fake.keys, key, fake.pool), APR_SUCCESS);
-    fake_store(key, env, len, ttl);
+    assert_int_equal(skv_envelope_encode(&env, &len, &rec, keys, key, fake.pool), APR_SUCCESS);
+    fake_put(key, env, len, ttl);
 }
 
 /* A stored session with a fresh id; its id. */
@@ -470,7 +144,7 @@ static int stored(skv_record_t *rec, const char *key)
     if (!e) {
         return 0;
     }
-    if (skv_envelope_decode(rec, &why, e->data, e->len, fake.keys, key, fake.pool) != APR_SUCCESS) {
+    if (skv_envelope_decode(rec, &why, e->data, e->len, keys, key, fake.pool) != APR_SUCCESS) {
         fail_msg("stored value does not decode: %s", why);
     }
     return 1;
@@ -550,12 +224,12 @@ static void hook_rewrite(const char *key)
 
 static void hook_delete(const char *key)
 {
-    apr_hash_set(fake.entries, key, APR_HASH_KEY_STRING, NULL);
+    fake_drop(key);
 }
 
 static void hook_garbage(const char *key)
 {
-    fake_store(key, "not an envelope", 15, IDLE);
+    fake_put(key, "not an envelope", 15, IDLE);
 }
 
 /* --- tests -------------------------------------------------------------------------------- */
@@ -581,7 +255,7 @@ static void new_session_gets_id_on_save(void **state)
     assert_int_equal(fake.calls[F_ADD], 1);
     assert_int_equal(writes_seen(), 1);
     assert_int_equal(m.calls, 0);
-    assert_true(fake.last_ttl == IDLE);
+    assert_true(fake.ttl_of_last == IDLE);
     assert_int_equal(entries(), 1);
     /* the cookie value itself is not a key */
     assert_null(apr_hash_get(fake.entries, s->id, APR_HASH_KEY_STRING));
@@ -776,7 +450,7 @@ static void load_bad_envelope(void **state)
     const char *id, *why = NULL;
 
     assert_int_equal(skv_id_generate(&id, p), APR_SUCCESS);
-    fake_store(skv_id_key(PREFIX, id, p), "PHPSESSID|a:0:{}", 16, IDLE);
+    fake_put(skv_id_key(PREFIX, id, p), "PHPSESSID|a:0:{}", 16, IDLE);
     assert_int_equal(skv_store_load(&s, &why, st, id, fake.now, p), APR_EINVAL);
     assert_null(s);
     assert_non_null(why);
@@ -791,7 +465,7 @@ static void load_backend_errors(void **state)
     const char *id = put_new(T0, T0, "a=1", IDLE), *why;
     skv_session_t *s = NULL;
 
-    fake.fail_rv = APR_TIMEUP;
+    fake_fail(F_OPS, 1, 0, APR_TIMEUP);
     why = NULL;
     assert_int_equal(skv_store_load(&s, &why, st, id, fake.now, p), APR_TIMEUP);
     assert_non_null(why);
@@ -800,7 +474,7 @@ static void load_backend_errors(void **state)
     /* a timeout marks the server down: the next operation goes out after the retry interval */
     fake.now += RETRY;
 
-    fake.fail_rv = APR_ECONNREFUSED;
+    fake_fail(F_OPS, 1, 0, APR_ECONNREFUSED);
     why = NULL;
     assert_int_equal(skv_store_load(&s, &why, st, id, fake.now, p), APR_ECONNREFUSED);
     assert_non_null(strstr(why, "fake: down"));
@@ -808,7 +482,7 @@ static void load_backend_errors(void **state)
     /* that was the retry, and a refusal does not say the server is back */
     fake.now += RETRY;
 
-    fake.fail_rv = APR_EGENERAL;
+    fake_fail(F_OPS, 1, 0, APR_EGENERAL);
     why = NULL;
     assert_int_equal(skv_store_load(&s, &why, st, id, fake.now, p), APR_EGENERAL);
     assert_non_null(why);
@@ -840,7 +514,7 @@ static void save_unchanged_cas(void **state)
     assert_int_equal(writes_seen(), 1);
     assert_int_equal(fake.calls[F_GET], 1);
     assert_int_equal(m.calls, 0);
-    assert_true(fake.last_ttl == IDLE);
+    assert_true(fake.ttl_of_last == IDLE);
     /* same id */
     assert_string_equal(s->id, id);
     assert_true(stored(&rec, s->key));
@@ -1013,7 +687,7 @@ static void save_last_write_wins(void **state)
     assert_true(stored(&rec, s->key));
     assert_string_equal(rec.data, "a=2");
     assert_true(rec.created == T0 - 5 * MINUTE);
-    assert_true(fake.last_ttl == IDLE);
+    assert_true(fake.ttl_of_last == IDLE);
     assert_int_equal(stats.conflicts + stats.merges, 0);
     assert_int_equal(stats.writes, 1);
 
@@ -1160,8 +834,7 @@ static void save_backend_errors(void **state)
     merge_t m = {0};
 
     s = load_ok(st, id, p);
-    fake.fail_rv = APR_TIMEUP;
-    fake.fail_op = F_CAS;
+    fake_fail(F_CAS, 1, 0, APR_TIMEUP);
     assert_int_equal(save(s, &why, st, "a=2", "ann", 0, merge_cb, &m, p), APR_TIMEUP);
     assert_non_null(why);
     assert_int_equal(stats.err_timeout, 1);
@@ -1172,8 +845,7 @@ static void save_backend_errors(void **state)
     fake.now += RETRY; /* the timeout marked the server down for that long */
 
     /* a new session that cannot be stored keeps no id: nothing to send as a cookie */
-    fake.fail_rv = APR_ECONNREFUSED;
-    fake.fail_op = F_ADD;
+    fake_fail(F_ADD, 1, 0, APR_ECONNREFUSED);
     assert_int_equal(save(fresh, &why, st, "b=1", "ann", 0, merge_cb, &m, p), APR_ECONNREFUSED);
     assert_null(fresh->id);
     assert_null(fresh->key);
@@ -1184,8 +856,7 @@ static void save_backend_errors(void **state)
     /* the get after a conflict fails */
     fake.hook = hook_rewrite;
     fake.hook_times = 1;
-    fake.fail_rv = APR_EGENERAL;
-    fake.fail_op = F_GET;
+    fake_fail(F_GET, 1, 0, APR_EGENERAL);
     assert_int_equal(save(s, &why, st, "a=2", "ann", 0, merge_cb, &m, p), APR_EGENERAL);
     assert_int_equal(stats.err_other, 1);
     assert_int_equal(m.calls, 0);
@@ -1251,8 +922,7 @@ static void regenerate_fails(void **state)
 
     s = load_ok(st, id, p);
     old_key = s->key;
-    fake.fail_rv = APR_TIMEUP;
-    fake.fail_op = F_ADD;
+    fake_fail(F_ADD, 1, 0, APR_TIMEUP);
     assert_int_equal(save(s, &why, st, "a=2", "ann", 1, merge_cb, &m, p), APR_TIMEUP);
     assert_non_null(why);
     assert_string_equal(s->id, id);
@@ -1315,7 +985,7 @@ static void touch_by_written(void **state)
     s = load_ok(st, id, p);
     assert_int_equal(skv_store_touch(s, &why, st, fake.now, p), APR_SUCCESS);
     assert_int_equal(fake.calls[F_TOUCH], 1);
-    assert_true(fake.last_ttl == IDLE);
+    assert_true(fake.ttl_of_last == IDLE);
     e = fake_find(s->key);
     assert_true(e->expires == fake.now + IDLE);
     assert_int_equal(stats.touches, 1);
@@ -1381,7 +1051,7 @@ static void touch_after_save_and_errors(void **state)
     /* a later request: errors are returned and counted; a failed touch can be tried again */
     fake.now += TOUCH;
     s = load_ok(st, id, p);
-    fake.fail_rv = APR_TIMEUP;
+    fake_fail(F_OPS, 1, 0, APR_TIMEUP);
     why = NULL;
     assert_int_equal(skv_store_touch(s, &why, st, fake.now, p), APR_TIMEUP);
     assert_non_null(why);
@@ -1417,7 +1087,7 @@ static void destroy(void **state)
     /* backend errors */
     id = put_new(T0 - 5 * MINUTE, T0 - MINUTE, "a=1", IDLE);
     s = load_ok(st, id, p);
-    fake.fail_rv = APR_ECONNREFUSED;
+    fake_fail(F_OPS, 1, 0, APR_ECONNREFUSED);
     why = NULL;
     assert_int_equal(skv_store_destroy(s, &why, st, p), APR_ECONNREFUSED);
     assert_non_null(why);
@@ -1435,7 +1105,7 @@ static void ping(void **state)
     assert_int_equal(skv_store_ping(&info, st, p), APR_SUCCESS);
     assert_non_null(info);
     assert_non_null(strstr(info, "fake 1.0"));
-    fake.fail_rv = APR_TIMEUP;
+    fake_fail(F_OPS, 1, 0, APR_TIMEUP);
     info = NULL;
     assert_int_equal(skv_store_ping(&info, st, p), APR_TIMEUP);
     assert_non_null(info);
@@ -1560,7 +1230,7 @@ static void refused_is_not_marked_down(void **state)
     const char *id = put_new(T0, T0, "a=1", IDLE), *why = NULL;
     skv_session_t *s = NULL;
 
-    fake.fail_rv = APR_ECONNREFUSED;
+    fake_fail(F_OPS, 1, 0, APR_ECONNREFUSED);
     assert_int_equal(skv_store_load(&s, &why, st, id, fake.now, p), APR_ECONNREFUSED);
     load_ok(st, id, p);
     assert_int_equal(fake.calls[F_GET], 2);
@@ -1697,7 +1367,7 @@ static void encrypted(void **state)
 
     /* copied under another session's key: refused */
     assert_int_equal(skv_id_generate(&id, p), APR_SUCCESS);
-    fake_store(skv_id_key(PREFIX, id, p), e->data, e->len, IDLE);
+    fake_put(skv_id_key(PREFIX, id, p), e->data, e->len, IDLE);
     back = NULL;
     assert_int_equal(skv_store_load(&back, &why, st, id, fake.now, p), APR_EINVAL);
     assert_null(back);
