@@ -66,9 +66,11 @@ DEB_TEST=(libcmocka-dev python3-pytest python3-pytest-xdist redis-server memcach
           bind9 bind9-utils bind9-dnsutils postfix libsasl2-modules
           php-symfony-framework-bundle php-symfony-security-csrf)
 # farm and dev tools: `make run` (HAProxy + php-fpm app), `make bench` (wrk; the session bench
-# compares with mod_session_dbd on SQLite and PHP's own redis session handler), `make format`,
-# and a linter for the scripts (shellcheck).
-DEB_FARM=(haproxy php-fpm php-cli wrk clang-format shellcheck libaprutil1-dbd-sqlite3 php-redis)
+# compares with mod_session_dbd on SQLite and on MariaDB, through apr_dbd's sqlite3 and mysql
+# drivers, and PHP's own redis session handler), `make format`, and a linter for the scripts
+# (shellcheck).
+DEB_FARM=(haproxy php-fpm php-cli wrk clang-format shellcheck libaprutil1-dbd-sqlite3
+          libaprutil1-dbd-mysql php-redis)
 # fuzz: `make fuzz` (--fuzz): clang and its compiler-rt, which holds libFuzzer and the ASan and
 #       UBSan runtimes (Debian 12's clang is 14; its runtime is not a dependency of clang).
 DEB_FUZZ=(clang libclang-rt-14-dev)
@@ -87,7 +89,7 @@ rpm_lists() {
                pkgconf-pkg-config)
     RPM_TEST=(python3-pytest "$redis" memcached "$mariadb-server" "$mariadb" haproxy curl
               nmap-ncat jq bind bind-utils postfix cyrus-sasl-plain)
-    RPM_FARM=(haproxy php-fpm php-cli)
+    RPM_FARM=(haproxy php-fpm php-cli apr-util-mysql)
     RPM_FUZZ=(clang compiler-rt)
     # cmocka is in CRB (RHEL 9) / not shipped on AL2023; wrk, ShellCheck, Chromium (with its
     # chromedriver) and libfaketime come from EPEL.

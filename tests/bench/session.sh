@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # tests/bench/session.sh — what a session costs per request with mod_session_kv, compared with
-# no session, httpd's own session stores (mod_session_cookie, mod_session_dbd on SQLite) and
-# PHP's own redis session handler.
+# no session, httpd's own session stores (mod_session_cookie, mod_session_dbd on SQLite and on
+# MariaDB) and PHP's own redis session handler.
 #
 # Starts its own redis-server, a Redis Cluster of 3 primaries over TLS and memcached (127.0.0.1,
-# free ports, no persistence) and its own Apache httpd servers (127.0.0.1, free ports, no access
-# log), then measures with wrk requests/s and p99 latency of one request, GET /s.txt (a 128-byte
-# static file), whose session is loaded by mod_session's fixup (SessionEnv On) and handed to
-# nothing: the session is the only work besides serving the smallest file. Eight variants, one
-# virtual host each on its own port of one event-MPM server:
+# free ports, no persistence), one MariaDB (127.0.0.1, a data directory of its own made by
+# mariadb-install-db in the work directory) and its own Apache httpd servers (127.0.0.1, free
+# ports, no access log), then measures with wrk requests/s and p99 latency of one request,
+# GET /s.txt (a 128-byte static file), whose session is loaded by mod_session's fixup (SessionEnv
+# On) and handed to nothing: the session is the only work besides serving the smallest file.
+# Ten variants, one virtual host each on its own port of one event-MPM server (BENCH_VARIANTS
+# picks some):
 #   none          no session at all (the baseline)
 #   cookie        mod_session_cookie (the session is the cookie)
 #   dbd           mod_session_dbd, mod_dbd with the apr_dbd sqlite3 driver
+#   dbd-mysql     mod_session_dbd, mod_dbd with the apr_dbd mysql driver on the MariaDB (the
+#                 stock-httpd way to keep sessions in RDS), the same table and queries as dbd
 #   kv-redis      mod_session_kv on redis
 #   kv-redis-tls  mod_session_kv on the same redis through its TLS port (rediss://, a certificate
 #                 from a test CA that the script makes with openssl, SessionKVCAFile)
@@ -25,6 +29,8 @@
 #                 (rediss://localhost:<first node>, the module learns that it is a cluster and
 #                 routes each key to its slot's primary); after the sessions' setup the keys of
 #                 each primary are printed (DBSIZE), and a primary without any fails the run
+#   kv-mysql      mod_session_kv on a table of the same MariaDB (mysql://, its own database and
+#                 account, the table from modules/session_kv/sql/session_kv.mysql.sql)
 # Every wrk connection carries its own session, created through httpd beforehand (a CGI sets it
 # with SessionHeader) and checked to load: wrk runs one thread per connection and
 # tests/bench/session.lua gives each thread its own cookie.
@@ -32,8 +38,8 @@
 #   writes  SessionMaxAge 3600 makes mod_session save the session on every request, and
 #           SessionKVTouchInterval 0 makes mod_session_kv really rewrite it every time (by
 #           default an unchanged session only has its expiry refreshed once a minute). Afterwards
-#           every session is read back (through httpd; for dbd also its row in SQLite): a session
-#           that no longer loads is lost.
+#           every session is read back (through httpd; for dbd and dbd-mysql also its row in the
+#           database): a session that no longer loads is lost.
 # The event server logs mod_session_kv's connects (LogLevel session_kv:trace1, LF01920): how many
 # connections each store opened in a phase, and over TLS how many handshakes were full or resumed
 # (the cluster: one connection per primary of each pooled connection, counted per primary).
@@ -54,8 +60,9 @@
 # (expectation >= 0.9: connections are kept, a handshake is paid once per connection),
 # kv-redis-cluster/kv-redis-tls for both (expectation >= 0.9: a cluster of 3 primaries against one
 # node, both over TLS), kv-memcached-tls/kv-memcached and kv-memcached-tls/kv-redis-tls (stated,
-# no expectation), a reconnect's cost over TLS against TCP and resumed against full, kv against
-# PHP's redis handler.
+# no expectation), kv-mysql/dbd-mysql for writes (expectation >= 2, nothing lost) and for reads
+# (expectation >= 1), kv-mysql/kv-redis for both (stated), a reconnect's cost over TLS against TCP
+# and resumed against full, kv against PHP's redis handler.
 # Never part of `make test` (`make bench` runs it). Exit 0 whatever the figures; 1 on errors
 # (including a session that does not load before the load starts).
 set -eEuo pipefail
@@ -74,13 +81,22 @@ Environment:
   BENCH_RECONNECT=5s       reconnect runs' length (tests/bench/reconnect); 0 skips them
   BENCH_PORT=              first of the ports for the benchmark servers (default: free ones
                            from 18600 up)
+  BENCH_VARIANTS=          the event server's variants to run, space-separated (default: all:
+                           cookie dbd dbd-mysql kv-redis kv-redis-tls kv-memcached
+                           kv-memcached-tls kv-redis-cluster kv-mysql); none, the baseline, always
+                           runs, and only the backends they need are started
+  LAMPFARM_BUILD=build     the build directory (make BUILD=...)
 Needs root (httpd serves as nobody), wrk, redis-server and redis-cli 7 or later with TLS (the
-cluster's nodes announce a host name), memcached, sqlite3, openssl, mod_session_dbd with the
-apr_dbd sqlite3 driver (libaprutil1-dbd-sqlite3), mod_php with php-redis (libapache2-mod-php,
-php-redis) for the PHP part,
-build/mod_session_kv.so (`make`) and build/tests/bench/reconnect (`make bench-build`).
+cluster's nodes announce a host name), memcached, sqlite3, openssl, mariadbd, mariadb and
+mariadb-install-db (mariadb-server, mariadb-client), mod_session_dbd with the apr_dbd sqlite3
+and mysql drivers (libaprutil1-dbd-sqlite3, libaprutil1-dbd-mysql), mod_php with php-redis
+(libapache2-mod-php, php-redis) for the PHP part, build/mod_session_kv.so (`make`) and
+build/tests/bench/reconnect (`make bench-build`); of the backends only what BENCH_VARIANTS,
+BENCH_PHP and BENCH_RECONNECT need.
 Logs, configurations, the test CA and wrk's output go to build/bench/session/. A run takes about
-7 minutes (BENCH_DURATION=10s BENCH_RECONNECT=0 BENCH_PHP=0: 10 minutes).
+8 minutes (BENCH_DURATION=10s BENCH_RECONNECT=0 BENCH_PHP=0: 12 minutes); the MariaDB
+comparison alone, BENCH_VARIANTS="dbd-mysql kv-mysql kv-redis" BENCH_PHP=0 BENCH_RECONNECT=0,
+2.5 minutes.
 EOF
 }
 
@@ -93,20 +109,62 @@ with_php=${BENCH_PHP:-1}
 reconnect_duration=${BENCH_RECONNECT:-5s}
 
 repo=$bench_repo
-so="$repo/build/mod_session_kv.so"
+build=${LAMPFARM_BUILD:-$repo/build}
+so="$build/mod_session_kv.so"
 lua="$repo/tests/bench/session.lua"
-reconnect="$repo/build/tests/bench/reconnect"
-work="$repo/build/bench/session"
+reconnect="$build/tests/bench/reconnect"
+work="$build/bench/session"
 
-bench_setup "$so" wrk curl redis-server redis-cli memcached sqlite3 openssl
+# The event server's variants: none (the baseline) and those BENCH_VARIANTS names, in this order.
+all_variants=(none cookie dbd dbd-mysql kv-redis kv-redis-tls kv-memcached kv-memcached-tls
+    kv-redis-cluster kv-mysql)
+variants=(none)
+if [ -n "${BENCH_VARIANTS:-}" ]; then
+    for v in ${BENCH_VARIANTS}; do
+        [[ " ${all_variants[*]} " == *" $v "* ]] ||
+            die "BENCH_VARIANTS: no variant '$v' (${all_variants[*]})"
+    done
+    for v in "${all_variants[@]:1}"; do
+        [[ " ${BENCH_VARIANTS} " == *" $v "* ]] && variants+=("$v")
+    done
+else
+    variants=("${all_variants[@]}")
+fi
+# has VARIANT: whether the run measures VARIANT.
+has() { [[ " ${variants[*]} " == *" $1 "* ]]; }
+kv_variants=()
+for v in "${variants[@]}"; do
+    [[ $v != kv-* ]] || kv_variants+=("$v")
+done
+# The backends the run needs (redis also for the PHP part and the reconnects).
+need_redis=0 need_mc=0 need_cluster=0 need_mysql=0
+if has kv-redis || has kv-redis-tls || [ "$with_php" = 1 ] ||
+    { [ "$reconnect_duration" != 0 ] && [ "$reconnect_duration" != 0s ]; }; then
+    need_redis=1
+fi
+if has kv-memcached || has kv-memcached-tls; then need_mc=1; fi
+if has kv-redis-cluster; then need_cluster=1; fi
+if has dbd-mysql || has kv-mysql; then need_mysql=1; fi
+
+tools=(wrk curl openssl)
+((need_redis + need_cluster == 0)) || tools+=(redis-server redis-cli)
+((need_mc == 0)) || tools+=(memcached)
+! has dbd || tools+=(sqlite3)
+((need_mysql == 0)) || tools+=(mariadbd mariadb mariadb-install-db)
+bench_setup "$so" "${tools[@]}"
 for m in session session_cookie session_dbd dbd cgid headers status; do
     [ -f "$bench_libexecdir/mod_$m.so" ] || die "$bench_libexecdir/mod_$m.so not found"
 done
-aprdbd=''
-for f in /usr/lib/*/apr-util-1/apr_dbd_sqlite3*.so /usr/lib*/apr-util-1/apr_dbd_sqlite3*.so; do
-    [ -f "$f" ] && { aprdbd=$f; break; }
-done
-[ -n "$aprdbd" ] || die "the apr_dbd sqlite3 driver is missing (Debian: libaprutil1-dbd-sqlite3)"
+# apr_dbd_driver NAME PACKAGE: the apr_dbd driver NAME must be installed (Debian: PACKAGE).
+apr_dbd_driver() {
+    local f
+    for f in /usr/lib/*/apr-util-1/apr_dbd_"$1"*.so /usr/lib*/apr-util-1/apr_dbd_"$1"*.so; do
+        [ -f "$f" ] && return 0
+    done
+    die "the apr_dbd $1 driver is missing (Debian: $2)"
+}
+! has dbd || apr_dbd_driver sqlite3 libaprutil1-dbd-sqlite3
+! has dbd-mysql || apr_dbd_driver mysql libaprutil1-dbd-mysql
 if [ "$with_php" = 1 ]; then
     libphp=''
     for f in "$bench_libexecdir"/libphp*.so; do
@@ -127,8 +185,6 @@ esac
 
 bench_next_port=${BENCH_PORT:-18600}
 
-variants=(none cookie dbd kv-redis kv-redis-tls kv-memcached kv-memcached-tls kv-redis-cluster)
-kv_variants=(kv-redis kv-redis-tls kv-memcached kv-memcached-tls kv-redis-cluster)
 reconnect_modes=(tcp full resumed)
 php_variants=(static php-none php-redis php-kv)
 declare -A port
@@ -138,6 +194,7 @@ bench_take_port; redis_port=$bench_port
 bench_take_port; redis_tls_port=$bench_port
 bench_take_port; mc_port=$bench_port
 bench_take_port; mc_tls_port=$bench_port
+bench_take_port; mysql_port=$bench_port
 # The cluster's nodes: a TLS port and a cluster bus port each (the bus is not port + 10000, which
 # may not exist or be taken).
 cl_nodes=3
@@ -178,33 +235,34 @@ make_test_ca() {
 make_test_ca >"$work/logs/openssl.log" 2>&1 || die "openssl failed (see $work/logs/openssl.log)"
 # One redis for kv-redis and kv-redis-tls: a plain port and a TLS port (clients need no
 # certificate), so that the two variants differ only in TLS.
-bench_spawn redis redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no \
-    --tls-port "$redis_tls_port" --tls-cert-file "$work/tls/server.pem" \
-    --tls-key-file "$work/tls/server.key" --tls-ca-cert-file "$work/tls/ca.pem" \
-    --tls-auth-clients no \
-    --protected-mode no --dir "$work/run" --logfile "$work/logs/redis.log" --daemonize no \
-    >/dev/null 2>&1
-redis_pid=${bench_pid[redis]}
+# wait_port PORT WHAT LOG: until PORT listens (10 s), else the run stops naming WHAT and LOG.
+wait_port() {
+    local k
+    for ((k = 0; k < 100; k++)); do bench_port_open "$1" && return 0; sleep 0.1; done
+    die "$2 does not listen on $1 (see $3)"
+}
+if ((need_redis)); then
+    bench_spawn redis redis-server --bind 127.0.0.1 --port "$redis_port" --save '' \
+        --appendonly no --tls-port "$redis_tls_port" --tls-cert-file "$work/tls/server.pem" \
+        --tls-key-file "$work/tls/server.key" --tls-ca-cert-file "$work/tls/ca.pem" \
+        --tls-auth-clients no \
+        --protected-mode no --dir "$work/run" --logfile "$work/logs/redis.log" --daemonize no \
+        >/dev/null 2>&1
+    redis_pid=${bench_pid[redis]}
+    wait_port "$redis_port" redis "$work/logs/redis.log"
+    wait_port "$redis_tls_port" "redis (TLS)" "$work/logs/redis.log"
+fi
 # One memcached for kv-memcached and kv-memcached-tls likewise: a plain listener ("notls:") and a
 # TLS one (-Z) with the same certificate (as tests/integration/harness/backends.py runs it).
-bench_spawn memcached memcached -l "notls:127.0.0.1:$mc_port,127.0.0.1:$mc_tls_port" -U 0 \
-    -m 64 -c 4096 -u nobody -Z \
-    -o "ssl_chain_cert=$work/tls/server.pem,ssl_key=$work/tls/server.key" \
-    >"$work/logs/memcached.log" 2>&1
-mc_pid=${bench_pid[memcached]}
-for ((i = 0; i < 100; i++)); do
-    bench_port_open "$redis_port" && bench_port_open "$redis_tls_port" &&
-        bench_port_open "$mc_port" && bench_port_open "$mc_tls_port" && break
-    sleep 0.1
-done
-bench_port_open "$redis_port" ||
-    die "redis does not listen on $redis_port (see $work/logs/redis.log)"
-bench_port_open "$redis_tls_port" ||
-    die "redis does not listen on $redis_tls_port (TLS; see $work/logs/redis.log)"
-bench_port_open "$mc_port" ||
-    die "memcached does not listen on $mc_port (see $work/logs/memcached.log)"
-bench_port_open "$mc_tls_port" ||
-    die "memcached does not listen on $mc_tls_port (TLS; see $work/logs/memcached.log)"
+if ((need_mc)); then
+    bench_spawn memcached memcached -l "notls:127.0.0.1:$mc_port,127.0.0.1:$mc_tls_port" -U 0 \
+        -m 64 -c 4096 -u nobody -Z \
+        -o "ssl_chain_cert=$work/tls/server.pem,ssl_key=$work/tls/server.key" \
+        >"$work/logs/memcached.log" 2>&1
+    mc_pid=${bench_pid[memcached]}
+    wait_port "$mc_port" memcached "$work/logs/memcached.log"
+    wait_port "$mc_tls_port" "memcached (TLS)" "$work/logs/memcached.log"
+fi
 
 # The Redis Cluster of kv-redis-cluster, as tests/integration/harness/rcluster.py sets one up (the
 # way ElastiCache runs one with encryption in transit): TLS only (the cluster bus too), every node
@@ -216,40 +274,92 @@ cl_cli() {
     shift
     redis-cli --tls --cacert "$work/tls/ca.pem" -h 127.0.0.1 -p "$p" --raw "$@"
 }
-for ((i = 0; i < cl_nodes; i++)); do
-    mkdir -p "$work/cluster/node$i"
-    bench_spawn "cluster$i" redis-server --port 0 --tls-port "${cl_port[i]}" \
-        --cluster-port "${cl_bus[i]}" \
-        --bind 127.0.0.1 --save '' --appendonly no --dir "$work/cluster/node$i" \
-        --logfile "$work/logs/cluster-node$i.log" --daemonize no --protected-mode no \
-        --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 3000 \
-        --cluster-announce-hostname localhost --cluster-preferred-endpoint-type hostname \
-        --tls-cert-file "$work/tls/cluster.pem" --tls-key-file "$work/tls/cluster.key" \
-        --tls-ca-cert-file "$work/tls/ca.pem" --tls-auth-clients no --tls-cluster yes \
-        --tls-replication yes >/dev/null 2>&1
-    cl_pid[i]=${bench_pid[cluster$i]}
-done
-for ((i = 0; i < cl_nodes; i++)); do
-    for ((k = 0; k < 100; k++)); do bench_port_open "${cl_port[i]}" && break; sleep 0.1; done
-    bench_port_open "${cl_port[i]}" ||
-        die "cluster node $i does not listen on ${cl_port[i]} (see $work/logs/cluster-node$i.log)"
-done
-cl_addr=()
-for p in "${cl_port[@]}"; do cl_addr+=("127.0.0.1:$p"); done
-redis-cli --tls --cacert "$work/tls/ca.pem" --cluster create "${cl_addr[@]}" \
-    --cluster-replicas 0 --cluster-yes </dev/null >"$work/logs/cluster-create.log" 2>&1 ||
-    die "redis-cli --cluster create failed (see $work/logs/cluster-create.log)"
-# Until every node says cluster_state:ok (30 s).
-for ((k = 0; k < 300; k++)); do
-    ok=0
-    for p in "${cl_port[@]}"; do
-        [[ "$(cl_cli "$p" CLUSTER INFO 2>/dev/null || true)" == *cluster_state:ok* ]] &&
-            ok=$((ok + 1))
+if ((need_cluster)); then
+    for ((i = 0; i < cl_nodes; i++)); do
+        mkdir -p "$work/cluster/node$i"
+        bench_spawn "cluster$i" redis-server --port 0 --tls-port "${cl_port[i]}" \
+            --cluster-port "${cl_bus[i]}" \
+            --bind 127.0.0.1 --save '' --appendonly no --dir "$work/cluster/node$i" \
+            --logfile "$work/logs/cluster-node$i.log" --daemonize no --protected-mode no \
+            --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 3000 \
+            --cluster-announce-hostname localhost --cluster-preferred-endpoint-type hostname \
+            --tls-cert-file "$work/tls/cluster.pem" --tls-key-file "$work/tls/cluster.key" \
+            --tls-ca-cert-file "$work/tls/ca.pem" --tls-auth-clients no --tls-cluster yes \
+            --tls-replication yes >/dev/null 2>&1
+        cl_pid[i]=${bench_pid[cluster$i]}
     done
-    ((ok == cl_nodes)) && break
-    sleep 0.1
-done
-((ok == cl_nodes)) || die "the cluster is not ok after 30 s (see $work/logs/cluster-node*.log)"
+    for ((i = 0; i < cl_nodes; i++)); do
+        wait_port "${cl_port[i]}" "cluster node $i" "$work/logs/cluster-node$i.log"
+    done
+    cl_addr=()
+    for p in "${cl_port[@]}"; do cl_addr+=("127.0.0.1:$p"); done
+    redis-cli --tls --cacert "$work/tls/ca.pem" --cluster create "${cl_addr[@]}" \
+        --cluster-replicas 0 --cluster-yes </dev/null >"$work/logs/cluster-create.log" 2>&1 ||
+        die "redis-cli --cluster create failed (see $work/logs/cluster-create.log)"
+    # Until every node says cluster_state:ok (30 s).
+    for ((k = 0; k < 300; k++)); do
+        ok=0
+        for p in "${cl_port[@]}"; do
+            [[ "$(cl_cli "$p" CLUSTER INFO 2>/dev/null || true)" == *cluster_state:ok* ]] &&
+                ok=$((ok + 1))
+        done
+        ((ok == cl_nodes)) && break
+        sleep 0.1
+    done
+    ((ok == cl_nodes)) || die "the cluster is not ok after 30 s (see $work/logs/cluster-node*.log)"
+fi
+
+# One MariaDB for dbd-mysql and kv-mysql, as tests/integration/harness/backends.py runs one:
+# mariadbd --no-defaults on a data directory of its own made by mariadb-install-db, no binary
+# log, InnoDB's defaults otherwise (every commit flushed to disk, as RDS does) but for a small
+# buffer pool and a redo log of 128 MB: with the harness's 8 MB the write rounds measure InnoDB's
+# checkpoints (a write cost MariaDB 4 times the CPU, and both variants ran at a third of the
+# rate), not the session stores. Each variant has a database and an account of its own (the
+# password of kv-mysql's in a file, SessionKVPassword file:; apr_dbd takes dbd-mysql's in
+# DBDParams).
+# mysql_sql [DATABASE]: the mariadb client as root over TCP, the SQL on stdin or after -e.
+mysql_sql() {
+    mariadb --no-defaults -h 127.0.0.1 -P "$mysql_port" -uroot --batch --skip-column-names "$@"
+}
+if ((need_mysql)); then
+    mysql_opts=(--innodb-log-file-size=128M --innodb-buffer-pool-size=64M)
+    mkdir -p "$work/mysql"
+    mariadb-install-db --no-defaults --datadir="$work/mysql/data" --user=root \
+        --auth-root-authentication-method=normal --skip-test-db "${mysql_opts[@]}" \
+        >"$work/logs/mariadb-install-db.log" 2>&1 ||
+        die "mariadb-install-db failed (see $work/logs/mariadb-install-db.log)"
+    # enough connections for dbd-mysql's DBDMax per child (4 children at the most) and kv-mysql
+    bench_spawn mariadb mariadbd --no-defaults --datadir="$work/mysql/data" \
+        --socket="$work/mysql/mysqld.sock" --port="$mysql_port" --bind-address=127.0.0.1 \
+        --user=root --pid-file="$work/mysql/mariadbd.pid" --log-error="$work/logs/mariadb.err" \
+        --skip-name-resolve --max-connect-errors=1000000 --max-connections=500 --skip-log-bin \
+        "${mysql_opts[@]}" >/dev/null 2>&1
+    mysql_pid=${bench_pid[mariadb]}
+    # the port opens a little before the server takes logins (30 s)
+    for ((k = 0; k < 300; k++)); do
+        mysql_sql -e 'SELECT 1' >/dev/null 2>&1 && break
+        kill -0 "$mysql_pid" 2>/dev/null || die "mariadbd died (see $work/logs/mariadb.err)"
+        sleep 0.1
+    done
+    mysql_sql -e 'SELECT 1' >/dev/null || die "MariaDB does not answer (see $work/logs/mariadb.err)"
+    dbd_pw=$(openssl rand -hex 16)
+    openssl rand -hex 16 >"$work/mysql/kv.password"
+    # dbd-mysql: mod_session_dbd's documented table; `key` quoted, a reserved word in MySQL.
+    mysql_sql <<EOF || die "cannot create the databases in MariaDB"
+CREATE DATABASE dbd;
+CREATE TABLE dbd.session (\`key\` VARCHAR(255) PRIMARY KEY, value VARCHAR(4096), expiry BIGINT);
+CREATE USER 'dbd'@'%' IDENTIFIED BY '$dbd_pw';
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbd.session TO 'dbd'@'%';
+CREATE DATABASE kv;
+CREATE USER 'kv'@'%' IDENTIFIED BY '$(cat "$work/mysql/kv.password")';
+EOF
+    # kv-mysql: the table from the module's SQL file, and its account's privileges as the file
+    # says
+    mysql_sql kv <"$repo/modules/session_kv/sql/session_kv.mysql.sql" ||
+        die "cannot create kv.session_kv from modules/session_kv/sql/session_kv.mysql.sql"
+    mysql_sql -e "GRANT SELECT, INSERT, UPDATE, DELETE ON kv.session_kv TO 'kv'@'%'" ||
+        die "cannot grant kv's privileges in MariaDB"
+fi
 
 # --- content -------------------------------------------------------------------------------------
 head -c 127 /dev/zero | tr '\0' 'x' >"$work/htdocs/s.txt"
@@ -295,9 +405,11 @@ done
 # as any real deployment would have it. Default journal mode (rollback journal):
 # apr_dbd_sqlite3 opens the file with SQLite's defaults. Owned by nobody: httpd's children write
 # it, and SQLite writes its journal next to it.
-sqlite3 "$work/db/sessions.db" \
-    'CREATE TABLE session (key VARCHAR(255) PRIMARY KEY, value VARCHAR(4096), expiry BIGINT);'
-chown -R nobody:nogroup "$work/db"
+if has dbd; then
+    sqlite3 "$work/db/sessions.db" \
+        'CREATE TABLE session (key VARCHAR(255) PRIMARY KEY, value VARCHAR(4096), expiry BIGINT);'
+    chown -R nobody:nogroup "$work/db"
+fi
 chmod 755 "$work"
 
 # --- httpd configurations ---------------------------------------------------------------------
@@ -349,6 +461,37 @@ kv_vhost() {
 EOF
 }
 
+# dbd_vhost VARIANT DRIVER PARAMS KEY: the virtual host of a mod_session_dbd variant on the apr_dbd
+# driver DRIVER with DBDParams PARAMS, the table's key column named KEY in its statements (in the
+# phase's $maxage).
+dbd_vhost() {
+    cat <<EOF
+
+<VirtualHost 127.0.0.1:${port[$1]}>
+    ErrorLog "$work/logs/$1-$phase.error.log"
+    DBDriver $2
+    DBDParams "$3"
+    # a connection for every thread, opened when the child starts, so that no request waits
+    # for one and none is opened (and its statements prepared) while the database is busy
+    DBDMin 32
+    DBDKeep 32
+    DBDMax 32
+    # mod_session_dbd's documented queries, except the update: httpd 2.4.71 passes it four
+    # values (value, expiry, new key, old key) where the documentation shows three.
+    DBDPrepareSQL "delete from session where $4 = %s" deletesession
+    DBDPrepareSQL "update session set value = %s, expiry = %lld, $4 = %s where $4 = %s" updatesession
+    DBDPrepareSQL "insert into session (value, expiry, $4) values (%s, %lld, %s)" insertsession
+    DBDPrepareSQL "select value from session where $4 = %s and (expiry = 0 or expiry > %lld)" selectsession
+    DBDPrepareSQL "delete from session where expiry != 0 and expiry < %lld" cleansession
+    Session On
+    SessionEnv On
+    SessionHeader X-Replace-Session
+    SessionDBDCookieName session path=/
+    $maxage
+</VirtualHost>
+EOF
+}
+
 # conf_event PHASE: the event-MPM server of the variants; PHASE is read or write.
 conf_event() {
     local phase=$1 maxage='' touch=''
@@ -386,6 +529,8 @@ EOF
 <VirtualHost 127.0.0.1:${port[none]}>
     ErrorLog "$work/logs/none-$phase.error.log"
 </VirtualHost>
+EOF
+    has cookie && cat <<EOF
 
 <VirtualHost 127.0.0.1:${port[cookie]}>
     ErrorLog "$work/logs/cookie-$phase.error.log"
@@ -395,41 +540,25 @@ EOF
     SessionCookieName session path=/
     $maxage
 </VirtualHost>
-
-<VirtualHost 127.0.0.1:${port[dbd]}>
-    ErrorLog "$work/logs/dbd-$phase.error.log"
-    DBDriver sqlite3
-    DBDParams "$work/db/sessions.db"
-    # a connection for every thread, opened when the child starts, so that no request waits
-    # for one and none is opened (and its statements prepared) while the database is busy
-    DBDMin 32
-    DBDKeep 32
-    DBDMax 32
-    # mod_session_dbd's documented queries, except the update: httpd 2.4.71 passes it four
-    # values (value, expiry, new key, old key) where the documentation shows three.
-    DBDPrepareSQL "delete from session where key = %s" deletesession
-    DBDPrepareSQL "update session set value = %s, expiry = %lld, key = %s where key = %s" updatesession
-    DBDPrepareSQL "insert into session (value, expiry, key) values (%s, %lld, %s)" insertsession
-    DBDPrepareSQL "select value from session where key = %s and (expiry = 0 or expiry > %lld)" selectsession
-    DBDPrepareSQL "delete from session where expiry != 0 and expiry < %lld" cleansession
-    Session On
-    SessionEnv On
-    SessionHeader X-Replace-Session
-    SessionDBDCookieName session path=/
-    $maxage
-</VirtualHost>
-
 EOF
-    kv_vhost kv-redis "redis://127.0.0.1:$redis_port"
-    kv_vhost kv-redis-tls "rediss://127.0.0.1:$redis_tls_port" "SessionKVCAFile \"$work/tls/ca.pem\""
-    kv_vhost kv-memcached "memcached://127.0.0.1:$mc_port"
+    has dbd && dbd_vhost dbd sqlite3 "$work/db/sessions.db" key
+    # apr_dbd_mysql's parameters: space-separated key=value pairs
+    has dbd-mysql && dbd_vhost dbd-mysql mysql \
+        "host=127.0.0.1 port=$mysql_port user=dbd pass=$dbd_pw dbname=dbd" "\`key\`"
+    has kv-redis && kv_vhost kv-redis "redis://127.0.0.1:$redis_port"
+    has kv-redis-tls && kv_vhost kv-redis-tls "rediss://127.0.0.1:$redis_tls_port" \
+        "SessionKVCAFile \"$work/tls/ca.pem\""
+    has kv-memcached && kv_vhost kv-memcached "memcached://127.0.0.1:$mc_port"
     # the cluster's first node as the seed, by the name the nodes announce (as an ElastiCache
     # configuration endpoint is a name): the module asks it CLUSTER SLOTS and goes to each key's
     # primary
-    kv_vhost kv-redis-cluster "rediss://localhost:${cl_port[0]}" \
+    has kv-redis-cluster && kv_vhost kv-redis-cluster "rediss://localhost:${cl_port[0]}" \
         "SessionKVCAFile \"$work/tls/ca.pem\""
-    kv_vhost kv-memcached-tls "memcacheds://127.0.0.1:$mc_tls_port" \
+    has kv-memcached-tls && kv_vhost kv-memcached-tls "memcacheds://127.0.0.1:$mc_tls_port" \
         "SessionKVCAFile \"$work/tls/ca.pem\""
+    has kv-mysql && kv_vhost kv-mysql "mysql://kv@127.0.0.1:$mysql_port/kv" \
+        "SessionKVPassword file:$work/mysql/kv.password"
+    return 0
 }
 
 # conf_prefork: the prefork server with mod_php.
@@ -530,21 +659,34 @@ lost_sessions() {
     echo "$lost"
 }
 
-# dbd_lost_rows: how many dbd sessions have no row in SQLite holding their data.
+# dbd_lost_rows VARIANT: how many sessions of dbd (SQLite) or dbd-mysql (MariaDB) have no row in
+# the database holding their data.
 dbd_lost_rows() {
     local i=0 lost=0 cookie key value
     declare -A rows
-    while IFS='|' read -r key value; do
-        rows[$key]=$value
-    done < <(sqlite3 "$work/db/sessions.db" 'SELECT key, value FROM session;')
+    if [ "$1" = dbd ]; then
+        while IFS='|' read -r key value; do
+            rows[$key]=$value
+        done < <(sqlite3 "$work/db/sessions.db" 'SELECT key, value FROM session;')
+    else
+        while IFS=$'\t' read -r key value; do
+            rows[$key]=$value
+        done < <(mysql_sql dbd -e "SELECT \`key\`, value FROM session")
+    fi
     while IFS= read -r cookie; do
         i=$((i + 1))
         key=${cookie#session=}
         value=${rows[$key]:-}
         [[ "&$value&" == *"&user=bench-$i&"* && "&$value&" == *"&data=$pad&"* ]] ||
             lost=$((lost + 1))
-    done <"$work/sessions/dbd"
+    done <"$work/sessions/$1"
     echo "$lost"
+}
+# mysql_conns: the connections MariaDB holds per account, "dbd N, kv M".
+mysql_conns() {
+    mysql_sql -e "SELECT user, COUNT(*) FROM information_schema.PROCESSLIST
+                  WHERE user IN ('dbd', 'kv') GROUP BY user" |
+        awk -F'\t' '{ n[$1] = $2 } END { printf "dbd %d, kv %d\n", n["dbd"], n["kv"] }'
 }
 
 # kv_counters PORT: mod_session_kv's counters of every store ("SessionKV<n><Name> <value>").
@@ -572,6 +714,7 @@ backend_of() {
         kv-redis | kv-redis-tls | php-redis | php-kv) echo "$redis_pid" ;;
         kv-memcached | kv-memcached-tls) echo "$mc_pid" ;;
         kv-redis-cluster) echo "${cl_pid[*]}" ;;
+        dbd-mysql | kv-mysql) echo "$mysql_pid" ;;
         *) echo 0 ;;
     esac
 }
@@ -690,9 +833,14 @@ print_table() {
 us_per_req() { awk -v t="$1" -v n="$2" -v k="$tick" 'BEGIN { printf "%.0f", n ? t / k * 1e6 / n : 0 }'; }
 
 # --- the event server: reads, then writes ---------------------------------------------------------
-echo "bench: httpd $(bench_httpd_version); $(redis-server --version | awk '{ print $1, $2, $3 }');" \
-     "memcached $(memcached -V | awk '{ print $2 }'); SQLite $(sqlite3 --version | awk '{ print $1 }');" \
-     "$({ wrk -v 2>&1 || true; } | awk 'NR == 1 { print $1, $2 }')"
+versions="httpd $(bench_httpd_version)"
+((need_redis + need_cluster == 0)) ||
+    versions+="; $(redis-server --version | awk '{ print $1, $2, $3 }')"
+((need_mc == 0)) || versions+="; memcached $(memcached -V | awk '{ print $2 }')"
+! has dbd || versions+="; SQLite $(sqlite3 --version | awk '{ print $1 }')"
+((need_mysql == 0)) || versions+="; MariaDB $(mysql_sql -e 'SELECT VERSION()')"
+echo "bench: $versions; $({ wrk -v 2>&1 || true; } | awk 'NR == 1 { print $1, $2 }')"
+echo "bench: variants: ${variants[*]}"
 echo "bench: $(bench_machine);" \
      "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "bench: wrk -t$bench_conns -c$bench_conns -d$bench_duration (one session per connection), $bench_rounds rounds" \
@@ -768,7 +916,7 @@ cluster_spread() {
     ((empty == 0)) ||
         die "kv-redis-cluster ($phase): a primary holds none of the sessions (BENCH_CONNS=$bench_conns)"
 }
-declare -A kvinfo kvconn
+declare -A kvinfo kvconn mysqlconn
 event_phase() {
     local phase=$1 v before after i mark log keys=''
     log="$work/logs/event-$phase.error.log"
@@ -792,13 +940,15 @@ event_phase() {
     mark=$(($(wc -l <"$log") + 1))
     run_rounds "$phase" "${variants[@]}"
     after=$(kv_counters "${port[none]}")
-    for v in dbd "${kv_variants[@]}"; do
+    # the connections of dbd-mysql's pools and kv-mysql's, as the rounds left them
+    ((need_mysql == 0)) || mysqlconn[$phase]=$(mysql_conns)
+    for v in "${variants[@]:1}"; do
+        [ "$v" != cookie ] || continue
         lost[$phase:$v]=$(lost_sessions "$v")
+        if [ "$phase" = write ] && [[ $v == dbd* ]]; then
+            lost[$phase:$v]="${lost[$phase:$v]}/$(dbd_lost_rows "$v")"
+        fi
     done
-    if [ "$phase" = write ]; then
-        i=$(dbd_lost_rows)
-        lost[$phase:dbd]="${lost[$phase:dbd]}/$i"
-    fi
     for v in "${kv_variants[@]}"; do
         i=${idx[$v]}
         kvinfo[$phase:$v]="loads $(kv_delta "$before" "$after" "$i" Loads)"
@@ -832,10 +982,25 @@ echo "bench: writes — SessionMaxAge 3600: mod_session saves on every request; 
 event_phase write
 print_table write none "${variants[@]}"
 
-dbd_log="$work/logs/dbd-write.error.log"
-echo "  dbd: $(grep -c AH01857 "$dbd_log" || true) saves (AH01857) and $(grep -c AH01854 "$dbd_log" ||
-    true) loads (AH01854) failed during the write rounds (SQLite: database is locked); those" \
-     "requests were still answered 200, without their session saved or loaded"
+for v in dbd dbd-mysql; do
+    has "$v" || continue
+    dbd_log="$work/logs/$v-write.error.log"
+    why=' (SQLite: database is locked)'
+    if [ "$v" = dbd-mysql ]; then
+        why=$(grep -m 1 -o 'AH0185[47]: .*' "$dbd_log" | cut -c1-160 || true)
+        [ -z "$why" ] || why=" (the first: $why)"
+    fi
+    echo "  $v: $(grep -c AH01857 "$dbd_log" || true) saves (AH01857) and" \
+         "$(grep -c AH01854 "$dbd_log" || true) loads (AH01854) failed during the write" \
+         "rounds$why; those requests were still answered 200, without their session saved or loaded"
+done
+if ((need_mysql)); then
+    echo "  MariaDB's connections per account at the end of the rounds (dbd: dbd-mysql's DBDMax" \
+         "pools, kv: kv-mysql's): reads ${mysqlconn[read]}; writes ${mysqlconn[write]};" \
+         "$(sed -n '/ready for connections/,$p' "$work/logs/mariadb.err" |
+             grep -cE '\[(ERROR|Warning)\]' || true) [ERROR] and [Warning] lines in" \
+         "$work/logs/mariadb.err since it is ready"
+fi
 echo
 echo "  mod_session_kv's own counters over the rounds (server-status), per request:"
 for phase in read write; do
@@ -843,20 +1008,25 @@ for phase in read write; do
         printf '    %-5s %-16s %s requests: %s\n' "$phase" "$v" "${reqs[$phase:$v]}" "${kvinfo[$phase:$v]}"
     done
 done
-echo "  mod_session_kv's connects to redis and over memcacheds:// (LF01920, LF01940 in the event" \
-     "server's log; connections are kept per thread, so a connect is a thread's first use of the" \
-     "store; kv-redis-cluster: a connection per primary of each, per primary in the order" \
-     "${cl_port[*]}):"
-for phase in read write; do
-    for v in kv-redis kv-redis-tls kv-memcached-tls kv-redis-cluster; do
-        printf '    %-5s %-16s %s\n' "$phase" "$v" "${kvconn[$phase:$v]}"
+if has kv-redis || has kv-redis-tls || has kv-memcached-tls || has kv-redis-cluster; then
+    echo "  mod_session_kv's connects to redis and over memcacheds:// (LF01920, LF01940 in the" \
+         "event server's log; connections are kept per thread, so a connect is a thread's first" \
+         "use of the store; kv-redis-cluster: a connection per primary of each, per primary in" \
+         "the order ${cl_port[*]}):"
+    for phase in read write; do
+        for v in kv-redis kv-redis-tls kv-memcached-tls kv-redis-cluster; do
+            has "$v" || continue
+            printf '    %-5s %-16s %s\n' "$phase" "$v" "${kvconn[$phase:$v]}"
+        done
     done
-done
-echo "  httpd, store: CPU microseconds per request used by httpd's processes and by the redis or" \
-     "memcached server (SQLite runs inside httpd); p99: median of the rounds' p99; lost: sessions" \
-     "that no longer load through httpd after the rounds (dbd writes: through httpd/rows in SQLite" \
-     "without the data); n/a: the session is the cookie; log: [warn] and worse lines in the" \
-     "variant's error log (build/bench/session/logs/; one log for the whole prefork server)"
+fi
+echo "  httpd, store: CPU microseconds per request used by httpd's processes and by the redis," \
+     "memcached or MariaDB server (SQLite runs inside httpd; dbd-mysql and kv-mysql share the" \
+     "MariaDB, measured during each one's own runs); p99: median of the rounds' p99; lost:" \
+     "sessions that no longer load through httpd after the rounds (dbd and dbd-mysql writes:" \
+     "through httpd/rows in the database without the data); n/a: the session is the cookie; log:" \
+     "[warn] and worse lines in the variant's error log (build/bench/session/logs/; one log for" \
+     "the whole prefork server)"
 
 # --- reconnects: TCP, TLS with a full handshake, TLS resumed -----------------------------------------
 # reconnect_run MODE: one run of tests/bench/reconnect against the bench's redis; its figures are
@@ -945,36 +1115,74 @@ med() { median "${rps[$1]}"; }
 # verdict VALUE TARGET
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t ? "met" : "NOT met") }'; }
 echo
+# both A B: whether the run measured the variants A and B (a ratio needs both).
+both() { has "$1" && has "$2"; }
 echo "bench: ratios of the medians"
+# The expectations against cookie and dbd (SQLite) are those of the in-memory stores; kv-mysql
+# has its own against dbd-mysql, below.
 for v in "${kv_variants[@]}"; do
+    if [ "$v" = kv-mysql ] || ! has cookie; then continue; fi
     x=$(ratio "$(med "read:$v")" "$(med read:cookie)")
     echo "  reads   $v / cookie = $x (expectation >= 0.8: $(verdict "$x" 0.8))"
 done
 for v in "${kv_variants[@]}"; do
+    if [ "$v" = kv-mysql ] || ! has dbd; then continue; fi
     x=$(ratio "$(med "write:$v")" "$(med write:dbd)")
     echo "  writes  $v / dbd = $x (expectation >= 10: $(verdict "$x" 10))"
 done
 for v in "${kv_variants[@]}"; do
+    has cookie || continue
     echo "  writes  $v / cookie = $(ratio "$(med "write:$v")" "$(med write:cookie)")"
 done
 for phase in read write; do
+    both kv-redis-tls kv-redis || continue
     x=$(ratio "$(med "$phase:kv-redis-tls")" "$(med "$phase:kv-redis")")
     printf '  %-7s kv-redis-tls / kv-redis = %s (expectation >= 0.9: %s)\n' "${phase}s" "$x" \
         "$(verdict "$x" 0.9)"
 done
 for phase in read write; do
+    both kv-redis-cluster kv-redis-tls || continue
     x=$(ratio "$(med "$phase:kv-redis-cluster")" "$(med "$phase:kv-redis-tls")")
     printf '  %-7s kv-redis-cluster / kv-redis-tls = %s (expectation >= 0.9: %s; a cluster of %d' \
         "${phase}s" "$x" "$(verdict "$x" 0.9)" "$cl_nodes"
     echo " primaries against one node, both over TLS)"
 done
 for phase in read write; do
+    if ! has kv-memcached-tls || ! both kv-memcached kv-redis-tls; then continue; fi
     printf '  %-7s kv-memcached-tls / kv-memcached = %s, kv-memcached-tls / kv-redis-tls = %s' \
         "${phase}s" "$(ratio "$(med "$phase:kv-memcached-tls")" "$(med "$phase:kv-memcached")")" \
         "$(ratio "$(med "$phase:kv-memcached-tls")" "$(med "$phase:kv-redis-tls")")"
     echo " (memcacheds://, the meta protocol over TLS, against memcached:// with libmemcached" \
          "over TCP and against rediss://; stated)"
 done
+# kv-mysql against mod_session_dbd on the same MariaDB: writes >= 2 with no session lost (through
+# httpd) and no failed request, reads >= 1; against kv-redis stated.
+if both kv-mysql dbd-mysql; then
+    x=$(ratio "$(med write:kv-mysql)" "$(med write:dbd-mysql)")
+    ok=$(verdict "$x" 2)
+    if [ "${lost[write:kv-mysql]}" != 0 ] || [ "${non2xx[write:kv-mysql]}" != 0 ]; then
+        ok='NOT met'
+    fi
+    echo "  writes  kv-mysql / dbd-mysql = $x (expectation >= 2 with nothing lost: $ok; lost" \
+         "kv-mysql ${lost[write:kv-mysql]}, dbd-mysql ${lost[write:dbd-mysql]} (through" \
+         "httpd/rows); non-2xx kv-mysql ${non2xx[write:kv-mysql]}," \
+         "dbd-mysql ${non2xx[write:dbd-mysql]})"
+    x=$(ratio "$(med read:kv-mysql)" "$(med read:dbd-mysql)")
+    echo "  reads   kv-mysql / dbd-mysql = $x (expectation >= 1: $(verdict "$x" 1))"
+fi
+if both kv-mysql kv-redis; then
+    for phase in read write; do
+        printf '  %-7s kv-mysql / kv-redis = %s (the same module on MariaDB and on redis;' \
+            "${phase}s" "$(ratio "$(med "$phase:kv-mysql")" "$(med "$phase:kv-redis")")"
+        echo ' stated)'
+    done
+fi
+if both dbd-mysql dbd; then
+    for phase in read write; do
+        printf '  %-7s dbd-mysql / dbd = %s (mod_session_dbd on MariaDB and on SQLite; stated)\n' \
+            "${phase}s" "$(ratio "$(med "$phase:dbd-mysql")" "$(med "$phase:dbd")")"
+    done
+fi
 if [ "$reconnect_duration" != 0 ]; then
     echo "  reconnects, connects/s: full / tcp = $(ratio "$(med rc:full)" "$(med rc:tcp)")," \
          "resumed / tcp = $(ratio "$(med rc:resumed)" "$(med rc:tcp)")," \
@@ -987,8 +1195,10 @@ fi
 if [ "$with_php" = 1 ]; then
     echo "  reads   php-kv / php-redis = $(ratio "$(med php:php-kv)" "$(med php:php-redis)")" \
          "(the same PHP page; session from mod_session_kv against PHP's redis handler)"
+    kv_none='-'
+    ! has kv-redis || kv_none=$(ratio "$(med read:kv-redis)" "$(med read:none)")
     echo "  reads   session cost against the server's own static file: kv-redis/none (event)" \
-         "$(ratio "$(med read:kv-redis)" "$(med read:none)"), php-redis/static (prefork)" \
+         "$kv_none, php-redis/static (prefork)" \
          "$(ratio "$(med php:php-redis)" "$(med php:static)"), php-kv/static (prefork)" \
          "$(ratio "$(med php:php-kv)" "$(med php:static)"), php-none/static" \
          "$(ratio "$(med php:php-none)" "$(med php:static)")"
