@@ -160,6 +160,20 @@ static const char *set_memory_limit(cmd_parms *cmd, void *dc, const char *arg)
     return why;
 }
 
+/* S3CloudFrontKey ID FILE: the key is read now, so a bad file stops startup at its line. */
+static const char *set_cf_key(cmd_parms *cmd, void *dc, const char *id, const char *file)
+{
+    const char *path, *why = note_location(cmd, dc);
+
+    if (why) {
+        return why;
+    }
+    if (!(path = ap_server_root_relative(cmd->pool, file))) {
+        return apr_psprintf(cmd->pool, "%s: bad path '%s'", S3_CF_KEY, file);
+    }
+    return s3_conf_add_cf_key(dc, &why, id, path, cmd->pool) == APR_SUCCESS ? NULL : why;
+}
+
 /* cmd->info of set_string, set_path and set_flag: the field; of set_parsed: its parser (a
  * function pointer as void *, which POSIX guarantees, as for dlsym()). */
 #define FIELD(f)  (void *)APR_OFFSETOF(s3_dir_conf, f)
@@ -225,6 +239,14 @@ const command_rec s3_cmds[] = {
                   "Answer form uploads with a 303 to this URL"),
     AP_INIT_FLAG(S3_ALLOW_ENCODED_SLASHES, set_flag, FIELD(encoded_slashes),
                  RSRC_CONF | ACCESS_CONF, "Allow %2F in keys"),
+    /* CloudFront signed URLs */
+    AP_INIT_TAKE1(S3_CF_DOMAIN, set_parsed, PARSER(s3_conf_set_cf_domain), RSRC_CONF | ACCESS_CONF,
+                  "Redirect to signed URLs of this CloudFront distribution"),
+    AP_INIT_TAKE2(S3_CF_KEY, set_cf_key, NULL, RSRC_CONF | ACCESS_CONF,
+                  "CloudFront public key id and the PEM file of its private key (the first "
+                  "signs; a second is checked, for rotation)"),
+    AP_INIT_TAKE1(S3_CF_ALLOW_IP, set_parsed, PARSER(s3_conf_set_cf_allow_ip),
+                  RSRC_CONF | ACCESS_CONF, "Custom policy: signed URLs valid only from this CIDR"),
     {NULL},
 };
 

@@ -13,6 +13,7 @@
 #include <util_filter.h>
 
 #include "lf_log.h"
+#include "s3_cloudfront.h"
 #include "s3_download.h"
 #include "s3_handoff.h"
 #include "mod_s3_private.h"
@@ -128,6 +129,26 @@ static int stream_object(request_rec *r, ap_filter_t *out, const s3_dir_conf *co
     return status;
 }
 
+/* The redirect to a signed URL of the CloudFront distribution in front of the bucket. */
+static int redirect_cloudfront(request_rec *r, const s3_dir_conf *conf, const char *key)
+{
+    const s3_cf_key_t *signer = APR_ARRAY_IDX(conf->cf_keys, 0, const s3_cf_key_t *);
+    const char *url, *why = "";
+    apr_status_t rv;
+
+    rv = s3_cf_sign_url(&url, &why, signer, s3_cf_object_url(conf->cf_domain, key, r->pool),
+                        s3_cf_expires(apr_time_now(), conf->redirect_expires), conf->cf_allow_ip,
+                        r->pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      LFLOGNO(02050) "cannot sign a CloudFront URL for %s: %s", key, why);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    apr_table_setn(r->headers_out, "Location", url);
+    apr_table_setn(r->err_headers_out, "Cache-Control", "private, no-store"); /* as below */
+    return conf->redirect_status;
+}
+
 static int redirect(request_rec *r, const s3_dir_conf *conf, const char *key)
 {
     s3_runtime *rt = s3_runtime_get(r, conf);
@@ -152,6 +173,9 @@ static int redirect(request_rec *r, const s3_dir_conf *conf, const char *key)
 
 int s3_handle_get(request_rec *r, const s3_dir_conf *conf, const char *key)
 {
+    if (conf->download == S3_DL_REDIRECT && conf->cf_domain) {
+        return redirect_cloudfront(r, conf, key);
+    }
     if (conf->download == S3_DL_REDIRECT) {
         return redirect(r, conf, key);
     }

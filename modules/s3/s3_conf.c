@@ -8,6 +8,7 @@
 #include "lf_conf.h"
 #include "lf_parse.h"
 #include "s3_client.h"
+#include "s3_cloudfront.h"
 #include "s3_conf.h"
 #include "s3_mime.h"
 
@@ -43,6 +44,9 @@ static const s3_dir_conf defaults = {
     0,                     /* no_overwrite */
     NULL,                  /* form_redirect: answer JSON */
     0,                     /* encoded_slashes */
+    NULL,                  /* cf_domain: redirects go to presigned S3 URLs */
+    NULL,                  /* cf_keys */
+    NULL,                  /* cf_allow_ip: the canned policy */
 };
 
 static const s3_srv_conf srv_defaults = {
@@ -108,6 +112,9 @@ s3_dir_conf *s3_conf_merge(const s3_dir_conf *base, const s3_dir_conf *add, apr_
     n->no_overwrite = LF_MERGE(add, base, no_overwrite, LF_UNSET);
     n->form_redirect = LF_MERGE(add, base, form_redirect, NULL);
     n->encoded_slashes = LF_MERGE(add, base, encoded_slashes, LF_UNSET);
+    n->cf_domain = LF_MERGE(add, base, cf_domain, NULL);
+    n->cf_keys = LF_MERGE(add, base, cf_keys, NULL);
+    n->cf_allow_ip = LF_MERGE(add, base, cf_allow_ip, NULL);
     return n;
 }
 
@@ -404,6 +411,95 @@ apr_status_t s3_conf_set_memory_limit(s3_srv_conf *c, const char **why, const ch
     return APR_SUCCESS;
 }
 
+/* --- CloudFront signed URLs ------------------------------------------------------------- */
+
+apr_status_t s3_conf_set_cf_domain(s3_dir_conf *c, const char **why, const char *arg, apr_pool_t *p)
+{
+    const char *s;
+
+    /* It goes into the signed URL and its JSON policy as it is: a host name, nothing else; a
+     * :port only for what stands in for CloudFront (CloudFront itself answers on 443). */
+    for (s = arg; *s && (apr_isalnum(*s) || *s == '-' || *s == '.'); ++s) {
+    }
+    if (*s == ':' && s > arg && apr_isdigit(s[1])) {
+        for (++s; apr_isdigit(*s); ++s) {
+        }
+    }
+    if (!*arg || *s || *arg == '.' || *arg == '-' || *arg == ':') {
+        return bad(why, S3_CF_DOMAIN, arg,
+                   "is not a host name such as d111111abcdef8.cloudfront.net (no scheme, no path)",
+                   p);
+    }
+    c->cf_domain = apr_pstrdup(p, arg);
+    return APR_SUCCESS;
+}
+
+apr_status_t s3_conf_set_cf_allow_ip(s3_dir_conf *c, const char **why, const char *arg,
+                                     apr_pool_t *p)
+{
+    const char *what;
+
+    if (s3_cf_check_cidr(&what, arg) != APR_SUCCESS) {
+        return bad(why, S3_CF_ALLOW_IP, arg, what, p);
+    }
+    c->cf_allow_ip = apr_pstrdup(p, arg);
+    return APR_SUCCESS;
+}
+
+apr_status_t s3_conf_add_cf_key(s3_dir_conf *c, const char **why, const char *id, const char *path,
+                                apr_pool_t *p)
+{
+    const char *s, *what;
+    s3_cf_key_t *key;
+    apr_status_t rv;
+
+    /* CloudFront's ids are upper-case letters and digits (K2JCJMDEHXQW5F; APKA... for the
+     * account key pairs of old); the id goes into the URL as it is. */
+    for (s = id; *s && (apr_isupper(*s) || apr_isdigit(*s)); ++s) {
+    }
+    if (!*id || *s) {
+        return bad(why, S3_CF_KEY, id,
+                   "is not a CloudFront public key id such as K2JCJMDEHXQW5F (upper-case letters "
+                   "and digits)",
+                   p);
+    }
+    if (c->cf_keys && c->cf_keys->nelts >= S3_CF_KEYS_MAX) {
+        *why = apr_psprintf(p,
+                            "%s: at most %d per section: the key that signs, then the next one "
+                            "during a rotation",
+                            S3_CF_KEY, S3_CF_KEYS_MAX);
+        return APR_EINVAL;
+    }
+    if ((rv = s3_cf_key_load(&key, &what, id, path, p)) != APR_SUCCESS) {
+        *why = apr_psprintf(p, "%s %s: %s", S3_CF_KEY, id, what);
+        return rv;
+    }
+    if (!c->cf_keys) {
+        c->cf_keys = apr_array_make(p, S3_CF_KEYS_MAX, sizeof(s3_cf_key_t *));
+    }
+    APR_ARRAY_PUSH(c->cf_keys, s3_cf_key_t *) = key;
+    return APR_SUCCESS;
+}
+
+/* What is wrong with a section's CloudFront settings, or NULL. */
+static const char *check_cloudfront(const s3_dir_conf *c, apr_pool_t *p)
+{
+    if (c->cf_domain && !c->cf_keys) {
+        return apr_psprintf(p,
+                            "%s %s without %s: CloudFront answers 403 to unsigned URLs of a "
+                            "distribution that restricts viewer access",
+                            S3_CF_DOMAIN, c->cf_domain, S3_CF_KEY);
+    }
+    if ((c->cf_keys || c->cf_allow_ip) && !c->cf_domain) {
+        return apr_psprintf(p, "%s or %s without %s", S3_CF_KEY, S3_CF_ALLOW_IP, S3_CF_DOMAIN);
+    }
+    if (c->cf_domain && c->download != S3_DL_REDIRECT) {
+        return apr_psprintf(p, "%s needs %s redirect: only redirects go to CloudFront",
+                            S3_CF_DOMAIN, S3_DOWNLOAD);
+    }
+    return NULL;
+}
+
 const char *s3_conf_location(const char *path, apr_pool_t *p)
 {
     apr_size_t n = strlen(path);
@@ -424,6 +520,9 @@ apr_status_t s3_conf_check(const char **why, const s3_dir_conf *c, apr_pool_t *p
                             "%s On needs an authorization: %s (tokens minted by the application) "
                             "and/or %s On (httpd's own authentication); writes are never open",
                             S3_UPLOAD, S3_UPLOAD_TOKEN_KEY, S3_UPLOAD_REQUIRE_USER);
+        return APR_EINVAL;
+    }
+    if ((*why = check_cloudfront(c, p))) {
         return APR_EINVAL;
     }
     return APR_SUCCESS;

@@ -41,6 +41,12 @@
 #define S3_NO_OVERWRITE          "S3NoOverwrite"
 #define S3_FORM_REDIRECT         "S3FormRedirect"
 #define S3_ALLOW_ENCODED_SLASHES "S3AllowEncodedSlashes"
+/* CloudFront signed URLs (s3_cloudfront.h) */
+#define S3_CF_DOMAIN   "S3CloudFrontDomain"
+#define S3_CF_KEY      "S3CloudFrontKey"
+#define S3_CF_ALLOW_IP "S3CloudFrontAllowIP"
+/* Keys per section: the one that signs, and the next one during a rotation. */
+#define S3_CF_KEYS_MAX 2
 
 typedef enum { S3_DL_UNSET = -1, S3_DL_OFF = 0, S3_DL_STREAM, S3_DL_REDIRECT } s3_download_e;
 
@@ -76,6 +82,10 @@ typedef struct s3_dir_conf {
     int no_overwrite;
     const char *form_redirect;
     int encoded_slashes;
+    /* CloudFront signed URLs (S3Download redirect to a distribution; s3_cloudfront.h) */
+    const char *cf_domain;       /* the distribution's domain name; NULL: presigned S3 URLs */
+    apr_array_header_t *cf_keys; /* s3_cf_key_t *: the first signs, the others are checked */
+    const char *cf_allow_ip;     /* CIDR of a custom policy's IpAddress; NULL: canned policy */
 } s3_dir_conf;
 
 /** Per-server configuration (global only). */
@@ -136,6 +146,24 @@ s3_conf_set_fn s3_conf_set_disposition;
 s3_conf_set_fn s3_conf_add_expose_meta;
 /** S3AllowedTypes: the list of content type patterns (s3_mime_parse_list()). */
 s3_conf_set_fn s3_conf_set_allowed_types;
+/**
+ * S3CloudFrontDomain: a host name (d111111abcdef8.cloudfront.net or a CNAME), no scheme, no path;
+ * a :port is accepted (for what stands in for CloudFront in tests).
+ */
+s3_conf_set_fn s3_conf_set_cf_domain;
+/** S3CloudFrontAllowIP: an IPv4 or IPv6 CIDR (s3_cf_check_cidr()). */
+s3_conf_set_fn s3_conf_set_cf_allow_ip;
+
+/**
+ * S3CloudFrontKey: a key pair id and the PEM file of its private key, read now
+ * (s3_cf_key_load()); appended to the section's keys, at most S3_CF_KEYS_MAX.
+ * @param path an absolute path (the glue resolves it against the ServerRoot)
+ * @param why out on failure: "S3CloudFrontKey: <what is wrong>", allocated from @p p
+ * @param p the configuration pool: the key lives until it is cleared
+ * @return APR_SUCCESS, or an error (@p c unchanged)
+ */
+apr_status_t s3_conf_add_cf_key(s3_dir_conf *c, const char **why, const char *id, const char *path,
+                                apr_pool_t *p);
 
 /**
  * S3Download: "stream", "off", or "redirect" with an optional status 302 or 307 (302 without).
