@@ -118,6 +118,7 @@ static int s3_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     (void)pconf;
     (void)plog;
     (void)ptemp;
+    s3_copy_configured(1); /* until a section's S3FallbackCopy On says otherwise */
     return mod_lf_libs_init() == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
@@ -159,7 +160,18 @@ static int s3_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
                      LFLOGNO(02008) "cannot create the shared memory for upload accounting");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    if ((rv = s3_fallback_copies_init(s, pconf)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, LFLOGNO(02055) "cannot create the thread of %s",
+                     S3_FALLBACK_COPY);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     return OK;
+}
+
+static void s3_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    (void)s;
+    s3_fallback_copies_child_init(pchild);
 }
 
 /* --- mod_health check "s3": HeadBucket -------------------------------------------------- */
@@ -204,6 +216,7 @@ static void s3_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(s3_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(s3_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(s3_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(s3_child_init, NULL, NULL, APR_HOOK_REALLY_LAST); /* lifecycle kit */
     ap_hook_handler(s3_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* before mod_rewrite (APR_HOOK_FIRST) and mod_alias change what the client asked for */
     ap_hook_translate_name(s3_note_client_conf, NULL, NULL, APR_HOOK_REALLY_FIRST);

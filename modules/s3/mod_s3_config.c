@@ -137,6 +137,38 @@ static const char *set_download(cmd_parms *cmd, void *dc, const char *mode, cons
     return why;
 }
 
+static const char *set_fallback_dir(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *why = note_location(cmd, dc);
+
+    if (!why && s3_conf_set_fallback_dir(dc, &why, arg, ap_server_root, cmd->pool) == APR_SUCCESS) {
+        return NULL;
+    }
+    return why;
+}
+
+/* Whether a section has S3FallbackCopy On: set while the configuration is read (one thread),
+ * reset in pre_config; the copier thread is made only where some section copies. */
+static int copy_configured;
+
+int s3_copy_configured(int reset)
+{
+    if (reset) {
+        copy_configured = 0;
+    }
+    return copy_configured;
+}
+
+static const char *set_fallback_copy(cmd_parms *cmd, void *dc, int on)
+{
+    const char *err = set_flag(cmd, dc, on);
+
+    if (!err && on) {
+        copy_configured = 1;
+    }
+    return err;
+}
+
 static const char *set_token_secret(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *secret, *why = note_location(cmd, dc);
@@ -247,6 +279,11 @@ const command_rec s3_cmds[] = {
                   "signs; a second is checked, for rotation)"),
     AP_INIT_TAKE1(S3_CF_ALLOW_IP, set_parsed, PARSER(s3_conf_set_cf_allow_ip),
                   RSRC_CONF | ACCESS_CONF, "Custom policy: signed URLs valid only from this CIDR"),
+    /* the move of an old upload directory */
+    AP_INIT_TAKE1(S3_FALLBACK_DIRECTORY, set_fallback_dir, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Serve keys S3 does not have from this directory (off: none)"),
+    AP_INIT_FLAG(S3_FALLBACK_COPY, set_fallback_copy, FIELD(fallback_copy), RSRC_CONF | ACCESS_CONF,
+                 "Copy files served from S3FallbackDirectory into S3"),
     {NULL},
 };
 

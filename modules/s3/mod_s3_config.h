@@ -49,6 +49,10 @@ apr_status_t s3_memory_attach(server_rec *s);
 /** translate_name hook: note the S3 settings of the URL the client asked for (hand-off). */
 int s3_note_client_conf(request_rec *r);
 
+/** Whether a section of the configuration read has S3FallbackCopy On; @p reset: forget it
+ *  (pre_config, before the configuration is read again). */
+int s3_copy_configured(int reset);
+
 /** The configuration of @p r with the defaults applied. */
 const s3_dir_conf *s3_conf(request_rec *r);
 apr_off_t s3_memory_limit(server_rec *s);

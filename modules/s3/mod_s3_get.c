@@ -173,13 +173,19 @@ static int redirect(request_rec *r, const s3_dir_conf *conf, const char *key)
 
 int s3_handle_get(request_rec *r, const s3_dir_conf *conf, const char *key)
 {
+    int status;
+
     if (conf->download == S3_DL_REDIRECT && conf->cf_domain) {
         return redirect_cloudfront(r, conf, key);
     }
     if (conf->download == S3_DL_REDIRECT) {
         return redirect(r, conf, key);
     }
-    return stream_object(r, r->output_filters, conf, key, NULL);
+    status = stream_object(r, r->output_filters, conf, key, NULL);
+    if (status == HTTP_NOT_FOUND && conf->fallback_dir && *conf->fallback_dir) {
+        return s3_fallback_serve(r, conf, key); /* nothing went to the client yet */
+    }
+    return status;
 }
 
 /* --- hand-off: the application answers X-S3-Key, Apache sends the object ------------------ */

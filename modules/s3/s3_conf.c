@@ -47,6 +47,8 @@ static const s3_dir_conf defaults = {
     NULL,                  /* cf_domain: redirects go to presigned S3 URLs */
     NULL,                  /* cf_keys */
     NULL,                  /* cf_allow_ip: the canned policy */
+    NULL,                  /* fallback_dir: none, a key S3 does not have is a 404 */
+    0,                     /* fallback_copy: the move is the operator's (aws s3 sync) */
 };
 
 static const s3_srv_conf srv_defaults = {
@@ -75,6 +77,7 @@ s3_dir_conf *s3_conf_create(apr_pool_t *p)
     c->spool_memory = LF_UNSET;
     c->no_overwrite = LF_UNSET;
     c->encoded_slashes = LF_UNSET;
+    c->fallback_copy = LF_UNSET;
     return c;
 }
 
@@ -115,6 +118,8 @@ s3_dir_conf *s3_conf_merge(const s3_dir_conf *base, const s3_dir_conf *add, apr_
     n->cf_domain = LF_MERGE(add, base, cf_domain, NULL);
     n->cf_keys = LF_MERGE(add, base, cf_keys, NULL);
     n->cf_allow_ip = LF_MERGE(add, base, cf_allow_ip, NULL);
+    n->fallback_dir = LF_MERGE(add, base, fallback_dir, NULL);
+    n->fallback_copy = LF_MERGE(add, base, fallback_copy, LF_UNSET);
     return n;
 }
 
@@ -142,6 +147,7 @@ s3_dir_conf *s3_conf_effective(const s3_dir_conf *c, apr_pool_t *p)
     e->spool_memory = LF_DEFAULT(c, defaults, spool_memory, LF_UNSET);
     e->no_overwrite = LF_DEFAULT(c, defaults, no_overwrite, LF_UNSET);
     e->encoded_slashes = LF_DEFAULT(c, defaults, encoded_slashes, LF_UNSET);
+    e->fallback_copy = LF_DEFAULT(c, defaults, fallback_copy, LF_UNSET);
     return e;
 }
 
@@ -509,8 +515,43 @@ const char *s3_conf_location(const char *path, apr_pool_t *p)
 
 /* --- checks across fields ------------------------------------------------------------------ */
 
+apr_status_t s3_conf_set_fallback_dir(s3_dir_conf *c, const char **why, const char *arg,
+                                      const char *root, apr_pool_t *p)
+{
+    char *path;
+    apr_finfo_t fi;
+    apr_status_t rv;
+
+    if (!strcasecmp(arg, "off")) {
+        c->fallback_dir = "";
+        return APR_SUCCESS;
+    }
+    if (apr_filepath_merge(&path, root, arg, APR_FILEPATH_TRUENAME, p) != APR_SUCCESS) {
+        *why = apr_psprintf(p, "%s: %s is not a valid path", S3_FALLBACK_DIRECTORY, arg);
+        return APR_EINVAL;
+    }
+    if ((rv = apr_stat(&fi, path, APR_FINFO_TYPE, p)) != APR_SUCCESS) {
+        *why = apr_psprintf(p, "%s: cannot use %s: %pm", S3_FALLBACK_DIRECTORY, path, &rv);
+        return APR_EINVAL;
+    }
+    if (fi.filetype != APR_DIR) {
+        *why = apr_psprintf(p, "%s: %s is not a directory", S3_FALLBACK_DIRECTORY, path);
+        return APR_EINVAL;
+    }
+    c->fallback_dir = path;
+    return APR_SUCCESS;
+}
+
 apr_status_t s3_conf_check(const char **why, const s3_dir_conf *c, apr_pool_t *p)
 {
+    if (c->fallback_dir && *c->fallback_dir && c->download == S3_DL_REDIRECT) {
+        /* Knowing that S3 lacks the key would cost a HEAD to S3 before every redirect. */
+        *why = apr_psprintf(p,
+                            "%s works with %s stream only: a redirect leaves no 404 to fall "
+                            "back from; use %s stream during the move",
+                            S3_FALLBACK_DIRECTORY, S3_DOWNLOAD, S3_DOWNLOAD);
+        return APR_EINVAL;
+    }
     if ((c->upload || c->hand_off) && !c->bucket) {
         *why = apr_psprintf(p, "%s or %s without %s", S3_UPLOAD, S3_HAND_OFF, S3_BUCKET);
         return APR_EINVAL;

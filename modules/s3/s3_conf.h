@@ -47,6 +47,9 @@
 #define S3_CF_ALLOW_IP "S3CloudFrontAllowIP"
 /* Keys per section: the one that signs, and the next one during a rotation. */
 #define S3_CF_KEYS_MAX 2
+/* the move of an old upload directory (issue 19 part 1) */
+#define S3_FALLBACK_DIRECTORY "S3FallbackDirectory"
+#define S3_FALLBACK_COPY      "S3FallbackCopy"
 
 typedef enum { S3_DL_UNSET = -1, S3_DL_OFF = 0, S3_DL_STREAM, S3_DL_REDIRECT } s3_download_e;
 
@@ -86,6 +89,9 @@ typedef struct s3_dir_conf {
     const char *cf_domain;       /* the distribution's domain name; NULL: presigned S3 URLs */
     apr_array_header_t *cf_keys; /* s3_cf_key_t *: the first signs, the others are checked */
     const char *cf_allow_ip;     /* CIDR of a custom policy's IpAddress; NULL: canned policy */
+    /* the move of an old upload directory */
+    const char *fallback_dir; /* absolute; "" = off (S3FallbackDirectory off) */
+    int fallback_copy;        /* copy what the fallback serves into S3, in the background */
 } s3_dir_conf;
 
 /** Per-server configuration (global only). */
@@ -184,6 +190,15 @@ apr_status_t s3_conf_set_credentials(s3_dir_conf *c, const char **why, const cha
                                      const char *arg, const char *root, apr_pool_t *p);
 
 /**
+ * S3FallbackDirectory: "off" (any case), or a directory, relative to @p root unless absolute,
+ * that exists when the configuration is read.
+ * @param why out on APR_EINVAL: "S3FallbackDirectory: <what is wrong>", allocated from @p p
+ * @return APR_SUCCESS, or APR_EINVAL
+ */
+apr_status_t s3_conf_set_fallback_dir(s3_dir_conf *c, const char **why, const char *arg,
+                                      const char *root, apr_pool_t *p);
+
+/**
  * S3UploadTokenSecret, once the glue has read the secret (file: or env:): at least 16 bytes.
  * @param secret kept as it is (allocated by the caller, from the configuration pool)
  * @param why out on APR_EINVAL: "S3UploadTokenSecret: <what is wrong>", static
@@ -207,7 +222,8 @@ const char *s3_conf_location(const char *path, apr_pool_t *p);
 
 /**
  * What is wrong across the fields of a section as a request in it sees them (defaults applied,
- * s3_conf_effective()): uploads or hand-off without a bucket, uploads without an authorization.
+ * s3_conf_effective()): uploads or hand-off without a bucket, uploads without an authorization,
+ * a fallback directory with redirected downloads.
  * @param why out on APR_EINVAL: what is wrong, allocated from @p p
  * @return APR_SUCCESS, or APR_EINVAL
  */

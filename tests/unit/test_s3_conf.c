@@ -330,6 +330,43 @@ static void checks_across_fields(void **state)
     c->upload = 0; /* a bucket alone: downloads */
     c->token_secret = NULL;
     assert_null(check(c, p));
+    c->fallback_dir = "/tmp";
+    assert_null(check(c, p));
+    c->download = S3_DL_REDIRECT;
+    assert_string_equal(check(c, p), "S3FallbackDirectory works with S3Download stream only: a "
+                                     "redirect leaves no 404 to fall back from; use S3Download "
+                                     "stream during the move");
+    c->fallback_dir = ""; /* off */
+    assert_null(check(c, p));
+}
+
+static void fallback_directory(void **state)
+{
+    apr_pool_t *p = *state;
+    s3_dir_conf *c = s3_conf_create(p), *add = s3_conf_create(p);
+    const char *why = NULL, *file = unit_write_temp(p, "x");
+
+    assert_null(s3_conf_effective(c, p)->fallback_dir);
+    assert_int_equal(s3_conf_effective(c, p)->fallback_copy, 0);
+    add->fallback_copy = 1;
+    assert_int_equal(s3_conf_merge(c, add, p)->fallback_copy, 1);
+    assert_int_equal(s3_conf_merge(add, c, p)->fallback_copy, 1);
+    assert_int_equal(s3_conf_set_fallback_dir(c, &why, "/tmp", "/srv", p), APR_SUCCESS);
+    assert_string_equal(c->fallback_dir, "/tmp");
+    assert_int_equal(s3_conf_set_fallback_dir(c, &why, "tmp", "/", p), APR_SUCCESS);
+    assert_string_equal(c->fallback_dir, "/tmp"); /* relative to the ServerRoot */
+    assert_int_equal(s3_conf_set_fallback_dir(add, &why, "Off", "/", p), APR_SUCCESS);
+    assert_string_equal(s3_conf_merge(c, add, p)->fallback_dir, "");
+    assert_string_equal(s3_conf_merge(c, s3_conf_create(p), p)->fallback_dir, "/tmp");
+    assert_int_equal(s3_conf_set_fallback_dir(c, &why, file, "/", p), APR_EINVAL);
+    assert_string_equal(why,
+                        apr_pstrcat(p, "S3FallbackDirectory: ", file, " is not a directory", NULL));
+    assert_int_equal(s3_conf_set_fallback_dir(c, &why, "no/such/dir", "/srv-lf-none", p),
+                     APR_EINVAL);
+    assert_string_equal(why, "S3FallbackDirectory: cannot use /srv-lf-none/no/such/dir: No such "
+                             "file or directory");
+    assert_string_equal(c->fallback_dir, "/tmp"); /* unchanged */
+    unlink(file);
 }
 
 int main(void)
@@ -346,6 +383,7 @@ int main(void)
         UNIT_TEST(lists),
         UNIT_TEST(credentials_and_secret),
         UNIT_TEST(checks_across_fields),
+        UNIT_TEST(fallback_directory),
     };
     return UNIT_RUN("s3_conf", tests);
 }
