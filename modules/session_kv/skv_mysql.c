@@ -14,14 +14,19 @@
  * idle and absolute timeouts apply on top, as with every driver.
  *
  * Expired rows: a row no statement sees any more is deleted by refresh(), which mod_session_kv's
- * per-child refresher thread calls every SessionKVDiscoveryInterval: DELETE ... WHERE expires <
- * now ORDER BY expires LIMIT 500, repeated after a short pause while a batch is full, at most
- * SWEEP_BATCHES batches a call, on a connection of its own that is closed after the sweep. One
- * process sweeps a table at a time, farm-wide: the one that gets GET_LOCK('skv_sweep:<db>.<table>')
- * (the others skip their turn: concurrent range deletes would deadlock each other). Each batch
- * is its own short transaction (autocommit), so a sweep never holds many row locks nor locks for
- * long; a batch that meets a request's row lock (a deadlock, a lock wait timeout) ends the sweep
- * until the next interval.
+ * per-child refresher thread calls every SessionKVDiscoveryInterval. The table has no index on
+ * expires (every write moves expires: such an index cost the database more per write than the
+ * sweep saves), so the sweep walks the primary key in ranges of 500 keys: the end of the next
+ * range (SELECT MAX(k) of the next 500 keys after where the walk stands, a plain read that locks
+ * nothing), then DELETE ... WHERE k > start AND k <= end AND expires < now, a scan of those 500
+ * rows. At most SWEEP_SCANS ranges a call, of which SWEEP_BATCHES that deleted rows, each
+ * followed by a short pause; the next call goes on where this one stopped, and the walk starts
+ * over at the table's first key once past its last. On a connection of its own that is closed
+ * after the sweep. One process sweeps a table at a time, farm-wide: the one that gets
+ * GET_LOCK('skv_sweep:<db>.<table>') (the others skip their turn: concurrent range deletes would
+ * deadlock each other). Each range is its own short transaction (autocommit), so a sweep never
+ * holds more than 500 row locks nor locks for long; a range that meets a request's row lock (a
+ * deadlock, a lock wait timeout) ends the sweep until the next interval.
  *
  * Why MariaDB Connector/C (libmariadb) and not APR-util's apr_dbd with its mysql driver, which
  * httpd's mod_session_dbd uses: apr_dbd_mysql (APR-util 1.6.3, dbd/apr_dbd_mysql.c,
@@ -65,7 +70,9 @@
 /* The time of the database, in milliseconds since 1970 (the connection's time zone is UTC). */
 #define NOW_MS "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)"
 
-/* Batches of one sweep, and the pause between two full ones (microseconds). */
+/* Ranges of one sweep: in all, and that deleted rows; the pause after one that deleted rows
+ * (microseconds). */
+#define SWEEP_SCANS   200
 #define SWEEP_BATCHES 20
 #define SWEEP_PAUSE   (50 * 1000)
 
@@ -86,6 +93,8 @@ typedef struct my_shared_t {
     const skv_backend_t *be;
     skv_conn_t *conn;
     apr_pool_t *pool;
+    char walk[256]; /* the last key of the last range swept ("" = before the first) */
+    unsigned long walk_len;
 } my_shared_t;
 
 const char *skv_mysql_sql(skv_mysql_sql_e which, const char *table, apr_pool_t *p)
@@ -124,10 +133,14 @@ const char *skv_mysql_sql(skv_mysql_sql_e which, const char *table, apr_pool_t *
             p, "UPDATE `%s` SET expires = " NOW_MS " + ? WHERE k = ? AND expires > " NOW_MS, table);
     case SKV_SQL_DEL:
         return apr_psprintf(p, "DELETE FROM `%s` WHERE k = ?", table);
-    case SKV_SQL_SWEEP:
+    case SKV_SQL_SWEEP_SCAN:
         return apr_psprintf(p,
-                            "DELETE FROM `%s` WHERE expires < " NOW_MS " ORDER BY expires LIMIT %d",
+                            "SELECT MAX(k) FROM (SELECT k FROM `%s` WHERE k > ? ORDER BY k "
+                            "LIMIT %d) AS r",
                             table, SKV_MYSQL_SWEEP_BATCH);
+    case SKV_SQL_SWEEP:
+        return apr_psprintf(p, "DELETE FROM `%s` WHERE k > ? AND k <= ? AND expires < " NOW_MS,
+                            table);
     case SKV_SQL_COUNT:
         break;
     }
@@ -624,13 +637,52 @@ static apr_status_t my_sweep_lock(int *mine, skv_conn_t *c)
     return APR_SUCCESS;
 }
 
+/* The end of the sweep's next range after @p sh->walk, in @p end (@p *end_len; 0: no key after
+ * it, the walk is past the table's last key). */
+static apr_status_t my_sweep_range(char *end, unsigned long *end_len, my_shared_t *sh)
+{
+    apr_time_t start = apr_time_now();
+    MYSQL_BIND in[1], res[1];
+    my_ulonglong rows = 0;
+    my_bool null = 1;
+    MYSQL_STMT *st;
+    apr_status_t rv;
+    int f;
+
+    memset(in, 0, sizeof(in));
+    bind_bytes(&in[0], MYSQL_TYPE_STRING, sh->walk, &sh->walk_len);
+    if ((rv = my_exec(&st, &rows, sh->conn, SKV_SQL_SWEEP_SCAN, in)) != APR_SUCCESS) {
+        return rv;
+    }
+    memset(res, 0, sizeof(res));
+    res[0].buffer_type = MYSQL_TYPE_STRING;
+    res[0].buffer = end;
+    res[0].buffer_length = sizeof(sh->walk);
+    res[0].length = end_len;
+    res[0].is_null = &null;
+    *end_len = 0;
+    if (rows
+        && (mysql_stmt_bind_result(st, res)
+            || ((f = mysql_stmt_fetch(st)) != 0 && f != MYSQL_DATA_TRUNCATED))) {
+        return my_fail_stmt(sh->conn, st, "fetch", start);
+    }
+    mysql_stmt_free_result(st);
+    if (null || *end_len >= sizeof(sh->walk)) { /* keys are at most 255 bytes (VARBINARY(255)) */
+        *end_len = 0;
+    }
+    return APR_SUCCESS;
+}
+
 /* The sweep of expired rows (see the top of this file). */
 static apr_status_t my_refresh(int *changed, const char **why, void *shared, apr_pool_t *p)
 {
     my_shared_t *sh = shared;
-    my_ulonglong rows = SKV_MYSQL_SWEEP_BATCH, deleted = 0;
+    my_ulonglong rows = 0, deleted = 0;
+    MYSQL_BIND in[2];
+    char end[sizeof(sh->walk)];
+    unsigned long end_len = 0;
     apr_status_t rv;
-    int i, mine = 0;
+    int i, batches = 0, mine = 0;
 
     *changed = 0;
     if (!sh->conn && (rv = my_open(&sh->conn, sh->be, NULL, sh->pool)) != APR_SUCCESS) {
@@ -638,17 +690,29 @@ static apr_status_t my_refresh(int *changed, const char **why, void *shared, apr
         return rv;
     }
     rv = my_sweep_lock(&mine, sh->conn);
-    for (i = 0; rv == APR_SUCCESS && mine && i < SWEEP_BATCHES && rows >= SKV_MYSQL_SWEEP_BATCH;
-         i++) {
-        if (i) {
-            apr_sleep(SWEEP_PAUSE); /* let the requests' statements in between */
-        }
-        if ((rv = my_exec(NULL, &rows, sh->conn, SKV_SQL_SWEEP, NULL)) == APR_SUCCESS) {
-            deleted += rows;
-        }
-        else if (sh->conn->errnum == ER_LOCK_DEADLOCK || sh->conn->errnum == ER_LOCK_WAIT_TIMEOUT) {
-            rv = APR_SUCCESS; /* a request's statement held a row: the next sweep goes on */
+    for (i = 0; rv == APR_SUCCESS && mine && i < SWEEP_SCANS && batches < SWEEP_BATCHES; i++) {
+        if ((rv = my_sweep_range(end, &end_len, sh)) != APR_SUCCESS) {
             break;
+        }
+        if (!end_len) { /* past the last key: the next call starts over */
+            sh->walk_len = 0;
+            break;
+        }
+        memset(in, 0, sizeof(in));
+        bind_bytes(&in[0], MYSQL_TYPE_STRING, sh->walk, &sh->walk_len);
+        bind_bytes(&in[1], MYSQL_TYPE_STRING, end, &end_len);
+        if ((rv = my_exec(NULL, &rows, sh->conn, SKV_SQL_SWEEP, in)) != APR_SUCCESS) {
+            if (sh->conn->errnum == ER_LOCK_DEADLOCK || sh->conn->errnum == ER_LOCK_WAIT_TIMEOUT) {
+                rv = APR_SUCCESS; /* a request's statement held a row: the next sweep goes on */
+            }
+            break;
+        }
+        memcpy(sh->walk, end, end_len);
+        sh->walk_len = end_len;
+        if (rows) {
+            deleted += rows;
+            batches++;
+            apr_sleep(SWEEP_PAUSE); /* let the requests' statements in between */
         }
     }
     if (rv != APR_SUCCESS) {

@@ -24,7 +24,7 @@
 #define SKV_MYSQL_TABLE "session_kv"
 /** Where `make install` puts the SQL file that creates the table (under DATADIR). */
 #define SKV_MYSQL_SQL_FILE "lampfarm/sql/session_kv.mysql.sql"
-/** Expired rows deleted by one statement of the sweep. */
+/** Rows (in the order of the primary key) one statement of the sweep looks at. */
 #define SKV_MYSQL_SWEEP_BATCH 500
 
 /** The statements of the driver, in the order of skv_mysql_sql(). */
@@ -36,6 +36,7 @@ typedef enum {
     SKV_SQL_REPLACE,
     SKV_SQL_TOUCH,
     SKV_SQL_DEL,
+    SKV_SQL_SWEEP_SCAN,
     SKV_SQL_SWEEP,
     SKV_SQL_COUNT
 } skv_mysql_sql_e;

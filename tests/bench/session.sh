@@ -40,6 +40,12 @@
 #           default an unchanged session only has its expiry refreshed once a minute). Afterwards
 #           every session is read back (through httpd; for dbd and dbd-mysql also its row in the
 #           database): a session that no longer loads is lost.
+#   lost updates  then, on the same servers, BENCH_LOST_ROUNDS times a new session and
+#           BENCH_LOST_WRITERS requests on it at once, each adding its own key 200 ms after the
+#           session was loaded; the keys the final session lacks are lost updates (a store
+#           without concurrency control keeps the last save only; mod_session_kv merges).
+#   MariaDB's statements and CPU per request of dbd-mysql and kv-mysql over the rounds (its
+#   userstat's USER_STATISTICS, one database account per variant).
 # The event server logs mod_session_kv's connects (LogLevel session_kv:trace1, LF01920): how many
 # connections each store opened in a phase, and over TLS how many handshakes were full or resumed
 # (the cluster: one connection per primary of each pooled connection, counted per primary).
@@ -78,6 +84,8 @@ Environment:
   BENCH_ROUNDS=3           rounds; each runs every variant of a phase once
   BENCH_SESSION_BYTES=200  size of the session's data value
   BENCH_PHP=1              0 skips the prefork / mod_php part
+  BENCH_LOST_WRITERS=8     lost updates: concurrent writers on one session, each its own key
+  BENCH_LOST_ROUNDS=5      lost updates: sessions so written, each with a new session
   BENCH_RECONNECT=5s       reconnect runs' length (tests/bench/reconnect); 0 skips them
   BENCH_PORT=              first of the ports for the benchmark servers (default: free ones
                            from 18600 up)
@@ -106,6 +114,8 @@ EOF
 bench_wrk_args 5s 32 - 3 "$@"
 session_bytes=${BENCH_SESSION_BYTES:-200}
 with_php=${BENCH_PHP:-1}
+lost_writers=${BENCH_LOST_WRITERS:-8}
+lost_rounds=${BENCH_LOST_ROUNDS:-5}
 reconnect_duration=${BENCH_RECONNECT:-5s}
 
 repo=$bench_repo
@@ -333,7 +343,7 @@ if ((need_mysql)); then
         --socket="$work/mysql/mysqld.sock" --port="$mysql_port" --bind-address=127.0.0.1 \
         --user=root --pid-file="$work/mysql/mariadbd.pid" --log-error="$work/logs/mariadb.err" \
         --skip-name-resolve --max-connect-errors=1000000 --max-connections=500 --skip-log-bin \
-        "${mysql_opts[@]}" >/dev/null 2>&1
+        --userstat=1 "${mysql_opts[@]}" >/dev/null 2>&1
     mysql_pid=${bench_pid[mariadb]}
     # the port opens a little before the server takes logins (30 s)
     for ((k = 0; k < 300; k++)); do
@@ -373,6 +383,14 @@ cat >"$work/cgi/setup.cgi" <<'EOF'
 printf 'Content-Type: text/plain\r\nX-Replace-Session: %s\r\n\r\nset\n' "$QUERY_STRING"
 EOF
 chmod 755 "$work/cgi/setup.cgi"
+# /setslow: the same, 200 ms after the request came in (the application's work between the
+# session's load and its save), for the lost updates.
+cat >"$work/cgi/setslow.cgi" <<'EOF'
+#!/bin/sh
+sleep 0.2
+printf 'Content-Type: text/plain\r\nX-Replace-Session: %s\r\n\r\nset\n' "$QUERY_STRING"
+EOF
+chmod 755 "$work/cgi/setslow.cgi"
 
 php_session_start() {
     # $1: kv or redis
@@ -516,6 +534,7 @@ LoadModule dbd_module $bench_libexecdir/mod_dbd.so
 LoadModule session_dbd_module $bench_libexecdir/mod_session_dbd.so
 ScriptSock "$work/run/cgid.sock"
 ScriptAlias /setup "$work/cgi/setup.cgi"
+ScriptAlias /setslow "$work/cgi/setslow.cgi"
 <Directory "$work/cgi">
     Require all granted
 </Directory>
@@ -681,6 +700,56 @@ dbd_lost_rows() {
             lost=$((lost + 1))
     done <"$work/sessions/$1"
     echo "$lost"
+}
+# lost_updates VARIANT: BENCH_LOST_ROUNDS times, a new session, then $lost_writers requests on it at
+# once, the i-th adding its own key wi=i (/setslow: the application takes 200 ms between the
+# session's load and its save, as a real one does); prints "LOST WRITTEN": how many of the keys
+# the final session lacks, of how many were written. The final session is the one of the cookie
+# a browser keeps: the last one set by the responses, in the order they came (mod_session_dbd
+# gives a changed session a new key, and so a new cookie, each time it saves it), else the first.
+lost_updates() {
+    local v=$1 r i cookie got set lost=0 pids
+    for ((r = 1; r <= lost_rounds; r++)); do
+        cookie=$(curl -s -D - -o /dev/null "http://127.0.0.1:${port[$v]}/setup?user=lost-$r" |
+            tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \(session=[^;]*\).*/\1/p' | tail -n 1)
+        [ -n "$cookie" ] || die "$v: no session cookie from /setup (lost updates)"
+        pids=()
+        : >"$work/lost.cookies"
+        for ((i = 1; i <= lost_writers; i++)); do
+            {
+                set=$(curl -s -D - -o /dev/null -H "Cookie: $cookie" \
+                    "http://127.0.0.1:${port[$v]}/setslow?w$i=$i" | tr -d '\r' |
+                    sed -n 's/^[Ss]et-[Cc]ookie: \(session=[^;]*\).*/\1/p' | tail -n 1)
+                [ -z "$set" ] || echo "$set" >>"$work/lost.cookies"
+            } &
+            pids+=($!)
+        done
+        wait "${pids[@]}"
+        set=$(tail -n 1 "$work/lost.cookies")
+        cookie=${set:-$cookie}
+        got=$(curl -s -D - -o /dev/null -H "Cookie: $cookie" \
+            "http://127.0.0.1:${port[$v]}/check.txt" | tr -d '\r' | sed -n 's/^[Xx]-[Ss]ession: //p')
+        for ((i = 1; i <= lost_writers; i++)); do
+            [[ "&$got&" == *"&w$i=$i&"* ]] || lost=$((lost + 1))
+        done
+    done
+    echo "$lost $((lost_rounds * lost_writers))"
+}
+# mysql_stats: MariaDB's statements and CPU per account (userstat's USER_STATISTICS), a line
+# "ACCOUNT SELECTS UPDATES OTHERS CPU_SECONDS" each for dbd and kv.
+mysql_stats() {
+    mysql_sql -e "SELECT USER, SELECT_COMMANDS, UPDATE_COMMANDS, OTHER_COMMANDS, CPU_TIME
+                  FROM information_schema.USER_STATISTICS WHERE USER IN ('dbd', 'kv')"
+}
+# mysql_per_req BEFORE AFTER ACCOUNT REQUESTS: ACCOUNT's statements and MariaDB's CPU (its
+# connection threads') per request between two mysql_stats outputs.
+mysql_per_req() {
+    awk -v b="$1" -v a="$2" -v u="$3" -v n="$4" 'BEGIN {
+        split(b, x, "\n"); for (i in x) { split(x[i], f, "\t"); if (f[1] == u) for (j = 2; j <= 5; j++) vb[j] = f[j] }
+        split(a, x, "\n"); for (i in x) { split(x[i], f, "\t"); if (f[1] == u) for (j = 2; j <= 5; j++) va[j] = f[j] }
+        if (!n) n = 1
+        printf "SELECT %.2f, UPDATE/INSERT/DELETE %.2f, other %.2f statements, %.0f us of CPU in its connection threads",
+            (va[2] - vb[2]) / n, (va[3] - vb[3]) / n, (va[4] - vb[4]) / n, (va[5] - vb[5]) * 1e6 / n }'
 }
 # mysql_conns: the connections MariaDB holds per account, "dbd N, kv M".
 mysql_conns() {
@@ -916,7 +985,7 @@ cluster_spread() {
     ((empty == 0)) ||
         die "kv-redis-cluster ($phase): a primary holds none of the sessions (BENCH_CONNS=$bench_conns)"
 }
-declare -A kvinfo kvconn mysqlconn
+declare -A kvinfo kvconn mysqlconn mysqlstat lostupd
 event_phase() {
     local phase=$1 v before after i mark log keys=''
     log="$work/logs/event-$phase.error.log"
@@ -937,9 +1006,11 @@ event_phase() {
     done
     warm_up "${variants[@]}"
     before=$(kv_counters "${port[none]}")
+    ((need_mysql == 0)) || mysqlstat[$phase]=$(mysql_stats)
     mark=$(($(wc -l <"$log") + 1))
     run_rounds "$phase" "${variants[@]}"
     after=$(kv_counters "${port[none]}")
+    ((need_mysql == 0)) || mysqlstat[$phase]+=$'\n--\n'$(mysql_stats)
     # the connections of dbd-mysql's pools and kv-mysql's, as the rounds left them
     ((need_mysql == 0)) || mysqlconn[$phase]=$(mysql_conns)
     for v in "${variants[@]:1}"; do
@@ -964,6 +1035,12 @@ event_phase() {
         kvconn[$phase:$v]="$(kv_connects "$v" "$log" "$mark") in the rounds, $(kv_connects "$v" "$log")"
         kvconn[$phase:$v]+=" in the whole phase (sessions' setup and warm-up included)"
     done
+    if [ "$phase" = write ]; then
+        for v in "${variants[@]:1}"; do
+            [ "$v" != cookie ] || continue
+            lostupd[$v]=$(lost_updates "$v")
+        done
+    fi
     stop_httpd
     for v in "${variants[@]}"; do
         logn[$phase:$v]=$(log_lines "$work/logs/$v-$phase.error.log")
@@ -994,12 +1071,28 @@ for v in dbd dbd-mysql; do
          "$(grep -c AH01854 "$dbd_log" || true) loads (AH01854) failed during the write" \
          "rounds$why; those requests were still answered 200, without their session saved or loaded"
 done
+echo "  lost updates (after the write rounds, on the same servers): $lost_rounds times a new" \
+     "session, then $lost_writers requests on it at once, each adding its own key 200 ms after" \
+     "the session was loaded; keys missing from the final session, of those written:"
+for v in "${variants[@]:1}"; do
+    [ "$v" != cookie ] || continue
+    read -r i n <<<"${lostupd[$v]}"
+    printf '    %-16s %s of %s lost\n' "$v" "$i" "$n"
+done
 if ((need_mysql)); then
     echo "  MariaDB's connections per account at the end of the rounds (dbd: dbd-mysql's DBDMax" \
          "pools, kv: kv-mysql's): reads ${mysqlconn[read]}; writes ${mysqlconn[write]};" \
          "$(sed -n '/ready for connections/,$p' "$work/logs/mariadb.err" |
              grep -cE '\[(ERROR|Warning)\]' || true) [ERROR] and [Warning] lines in" \
          "$work/logs/mariadb.err since it is ready"
+    echo "  MariaDB per request over the rounds (USER_STATISTICS of each variant's account):"
+    for phase in read write; do
+        for v in dbd-mysql kv-mysql; do
+            has "$v" || continue
+            printf '    %-5s %-9s %s\n' "$phase" "$v" "$(mysql_per_req "${mysqlstat[$phase]%%$'\n--\n'*}" \
+                "${mysqlstat[$phase]#*$'\n--\n'}" "${v%-mysql}" "${reqs[$phase:$v]}")"
+        done
+    done
 fi
 echo
 echo "  mod_session_kv's own counters over the rounds (server-status), per request:"
@@ -1160,13 +1253,15 @@ done
 if both kv-mysql dbd-mysql; then
     x=$(ratio "$(med write:kv-mysql)" "$(med write:dbd-mysql)")
     ok=$(verdict "$x" 2)
-    if [ "${lost[write:kv-mysql]}" != 0 ] || [ "${non2xx[write:kv-mysql]}" != 0 ]; then
+    if [ "${lost[write:kv-mysql]}" != 0 ] || [ "${non2xx[write:kv-mysql]}" != 0 ] ||
+        [ "${lostupd[kv-mysql]%% *}" != 0 ]; then
         ok='NOT met'
     fi
     echo "  writes  kv-mysql / dbd-mysql = $x (expectation >= 2 with nothing lost: $ok; lost" \
          "kv-mysql ${lost[write:kv-mysql]}, dbd-mysql ${lost[write:dbd-mysql]} (through" \
          "httpd/rows); non-2xx kv-mysql ${non2xx[write:kv-mysql]}," \
-         "dbd-mysql ${non2xx[write:dbd-mysql]})"
+         "dbd-mysql ${non2xx[write:dbd-mysql]}; lost updates kv-mysql ${lostupd[kv-mysql]/ / of }," \
+         "dbd-mysql ${lostupd[dbd-mysql]/ / of })"
     x=$(ratio "$(med read:kv-mysql)" "$(med read:dbd-mysql)")
     echo "  reads   kv-mysql / dbd-mysql = $x (expectation >= 1: $(verdict "$x" 1))"
 fi

@@ -384,7 +384,8 @@ static void mysql_statements(void **state)
         assert_non_null(sql);
         assert_non_null(strstr(sql, "`web_sessions`"));
     }
-    assert_non_null(strstr(skv_mysql_sql(SKV_SQL_SWEEP, "t", p), "LIMIT 500"));
+    assert_non_null(strstr(skv_mysql_sql(SKV_SQL_SWEEP_SCAN, "t", p), "LIMIT 500"));
+    assert_non_null(strstr(skv_mysql_sql(SKV_SQL_SWEEP, "t", p), "k > ? AND k <= ?"));
     assert_non_null(strstr(skv_mysql_sql(SKV_SQL_CAS, "t", p), "AND version = ?"));
     assert_null(skv_mysql_sql(SKV_SQL_COUNT, "t", p));
 }
