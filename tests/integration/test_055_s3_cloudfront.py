@@ -1,7 +1,7 @@
 """mod_s3 redirect mode to CloudFront: with S3CloudFrontDomain and S3CloudFrontKey, a GET answers
 a redirect to a CloudFront signed URL (canned policy; a custom one with S3CloudFrontAllowIP)
-instead of a presigned S3 URL. The signature is checked with the public key (Python's
-cryptography) and against botocore's CloudFrontSigner for the same key and expiry (a policy
+instead of a presigned S3 URL. The signature is checked with the public key (OpenSSL's
+command line) and against botocore's CloudFrontSigner for the same key and expiry (a policy
 signed with RSA PKCS#1 v1.5 is deterministic: the URLs must be equal); the URL is followed by
 curl and by Chromium through a CloudFront stand-in (harness/cloudfront.py: nothing real checks
 CloudFront signatures on 127.0.0.1) that serves the object from moto."""
@@ -84,7 +84,7 @@ def test_signed_redirect_verifies_and_curl_follows_it(httpd, moto, logs, bucket,
     assert before + 600 <= int(q["Expires"]) <= after + 600      # S3RedirectExpires 10m
     assert set(q["Signature"]) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                                       "0123456789-_~")
-    # OpenSSL (through cryptography) verifies it with the public key over the canned policy
+    # OpenSSL verifies it with the public key over the canned policy
     policy = canned_policy(resource, int(q["Expires"])).encode()
     assert verify(public_pem(pems[KEY_A]), policy, cf_b64decode(q["Signature"]))
     assert not verify(public_pem(pems[KEY_B]), policy, cf_b64decode(q["Signature"]))

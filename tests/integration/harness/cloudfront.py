@@ -30,16 +30,13 @@ import os
 import re
 import ssl
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.parse
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
-
 from .moto import MotoError, moto_python
-from .threadserver import ThreadServer
+from .threadserver import ThreadServer, read_head
 from .tls import make_test_ca
 
 
@@ -53,19 +50,22 @@ def canned_policy(resource, expires):
 
 
 def public_pem(private_pem_path):
-    with open(private_pem_path, "rb") as f:
-        key = serialization.load_pem_private_key(f.read(), password=None)
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+    """The public key of a private key file, PEM (OpenSSL's command line: the test process uses
+    the standard library only)."""
+    return subprocess.run(["openssl", "pkey", "-in", private_pem_path, "-pubout"],
+                          capture_output=True, check=True).stdout
 
 
 def verify(public_key_pem, data, signature):
-    key = serialization.load_pem_public_key(public_key_pem)
-    try:
-        key.verify(signature, data, padding.PKCS1v15(), hashes.SHA1())
-        return True
-    except InvalidSignature:
-        return False
+    """Whether signature is RSA-SHA1 (PKCS#1 v1.5) over data with the key, by OpenSSL."""
+    with tempfile.TemporaryDirectory(prefix="lf-cf-") as d:
+        pub, sig = os.path.join(d, "pub.pem"), os.path.join(d, "sig")
+        with open(pub, "wb") as f:
+            f.write(public_key_pem)
+        with open(sig, "wb") as f:
+            f.write(signature)
+        return subprocess.run(["openssl", "dgst", "-sha1", "-verify", pub, "-signature", sig],
+                              input=data, capture_output=True).returncode == 0
 
 
 class CloudFrontStandIn(ThreadServer):
@@ -101,12 +101,9 @@ class CloudFrontStandIn(ThreadServer):
             conn.close()
             return
         try:
-            head = b""
-            while b"\r\n\r\n" not in head and len(head) < 65536:
-                chunk = tls.recv(4096)
-                if not chunk:
-                    return
-                head += chunk
+            head, eof = read_head(tls)
+            if eof:
+                return
             lines = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
             method, target = lines[0].split(" ")[:2]
             headers = {l.split(":", 1)[0].strip().lower(): l.split(":", 1)[1].strip()

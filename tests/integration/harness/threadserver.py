@@ -14,6 +14,18 @@ import threading
 from .proc import free_port
 
 
+def read_head(sock, limit=65536):
+    """An HTTP request's head from sock, up to the blank line or limit bytes: (head, eof), eof
+    true when the peer closed the connection before the blank line."""
+    head = b""
+    while b"\r\n\r\n" not in head and len(head) < limit:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return head, True
+        head += chunk
+    return head, False
+
+
 class ThreadServer:
     name = "stand-in"
     backlog = 128

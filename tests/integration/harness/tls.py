@@ -9,7 +9,7 @@ import threading
 import time
 
 from .proc import run
-from .threadserver import ThreadServer
+from .threadserver import ThreadServer, read_head
 
 
 def _openssl(*argv):
@@ -134,12 +134,7 @@ class TLSServer(ThreadServer):
         with self.lock:
             self.handshakes += 1
         try:
-            head = b""
-            while b"\r\n\r\n" not in head and len(head) < 65536:
-                chunk = tls.recv(4096)
-                if not chunk:
-                    break
-                head += chunk
+            head, _ = read_head(tls)
             line = head.split(b"\r\n", 1)[0].decode(errors="replace")
             with self.lock:
                 self.requests.append(line)
